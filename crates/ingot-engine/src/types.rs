@@ -1,0 +1,289 @@
+//! The backend-independent engine API. The server, the bench harness and the CLI only see
+//! these types; the llama.cpp backend (and the scripted mock) implement them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// How to load a model. `None` fields mean "pick a sensible default" (documented per field).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadOptions {
+    /// Context length in tokens for the whole context (shared by all parallel sequences).
+    /// Default: the smaller of the model's training context and 4096 × `n_parallel`... see backend.
+    pub context_length: Option<u32>,
+    /// Threads for generation and prompt processing. Default: physical cores.
+    pub threads: Option<usize>,
+    /// Logical batch size (tokens per decode call during prompt processing). Default 512.
+    pub batch_size: u32,
+    /// Layers to offload to a GPU (ignored by CPU builds).
+    pub gpu_layers: u32,
+    /// Number of sequences decoded together (continuous batching slots). Default 1.
+    pub n_parallel: usize,
+    /// Reuse KV cells of a shared prompt prefix between requests on the same slot.
+    pub prefix_cache: bool,
+    /// Chat template (Jinja) used when the GGUF carries none, or to override it.
+    pub chat_template: Option<String>,
+    /// Bounded queue for requests waiting for a free slot. Beyond it `generate` fails with
+    /// [`EngineError::Overloaded`].
+    pub max_queue: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            context_length: None,
+            threads: None,
+            batch_size: 512,
+            gpu_layers: 0,
+            n_parallel: 1,
+            prefix_cache: true,
+            chat_template: None,
+            max_queue: 64,
+        }
+    }
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { role: role.into(), content: content.into() }
+    }
+}
+
+/// What to generate from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Prompt {
+    /// Rendered through the model's chat template.
+    Chat(Vec<ChatMessage>),
+    /// Used as is (BOS added when the model wants one).
+    Raw(String),
+}
+
+/// Sampling parameters. `temperature == 0` means greedy and fully deterministic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    /// 0 disables top-k.
+    pub top_k: i32,
+    /// 1.0 disables top-p.
+    pub top_p: f32,
+    /// 0.0 disables min-p.
+    pub min_p: f32,
+    /// 1.0 disables the repeat penalty.
+    pub repeat_penalty: f32,
+    /// Tokens considered by the repeat penalty.
+    pub repeat_last_n: i32,
+    pub seed: u64,
+    /// `None`: until EOS or the context is full.
+    pub max_tokens: Option<u32>,
+    /// Stop strings; they may span several tokens and are never emitted.
+    pub stop: Vec<String>,
+    /// Keep generating past EOS until `max_tokens` (benchmarks with a fixed length).
+    pub ignore_eos: bool,
+    /// A GBNF grammar that constrains the output (e.g. JSON mode).
+    pub grammar: Option<String>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 0,
+            max_tokens: None,
+            stop: Vec::new(),
+            ignore_eos: false,
+            grammar: None,
+        }
+    }
+}
+
+/// A generation request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    pub prompt: Prompt,
+    pub sampling: SamplingParams,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// EOS or a stop string.
+    Stop,
+    /// `max_tokens` reached (or the context filled up).
+    Length,
+    /// The caller cancelled.
+    Cancelled,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// Timings of one request, all measured by the engine. The server exposes this object as is
+/// (`timings` in every response), so its fields are part of the documented API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Time the model took to load (0 when it was already loaded).
+    pub load_ms: f64,
+    /// Time spent waiting for a free slot.
+    pub queue_ms: f64,
+    /// Prompt processing time.
+    pub prompt_ms: f64,
+    pub prompt_tokens_per_s: f64,
+    /// From the request reaching the engine to the first token being emitted.
+    pub ttft_ms: f64,
+    /// From the first token to the last.
+    pub gen_ms: f64,
+    pub gen_tokens_per_s: f64,
+    /// Prompt tokens whose KV cells were reused from a previous request (prefix cache).
+    pub cached_tokens: u32,
+}
+
+/// Events of one generation, in order: zero or more `Token`, then exactly one `Done` or `Error`.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A piece of text. `text` is always valid UTF-8 and never contains part of a stop string;
+    /// it may be empty-free but can hold several tokens' worth when bytes were held back.
+    Token { text: String, id: i32 },
+    Done { finish_reason: FinishReason, usage: Usage, timings: Timings },
+    Error(EngineError),
+}
+
+/// Cooperative cancellation shared between the caller and the engine thread. The engine checks
+/// it between decode steps, so a cancelled sequence stops within one step.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The receiving end of a generation. Dropping it cancels the sequence.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    cancel: CancelToken,
+}
+
+impl EventStream {
+    pub fn new(rx: tokio::sync::mpsc::UnboundedReceiver<Event>, cancel: CancelToken) -> Self {
+        Self { rx, cancel }
+    }
+    /// Blocking receive, for synchronous callers (must not be called inside an async runtime).
+    pub fn blocking_next(&mut self) -> Option<Event> {
+        self.rx.blocking_recv()
+    }
+    /// Async receive.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// What a loaded model can do; the server rejects requests outside it with a 400.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub architecture: String,
+    pub n_params: u64,
+    pub n_ctx_train: u32,
+    /// The context length actually allocated.
+    pub n_ctx: u32,
+    /// Per-sequence context (n_ctx / n_parallel).
+    pub n_ctx_per_seq: u32,
+    pub n_parallel: usize,
+    pub threads: usize,
+    pub has_chat_template: bool,
+    pub load_ms: f64,
+    /// Bytes of model weights.
+    pub size_bytes: u64,
+    /// llama.cpp's system info line (SIMD features), for manifests and `--verbose`.
+    pub system_info: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
+pub enum EngineError {
+    #[error("cannot load model {path}: {reason}")]
+    Load { path: PathBuf, reason: String },
+    #[error("{path} is not a valid GGUF file: {reason}")]
+    InvalidModel { path: PathBuf, reason: String },
+    #[error("prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the context length of {n_ctx} tokens")]
+    ContextOverflow { prompt_tokens: u32, max_tokens: u32, n_ctx: u32 },
+    #[error("model {model} has no chat template; use a raw completion or configure a fallback chat template")]
+    NoChatTemplate { model: String },
+    #[error("chat template error: {0}")]
+    Template(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("server overloaded: the request queue is full ({max_queue} waiting)")]
+    Overloaded { max_queue: usize },
+    #[error("the model was unloaded")]
+    Unloaded,
+    #[error("llama.cpp error: {0}")]
+    Backend(String),
+}
+
+/// A backend that can load models.
+pub trait Engine: Send + Sync {
+    /// A short name for logs and manifests (`llama.cpp`, `mock`).
+    fn name(&self) -> &str;
+    /// Loads a model. Slow (seconds); call it off the async runtime.
+    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError>;
+}
+
+/// A model in memory, ready to generate. Cheap to share; generation happens on the model's own
+/// scheduler thread, so `generate` only enqueues.
+pub trait LoadedModel: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+    /// Starts a generation. Errors that can be detected up front (no template, context
+    /// overflow, full queue) are returned here; later ones arrive as [`Event::Error`].
+    fn generate(&self, req: GenerateRequest) -> Result<EventStream, EngineError>;
+    /// Number of tokens `text` encodes to (no BOS), for usage fallbacks and benchmarks.
+    fn count_tokens(&self, text: &str) -> Result<u32, EngineError>;
+    /// Sequences currently decoding, and requests waiting for a slot.
+    fn load_state(&self) -> (usize, usize);
+}
