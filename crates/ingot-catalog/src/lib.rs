@@ -1,1 +1,314 @@
-//! ingot-catalog
+//! The ingot model catalog.
+//!
+//! A catalog is an ordered list of [`ModelEntry`]s keyed by alias. ingot ships a built-in
+//! catalog (`catalog.toml`, compiled in); a user catalog at `$INGOT_HOME/catalog.toml`
+//! and any extra files (see [`env::INGOT_CATALOG`]) are merged over it, later entries
+//! replacing earlier ones with the same alias.
+//!
+//! ```
+//! let catalog = ingot_catalog::Catalog::builtin();
+//! let entry = catalog.get("smollm2-135m").unwrap();
+//! assert_eq!(entry.quantization, "Q4_1");
+//! let err = catalog.get("smollm2").unwrap_err();
+//! assert!(err.to_string().contains("did you mean 'smollm2-135m'"));
+//! ```
+
+mod alias;
+pub mod env;
+mod model;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use alias::{validate_alias, MAX_ALIAS_LEN};
+pub use model::{is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Source};
+
+/// The built-in catalog's text.
+pub const BUILTIN_CATALOG: &str = include_str!("../catalog.toml");
+
+/// File name of the user catalog inside `$INGOT_HOME`.
+pub const USER_CATALOG_FILE: &str = "catalog.toml";
+
+/// Errors of this crate. Each names the alias or file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The alias is malformed (and could not name any model).
+    #[error("invalid model alias {alias:?}: {reason}")]
+    InvalidAlias {
+        /// What was given.
+        alias: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// No entry has this alias.
+    #[error("unknown model '{alias}'{}", match suggestion {
+        Some(s) => format!(" — did you mean '{s}'?"),
+        None => " — run `ingot list` to see the catalog".to_string(),
+    })]
+    UnknownAlias {
+        /// What was given.
+        alias: String,
+        /// The closest known alias, if any is close.
+        suggestion: Option<String>,
+    },
+    /// A catalog file could not be read.
+    #[error("cannot read catalog {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A catalog file is not valid TOML/JSON or does not follow the schema.
+    #[error("cannot parse catalog {origin}: {message}")]
+    Parse {
+        /// Which catalog.
+        origin: Origin,
+        /// The parser's message (with line and column where it has them).
+        message: String,
+    },
+    /// An entry parsed but its values are wrong.
+    #[error("catalog {origin}: model '{alias}': {message}")]
+    InvalidEntry {
+        /// Which catalog.
+        origin: Origin,
+        /// The entry's alias.
+        alias: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// One file defines the same alias twice.
+    #[error("catalog {origin}: model '{alias}' is defined twice")]
+    DuplicateAlias {
+        /// Which catalog.
+        origin: Origin,
+        /// The alias.
+        alias: String,
+    },
+}
+
+/// Result type of this crate.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// An alias defined again by a later catalog, which replaced the earlier entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeConflict {
+    /// The alias.
+    pub alias: String,
+    /// Where the replaced entry came from.
+    pub previous: Origin,
+    /// Where the entry now in force came from.
+    pub replacement: Origin,
+}
+
+impl fmt::Display for MergeConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "model '{}' from {} overrides the one from {}",
+            self.alias, self.replacement, self.previous
+        )
+    }
+}
+
+/// Format of a catalog file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// TOML: `[[models]]` tables.
+    Toml,
+    /// JSON: `{"models": [...]}`.
+    Json,
+}
+
+impl Format {
+    /// Guesses the format from the file extension, then from the content (`{` starts JSON).
+    pub fn detect(path: &Path, text: &str) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            Some(e) if e.eq_ignore_ascii_case("toml") => Format::Toml,
+            _ if text.trim_start().starts_with('{') => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    #[serde(default)]
+    models: Vec<ModelEntry>,
+}
+
+/// An ordered set of model entries, unique by alias.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    entries: Vec<ModelEntry>,
+    index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// The catalog compiled into ingot.
+    pub fn builtin() -> Catalog {
+        let entries = parse(BUILTIN_CATALOG, Format::Toml, Origin::Builtin)
+            // The built-in text is fixed at compile time and checked by the tests, so a
+            // failure here is a bug in ingot, not something a user can cause.
+            .expect("the built-in catalog is valid");
+        let mut catalog = Catalog::default();
+        catalog.merge_entries(entries);
+        catalog
+    }
+
+    /// The built-in catalog with the user catalog `home/catalog.toml` (if it exists)
+    /// merged over it.
+    pub fn load(home: &Path) -> Result<Catalog> {
+        let mut catalog = Catalog::builtin();
+        let user = home.join(USER_CATALOG_FILE);
+        if user.is_file() {
+            catalog.merge_file(&user)?;
+        }
+        Ok(catalog)
+    }
+
+    /// [`Catalog::load`], then the files listed in `INGOT_CATALOG` (split like `PATH`)
+    /// merged in order. Returns the conflicts among those extra files and with what they
+    /// override.
+    pub fn load_with_env(home: &Path) -> Result<(Catalog, Vec<MergeConflict>)> {
+        let mut catalog = Catalog::load(home)?;
+        let mut conflicts = Vec::new();
+        if let Some(list) = std::env::var_os(env::INGOT_CATALOG) {
+            let paths: Vec<PathBuf> = std::env::split_paths(&list)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
+            conflicts = catalog.merge_files(&paths)?;
+        }
+        Ok((catalog, conflicts))
+    }
+
+    /// Parses a catalog from text.
+    pub fn parse_str(text: &str, format: Format) -> Result<Catalog> {
+        let mut catalog = Catalog::default();
+        catalog.merge_entries(parse(text, format, Origin::Builtin)?);
+        Ok(catalog)
+    }
+
+    /// Merges one catalog file (TOML or JSON, see [`Format::detect`]) over this catalog.
+    pub fn merge_file(&mut self, path: &Path) -> Result<Vec<MergeConflict>> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let entries = parse(&text, Format::detect(path, &text), Origin::File(path.to_path_buf()))?;
+        Ok(self.merge_entries(entries))
+    }
+
+    /// Merges catalog files in order; each one's entries replace earlier ones with the same
+    /// alias. Nothing is merged if any file fails to load.
+    pub fn merge_files<P: AsRef<Path>>(&mut self, paths: &[P]) -> Result<Vec<MergeConflict>> {
+        let mut merged = self.clone();
+        let mut conflicts = Vec::new();
+        for p in paths {
+            conflicts.extend(merged.merge_file(p.as_ref())?);
+        }
+        *self = merged;
+        Ok(conflicts)
+    }
+
+    /// Adds entries, replacing (in place, keeping the order) any with the same alias.
+    pub fn merge_entries(&mut self, entries: Vec<ModelEntry>) -> Vec<MergeConflict> {
+        let mut conflicts = Vec::new();
+        for entry in entries {
+            match self.index.get(&entry.alias) {
+                Some(&i) => {
+                    conflicts.push(MergeConflict {
+                        alias: entry.alias.clone(),
+                        previous: self.entries[i].origin.clone(),
+                        replacement: entry.origin.clone(),
+                    });
+                    self.entries[i] = entry;
+                }
+                None => {
+                    self.index.insert(entry.alias.clone(), self.entries.len());
+                    self.entries.push(entry);
+                }
+            }
+        }
+        conflicts
+    }
+
+    /// The entry for `alias`.
+    ///
+    /// Errors: [`CatalogError::InvalidAlias`] for a malformed alias,
+    /// [`CatalogError::UnknownAlias`] (with the nearest alias) for an unknown one.
+    pub fn get(&self, alias: &str) -> Result<&ModelEntry> {
+        if let Some(&i) = self.index.get(alias) {
+            return Ok(&self.entries[i]);
+        }
+        if let Err(invalid) = validate_alias(alias) {
+            // A wrongly-cased alias is a typo, not an attempt to name a path: point at the
+            // right one rather than lecture on the alias syntax.
+            let lower = alias.to_ascii_lowercase();
+            if self.index.contains_key(&lower) {
+                return Err(CatalogError::UnknownAlias {
+                    alias: alias.to_string(),
+                    suggestion: Some(lower),
+                });
+            }
+            return Err(invalid);
+        }
+        Err(CatalogError::UnknownAlias {
+            alias: alias.to_string(),
+            suggestion: alias::nearest(alias, self.aliases()),
+        })
+    }
+
+    /// All entries, in catalog order.
+    pub fn entries(&self) -> &[ModelEntry] {
+        &self.entries
+    }
+
+    /// All aliases, in catalog order.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.alias.as_str())
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the catalog has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Parses and validates a catalog text; entries are tagged with `origin`.
+pub fn parse(text: &str, format: Format, origin: Origin) -> Result<Vec<ModelEntry>> {
+    let parse_err = |message: String| CatalogError::Parse {
+        origin: origin.clone(),
+        message,
+    };
+    let file: CatalogFile = match format {
+        Format::Toml => toml::from_str(text).map_err(|e| parse_err(e.to_string()))?,
+        Format::Json => serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?,
+    };
+    let mut seen = HashMap::new();
+    let mut entries = file.models;
+    for entry in &mut entries {
+        entry.origin = origin.clone();
+        entry.validate()?;
+        if seen.insert(entry.alias.clone(), ()).is_some() {
+            return Err(CatalogError::DuplicateAlias {
+                origin: origin.clone(),
+                alias: entry.alias.clone(),
+            });
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! Names of the environment variables ingot reads, kept in one place so the CLI, the
+//! library crates and the docs cannot drift apart.
+
+/// Root of everything ingot stores (cache, user catalog). Default: `<cache dir>/ingot`.
+pub const INGOT_HOME: &str = "INGOT_HOME";
+/// Extra catalog files (TOML or JSON), separated like `PATH`, merged in order over the
+/// built-in and user catalogs.
+pub const INGOT_CATALOG: &str = "INGOT_CATALOG";
+/// Python interpreter used for `pip` sources. Default: [`DEFAULT_PYTHON`].
+pub const INGOT_PYTHON: &str = "INGOT_PYTHON";
+/// Base URL of the Hugging Face hub (mirrors, tests). Default: [`DEFAULT_HF_ENDPOINT`].
+pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
+/// Hugging Face access token, sent as `Authorization: Bearer` to the hub only.
+pub const HF_TOKEN: &str = "HF_TOKEN";
+
+/// The hub used when `HF_ENDPOINT` is unset.
+pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
+/// The interpreter used when `INGOT_PYTHON` is unset.
+pub const DEFAULT_PYTHON: &str = "python3";

