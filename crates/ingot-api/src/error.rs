@@ -1,0 +1,265 @@
+//! The one error type of the HTTP API and its mapping to (status, OpenAI error JSON).
+//!
+//! Every failure a client can see goes through [`ApiError`], so the status codes, error types
+//! and codes are decided here and nowhere else.
+
+use http::StatusCode;
+use ingot_engine::EngineError;
+use serde::{Deserialize, Serialize};
+
+/// An API failure. `Display` is the message sent to the client.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed or semantically invalid request (400 `invalid_request_error`).
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        /// The offending field (`messages[0].role`), when known.
+        param: Option<String>,
+        /// A machine-readable code, when one applies.
+        code: Option<String>,
+    },
+    /// The prompt plus the completion budget do not fit the model's context (400).
+    #[error("{}", context_message(*prompt_tokens, *max_tokens, *n_ctx))]
+    ContextLengthExceeded {
+        /// `None` when the check happened before the prompt was tokenized.
+        prompt_tokens: Option<u32>,
+        max_tokens: u32,
+        n_ctx: u32,
+    },
+    /// Unknown model (404 `model_not_found`); the message lists the models that exist.
+    #[error("{}", model_not_found_message(model, available))]
+    ModelNotFound { model: String, available: Vec<String> },
+    /// Unknown route or resource other than a model (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Missing or wrong API key (401 `invalid_api_key`).
+    #[error("invalid API key: pass it as `Authorization: Bearer <key>`")]
+    InvalidApiKey,
+    /// Request body over the configured limit (413).
+    #[error("request body too large: the limit is {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// Too many requests waiting (503 with `Retry-After`).
+    #[error("{message}")]
+    Overloaded { message: String, retry_after_secs: u64 },
+    /// Anything else (500). The message is still shown: this is a local server, and hiding
+    /// the cause from its only user helps nobody.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn context_message(prompt_tokens: Option<u32>, max_tokens: u32, n_ctx: u32) -> String {
+    match prompt_tokens {
+        Some(p) => format!(
+            "This model's maximum context length is {n_ctx} tokens. However, you requested {} tokens ({p} in the messages, {max_tokens} in the completion). Please reduce the length of the messages or completion.",
+            p as u64 + max_tokens as u64
+        ),
+        None => format!(
+            "This model's maximum context length is {n_ctx} tokens. However, you requested {max_tokens} tokens for the completion alone. Please reduce max_tokens."
+        ),
+    }
+}
+
+fn model_not_found_message(model: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!("The model `{model}` does not exist; no models are available.")
+    } else {
+        format!(
+            "The model `{model}` does not exist. Available models: {}.",
+            available.join(", ")
+        )
+    }
+}
+
+/// The OpenAI error body: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorObject {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub param: Option<String>,
+    pub code: Option<String>,
+}
+
+impl ApiError {
+    /// A 400 with just a message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { message: message.into(), param: None, code: None }
+    }
+
+    /// A 400 naming the offending field.
+    pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { message: message.into(), param: Some(param.into()), code: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } | ApiError::ContextLengthExceeded { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::ModelNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `error.type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest { .. }
+            | ApiError::ContextLengthExceeded { .. }
+            | ApiError::ModelNotFound { .. }
+            | ApiError::NotFound(_)
+            | ApiError::InvalidApiKey
+            | ApiError::PayloadTooLarge { .. } => "invalid_request_error",
+            ApiError::Overloaded { .. } | ApiError::Internal(_) => "server_error",
+        }
+    }
+
+    /// OpenAI's `error.code`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidRequest { code, .. } => code.as_deref(),
+            ApiError::ContextLengthExceeded { .. } => Some("context_length_exceeded"),
+            ApiError::ModelNotFound { .. } => Some("model_not_found"),
+            ApiError::NotFound(_) => Some("not_found"),
+            ApiError::InvalidApiKey => Some("invalid_api_key"),
+            ApiError::PayloadTooLarge { .. } => Some("request_too_large"),
+            ApiError::Overloaded { .. } => Some("overloaded"),
+            ApiError::Internal(_) => None,
+        }
+    }
+
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidRequest { param, .. } => param.as_deref(),
+            ApiError::ContextLengthExceeded { .. } => Some("messages"),
+            ApiError::ModelNotFound { .. } => Some("model"),
+            _ => None,
+        }
+    }
+
+    /// Seconds for the `Retry-After` header, for errors worth retrying.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Overloaded { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorObject {
+                message: self.to_string(),
+                kind: self.error_type().to_string(),
+                param: self.param().map(str::to_string),
+                code: self.code().map(str::to_string),
+            },
+        }
+    }
+
+    /// The body as JSON text (also used for the `data: {"error": ...}` SSE event).
+    pub fn body_json(&self) -> String {
+        // Serializing plain strings cannot fail.
+        serde_json::to_string(&self.body()).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::ContextOverflow { prompt_tokens, max_tokens, n_ctx } => {
+                ApiError::ContextLengthExceeded { prompt_tokens: Some(prompt_tokens), max_tokens, n_ctx }
+            }
+            EngineError::NoChatTemplate { .. } => ApiError::InvalidRequest {
+                message: e.to_string(),
+                param: Some("messages".into()),
+                code: Some("no_chat_template".into()),
+            },
+            // Templates raise on message sequences they refuse (e.g. roles not alternating):
+            // that is the request's fault.
+            EngineError::Template(_) => ApiError::InvalidRequest {
+                message: e.to_string(),
+                param: Some("messages".into()),
+                code: Some("chat_template_error".into()),
+            },
+            EngineError::InvalidRequest(msg) => ApiError::invalid(msg),
+            EngineError::Overloaded { .. } => {
+                ApiError::Overloaded { message: e.to_string(), retry_after_secs: 1 }
+            }
+            // The model went away under the request (unload, eviction): retrying reloads it.
+            EngineError::Unloaded => ApiError::Overloaded {
+                message: "the model was unloaded while the request was running; retry".into(),
+                retry_after_secs: 1,
+            },
+            EngineError::Load { .. } | EngineError::InvalidModel { .. } | EngineError::Backend(_) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum_core::response::Response {
+        let mut resp = axum_core::response::Response::new(axum_core::body::Body::from(self.body_json()));
+        *resp.status_mut() = self.status();
+        let headers = resp.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        if let Some(secs) = self.retry_after() {
+            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        if matches!(self, ApiError::InvalidApiKey) {
+            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_overflow_maps_to_400_with_numbers() {
+        let e: ApiError = EngineError::ContextOverflow { prompt_tokens: 100, max_tokens: 5000, n_ctx: 4096 }.into();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.code(), Some("context_length_exceeded"));
+        let msg = e.to_string();
+        assert!(msg.contains("4096") && msg.contains("5100") && msg.contains("100"), "{msg}");
+    }
+
+    #[test]
+    fn overloaded_has_retry_after() {
+        let e: ApiError = EngineError::Overloaded { max_queue: 3 }.into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.retry_after(), Some(1));
+        assert_eq!(e.error_type(), "server_error");
+    }
+
+    #[test]
+    fn model_not_found_lists_models() {
+        let e = ApiError::ModelNotFound { model: "x".into(), available: vec!["a".into(), "b".into()] };
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let body: serde_json::Value = serde_json::from_str(&e.body_json()).unwrap();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(body["error"]["message"].as_str().unwrap().contains("a, b"));
+    }
+
+    #[test]
+    fn body_shape_has_all_fields() {
+        let body: serde_json::Value = serde_json::from_str(&ApiError::invalid("bad").body_json()).unwrap();
+        let err = body["error"].as_object().unwrap();
+        for k in ["message", "type", "param", "code"] {
+            assert!(err.contains_key(k), "{k} missing");
+        }
+    }
+}
