@@ -17,3 +17,14 @@ pub const HF_TOKEN: &str = "HF_TOKEN";
 pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 /// The interpreter used when `INGOT_PYTHON` is unset.
 pub const DEFAULT_PYTHON: &str = "python3";
+
+/// Threads for inference (`--threads`). Default: physical cores.
+pub const INGOT_THREADS: &str = "INGOT_THREADS";
+/// Address `ingot serve` binds to (`--host`). Default: 127.0.0.1.
+pub const INGOT_HOST: &str = "INGOT_HOST";
+/// Port `ingot serve` binds to (`--port`). Default: 5273; 0 picks a free port.
+pub const INGOT_PORT: &str = "INGOT_PORT";
+/// API key required by `ingot serve` (`--api-key`); mandatory for non-loopback binds.
+pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
+/// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
+pub const INGOT_LOG: &str = "INGOT_LOG";
