@@ -257,3 +257,19 @@ fn entries_round_trip_through_json() {
     let back = Catalog::parse_str(&json, Format::Json).unwrap();
     assert_eq!(back.entries(), c.entries());
 }
+
+#[test]
+fn load_with_env_merges_ingot_catalog_files() {
+    // The only test that sets INGOT_CATALOG (and `Catalog::load` does not read it).
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, USER_TOML).unwrap();
+    let list = std::env::join_paths([&a, &a]).unwrap();
+    std::env::set_var(env::INGOT_CATALOG, &list);
+    let result = Catalog::load_with_env(dir.path());
+    std::env::remove_var(env::INGOT_CATALOG);
+    let (catalog, conflicts) = result.unwrap();
+    assert_eq!(catalog.get("tiny-local").unwrap().origin, Origin::File(a.clone()));
+    // smollm2 over the built-in, then both entries again by the second copy.
+    assert_eq!(conflicts.len(), 3, "{conflicts:?}");
+}

@@ -286,8 +286,8 @@ fn truncate(file: &mut File, path: &Path) -> Result<(), ingot_cache::CacheError>
         .map_err(|e| ingot_cache::CacheError::from_io(path, e))
 }
 
-/// Hashes the first `len` bytes of `file` and leaves it positioned at `len`, truncated
-/// there (bytes past it were never hashed by anyone, so they cannot be trusted).
+/// Hashes the first `len` bytes of `file` (its length when opened) and leaves it
+/// positioned at the end of what was hashed.
 async fn hash_prefix(mut file: File, path: PathBuf, len: u64) -> Result<(File, Sha256), ingot_cache::CacheError> {
     tokio::task::spawn_blocking(move || {
         let mut hasher = Sha256::new();
@@ -303,7 +303,10 @@ async fn hash_prefix(mut file: File, path: PathBuf, len: u64) -> Result<(File, S
             hasher.update(&buf[..n]);
             left -= n as u64;
         }
-        file.set_len(len - left).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+        if left > 0 {
+            // The file shrank under us: keep only what was hashed.
+            file.set_len(len - left).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+        }
         file.seek(SeekFrom::End(0)).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
         Ok((file, hasher))
     })

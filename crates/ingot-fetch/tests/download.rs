@@ -419,3 +419,29 @@ async fn issue2_cancelled_download_resumes() {
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
+
+#[tokio::test]
+async fn issue2_disk_full_is_reported_as_such_and_stops() {
+    // /dev/full fails every write with ENOSPC: the partial is made a link to it.
+    if !Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here; skipping");
+        return;
+    }
+    let (home, store, body) = setup();
+    let server = TestServer::start(body.clone(), |_, _| Action::Serve).await;
+    let local = home.path().join("local.gguf");
+    std::fs::write(&local, &body).unwrap();
+    let partial = store.models_dir().join("partials").join(format!("sha256-{}.partial", sha256_hex(&body)));
+    std::os::unix::fs::symlink("/dev/full", &partial).unwrap();
+
+    let e = entry("tiny", &body, vec![url_source(server.url("/tiny.gguf")), Source::File { path: local }]);
+    let err = downloader(&store).download(&e, &NoopReporter).await.unwrap_err();
+    match &err {
+        FetchError::Cache { error: ingot_cache::CacheError::DiskFull { path }, .. } => assert_eq!(path, &partial),
+        other => panic!("expected disk full, got {other}"),
+    }
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert!(err.is_fatal(), "no point trying the next source on a full disk");
+    assert_eq!(server.requests().len(), 1, "a full disk is not retried");
+    assert!(store.list().unwrap().is_empty());
+}
