@@ -209,7 +209,10 @@ async fn issue2_stalled_transfer_times_out_and_resumes() {
     let opts = DownloadOptions { read_timeout: Duration::from_millis(500), ..fast_options() };
     let model = Downloader::new(store.clone(), opts).unwrap().download(&e, &NoopReporter).await.unwrap();
     assert_verified(&model, &body);
-    assert_eq!(server.requests()[1].range_start(), Some(32 * 1024));
+    // Whatever arrived before the stall is kept (all of it, unless the machine is very
+    // slow), and the retry asks for the rest.
+    let resumed = server.requests()[1].range_start().expect("a Range request");
+    assert!(resumed > 0 && resumed <= 32 * 1024, "{resumed}");
 }
 
 #[tokio::test]
@@ -407,9 +410,17 @@ async fn issue2_cancelled_download_resumes() {
     let server = TestServer::start(body.clone(), |i, _| if i == 0 { Action::StallAfter(48 * 1024) } else { Action::Serve }).await;
     let e = entry("tiny", &body, vec![url_source(server.url("/tiny.gguf"))]);
     let d = downloader(&store);
-    // Dropping the future mid-body (Ctrl-C in the CLI) is the in-process kind of kill.
-    let r = tokio::time::timeout(Duration::from_millis(500), d.download(&e, &NoopReporter)).await;
-    assert!(r.is_err(), "the stalled download should still be running");
+    let partial = store.models_dir().join("partials").join(format!("sha256-{}.partial", sha256_hex(&body)));
+    // Dropping the future mid-body (Ctrl-C in the CLI) is the in-process kind of kill:
+    // done once the partial holds all the server sent before stalling.
+    tokio::select! {
+        r = d.download(&e, &NoopReporter) => panic!("the stalled download finished: {r:?}"),
+        _ = async {
+            while file_len(&partial) < 48 * 1024 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } => {}
+    }
     assert_nothing_cached(&store);
     let model = d.download(&e, &NoopReporter).await.unwrap();
     assert_verified(&model, &body);
