@@ -300,6 +300,18 @@ pub fn parse(text: &str, format: Format, origin: Origin) -> Result<Vec<ModelEntr
     for entry in &mut entries {
         entry.origin = origin.clone();
         entry.validate()?;
+        if let Origin::File(catalog_path) = &origin {
+            // A relative `file` source means "next to this catalog", not "wherever the
+            // command happens to run".
+            let base = catalog_path.parent().unwrap_or(Path::new(""));
+            for source in &mut entry.sources {
+                if let Source::File { path } = source {
+                    if path.is_relative() {
+                        *path = base.join(&*path);
+                    }
+                }
+            }
+        }
         if seen.insert(entry.alias.clone(), ()).is_some() {
             return Err(CatalogError::DuplicateAlias {
                 origin: origin.clone(),

@@ -273,3 +273,16 @@ fn load_with_env_merges_ingot_catalog_files() {
     // smollm2 over the built-in, then both entries again by the second copy.
     assert_eq!(conflicts.len(), 3, "{conflicts:?}");
 }
+
+#[test]
+fn relative_file_sources_are_relative_to_their_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("extra.toml");
+    std::fs::write(&cat, USER_TOML.replace("/models/smol.gguf", "models/smol.gguf")).unwrap();
+    let mut c = Catalog::builtin();
+    c.merge_file(&cat).unwrap();
+    assert_eq!(
+        c.get("smollm2-135m").unwrap().sources,
+        vec![Source::File { path: dir.path().join("models/smol.gguf") }]
+    );
+}

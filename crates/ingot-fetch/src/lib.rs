@@ -242,6 +242,14 @@ impl Downloader {
                     }
                 })?;
                 let auth = self.options.hf_token.as_ref().map(|t| format!("Bearer {}", t.trim()));
+                if auth.as_deref().is_some_and(|a| reqwest::header::HeaderValue::from_str(a).is_err()) {
+                    // Caught here: as a request error it would be retried, and its message
+                    // could echo the token.
+                    return Err(FetchError::Client(format!(
+                        "{} contains characters not allowed in an HTTP header",
+                        env::HF_TOKEN
+                    )));
+                }
                 if expected_sha.is_none() {
                     let (etag, size) = self.hf_linked_etag(&url, auth.as_deref()).await;
                     expected_sha = etag;

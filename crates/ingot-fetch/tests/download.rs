@@ -456,3 +456,24 @@ async fn issue2_disk_full_is_reported_as_such_and_stops() {
     assert_eq!(server.requests().len(), 1, "a full disk is not retried");
     assert!(store.list().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn issue2_hf_token_is_not_sent_across_a_redirect() {
+    let (_home, store, body) = setup();
+    // The "CDN" serves the file; the "hub" redirects there, as the real hub does.
+    let cdn = TestServer::start(body.clone(), |_, _| Action::Serve).await;
+    let cdn_url = cdn.url("/blob?X-Amz-Signature=abc");
+    let hub = TestServer::start(Vec::new(), move |_, _| Action::Redirect(cdn_url.clone())).await;
+    let e = entry("tiny", &body, vec![Source::Hf { repo: "o/r".into(), revision: "main".into(), file: "t.gguf".into() }]);
+    let opts = DownloadOptions { hf_endpoint: hub.url(""), hf_token: Some("hf_secret".into()), ..fast_options() };
+    let model = Downloader::new(store.clone(), opts.clone()).unwrap().download(&e, &NoopReporter).await.unwrap();
+    assert_verified(&model, &body);
+    assert_eq!(hub.requests()[0].header("authorization"), Some("Bearer hf_secret"));
+    assert_eq!(cdn.requests()[0].header("authorization"), None, "the token stays with the hub");
+
+    let opts = DownloadOptions { hf_token: Some("bad\ntoken".into()), ..opts };
+    let e = entry("tiny2", &body, e.sources.clone());
+    let err = Downloader::new(store.clone(), opts).unwrap().download(&e, &NoopReporter).await.unwrap_err();
+    assert!(err.to_string().contains("HF_TOKEN contains characters"), "{err}");
+    assert!(!err.to_string().contains("bad"), "{err}");
+}

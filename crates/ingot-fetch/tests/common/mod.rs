@@ -125,6 +125,8 @@ pub enum Action {
     Slow(Duration),
     /// Serve with these extra response headers.
     WithHeaders(Vec<(String, String)>),
+    /// Answer `302 Found` to this location.
+    Redirect(String),
 }
 
 type Plan = dyn Fn(usize, &Request) -> Action + Send + Sync;
@@ -225,6 +227,11 @@ async fn handle(
     let (status, start) = match &action {
         Action::Status(code) => {
             let head = format!("HTTP/1.1 {code} Test\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            return Ok(());
+        }
+        Action::Redirect(to) => {
+            let head = format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             stream.write_all(head.as_bytes()).await?;
             return Ok(());
         }
