@@ -16,6 +16,8 @@
 //! a crash at any point leaves at worst a partial that the next download resumes, or an
 //! orphan that [`Store::gc`] removes.
 
+#![warn(missing_docs)]
+
 mod error;
 mod fsutil;
 mod lock;

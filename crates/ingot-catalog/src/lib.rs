@@ -13,6 +13,8 @@
 //! assert!(err.to_string().contains("did you mean 'smollm2-135m'"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod alias;
 pub mod env;
 mod model;
