@@ -33,6 +33,9 @@ pub enum ApiError {
     /// Unknown route or resource other than a model (404).
     #[error("{0}")]
     NotFound(String),
+    /// Known route, wrong method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Missing or wrong API key (401 `invalid_api_key`).
     #[error("invalid API key: pass it as `Authorization: Bearer <key>`")]
     InvalidApiKey,
@@ -103,6 +106,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::ModelNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -117,6 +121,7 @@ impl ApiError {
             | ApiError::ContextLengthExceeded { .. }
             | ApiError::ModelNotFound { .. }
             | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed(_)
             | ApiError::InvalidApiKey
             | ApiError::PayloadTooLarge { .. } => "invalid_request_error",
             ApiError::Overloaded { .. } | ApiError::Internal(_) => "server_error",
@@ -130,6 +135,7 @@ impl ApiError {
             ApiError::ContextLengthExceeded { .. } => Some("context_length_exceeded"),
             ApiError::ModelNotFound { .. } => Some("model_not_found"),
             ApiError::NotFound(_) => Some("not_found"),
+            ApiError::MethodNotAllowed(_) => Some("method_not_allowed"),
             ApiError::InvalidApiKey => Some("invalid_api_key"),
             ApiError::PayloadTooLarge { .. } => Some("request_too_large"),
             ApiError::Overloaded { .. } => Some("overloaded"),

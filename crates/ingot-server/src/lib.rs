@@ -1,1 +1,277 @@
-//! ingot-server
+//! ingot-server: the OpenAI-compatible HTTP server.
+//!
+//! ```no_run
+//! # async fn run(engine: std::sync::Arc<dyn ingot_engine::Engine>, provider: std::sync::Arc<dyn ingot_server::ModelProvider>) -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ingot_server::ServerConfig { port: 0, ..Default::default() };
+//! let handle = ingot_server::serve(config, engine, provider).await?;
+//! println!("listening on {}", handle.url());
+//! tokio::signal::ctrl_c().await?;
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The server knows nothing about catalogs or caches: models come from a [`ModelProvider`]
+//! and are loaded through an [`ingot_engine::Engine`].
+
+mod config;
+mod generate;
+mod handlers;
+mod metrics;
+mod provider;
+mod registry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use ingot_api::{ApiError, LoadedModelStatus};
+use ingot_engine::{Engine, LoadOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{ServeError, ServerConfig};
+pub use metrics::Metrics;
+pub use provider::{DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel};
+
+use registry::ModelManager;
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    manager: Arc<ModelManager>,
+    metrics: Arc<Metrics>,
+    config: Arc<ServerConfig>,
+    key_digest: Option<[u8; 32]>,
+    /// Unix seconds at startup (OpenAI's `created` for listed models).
+    started: u64,
+}
+
+/// How often idle models are checked against their TTL. Cheap (a scan of a tiny map), and
+/// short enough that a TTL is honoured to within a fraction of a second.
+const REAP_INTERVAL: Duration = Duration::from_millis(250);
+
+/// A running server. Dropping the handle shuts the server down too.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    state: AppState,
+}
+
+/// Triggers a graceful shutdown from anywhere (a signal handler, another task).
+#[derive(Clone)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl ShutdownTrigger {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl ServerHandle {
+    /// The address actually bound (the real port when `port` was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ip:port`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        ShutdownTrigger(self.shutdown_tx.clone())
+    }
+
+    /// Loads a model ahead of the first request (`ingot serve --model X`); `ttl` as in
+    /// `POST /v1/models/{id}/load`.
+    pub async fn load_model(&self, id: &str, ttl: Option<Duration>) -> Result<LoadedModelStatus, ApiError> {
+        let (lease, _) = self.state.manager.acquire(id, ttl).await?;
+        let entry = self.state.manager.loaded().into_iter().find(|e| e.id == lease.id());
+        drop(lease);
+        entry.map(|e| e.status()).ok_or_else(|| ApiError::Internal(format!("model {id} was evicted right after loading")))
+    }
+
+    /// The server's metrics (also served at `/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.state.metrics
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to
+    /// `shutdown_timeout`), unloads the models and returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until a [`ShutdownTrigger`] stops the server.
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/health", get(handlers::health))
+        .route("/metrics", get(handlers::metrics))
+        .route("/v1/models", get(handlers::list_models))
+        .route("/v1/models/{*id}", get(handlers::get_model).post(handlers::model_action))
+        .route("/v1/chat/completions", post(handlers::chat))
+        .route("/v1/completions", post(handlers::completions))
+        .route("/v1/ps", get(handlers::ps))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), handlers::auth))
+        // Outermost, so that 401s and 413s are counted too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), handlers::count_status))
+        .with_state(state)
+}
+
+/// Resolves `host` and checks that serving there is safe with this configuration.
+async fn resolve_bind(config: &ServerConfig) -> Result<Vec<SocketAddr>, ServeError> {
+    let host = config.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, config.port))
+        .await
+        .map_err(|source| ServeError::Resolve { host: config.host.clone(), source })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ServeError::Resolve {
+            host: config.host.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
+        });
+    }
+    // Anything reachable from another machine must be protected by a key: the API can load
+    // models (memory), download gigabytes and burn CPU.
+    if config.api_key.is_none() && addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(ServeError::InsecureBind { host: config.host.clone() });
+    }
+    Ok(addrs)
+}
+
+/// Starts the server and returns once it is listening.
+pub async fn serve(
+    config: ServerConfig,
+    engine: Arc<dyn Engine>,
+    provider: Arc<dyn ModelProvider>,
+) -> Result<ServerHandle, ServeError> {
+    if config.parallel == 0 {
+        return Err(ServeError::InvalidConfig("parallel must be at least 1".into()));
+    }
+    if config.max_loaded_models == 0 {
+        return Err(ServeError::InvalidConfig("max_loaded_models must be at least 1".into()));
+    }
+    if config.body_limit == 0 {
+        return Err(ServeError::InvalidConfig("body_limit must be positive".into()));
+    }
+    if config.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        return Err(ServeError::InvalidConfig("the API key must not be empty".into()));
+    }
+    let addrs = resolve_bind(&config).await?;
+    let listener = TcpListener::bind(addrs.as_slice())
+        .await
+        .map_err(|source| ServeError::Bind { addr: format!("{}:{}", config.host, config.port), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: format!("{}:{}", config.host, config.port), source })?;
+
+    let metrics = Arc::new(Metrics::new());
+    let base_opts = LoadOptions {
+        context_length: config.context_length,
+        threads: config.threads,
+        gpu_layers: config.gpu_layers,
+        n_parallel: config.parallel,
+        prefix_cache: config.prefix_cache,
+        max_queue: config.max_queue,
+        ..LoadOptions::default()
+    };
+    let manager =
+        ModelManager::new(engine, provider, base_opts, config.max_loaded_models, config.default_ttl, metrics.clone());
+    let state = AppState {
+        manager: manager.clone(),
+        metrics,
+        key_digest: config.api_key.as_deref().map(handlers::key_digest),
+        started: registry::unix_now(),
+        config: Arc::new(config),
+    };
+    let app = router(state.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let config = state.config.clone();
+    let task = tokio::spawn(async move {
+        let reaper = {
+            let manager = manager.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(REAP_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    manager.reap_expired();
+                }
+            })
+        };
+        accept_loop(listener, app, &config, shutdown_rx).await;
+        reaper.abort();
+        manager.unload_all();
+    });
+    tracing::info!(%addr, "ingot server listening");
+    Ok(ServerHandle { addr, shutdown_tx, task: Some(task), state })
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, config: &ServerConfig, mut shutdown: watch::Receiver<bool>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Usually EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = TowerToHyperService::new(app.clone());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    if tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; closing them");
+    }
+}

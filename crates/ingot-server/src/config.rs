@@ -1,0 +1,72 @@
+//! Server configuration.
+
+use std::time::Duration;
+
+/// Everything `ingot serve` can tune. `Default` gives a loopback server on port 8080.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Host or IP to bind. Anything that is not loopback requires `api_key`.
+    pub host: String,
+    /// 0 picks a free port; [`crate::ServerHandle::local_addr`] reports the real one.
+    pub port: u16,
+    /// When set, every route but `/health` requires `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Sequences decoded together per model (continuous-batching slots).
+    pub parallel: usize,
+    /// Requests that may wait for a slot per model; beyond it requests get a 503.
+    pub max_queue: usize,
+    /// Models kept in memory at once; loading one more evicts the least recently used.
+    pub max_loaded_models: usize,
+    /// Idle time after which a model is unloaded; zero keeps models until evicted.
+    pub default_ttl: Duration,
+    /// Reuse the KV cache of shared prompt prefixes.
+    pub prefix_cache: bool,
+    /// Largest accepted request body in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Generation threads per model; `None` lets the engine pick.
+    pub threads: Option<usize>,
+    /// Context length of each loaded model in tokens (shared by its `parallel` slots, as in
+    /// llama.cpp); `None` lets the provider or the engine pick.
+    pub context_length: Option<u32>,
+    /// Layers offloaded to a GPU (ignored by CPU builds).
+    pub gpu_layers: u32,
+    /// A client that has not sent its request headers within this time is dropped, so idle
+    /// or slowloris connections cannot pile up.
+    pub header_read_timeout: Duration,
+    /// On shutdown, in-flight requests get this long to finish before they are cut.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_string(),
+            port: 8080,
+            api_key: None,
+            parallel: 4,
+            max_queue: 64,
+            max_loaded_models: 1,
+            default_ttl: Duration::from_secs(600),
+            prefix_cache: true,
+            body_limit: 2 * 1024 * 1024,
+            threads: None,
+            context_length: None,
+            gpu_layers: 0,
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {host} without an API key: it is reachable from other machines. Set an API key (--api-key / INGOT_API_KEY) or bind to 127.0.0.1")]
+    InsecureBind { host: String },
+    #[error("cannot resolve host {host}: {source}")]
+    Resolve { host: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("invalid server configuration: {0}")]
+    InvalidConfig(String),
+}

@@ -1,0 +1,309 @@
+//! Running one generation: non-streaming collection, and the OpenAI SSE stream.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header;
+use ingot_api::{
+    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice, Completion,
+    CompletionChoice, Delta, Usage, Validated,
+};
+use ingot_engine::{Event, EventStream, FinishReason, Timings};
+use serde::Serialize;
+
+use crate::metrics::{ActiveGuard, Metrics};
+use crate::registry::{unix_now, Lease};
+use crate::AppState;
+
+/// With no event for this long the stream sends an SSE comment, so proxies keep the
+/// connection open during long prompt processing and a vanished client is noticed (and its
+/// sequence cancelled) even while it waits in the queue.
+const KEEPALIVE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chat,
+    Completion,
+}
+
+/// Everything a running generation holds. Dropping it (client gone, handler future dropped)
+/// drops the event stream, which cancels the engine sequence.
+struct Generation {
+    kind: Kind,
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+    started: Instant,
+    load_ms: f64,
+    events: EventStream,
+    metrics: Arc<Metrics>,
+    last_token: Option<Instant>,
+    _lease: Lease,
+    _active: ActiveGuard,
+}
+
+impl Generation {
+    fn on_token(&mut self) {
+        let now = Instant::now();
+        if let Some(prev) = self.last_token.replace(now) {
+            self.metrics.observe_itl((now - prev).as_secs_f64());
+        }
+    }
+
+    fn on_done(&self, usage: ingot_engine::Usage, timings: &mut Timings) {
+        // The engine cannot know this request waited for a load; we do.
+        if self.load_ms > 0.0 {
+            timings.load_ms = self.load_ms;
+        }
+        self.metrics.observe_done(timings, usage.prompt_tokens, usage.completion_tokens, self.started.elapsed().as_secs_f64());
+    }
+}
+
+fn finish_reason(r: FinishReason) -> String {
+    match r {
+        FinishReason::Length => "length".into(),
+        // Nobody reads a cancelled response; "stop" keeps the value within OpenAI's set.
+        FinishReason::Stop | FinishReason::Cancelled => "stop".into(),
+    }
+}
+
+fn new_id(prefix: &str) -> String {
+    use rand::Rng;
+    let n: u128 = rand::thread_rng().gen();
+    format!("{prefix}-{:024x}", n & ((1u128 << 96) - 1))
+}
+
+/// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
+/// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
+pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let active = state.metrics.active_guard();
+    let (lease, load_ms) = state.manager.acquire(&v.model, None).await?;
+
+    let info = lease.model().info();
+    if let Some(max) = v.request.sampling.max_tokens {
+        if max >= info.n_ctx_per_seq {
+            return Err(ApiError::ContextLengthExceeded { prompt_tokens: None, max_tokens: max, n_ctx: info.n_ctx_per_seq });
+        }
+    }
+    if v.random_seed {
+        v.request.sampling.seed = rand::random();
+    }
+    let events = lease.model().generate(v.request)?;
+    let gen = Generation {
+        kind,
+        id: new_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" }),
+        created: unix_now(),
+        model: v.model,
+        include_usage: v.include_usage,
+        started,
+        load_ms,
+        events,
+        metrics: state.metrics.clone(),
+        last_token: None,
+        _lease: lease,
+        _active: active,
+    };
+    if v.stream {
+        Ok(stream(gen))
+    } else {
+        collect(gen).await
+    }
+}
+
+async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
+    let mut text = String::new();
+    loop {
+        match gen.events.next().await {
+            Some(Event::Token { text: t, .. }) => {
+                gen.on_token();
+                text.push_str(&t);
+            }
+            Some(Event::Done { finish_reason: reason, usage, mut timings }) => {
+                gen.on_done(usage, &mut timings);
+                let usage = Usage::from(usage);
+                let body = match gen.kind {
+                    Kind::Chat => serde_json::to_value(ChatCompletion {
+                        id: gen.id.clone(),
+                        object: "chat.completion".into(),
+                        created: gen.created,
+                        model: gen.model.clone(),
+                        choices: vec![ChatChoice {
+                            index: 0,
+                            message: AssistantMessage { role: "assistant".into(), content: Some(text) },
+                            finish_reason: Some(finish_reason(reason)),
+                            logprobs: None,
+                        }],
+                        usage,
+                        timings: Some(timings),
+                    }),
+                    Kind::Completion => serde_json::to_value(Completion {
+                        id: gen.id.clone(),
+                        object: "text_completion".into(),
+                        created: gen.created,
+                        model: gen.model.clone(),
+                        choices: vec![CompletionChoice {
+                            index: 0,
+                            text,
+                            finish_reason: Some(finish_reason(reason)),
+                            logprobs: None,
+                        }],
+                        usage: Some(usage),
+                        timings: Some(timings),
+                    }),
+                }
+                .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
+                return Ok(axum::Json(body).into_response());
+            }
+            Some(Event::Error(e)) => return Err(e.into()),
+            None => return Err(ApiError::Internal("the engine stopped without finishing the request".into())),
+        }
+    }
+}
+
+fn sse_data<T: Serialize>(v: &T) -> Bytes {
+    // Our response types always serialize.
+    let json = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+    Bytes::from(format!("data: {json}\n\n"))
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+const PING: &[u8] = b": keep-alive\n\n";
+
+struct StreamState {
+    gen: Generation,
+    pending: VecDeque<Bytes>,
+    finished: bool,
+}
+
+impl StreamState {
+    fn chat_chunk(&self, delta: Delta, finish: Option<String>, timings: Option<Timings>) -> Bytes {
+        sse_data(&ChatCompletionChunk {
+            id: self.gen.id.clone(),
+            object: "chat.completion.chunk".into(),
+            created: self.gen.created,
+            model: self.gen.model.clone(),
+            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish, logprobs: None }],
+            usage: None,
+            timings,
+        })
+    }
+
+    fn text_chunk(&self, text: String, finish: Option<String>, timings: Option<Timings>) -> Bytes {
+        sse_data(&Completion {
+            id: self.gen.id.clone(),
+            object: "text_completion".into(),
+            created: self.gen.created,
+            model: self.gen.model.clone(),
+            choices: vec![CompletionChoice { index: 0, text, finish_reason: finish, logprobs: None }],
+            usage: None,
+            timings,
+        })
+    }
+
+    fn usage_chunk(&self, usage: Usage) -> Bytes {
+        match self.gen.kind {
+            Kind::Chat => sse_data(&ChatCompletionChunk {
+                id: self.gen.id.clone(),
+                object: "chat.completion.chunk".into(),
+                created: self.gen.created,
+                model: self.gen.model.clone(),
+                choices: vec![],
+                usage: Some(usage),
+                timings: None,
+            }),
+            Kind::Completion => sse_data(&Completion {
+                id: self.gen.id.clone(),
+                object: "text_completion".into(),
+                created: self.gen.created,
+                model: self.gen.model.clone(),
+                choices: vec![],
+                usage: Some(usage),
+                timings: None,
+            }),
+        }
+    }
+
+    fn fail(&mut self, e: ApiError) {
+        tracing::warn!(error = %e, "generation failed mid-stream");
+        self.pending.push_back(Bytes::from(format!("data: {}\n\n", e.body_json())));
+        self.pending.push_back(Bytes::from_static(DONE));
+        self.finished = true;
+    }
+
+    /// Waits for the next engine event and queues the SSE bytes it produces.
+    async fn advance(&mut self) {
+        let event = match tokio::time::timeout(KEEPALIVE, self.gen.events.next()).await {
+            Ok(ev) => ev,
+            Err(_) => {
+                self.pending.push_back(Bytes::from_static(PING));
+                return;
+            }
+        };
+        match event {
+            Some(Event::Token { text, .. }) => {
+                self.gen.on_token();
+                if text.is_empty() {
+                    return;
+                }
+                let chunk = match self.gen.kind {
+                    Kind::Chat => self.chat_chunk(Delta { role: None, content: Some(text) }, None, None),
+                    Kind::Completion => self.text_chunk(text, None, None),
+                };
+                self.pending.push_back(chunk);
+            }
+            Some(Event::Done { finish_reason: reason, usage, mut timings }) => {
+                self.gen.on_done(usage, &mut timings);
+                let reason = Some(finish_reason(reason));
+                let last = match self.gen.kind {
+                    Kind::Chat => self.chat_chunk(Delta::default(), reason, Some(timings)),
+                    Kind::Completion => self.text_chunk(String::new(), reason, Some(timings)),
+                };
+                self.pending.push_back(last);
+                if self.gen.include_usage {
+                    let u = self.usage_chunk(usage.into());
+                    self.pending.push_back(u);
+                }
+                self.pending.push_back(Bytes::from_static(DONE));
+                self.finished = true;
+            }
+            Some(Event::Error(e)) => self.fail(e.into()),
+            None => self.fail(ApiError::Internal("the engine stopped without finishing the request".into())),
+        }
+    }
+}
+
+fn stream(gen: Generation) -> Response {
+    let mut state = StreamState { gen, pending: VecDeque::new(), finished: false };
+    if state.gen.kind == Kind::Chat {
+        // OpenAI opens every chat stream with the role.
+        let first = state.chat_chunk(Delta { role: Some("assistant".into()), content: Some(String::new()) }, None, None);
+        state.pending.push_back(first);
+    }
+    // The body stream owns the state: when hyper drops the body (client disconnected), the
+    // EventStream is dropped with it and the engine cancels the sequence.
+    let body = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(b) = st.pending.pop_front() {
+                return Some((Ok::<_, Infallible>(b), st));
+            }
+            if st.finished {
+                return None;
+            }
+            st.advance().await;
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        // Tells nginx-style proxies not to buffer the stream.
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| ApiError::Internal("building stream response".into()).into_response())
+}

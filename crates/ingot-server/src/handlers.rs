@@ -1,0 +1,258 @@
+//! Route handlers, the JSON extractor with OpenAI-shaped rejections, and middleware.
+
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::{header, StatusCode};
+use ingot_api::{
+    parse_json, ApiError, ChatCompletionRequest, CompletionRequest, DownloadEvent, LoadRequest, Model, ModelList,
+    PsResponse,
+};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::generate::{self, Kind};
+use crate::provider::{DownloadProgress, ModelDescriptor};
+use crate::AppState;
+
+/// The raw request body, with a too-large body mapped to an OpenAI-shaped 413.
+pub struct ApiBody(pub Bytes);
+
+impl FromRequest<AppState> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBody(b)),
+            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge { limit: state.config.body_limit })
+            }
+            Err(rej) => Err(ApiError::invalid(format!("cannot read request body: {}", rej.body_text()))),
+        }
+    }
+}
+
+/// Like `axum::Json`, but every rejection is an OpenAI error, and the content type is not
+/// checked (curl and many scripts send JSON without `application/json`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    let text = st.metrics.render(st.manager.snapshot());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+}
+
+pub async fn chat(State(st): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> Result<Response, ApiError> {
+    let v = req.validate()?;
+    generate::run(st, v, Kind::Chat).await
+}
+
+pub async fn completions(State(st): State<AppState>, ApiJson(req): ApiJson<CompletionRequest>) -> Result<Response, ApiError> {
+    let v = req.validate()?;
+    generate::run(st, v, Kind::Completion).await
+}
+
+fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
+    Model {
+        loaded: loaded.contains(&d.id),
+        id: d.id,
+        object: "model".into(),
+        created: st.started,
+        owned_by: if d.owned_by.is_empty() { "ingot".into() } else { d.owned_by },
+        cached: d.cached,
+        context_length: d.context_length,
+        size: d.size_bytes,
+        license: d.license,
+        capabilities: d.capabilities,
+    }
+}
+
+pub async fn list_models(State(st): State<AppState>) -> Result<Json<ModelList>, ApiError> {
+    let loaded = st.manager.loaded_ids();
+    let data = st.manager.list_available().await?.into_iter().map(|d| to_model(&st, d, &loaded)).collect();
+    Ok(Json(ModelList { object: "list".into(), data }))
+}
+
+async fn find_model(st: &AppState, id: &str) -> Result<ModelDescriptor, ApiError> {
+    let all = st.manager.list_available().await?;
+    if let Some(d) = all.iter().find(|d| d.matches(id)) {
+        return Ok(d.clone());
+    }
+    Err(ApiError::ModelNotFound { model: id.to_string(), available: all.into_iter().map(|d| d.id).collect() })
+}
+
+/// `GET /v1/models/{id}`; ids may contain slashes, hence the wildcard route.
+pub async fn get_model(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Model>, ApiError> {
+    let d = find_model(&st, &id).await?;
+    let loaded = st.manager.loaded_ids();
+    Ok(Json(to_model(&st, d, &loaded)))
+}
+
+/// `POST /v1/models/{id}/{load,unload,download}`: one wildcard route, because ids may
+/// contain slashes, and axum cannot match a suffix after a wildcard.
+pub async fn model_action(
+    State(st): State<AppState>,
+    Path(rest): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let Some((id, action)) = rest.rsplit_once('/') else {
+        return Err(ApiError::NotFound(format!("no route for POST /v1/models/{rest}")));
+    };
+    if id.is_empty() {
+        return Err(ApiError::invalid_param("model", "model id must not be empty"));
+    }
+    match action {
+        "load" => load(st, id, &body).await,
+        "unload" => unload(st, id).await,
+        "download" => download(st, id).await,
+        other => Err(ApiError::NotFound(format!("unknown model action `{other}`; expected load, unload or download"))),
+    }
+}
+
+async fn load(st: AppState, id: &str, body: &[u8]) -> Result<Response, ApiError> {
+    // The body is optional: `curl -X POST .../load` must work.
+    let req: LoadRequest =
+        if body.iter().all(|b| b.is_ascii_whitespace()) { LoadRequest::default() } else { parse_json(body)? };
+    let ttl = req.ttl.map(Duration::from_secs);
+    let (lease, _) = st.manager.acquire(id, ttl).await?;
+    let entry = st.manager.loaded().into_iter().find(|e| e.id == lease.id());
+    drop(lease);
+    match entry {
+        Some(e) => Ok(Json(e.status()).into_response()),
+        // Evicted again immediately (max_loaded_models reached by concurrent loads).
+        None => Err(ApiError::Internal(format!("model {id} was evicted right after loading"))),
+    }
+}
+
+async fn unload(st: AppState, id: &str) -> Result<Response, ApiError> {
+    let unloaded = st.manager.unload(id).await;
+    if !unloaded {
+        // Distinguish "not loaded" (fine, idempotent) from "no such model".
+        find_model(&st, id).await?;
+    }
+    Ok(Json(serde_json::json!({ "id": id, "object": "model", "unloaded": unloaded })).into_response())
+}
+
+async fn download(st: AppState, id: &str) -> Result<Response, ApiError> {
+    let desc = find_model(&st, id).await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<DownloadEvent>();
+    let provider = st.manager.provider().clone();
+    let model = desc.id.clone();
+    // The download keeps going if the client disconnects: a half-fetched model is worth
+    // finishing, and the provider is expected to make it resumable anyway.
+    tokio::task::spawn_blocking(move || {
+        let last = Mutex::new(None::<Instant>);
+        let progress_tx = tx.clone();
+        let on_progress = move |p: DownloadProgress| {
+            // Providers may report every chunk; a few events a second are plenty.
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            let complete = p.total_bytes == Some(p.downloaded_bytes);
+            if !complete && last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
+                return;
+            }
+            *last = Some(Instant::now());
+            let _ = progress_tx.send(DownloadEvent {
+                status: "progress".into(),
+                file: Some(p.file),
+                downloaded_bytes: p.downloaded_bytes,
+                total_bytes: p.total_bytes,
+                message: None,
+            });
+        };
+        let done = match provider.download(&model, &on_progress) {
+            Ok(r) => DownloadEvent {
+                status: "done".into(),
+                file: Some(r.path.display().to_string()),
+                downloaded_bytes: 0,
+                total_bytes: None,
+                message: None,
+            },
+            Err(e) => DownloadEvent {
+                status: "error".into(),
+                file: None,
+                downloaded_bytes: 0,
+                total_bytes: None,
+                message: Some(e.to_string()),
+            },
+        };
+        let _ = tx.send(done);
+    });
+    let events = futures_util::stream::unfold((rx, false), |(mut rx, done)| async move {
+        if done {
+            return None;
+        }
+        match rx.recv().await {
+            Some(ev) => {
+                let json = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
+                Some((Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))), (rx, false)))
+            }
+            None => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (rx, true))),
+        }
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(events))
+        .unwrap_or_else(|_| ApiError::Internal("building stream response".into()).into_response()))
+}
+
+pub async fn ps(State(st): State<AppState>) -> Json<PsResponse> {
+    Json(PsResponse { object: "list".into(), data: st.manager.loaded().iter().map(|e| e.status()).collect() })
+}
+
+pub async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!("no route for {} {}", req.method(), req.uri().path()))
+}
+
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!("method {} is not allowed on {}", req.method(), req.uri().path()))
+}
+
+/// SHA-256 of a key: comparing digests in constant time hides the key's length too.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Requires `Authorization: Bearer <key>` on everything but `/health` when a key is set.
+pub async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(expected) = st.key_digest else { return next.run(req).await };
+    if req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|k| key_digest(k.trim()));
+    match given {
+        Some(d) if bool::from(d.ct_eq(&expected)) => next.run(req).await,
+        _ => ApiError::InvalidApiKey.into_response(),
+    }
+}
+
+/// Counts every response by status code.
+pub async fn count_status(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    st.metrics.record_status(resp.status().as_u16());
+    resp
+}
