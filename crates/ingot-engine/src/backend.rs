@@ -1,0 +1,108 @@
+//! The process-wide llama.cpp backend and its log routing.
+//!
+//! llama.cpp's backend (ggml device registry, CPU feature detection) must be initialised once
+//! per process, and its log callback is global too, so both live in a `OnceLock`.
+//!
+//! Logs go to `tracing` under the target `llama.cpp`: errors and warnings keep their level,
+//! llama.cpp's chatty INFO output (every metadata key at load) becomes DEBUG. The last ERROR line of the current thread is also kept, so a failed model
+//! load can say *why* ("unknown model architecture ...") instead of just "NULL".
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::OnceLock;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+
+use crate::types::EngineError;
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+thread_local! {
+    /// Partial log line (llama.cpp emits some lines in several calls) and its level.
+    static LINE: RefCell<(String, u32)> = const { RefCell::new((String::new(), 0)) };
+    /// The last error logged on this thread.
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The process-wide backend, initialised on first use.
+pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    BACKEND
+        .get_or_init(|| {
+            // SAFETY: the callback is a plain function that does not use `user_data`.
+            unsafe { llama_cpp_sys_2::llama_log_set(Some(log_callback), std::ptr::null_mut()) };
+            #[cfg(feature = "dynamic-backends")]
+            {
+                // Backends are shared libraries next to the binary / in GGML_BACKEND_PATH and in
+                // the build's backend directory; they must be registered before init.
+                unsafe { llama_cpp_sys_2::ggml_backend_load_all() };
+                llama_cpp_2::llama_backend::load_backends();
+            }
+            LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// llama.cpp's system info line (SIMD features the CPU backend was built with and uses), for
+/// benchmark manifests and `--verbose` output.
+pub fn system_info() -> String {
+    // Registering backends first makes the line list every device (dynamic backends).
+    let _ = backend();
+    // SAFETY: returns a pointer to a static, NUL-terminated buffer.
+    let ptr = unsafe { llama_cpp_sys_2::llama_print_system_info() };
+    if ptr.is_null() {
+        return String::new();
+    }
+    unsafe { CStr::from_ptr(ptr) }.to_string_lossy().trim().to_string()
+}
+
+/// Clears this thread's last logged error (call before an operation whose failure you want to
+/// explain with [`take_last_error`]).
+pub(crate) fn clear_last_error() {
+    LAST_ERROR.with(|e| e.borrow_mut().take());
+}
+
+/// The last error llama.cpp logged on this thread since [`clear_last_error`].
+pub(crate) fn take_last_error() -> Option<String> {
+    LAST_ERROR.with(|e| e.borrow_mut().take())
+}
+
+const GGML_LOG_LEVEL_CONT: u32 = 5;
+
+extern "C" fn log_callback(level: u32, text: *const c_char, _user: *mut c_void) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: llama.cpp passes a NUL-terminated string valid for the call.
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    // Never let a panic unwind into C.
+    let _ = std::panic::catch_unwind(|| {
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            if level != GGML_LOG_LEVEL_CONT && line.0.is_empty() {
+                line.1 = level;
+            }
+            line.0.push_str(&text);
+            if line.0.ends_with('\n') {
+                let msg = std::mem::take(&mut line.0);
+                emit(line.1, msg.trim_end());
+            }
+        });
+    });
+}
+
+fn emit(level: u32, msg: &str) {
+    if msg.is_empty() {
+        return;
+    }
+    match level {
+        llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR => {
+            tracing::error!(target: "llama.cpp", "{msg}");
+            LAST_ERROR.with(|e| *e.borrow_mut() = Some(msg.to_string()));
+        }
+        llama_cpp_sys_2::GGML_LOG_LEVEL_WARN => tracing::warn!(target: "llama.cpp", "{msg}"),
+        // llama.cpp's INFO is developer detail (every metadata key, every buffer size), so it
+        // is demoted to DEBUG to keep `RUST_LOG=info` readable.
+        _ => tracing::debug!(target: "llama.cpp", "{msg}"),
+    }
+}

@@ -1,0 +1,385 @@
+//! The llama.cpp backend: [`LlamaEngine`] loads models, [`LlamaLoadedModel`] prepares requests
+//! (template, tokenization, up-front checks) on the caller's thread and hands them to the
+//! model's scheduler thread (see [`crate::scheduler`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::backend::{self, backend};
+use crate::scheduler::{self, Command, Job, SchedConfig, Shared};
+use crate::template::ChatTemplate;
+use crate::types::*;
+use crate::{cpu, gguf, sampling};
+
+/// Default per-sequence context when the caller gives none (capped by the training context).
+pub const DEFAULT_CTX_PER_SEQ: u32 = 4096;
+/// Smallest per-sequence context we accept: below this nothing useful fits.
+const MIN_CTX_PER_SEQ: u32 = 64;
+
+/// The llama.cpp engine. Cheap to create; the process-wide backend is initialised on the first
+/// load.
+#[derive(Debug, Default, Clone)]
+pub struct LlamaEngine;
+
+impl LlamaEngine {
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl Engine for LlamaEngine {
+    fn name(&self) -> &str {
+        "llama.cpp"
+    }
+
+    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError> {
+        Ok(Arc::new(LlamaLoadedModel::load(path, opts)?))
+    }
+}
+
+/// Why chat requests cannot be served, when they cannot.
+#[derive(Debug)]
+enum TemplateState {
+    Ready(ChatTemplate),
+    Missing,
+    /// The GGUF's template does not compile; raw completions still work.
+    Broken(String),
+}
+
+/// A model loaded by [`LlamaEngine`].
+pub struct LlamaLoadedModel {
+    info: ModelInfo,
+    model: Arc<LlamaModel>,
+    template: TemplateState,
+    name: String,
+    max_queue: usize,
+    shared: Arc<Shared>,
+    cmd_tx: mpsc::Sender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The load time is reported once, on the first request (see [`Timings::load_ms`]).
+    load_reported: AtomicBool,
+}
+
+impl std::fmt::Debug for LlamaLoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlamaLoadedModel").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// Resolved context geometry.
+fn context_geometry(opts: &LoadOptions, n_ctx_train: u32) -> Result<(u32, u32), EngineError> {
+    let n_par = u32::try_from(opts.n_parallel)
+        .ok()
+        .filter(|&n| n >= 1 && n <= 256)
+        .ok_or_else(|| EngineError::InvalidRequest(format!("n_parallel must be 1..=256, got {}", opts.n_parallel)))?;
+    let per_seq = match opts.context_length {
+        Some(total) => total / n_par,
+        None => n_ctx_train.clamp(MIN_CTX_PER_SEQ, DEFAULT_CTX_PER_SEQ),
+    };
+    if per_seq < MIN_CTX_PER_SEQ {
+        return Err(EngineError::InvalidRequest(format!(
+            "context length {} is too small for {n_par} parallel sequences (need at least {} tokens each)",
+            opts.context_length.unwrap_or(0),
+            MIN_CTX_PER_SEQ
+        )));
+    }
+    let total = per_seq
+        .checked_mul(n_par)
+        .ok_or_else(|| EngineError::InvalidRequest("context length overflows".into()))?;
+    Ok((total, per_seq))
+}
+
+impl LlamaLoadedModel {
+    /// Loads `path`: validates the file, loads the weights, creates the context on a new
+    /// scheduler thread and waits until it is ready.
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Self, EngineError> {
+        let t0 = Instant::now();
+        if opts.batch_size == 0 {
+            return Err(EngineError::InvalidRequest("batch_size must be at least 1".into()));
+        }
+        if opts.threads == Some(0) {
+            return Err(EngineError::InvalidRequest("threads must be at least 1".into()));
+        }
+        let summary = gguf::validate(path)?;
+        let backend = backend()?;
+
+        let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        backend::clear_last_error();
+        let model = LlamaModel::load_from_file(backend, path, &mparams).map_err(|e| {
+            let reason = match backend::take_last_error() {
+                Some(msg) => format!("llama.cpp cannot load it: {msg}"),
+                None => format!("llama.cpp cannot load it ({e})"),
+            };
+            EngineError::InvalidModel { path: path.to_path_buf(), reason }
+        })?;
+        let model = Arc::new(model);
+
+        let (n_ctx, n_ctx_seq) = context_geometry(opts, model.n_ctx_train())?;
+        if opts.n_parallel > opts.batch_size as usize {
+            // Every generating sequence needs a place in each batch.
+            return Err(EngineError::InvalidRequest(format!(
+                "batch_size ({}) must be at least n_parallel ({})",
+                opts.batch_size, opts.n_parallel
+            )));
+        }
+        let threads = opts.threads.unwrap_or_else(cpu::physical_cores).max(1);
+        let n_batch = opts.batch_size;
+        // 512 is llama.cpp's default physical batch; larger ubatches mostly cost memory.
+        let n_ubatch = n_batch.min(512);
+
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (bos, eos) = special_texts(&model);
+        let template = match (&opts.chat_template, &summary.chat_template) {
+            // An explicit template is the user's input: a broken one is an error right away.
+            (Some(src), _) => TemplateState::Ready(ChatTemplate::new(src.clone(), bos, eos)?),
+            (None, Some(src)) => match ChatTemplate::new(src.clone(), bos, eos) {
+                Ok(t) => TemplateState::Ready(t),
+                Err(e) => {
+                    tracing::warn!(model = %name, error = %e, "the model's chat template does not compile; chat requests will fail");
+                    TemplateState::Broken(e.to_string())
+                }
+            },
+            (None, None) => TemplateState::Missing,
+        };
+
+        let shared = Arc::new(Shared::new(opts.n_parallel));
+        let cfg = SchedConfig {
+            path: path.to_path_buf(),
+            n_ctx,
+            n_batch,
+            n_ubatch,
+            n_parallel: opts.n_parallel,
+            threads,
+            prefix_cache: opts.prefix_cache,
+        };
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let thread_model = Arc::clone(&model);
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("ingot-engine:{name}"))
+            .spawn(move || scheduler::run(thread_model, cfg, cmd_rx, ready_tx, thread_shared))
+            .map_err(|e| EngineError::Backend(format!("cannot start the scheduler thread: {e}")))?;
+        let actual_ctx = match ready_rx.recv() {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(EngineError::Backend("the scheduler thread died while creating the context".into()));
+            }
+        };
+        // llama.cpp pads each sequence's share to a multiple of 256 and sizes the context as
+        // n_parallel equal shares; that share is what a request may use.
+        debug_assert!(actual_ctx / opts.n_parallel as u32 >= n_ctx_seq);
+        let n_ctx_seq = actual_ctx / opts.n_parallel as u32;
+
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            architecture: summary.architecture.clone().unwrap_or_else(|| "unknown".into()),
+            n_params: model.n_params(),
+            n_ctx_train: model.n_ctx_train(),
+            n_ctx: actual_ctx,
+            n_ctx_per_seq: n_ctx_seq,
+            n_parallel: opts.n_parallel,
+            threads,
+            has_chat_template: matches!(template, TemplateState::Ready(_)),
+            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            size_bytes: model.size(),
+            system_info: backend::system_info(),
+        };
+        tracing::info!(
+            model = %name, n_ctx = actual_ctx, n_ctx_per_seq = n_ctx_seq, n_parallel = opts.n_parallel,
+            threads, n_batch, load_ms = info.load_ms, "model loaded"
+        );
+        Ok(Self {
+            info,
+            model,
+            template,
+            name,
+            max_queue: opts.max_queue,
+            shared,
+            cmd_tx,
+            thread: Mutex::new(Some(thread)),
+            load_reported: AtomicBool::new(false),
+        })
+    }
+
+    /// The compiled chat template, if the model (or the load options) has one.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        match &self.template {
+            TemplateState::Ready(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Renders a prompt to the text the model will see.
+    pub fn render_prompt(&self, prompt: &Prompt) -> Result<String, EngineError> {
+        match prompt {
+            Prompt::Raw(s) => Ok(s.clone()),
+            Prompt::Chat(messages) => match &self.template {
+                TemplateState::Ready(t) => t.render(messages),
+                TemplateState::Missing => Err(EngineError::NoChatTemplate { model: self.name.clone() }),
+                TemplateState::Broken(e) => Err(EngineError::Template(e.clone())),
+            },
+        }
+    }
+
+    /// Tokenizes prompt text: BOS per the vocabulary's `add_bos` setting, special tokens
+    /// (`<|im_start|>`) parsed into their single ids.
+    pub fn tokenize_prompt(&self, text: &str) -> Result<Vec<LlamaToken>, EngineError> {
+        let vocab = self.model.vocab();
+        let tokens = tokenize(&self.model, text, vocab.should_add_bos())?;
+        Ok(tokens)
+    }
+
+    /// Token ids (as plain integers) for `text`, as the prompt path would produce them.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i32>, EngineError> {
+        Ok(self.tokenize_prompt(text)?.into_iter().map(|t| t.0).collect())
+    }
+
+    fn path(&self) -> &PathBuf {
+        &self.info.path
+    }
+}
+
+/// Tokenizes with special-token parsing; removes a doubled BOS (template already starts with
+/// the BOS text *and* the vocabulary asks for one), which would otherwise degrade output.
+pub(crate) fn tokenize(model: &LlamaModel, text: &str, add_bos: bool) -> Result<Vec<LlamaToken>, EngineError> {
+    // llama_tokenize takes an i32 length; the binding panics beyond it.
+    if text.len() > (i32::MAX / 2) as usize {
+        return Err(EngineError::InvalidRequest(format!("prompt too large ({} bytes)", text.len())));
+    }
+    let vocab = model.vocab();
+    let mut tokens = vocab.tokenize(text.as_bytes(), add_bos, true);
+    if add_bos && tokens.len() >= 2 && tokens[0] == tokens[1] && tokens[0] == vocab.bos() {
+        tokens.remove(0);
+    }
+    Ok(tokens)
+}
+
+/// BOS/EOS token texts for templates; empty when the vocabulary has none.
+fn special_texts(model: &LlamaModel) -> (String, String) {
+    let vocab = model.vocab();
+    let n = vocab.n_tokens();
+    // Out-of-range ids (LLAMA_TOKEN_NULL = -1) must not reach llama_vocab_get_text, which
+    // would throw across the FFI boundary.
+    let text = |t: LlamaToken| {
+        if t.0 >= 0 && t.0 < n {
+            vocab.text(t).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    (text(vocab.bos()), text(vocab.eos()))
+}
+
+impl LoadedModel for LlamaLoadedModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn generate(&self, req: GenerateRequest) -> Result<EventStream, EngineError> {
+        let enqueued = Instant::now();
+        sampling::validate(&req.sampling)?;
+        let text = self.render_prompt(&req.prompt)?;
+        let tokens = self.tokenize_prompt(&text)?;
+        if tokens.is_empty() {
+            return Err(EngineError::InvalidRequest("the prompt is empty".into()));
+        }
+        let n_prompt = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+        let n_ctx = self.info.n_ctx_per_seq;
+        let max_tokens = match req.sampling.max_tokens {
+            Some(m) => {
+                if u64::from(n_prompt) + u64::from(m) > u64::from(n_ctx) {
+                    return Err(EngineError::ContextOverflow { prompt_tokens: n_prompt, max_tokens: m, n_ctx });
+                }
+                m
+            }
+            None => {
+                // At least one token must fit after the prompt.
+                if n_prompt >= n_ctx {
+                    return Err(EngineError::ContextOverflow { prompt_tokens: n_prompt, max_tokens: 1, n_ctx });
+                }
+                n_ctx - n_prompt
+            }
+        };
+        let mut sampler = sampling::build(&self.model, &req.sampling, n_ctx)?;
+        if req.sampling.repeat_penalty != 1.0 && req.sampling.grammar.is_none() {
+            // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
+            let last_n = if req.sampling.repeat_last_n < 0 { tokens.len() } else { req.sampling.repeat_last_n as usize };
+            sampler.accept_many(&tokens[tokens.len().saturating_sub(last_n)..]);
+        }
+
+        self.shared.reserve(self.max_queue)?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancelToken::new();
+        let load_ms = if self.load_reported.swap(true, Ordering::Relaxed) { 0.0 } else { self.info.load_ms };
+        let job = Job {
+            tokens,
+            sampler,
+            max_tokens,
+            stop: req.sampling.stop.clone(),
+            ignore_eos: req.sampling.ignore_eos,
+            tx,
+            cancel: cancel.clone(),
+            enqueued,
+            load_ms,
+        };
+        if self.cmd_tx.send(Command::Job(Box::new(job))).is_err() {
+            self.shared.unreserve();
+            return Err(EngineError::Unloaded);
+        }
+        Ok(EventStream::new(rx, cancel))
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<u32, EngineError> {
+        let n = tokenize(&self.model, text, false)?.len();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn load_state(&self) -> (usize, usize) {
+        self.shared.state()
+    }
+}
+
+impl Drop for LlamaLoadedModel {
+    fn drop(&mut self) {
+        let _ = self.cmd_tx.send(Command::Shutdown);
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if t.join().is_err() {
+                tracing::error!(model = %self.path().display(), "the scheduler thread panicked");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_defaults_and_limits() {
+        let o = LoadOptions::default();
+        assert_eq!(context_geometry(&o, 8192).unwrap(), (4096, 4096));
+        assert_eq!(context_geometry(&o, 2048).unwrap(), (2048, 2048));
+        let o4 = LoadOptions { n_parallel: 4, ..Default::default() };
+        assert_eq!(context_geometry(&o4, 8192).unwrap(), (16384, 4096));
+        let o4c = LoadOptions { n_parallel: 4, context_length: Some(2048), ..Default::default() };
+        assert_eq!(context_geometry(&o4c, 8192).unwrap(), (2048, 512));
+        let tiny = LoadOptions { n_parallel: 4, context_length: Some(100), ..Default::default() };
+        assert!(matches!(context_geometry(&tiny, 8192), Err(EngineError::InvalidRequest(_))));
+        let zero = LoadOptions { n_parallel: 0, ..Default::default() };
+        assert!(matches!(context_geometry(&zero, 8192), Err(EngineError::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,118 @@
+//! Building llama.cpp sampler chains from [`SamplingParams`].
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+
+use crate::types::{EngineError, SamplingParams};
+
+/// A GBNF grammar for one JSON object (JSON mode). Whitespace runs are bounded so a
+/// constrained model cannot loop forever on spaces.
+pub const JSON_GBNF: &str = r#"root   ::= object
+object ::= "{" ws ( member ( "," ws member )* )? "}"
+member ::= string ws ":" ws value ws
+value  ::= object | array | string | number | "true" | "false" | "null"
+array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+string ::= "\"" char* "\""
+char   ::= [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] )
+number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n]{0,20}
+"#;
+
+/// Rejects parameters llama.cpp would misbehave on (NaN, negative probabilities).
+pub(crate) fn validate(p: &SamplingParams) -> Result<(), EngineError> {
+    let bad = |m: String| Err(EngineError::InvalidRequest(m));
+    if !p.temperature.is_finite() || p.temperature < 0.0 {
+        return bad(format!("temperature must be >= 0, got {}", p.temperature));
+    }
+    if !(p.top_p > 0.0 && p.top_p <= 1.0) {
+        return bad(format!("top_p must be in (0, 1], got {}", p.top_p));
+    }
+    if !(0.0..=1.0).contains(&p.min_p) {
+        return bad(format!("min_p must be in [0, 1], got {}", p.min_p));
+    }
+    if !(p.repeat_penalty.is_finite() && p.repeat_penalty > 0.0) {
+        return bad(format!("repeat_penalty must be > 0, got {}", p.repeat_penalty));
+    }
+    if p.top_k < 0 {
+        return bad(format!("top_k must be >= 0 (0 disables it), got {}", p.top_k));
+    }
+    if p.max_tokens == Some(0) {
+        return bad("max_tokens must be at least 1".into());
+    }
+    if p.stop.len() > 16 || p.stop.iter().any(|s| s.len() > 1024) {
+        return bad("at most 16 stop strings of at most 1024 bytes each".into());
+    }
+    Ok(())
+}
+
+/// llama.cpp seeds are 32-bit; fold the 64-bit API seed so all its bits matter.
+pub(crate) fn seed32(seed: u64) -> u32 {
+    (seed ^ (seed >> 32)) as u32
+}
+
+/// Builds the chain: grammar (if any) → repeat penalty → then either greedy (temperature 0)
+/// or top-k → top-p → min-p → temperature → dist(seed). `n_ctx_seq` resolves
+/// `repeat_last_n = -1` ("the whole context") like llama.cpp's CLI does.
+pub(crate) fn build(
+    model: &LlamaModel,
+    p: &SamplingParams,
+    n_ctx_seq: u32,
+) -> Result<LlamaSampler, EngineError> {
+    let mut chain = Vec::with_capacity(7);
+    if let Some(grammar) = &p.grammar {
+        let g = LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
+            let detail = crate::backend::take_last_error().unwrap_or_default();
+            EngineError::InvalidRequest(format!("invalid GBNF grammar: {e} {detail}").trim_end().to_string())
+        })?;
+        chain.push(g);
+    }
+    if p.repeat_penalty != 1.0 {
+        let last_n = if p.repeat_last_n < 0 { n_ctx_seq as i32 } else { p.repeat_last_n };
+        chain.push(LlamaSampler::penalties(model.n_vocab(), last_n, p.repeat_penalty, 0.0, 0.0));
+    }
+    if p.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if p.top_k > 0 {
+            chain.push(LlamaSampler::top_k(p.top_k));
+        }
+        if p.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(p.top_p, 1));
+        }
+        if p.min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(p.min_p, 1));
+        }
+        chain.push(LlamaSampler::temp(p.temperature));
+        chain.push(LlamaSampler::dist(seed32(p.seed)));
+    }
+    // no_perf: we time requests ourselves; llama.cpp's sampler perf counters are unused.
+    Ok(LlamaSampler::chain(chain, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(validate(&SamplingParams::default()).is_ok());
+        let bad = [
+            SamplingParams { temperature: f32::NAN, ..Default::default() },
+            SamplingParams { temperature: -1.0, ..Default::default() },
+            SamplingParams { top_p: 0.0, ..Default::default() },
+            SamplingParams { min_p: 2.0, ..Default::default() },
+            SamplingParams { repeat_penalty: 0.0, ..Default::default() },
+            SamplingParams { top_k: -3, ..Default::default() },
+            SamplingParams { max_tokens: Some(0), ..Default::default() },
+        ];
+        for p in bad {
+            assert!(matches!(validate(&p), Err(EngineError::InvalidRequest(_))), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn seed_folding_uses_high_bits() {
+        assert_ne!(seed32(1), seed32(1 | (1 << 40)));
+        assert_eq!(seed32(42), 42);
+    }
+}
