@@ -1,0 +1,41 @@
+//! One function per command. They print; the library crates do the work.
+
+mod bench;
+mod cache;
+mod model;
+mod run;
+
+use anyhow::Result;
+
+use crate::cli::{BenchCmd, CacheCmd, Command, ModelCmd};
+use crate::Context;
+
+pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::Model(m) => match m {
+            ModelCmd::List(j) => model::list(ctx, j.json),
+            ModelCmd::Info { alias, json } => model::info(ctx, &alias, json.json),
+            ModelCmd::Download { aliases } => model::download(ctx, &aliases),
+            ModelCmd::Rm { alias } => cache::rm(ctx, &alias),
+            ModelCmd::Run(args) => run::run(ctx, args),
+        },
+        Command::Cache(c) => match c {
+            CacheCmd::List(j) => cache::list(ctx, j.json),
+            CacheCmd::Dir => cache::dir(ctx),
+            CacheCmd::Rm { alias } => cache::rm(ctx, &alias),
+            CacheCmd::Gc { all } => cache::gc(ctx, all),
+        },
+        Command::Bench(b) => match b {
+            BenchCmd::Engine(args) => bench::engine(ctx, args),
+        },
+    }
+}
+
+/// A current-thread runtime for the async library calls (downloads). Commands are short-lived
+/// and mostly sequential, so one thread is enough.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

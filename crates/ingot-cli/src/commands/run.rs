@@ -1,0 +1,251 @@
+//! `ingot model run`: one answer, or an interactive chat.
+
+use std::io::{IsTerminal, Read, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{bail, Context as _, Result};
+use ingot_catalog::{Capability, ModelEntry};
+use ingot_engine::{
+    CancelToken, ChatMessage, Engine, Event, FinishReason, GenerateRequest, LoadOptions, LoadedModel, Prompt,
+    SamplingParams, Timings,
+};
+
+use crate::cli::{LoadArgs, RunArgs, SamplingArgs};
+use crate::Context;
+
+/// The generation Ctrl+C should stop. `None` between answers: then Ctrl+C ends the program
+/// (rustyline handles it itself while it reads a line).
+static CURRENT: OnceLock<Mutex<Option<CancelToken>>> = OnceLock::new();
+
+fn current() -> &'static Mutex<Option<CancelToken>> {
+    CURRENT.get_or_init(|| Mutex::new(None))
+}
+
+fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        let guard = current().lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(token) => token.cancel(),
+            None => std::process::exit(130),
+        }
+    });
+}
+
+/// Downloads the model if needed and loads it on the llama.cpp engine.
+pub(crate) fn load_model(ctx: &Context, entry: &ModelEntry, load: &LoadArgs) -> Result<Arc<dyn LoadedModel>> {
+    let rt = super::runtime()?;
+    let cached = rt.block_on(super::model::ensure_downloaded(ctx, entry))?;
+    drop(rt);
+    let chat_template = match &load.chat_template {
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read chat template {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let opts = LoadOptions {
+        context_length: load.ctx_size,
+        threads: load.threads,
+        gpu_layers: load.gpu_layers,
+        chat_template,
+        // The CLI serves one conversation; its prompt prefix is reused turn after turn.
+        n_parallel: 1,
+        prefix_cache: true,
+        ..LoadOptions::default()
+    };
+    let engine = ingot_engine::LlamaEngine::new();
+    let model = engine
+        .load(&cached.path, &opts)
+        .with_context(|| format!("cannot load model '{}'", entry.alias))?;
+    Ok(model)
+}
+
+pub(crate) fn sampling(args: &SamplingArgs) -> SamplingParams {
+    SamplingParams {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        seed: args.seed,
+        max_tokens: Some(args.max_tokens),
+        stop: args.stop.clone(),
+        ..SamplingParams::default()
+    }
+}
+
+pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
+    let catalog = ctx.catalog()?;
+    let entry = catalog.get(&args.alias)?.clone();
+    let stdin_prompt = if args.prompt.is_none() && !std::io::stdin().is_terminal() {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read the prompt from stdin")?;
+        Some(s)
+    } else {
+        None
+    };
+    let one_shot = args.prompt.clone().or(stdin_prompt);
+    // A base model has no chat template; raw completion is what it can do.
+    let raw = args.raw
+        || (!entry.has(Capability::Chat) && args.load.chat_template.is_none() && entry.has(Capability::Completion));
+    if raw && !args.raw {
+        eprintln!("note: '{}' is a base model without a chat template; using raw completion", entry.alias);
+    }
+
+    let model = load_model(ctx, &entry, &args.load)?;
+    if args.verbose {
+        let info = model.info();
+        eprintln!(
+            "loaded {} in {:.0} ms: {} threads, context {} tokens\nsystem info: {}",
+            entry.alias, info.load_ms, info.threads, info.n_ctx, info.system_info
+        );
+    }
+    install_ctrlc();
+    let sampling = sampling(&args.sampling);
+
+    if let Some(prompt) = one_shot {
+        let prompt = if raw {
+            Prompt::Raw(prompt)
+        } else {
+            let mut messages = Vec::new();
+            if let Some(s) = &args.system {
+                messages.push(ChatMessage::new("system", s.clone()));
+            }
+            messages.push(ChatMessage::new("user", prompt.trim_end().to_string()));
+            Prompt::Chat(messages)
+        };
+        let mut first = true;
+        let (_, timings, _) = stream_answer(model.as_ref(), GenerateRequest { prompt, sampling }, &mut first)?;
+        if args.verbose {
+            print_timings(&timings, first);
+        }
+        return Ok(());
+    }
+    chat_loop(ctx, &entry, model.as_ref(), &args, raw, sampling)
+}
+
+/// Streams one answer to stdout. Returns the text, the timings, and the finish reason.
+fn stream_answer(
+    model: &dyn LoadedModel,
+    req: GenerateRequest,
+    first_answer: &mut bool,
+) -> Result<(String, Timings, FinishReason)> {
+    let mut stream = model.generate(req)?;
+    *current().lock().unwrap_or_else(|e| e.into_inner()) = Some(stream.cancel_token().clone());
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    let result = loop {
+        match stream.blocking_next() {
+            Some(Event::Token { text: t, .. }) => {
+                text.push_str(&t);
+                out.write_all(t.as_bytes())?;
+                out.flush()?;
+            }
+            Some(Event::Done { finish_reason, timings, usage }) => {
+                writeln!(out)?;
+                let mut timings = timings;
+                if !*first_answer {
+                    timings.load_ms = 0.0;
+                }
+                let _ = usage;
+                break Ok((text, timings, finish_reason));
+            }
+            Some(Event::Error(e)) => {
+                writeln!(out)?;
+                break Err(anyhow::Error::new(e));
+            }
+            None => bail!("the engine stopped without finishing the answer"),
+        }
+    };
+    *current().lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *first_answer = false;
+    result
+}
+
+fn print_timings(t: &Timings, _first: bool) {
+    eprintln!(
+        "[load {:.0} ms | TTFT {:.0} ms | prompt {:.1} tok/s | generation {:.1} tok/s | cached {} tokens]",
+        t.load_ms, t.ttft_ms, t.prompt_tokens_per_s, t.gen_tokens_per_s, t.cached_tokens
+    );
+}
+
+const HELP: &str = "Commands:
+  /help   show this help
+  /reset  forget the conversation (keeps the system prompt)
+  /exit   leave (also /quit or Ctrl+D)
+Ctrl+C stops the current answer.";
+
+fn chat_loop(
+    ctx: &Context,
+    entry: &ModelEntry,
+    model: &dyn LoadedModel,
+    args: &RunArgs,
+    raw: bool,
+    sampling: SamplingParams,
+) -> Result<()> {
+    use rustyline::error::ReadlineError;
+    let mut rl = rustyline::DefaultEditor::new().context("cannot start the line editor")?;
+    let history = ctx.home.join("history.txt");
+    let _ = rl.load_history(&history);
+    eprintln!("Chatting with {} ({}). Type /help for commands.", entry.alias, entry.name);
+    let system: Vec<ChatMessage> = args.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
+    let mut messages = system.clone();
+    let mut first = true;
+    loop {
+        let line = match rl.readline(">>> ") {
+            Ok(l) => l,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let input = line.trim();
+        if input.is_empty() {
+            continue;
+        }
+        let _ = rl.add_history_entry(input);
+        match input {
+            "/exit" | "/quit" | "/bye" => break,
+            "/help" | "/?" => {
+                println!("{HELP}");
+                continue;
+            }
+            "/reset" | "/clear" => {
+                messages = system.clone();
+                println!("(conversation reset)");
+                continue;
+            }
+            s if s.starts_with('/') => {
+                println!("unknown command {s}; type /help");
+                continue;
+            }
+            _ => {}
+        }
+        let prompt = if raw {
+            Prompt::Raw(input.to_string())
+        } else {
+            messages.push(ChatMessage::new("user", input.to_string()));
+            Prompt::Chat(messages.clone())
+        };
+        match stream_answer(model, GenerateRequest { prompt, sampling: sampling.clone() }, &mut first) {
+            Ok((text, timings, reason)) => {
+                if reason == FinishReason::Cancelled {
+                    eprintln!("(stopped)");
+                }
+                if !raw {
+                    messages.push(ChatMessage::new("assistant", text));
+                }
+                if args.verbose {
+                    print_timings(&timings, first);
+                }
+            }
+            Err(e) => {
+                // Keep the conversation usable: drop the turn that failed.
+                if !raw {
+                    messages.pop();
+                }
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    let _ = rl.save_history(&history);
+    Ok(())
+}
