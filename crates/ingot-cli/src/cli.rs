@@ -36,6 +36,64 @@ pub enum Command {
     /// Benchmarks
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run the OpenAI-compatible server in the foreground
+    Serve(ServeArgs),
+    /// Run the server in the background: start, stop, status
+    #[command(subcommand)]
+    Service(ServiceCmd),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to bind; anything but loopback requires --api-key
+    #[arg(long, env = env::INGOT_HOST, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind; 0 picks a free port (printed at start)
+    #[arg(long, env = env::INGOT_PORT, default_value_t = 5273)]
+    pub port: u16,
+    /// API key clients must send as `Authorization: Bearer KEY`
+    #[arg(long, env = env::INGOT_API_KEY, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Sequences decoded together per model (continuous batching slots)
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+    /// Requests that may wait for a slot; beyond it the server answers 503
+    #[arg(long, default_value_t = 64)]
+    pub max_queue: usize,
+    /// Models kept in memory at once; the least recently used is evicted
+    #[arg(long, default_value_t = 1)]
+    pub max_loaded_models: usize,
+    /// Idle time after which a model is unloaded, in seconds
+    #[arg(long, default_value_t = 600)]
+    pub ttl: u64,
+    /// Do not reuse the KV cache of a shared prompt prefix
+    #[arg(long)]
+    pub no_prefix_cache: bool,
+    /// Largest accepted request body, in bytes
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Threads for inference [default: physical cores]
+    #[arg(short = 't', long, env = env::INGOT_THREADS)]
+    pub threads: Option<usize>,
+    /// Context length per model, shared by all slots [default: 4096 per slot, capped by the model]
+    #[arg(long = "ctx-size")]
+    pub ctx_size: Option<u32>,
+    /// Layers to offload to the GPU (GPU builds only)
+    #[arg(long, default_value_t = 0)]
+    pub gpu_layers: u32,
+    /// Write a status file (pid, url, started) once listening (used by `service start`)
+    #[arg(long, hide = true)]
+    pub status_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Start the server in the background (logs and status under INGOT_HOME/service)
+    Start(ServeArgs),
+    /// Stop the background server gracefully
+    Stop,
+    /// Show url, pid, uptime and loaded models
+    Status(JsonFlag),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +117,38 @@ pub enum ModelCmd {
     Rm { alias: String },
     /// Run a model: one answer with --prompt (or stdin), else an interactive chat
     Run(RunArgs),
+    /// Load a model into the running service
+    Load {
+        alias: String,
+        /// Idle time before it unloads, in seconds [default: the service's]
+        #[arg(long)]
+        ttl: Option<u64>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Unload a model from the running service
+    Unload {
+        alias: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the models loaded in the running service
+    Ps {
+        #[command(flatten)]
+        json: JsonFlag,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// Service URL [default: the one `ingot service start` recorded, else http://127.0.0.1:5273]
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// API key of the service
+    #[arg(long, env = env::INGOT_API_KEY, hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -26,14 +26,17 @@ impl ingot_fetch::Reporter for BarReporter {
                     "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {wide_msg}",
                 )
             }
-            None => ProgressStyle::with_template("{prefix:.bold} {spinner} {bytes} {binary_bytes_per_sec} {wide_msg}"),
+            None => ProgressStyle::with_template(
+                "{prefix:.bold} {spinner} {bytes} {binary_bytes_per_sec} {wide_msg}",
+            ),
         };
         if let Ok(style) = style {
             self.bar.set_style(style.progress_chars("=> "));
         }
         self.bar.set_position(resumed_from);
         if resumed_from > 0 {
-            self.bar.set_message(format!("(resumed at {resumed_from} bytes)"));
+            self.bar
+                .set_message(format!("(resumed at {resumed_from} bytes)"));
         }
         self.bar.enable_steady_tick(Duration::from_millis(200));
     }

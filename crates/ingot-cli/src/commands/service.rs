@@ -1,0 +1,449 @@
+//! `ingot serve`, `ingot service start|stop|status`, `ingot model load|unload|ps`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{ClientArgs, ServeArgs};
+use crate::output::{human_bytes, print_json, table};
+use crate::Context;
+
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:5273";
+/// How long `service start` waits for the server to listen (loading nothing: it is quick).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `service stop` waits after SIGTERM before it kills the process.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// What a running service records in `INGOT_HOME/service/status.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ServiceStatus {
+    pub pid: u32,
+    /// Base URL, without `/v1`.
+    pub url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: time::OffsetDateTime,
+    pub version: String,
+}
+
+fn service_dir(ctx: &Context) -> PathBuf {
+    ctx.home.join("service")
+}
+
+fn status_path(ctx: &Context) -> PathBuf {
+    service_dir(ctx).join("status.json")
+}
+
+fn log_path(ctx: &Context) -> PathBuf {
+    service_dir(ctx).join("ingot.log")
+}
+
+fn read_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
+    let path = status_path(ctx);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("corrupt service status file {}", path.display())
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Written by the server itself once it listens, so the URL is the real one even with port 0.
+fn write_status(path: &Path, status: &ServiceStatus) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(status)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // Signal 0 checks existence; EPERM still means the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The status of a service that is actually running; a stale file is removed.
+fn live_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
+    match read_status(ctx)? {
+        Some(s) if pid_alive(s.pid) => Ok(Some(s)),
+        Some(_) => {
+            let _ = std::fs::remove_file(status_path(ctx));
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
+    ingot_server::ServerConfig {
+        host: args.host.clone(),
+        port: args.port,
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        parallel: args.parallel,
+        max_queue: args.max_queue,
+        max_loaded_models: args.max_loaded_models,
+        default_ttl: Duration::from_secs(args.ttl),
+        prefix_cache: !args.no_prefix_cache,
+        body_limit: args.body_limit,
+        threads: args.threads,
+        context_length: args.ctx_size,
+        gpu_layers: args.gpu_layers,
+        ..ingot_server::ServerConfig::default()
+    }
+}
+
+pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
+    let config = server_config(&args);
+    let provider = Arc::new(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?);
+    let engine = Arc::new(ingot_engine::LlamaEngine::new());
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let handle = ingot_server::serve(config, engine, provider).await?;
+        let url = handle.url();
+        println!("ingot serving on {url}/v1 (pid {})", std::process::id());
+        if let Some(path) = &args.status_file {
+            write_status(
+                path,
+                &ServiceStatus {
+                    pid: std::process::id(),
+                    url: url.clone(),
+                    started: time::OffsetDateTime::now_utc(),
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                },
+            )?;
+        }
+        wait_for_signal().await;
+        eprintln!("shutting down: finishing running requests");
+        handle.shutdown().await;
+        if let Some(path) = &args.status_file {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
+    if let Some(s) = live_status(ctx)? {
+        bail!(
+            "the service is already running at {}/v1 (pid {}); stop it with `ingot service stop`",
+            s.url,
+            s.pid
+        );
+    }
+    let dir = service_dir(ctx);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let status = status_path(ctx);
+    let _ = std::fs::remove_file(&status);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(ctx))
+        .with_context(|| format!("cannot open {}", log_path(ctx).display()))?;
+    let exe = std::env::current_exe().context("cannot find the ingot executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--home").arg(&ctx.home).arg("serve");
+    cmd.args(["--host", &args.host, "--port", &args.port.to_string()]);
+    cmd.args([
+        "--parallel",
+        &args.parallel.to_string(),
+        "--max-queue",
+        &args.max_queue.to_string(),
+    ]);
+    cmd.args([
+        "--max-loaded-models",
+        &args.max_loaded_models.to_string(),
+        "--ttl",
+        &args.ttl.to_string(),
+    ]);
+    cmd.args([
+        "--body-limit",
+        &args.body_limit.to_string(),
+        "--gpu-layers",
+        &args.gpu_layers.to_string(),
+    ]);
+    if args.no_prefix_cache {
+        cmd.arg("--no-prefix-cache");
+    }
+    if let Some(t) = args.threads {
+        cmd.args(["--threads", &t.to_string()]);
+    }
+    if let Some(c) = args.ctx_size {
+        cmd.args(["--ctx-size", &c.to_string()]);
+    }
+    cmd.arg("--status-file").arg(&status);
+    // The key goes through the environment, not argv, which any local user can read in ps.
+    match &args.api_key {
+        Some(k) => cmd.env(ingot_catalog::env::INGOT_API_KEY, k),
+        None => cmd.env_remove(ingot_catalog::env::INGOT_API_KEY),
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: Ctrl+C in this terminal must not stop the service.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().context("cannot start the service")?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(code) = child.try_wait()? {
+            bail!(
+                "the service exited during start-up ({code}); its log {}:\n{}",
+                log_path(ctx).display(),
+                tail(&log_path(ctx), 20)
+            );
+        }
+        if let Some(s) = read_status(ctx)? {
+            if s.pid == child.id() {
+                println!("ingot service started at {}/v1 (pid {})", s.url, s.pid);
+                println!("logs: {}", log_path(ctx).display());
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!(
+                "the service did not start within {START_TIMEOUT:?}; see {}",
+                log_path(ctx).display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub(crate) fn stop(ctx: &Context) -> Result<()> {
+    let Some(s) = live_status(ctx)? else {
+        println!("the service is not running");
+        return Ok(());
+    };
+    let pid = i32::try_from(s.pid).context("bad pid in the status file")?;
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        bail!(
+            "cannot signal pid {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    while pid_alive(s.pid) {
+        if Instant::now() > deadline {
+            eprintln!("the service did not stop within {STOP_GRACE:?}; killing it");
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(status_path(ctx));
+    println!("ingot service stopped (pid {})", s.pid);
+    Ok(())
+}
+
+/// Where the client commands send requests.
+fn endpoint(ctx: &Context, client: &ClientArgs) -> Result<String> {
+    if let Some(e) = &client.endpoint {
+        return Ok(e.trim_end_matches('/').trim_end_matches("/v1").to_string());
+    }
+    Ok(live_status(ctx)?
+        .map(|s| s.url)
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()))
+}
+
+fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?)
+}
+
+/// Sends a request and turns OpenAI error bodies into readable errors.
+async fn call(req: reqwest::RequestBuilder, what: &str, base: &str) -> Result<serde_json::Value> {
+    let resp = req.send().await.with_context(|| {
+        format!("cannot reach the ingot service at {base} to {what}; start it with `ingot service start`")
+    })?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let msg = body["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string());
+        bail!("cannot {what}: {msg} (HTTP {status})");
+    }
+    Ok(body)
+}
+
+fn with_key(req: reqwest::RequestBuilder, client: &ClientArgs) -> reqwest::RequestBuilder {
+    match &client.api_key {
+        Some(k) if !k.is_empty() => req.bearer_auth(k),
+        _ => req,
+    }
+}
+
+pub(crate) fn load(
+    ctx: &Context,
+    alias: &str,
+    ttl: Option<u64>,
+    client: &ClientArgs,
+) -> Result<()> {
+    ingot_catalog::validate_alias(alias)?;
+    let base = endpoint(ctx, client)?;
+    let body = match ttl {
+        Some(t) => serde_json::json!({ "ttl": t }),
+        None => serde_json::json!({}),
+    };
+    let rt = super::runtime()?;
+    let v = rt.block_on(call(
+        with_key(
+            http()?
+                .post(format!("{base}/v1/models/{alias}/load"))
+                .json(&body),
+            client,
+        ),
+        &format!("load '{alias}'"),
+        &base,
+    ))?;
+    let ttl = v["ttl"]
+        .as_u64()
+        .map(|t| format!(", unloads after {t} s idle"))
+        .unwrap_or_default();
+    println!("loaded {alias}{ttl}");
+    Ok(())
+}
+
+pub(crate) fn unload(ctx: &Context, alias: &str, client: &ClientArgs) -> Result<()> {
+    ingot_catalog::validate_alias(alias)?;
+    let base = endpoint(ctx, client)?;
+    let rt = super::runtime()?;
+    rt.block_on(call(
+        with_key(
+            http()?.post(format!("{base}/v1/models/{alias}/unload")),
+            client,
+        ),
+        &format!("unload '{alias}'"),
+        &base,
+    ))?;
+    println!("unloaded {alias}");
+    Ok(())
+}
+
+fn fetch_ps(base: &str, client: &ClientArgs) -> Result<serde_json::Value> {
+    let rt = super::runtime()?;
+    rt.block_on(call(
+        with_key(http()?.get(format!("{base}/v1/ps")), client),
+        "list loaded models",
+        base,
+    ))
+}
+
+fn print_ps(v: &serde_json::Value) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let models = v["data"].as_array().cloned().unwrap_or_default();
+    if models.is_empty() {
+        println!("no models loaded");
+        return;
+    }
+    let mut t = table(&[
+        "model",
+        "size",
+        "context",
+        "slots",
+        "active",
+        "queued",
+        "unloads in",
+    ]);
+    for m in models {
+        let expires = match m["expires_at"].as_i64() {
+            Some(e) => format!("{} s", (e - now).max(0)),
+            None => "never".into(),
+        };
+        t.add_row(vec![
+            m["id"].as_str().unwrap_or("?").to_string(),
+            human_bytes(m["size"].as_u64().unwrap_or(0)),
+            m["context_length"].to_string(),
+            m["n_parallel"].to_string(),
+            m["active_requests"].to_string(),
+            m["queued_requests"].to_string(),
+            expires,
+        ]);
+    }
+    println!("{t}");
+}
+
+pub(crate) fn ps(ctx: &Context, json: bool, client: &ClientArgs) -> Result<()> {
+    let base = endpoint(ctx, client)?;
+    let v = fetch_ps(&base, client)?;
+    if json {
+        return print_json(&v["data"]);
+    }
+    print_ps(&v);
+    Ok(())
+}
+
+pub(crate) fn status(ctx: &Context, json: bool) -> Result<()> {
+    let Some(s) = live_status(ctx)? else {
+        if json {
+            return print_json(&serde_json::json!({ "running": false }));
+        }
+        println!("the service is not running (start it with `ingot service start`)");
+        return Ok(());
+    };
+    let uptime = (time::OffsetDateTime::now_utc() - s.started)
+        .whole_seconds()
+        .max(0);
+    let client = ClientArgs {
+        endpoint: Some(s.url.clone()),
+        api_key: std::env::var(ingot_catalog::env::INGOT_API_KEY).ok(),
+    };
+    let ps = fetch_ps(&s.url, &client);
+    if json {
+        return print_json(&serde_json::json!({
+            "running": true,
+            "url": format!("{}/v1", s.url),
+            "pid": s.pid,
+            "started": s.started.format(&time::format_description::well_known::Rfc3339)?,
+            "uptime_s": uptime,
+            "loaded": ps.as_ref().ok().map(|v| v["data"].clone()),
+        }));
+    }
+    println!("ingot service running at {}/v1", s.url);
+    println!("pid:     {}", s.pid);
+    println!("uptime:  {}", humantime_secs(uptime));
+    println!("logs:    {}", log_path(ctx).display());
+    match ps {
+        Ok(v) => print_ps(&v),
+        Err(e) => println!("loaded models: unavailable ({e:#})"),
+    }
+    Ok(())
+}
+
+fn humantime_secs(s: i64) -> String {
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h {m}m {sec}s")
+    } else if m > 0 {
+        format!("{m}m {sec}s")
+    } else {
+        format!("{sec}s")
+    }
+}

@@ -1,0 +1,170 @@
+//! The server's [`ModelProvider`] over the catalog, the cache and the downloader.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ingot_cache::Store;
+use ingot_catalog::{Catalog, CatalogError, ModelEntry};
+use ingot_fetch::{DownloadOptions, Downloader, Reporter};
+use ingot_server::{
+    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel,
+};
+
+/// Serves the catalog's models, downloading them into the store on first use.
+pub struct CatalogModels {
+    home: PathBuf,
+    catalog: Catalog,
+    store: Store,
+    options: DownloadOptions,
+}
+
+impl CatalogModels {
+    /// Loads the catalog of `home` (built-in, user and `INGOT_CATALOG` files) and opens its
+    /// store. Download options come from the environment.
+    pub fn open(home: impl Into<PathBuf>) -> Result<Self, String> {
+        let home = home.into();
+        let (catalog, conflicts) = Catalog::load_with_env(&home).map_err(|e| format!("{e:#}"))?;
+        for c in conflicts {
+            tracing::warn!("{c}");
+        }
+        let store = Store::open(&home).map_err(|e| format!("{e:#}"))?;
+        Ok(Self {
+            home,
+            catalog,
+            store,
+            options: DownloadOptions::from_env(),
+        })
+    }
+
+    /// The folder this provider keeps its files in.
+    pub fn home(&self) -> &PathBuf {
+        &self.home
+    }
+
+    fn entry(&self, id: &str) -> Result<&ModelEntry, ProviderError> {
+        self.catalog.get(id).map_err(|e| match e {
+            CatalogError::UnknownAlias { .. } | CatalogError::InvalidAlias { .. } => {
+                ProviderError::NotFound(id.to_string())
+            }
+            other => ProviderError::Other(other.to_string()),
+        })
+    }
+
+    fn fetch(
+        &self,
+        entry: &ModelEntry,
+        reporter: &dyn Reporter,
+    ) -> Result<ResolvedModel, ProviderError> {
+        let downloader = Downloader::new(self.store.clone(), self.options.clone())
+            .map_err(|e| ProviderError::Download(e.to_string()))?;
+        let cached = block_on(downloader.download(entry, reporter))
+            .map_err(|e| ProviderError::Download(e.to_string()))?;
+        // Record the use, so `cache list` shows when the server last needed it.
+        let _ = self.store.cached_path(&entry.alias);
+        Ok(ResolvedModel {
+            id: entry.alias.clone(),
+            path: cached.path,
+            chat_template: None,
+            context_length: None,
+        })
+    }
+}
+
+/// The server calls providers on blocking threads; the downloader is async.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(fut),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime can always be built")
+            .block_on(fut),
+    }
+}
+
+impl ModelProvider for CatalogModels {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        self.catalog
+            .entries()
+            .iter()
+            .map(|e| ModelDescriptor {
+                id: e.alias.clone(),
+                aliases: Vec::new(),
+                cached: matches!(self.store.lookup(&e.alias), Ok(Some(_))),
+                context_length: Some(e.context_length),
+                size_bytes: e.size,
+                license: Some(e.license.clone()),
+                capabilities: e.capabilities.iter().map(|c| c.to_string()).collect(),
+                owned_by: e.family.clone(),
+            })
+            .collect()
+    }
+
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        let entry = self.entry(id)?;
+        self.fetch(entry, &ingot_fetch::NoopReporter)
+    }
+
+    fn download(
+        &self,
+        id: &str,
+        progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+    ) -> Result<ResolvedModel, ProviderError> {
+        let entry = self.entry(id)?;
+        let reporter = CallbackReporter {
+            file: entry.alias.clone(),
+            progress,
+            total: Mutex::new(None),
+        };
+        self.fetch(entry, &reporter)
+    }
+}
+
+struct CallbackReporter<'a> {
+    file: String,
+    progress: &'a (dyn Fn(DownloadProgress) + Send + Sync),
+    total: Mutex<Option<u64>>,
+}
+
+impl Reporter for CallbackReporter<'_> {
+    fn start(&self, total: Option<u64>, resumed_from: u64) {
+        *self.total.lock().unwrap_or_else(|e| e.into_inner()) = total;
+        (self.progress)(DownloadProgress {
+            file: self.file.clone(),
+            downloaded_bytes: resumed_from,
+            total_bytes: total,
+        });
+    }
+    fn progress(&self, bytes_done: u64, total: Option<u64>, _rate: f64, _eta: Option<Duration>) {
+        (self.progress)(DownloadProgress {
+            file: self.file.clone(),
+            downloaded_bytes: bytes_done,
+            total_bytes: total,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_the_catalog_and_rejects_unknown_ids() {
+        let home = tempfile::tempdir().unwrap();
+        let p = CatalogModels::open(home.path()).unwrap();
+        let list = p.list();
+        assert!(list
+            .iter()
+            .any(|d| d.id == "smollm2-135m" && !d.cached && d.context_length == Some(8192)));
+        assert_eq!(
+            p.resolve("no-such-model").unwrap_err(),
+            ProviderError::NotFound("no-such-model".into())
+        );
+        assert_eq!(
+            p.resolve("../etc").unwrap_err(),
+            ProviderError::NotFound("../etc".into())
+        );
+    }
+}
