@@ -29,7 +29,10 @@ pub enum ApiError {
     },
     /// Unknown model (404 `model_not_found`); the message lists the models that exist.
     #[error("{}", model_not_found_message(model, available))]
-    ModelNotFound { model: String, available: Vec<String> },
+    ModelNotFound {
+        model: String,
+        available: Vec<String>,
+    },
     /// Unknown route or resource other than a model (404).
     #[error("{0}")]
     NotFound(String),
@@ -44,7 +47,10 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// Too many requests waiting (503 with `Retry-After`).
     #[error("{message}")]
-    Overloaded { message: String, retry_after_secs: u64 },
+    Overloaded {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Anything else (500). The message is still shown: this is a local server, and hiding
     /// the cause from its only user helps nobody.
     #[error("{0}")]
@@ -92,12 +98,20 @@ pub struct ErrorObject {
 impl ApiError {
     /// A 400 with just a message.
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::InvalidRequest { message: message.into(), param: None, code: None }
+        ApiError::InvalidRequest {
+            message: message.into(),
+            param: None,
+            code: None,
+        }
     }
 
     /// A 400 naming the offending field.
     pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::InvalidRequest { message: message.into(), param: Some(param.into()), code: None }
+        ApiError::InvalidRequest {
+            message: message.into(),
+            param: Some(param.into()),
+            code: None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -155,7 +169,9 @@ impl ApiError {
     /// Seconds for the `Retry-After` header, for errors worth retrying.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Overloaded { retry_after_secs, .. } => Some(*retry_after_secs),
+            ApiError::Overloaded {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -181,9 +197,15 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::ContextOverflow { prompt_tokens, max_tokens, n_ctx } => {
-                ApiError::ContextLengthExceeded { prompt_tokens: Some(prompt_tokens), max_tokens, n_ctx }
-            }
+            EngineError::ContextOverflow {
+                prompt_tokens,
+                max_tokens,
+                n_ctx,
+            } => ApiError::ContextLengthExceeded {
+                prompt_tokens: Some(prompt_tokens),
+                max_tokens,
+                n_ctx,
+            },
             EngineError::NoChatTemplate { .. } => ApiError::InvalidRequest {
                 message: e.to_string(),
                 param: Some("messages".into()),
@@ -197,17 +219,18 @@ impl From<EngineError> for ApiError {
                 code: Some("chat_template_error".into()),
             },
             EngineError::InvalidRequest(msg) => ApiError::invalid(msg),
-            EngineError::Overloaded { .. } => {
-                ApiError::Overloaded { message: e.to_string(), retry_after_secs: 1 }
-            }
+            EngineError::Overloaded { .. } => ApiError::Overloaded {
+                message: e.to_string(),
+                retry_after_secs: 1,
+            },
             // The model went away under the request (unload, eviction): retrying reloads it.
             EngineError::Unloaded => ApiError::Overloaded {
                 message: "the model was unloaded while the request was running; retry".into(),
                 retry_after_secs: 1,
             },
-            EngineError::Load { .. } | EngineError::InvalidModel { .. } | EngineError::Backend(_) => {
-                ApiError::Internal(e.to_string())
-            }
+            EngineError::Load { .. }
+            | EngineError::InvalidModel { .. }
+            | EngineError::Backend(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -215,15 +238,22 @@ impl From<EngineError> for ApiError {
 #[cfg(feature = "axum")]
 impl axum_core::response::IntoResponse for ApiError {
     fn into_response(self) -> axum_core::response::Response {
-        let mut resp = axum_core::response::Response::new(axum_core::body::Body::from(self.body_json()));
+        let mut resp =
+            axum_core::response::Response::new(axum_core::body::Body::from(self.body_json()));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         if let Some(secs) = self.retry_after() {
             headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         if matches!(self, ApiError::InvalidApiKey) {
-            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            headers.insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -235,11 +265,19 @@ mod tests {
 
     #[test]
     fn context_overflow_maps_to_400_with_numbers() {
-        let e: ApiError = EngineError::ContextOverflow { prompt_tokens: 100, max_tokens: 5000, n_ctx: 4096 }.into();
+        let e: ApiError = EngineError::ContextOverflow {
+            prompt_tokens: 100,
+            max_tokens: 5000,
+            n_ctx: 4096,
+        }
+        .into();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         assert_eq!(e.code(), Some("context_length_exceeded"));
         let msg = e.to_string();
-        assert!(msg.contains("4096") && msg.contains("5100") && msg.contains("100"), "{msg}");
+        assert!(
+            msg.contains("4096") && msg.contains("5100") && msg.contains("100"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -252,7 +290,10 @@ mod tests {
 
     #[test]
     fn model_not_found_lists_models() {
-        let e = ApiError::ModelNotFound { model: "x".into(), available: vec!["a".into(), "b".into()] };
+        let e = ApiError::ModelNotFound {
+            model: "x".into(),
+            available: vec!["a".into(), "b".into()],
+        };
         assert_eq!(e.status(), StatusCode::NOT_FOUND);
         let body: serde_json::Value = serde_json::from_str(&e.body_json()).unwrap();
         assert_eq!(body["error"]["code"], "model_not_found");
@@ -262,7 +303,8 @@ mod tests {
 
     #[test]
     fn body_shape_has_all_fields() {
-        let body: serde_json::Value = serde_json::from_str(&ApiError::invalid("bad").body_json()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(&ApiError::invalid("bad").body_json()).unwrap();
         let err = body["error"].as_object().unwrap();
         for k in ["message", "type", "param", "code"] {
             assert!(err.contains_key(k), "{k} missing");

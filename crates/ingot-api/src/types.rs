@@ -99,7 +99,10 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: Some(MessageContent::Text(content.into())) }
+        Self {
+            role: role.into(),
+            content: Some(MessageContent::Text(content.into())),
+        }
     }
 }
 
@@ -438,11 +441,16 @@ mod tests {
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],"stop":"x"}"#,
         )
         .unwrap();
-        assert!(matches!(r.messages[0].content, Some(MessageContent::Parts(ref p)) if p.len() == 2));
+        assert!(
+            matches!(r.messages[0].content, Some(MessageContent::Parts(ref p)) if p.len() == 2)
+        );
         assert_eq!(r.sampling.stop, Some(StopSequences::One("x".into())));
         let r: ChatCompletionRequest =
             serde_json::from_str(r#"{"model":"m","messages":[],"stop":["x","y"]}"#).unwrap();
-        assert_eq!(r.sampling.stop, Some(StopSequences::Many(vec!["x".into(), "y".into()])));
+        assert_eq!(
+            r.sampling.stop,
+            Some(StopSequences::Many(vec!["x".into(), "y".into()]))
+        );
     }
 
     #[test]
@@ -451,7 +459,10 @@ mod tests {
             r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("expected a string or an array"), "{e}");
+        assert!(
+            e.to_string().contains("expected a string or an array"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const DEFAULT_MIN_P: f32 = 0.05;
 /// More stop strings than this is almost certainly a client bug, and each one costs a scan
 /// of the output per token.
 pub const MAX_STOP_SEQUENCES: usize = 16;
+/// Longest accepted stop string (the engine's limit too).
+pub const MAX_STOP_BYTES: usize = 1024;
 
 /// A request that passed validation, ready for the engine.
 #[derive(Debug, Clone)]
@@ -58,7 +60,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                     Some(p) => format!("invalid request: {p}: {inner}"),
                     None => format!("invalid request: {inner}"),
                 };
-                Err(ApiError::InvalidRequest { message, param, code: None })
+                Err(ApiError::InvalidRequest {
+                    message,
+                    param,
+                    code: None,
+                })
             }
         }
     }
@@ -69,7 +75,10 @@ impl ChatCompletionRequest {
     pub fn validate(&self) -> Result<ValidatedChat, ApiError> {
         let model = validate_model(&self.model)?;
         if self.messages.is_empty() {
-            return Err(ApiError::invalid_param("messages", "messages must not be empty"));
+            return Err(ApiError::invalid_param(
+                "messages",
+                "messages must not be empty",
+            ));
         }
         let mut messages = Vec::with_capacity(self.messages.len());
         for (i, m) in self.messages.iter().enumerate() {
@@ -159,16 +168,24 @@ impl ChatCompletionRequest {
             Some(other) => {
                 return Err(ApiError::invalid_param(
                     "response_format.type",
-                    format!("unknown response_format type `{other}`; expected `text` or `json_object`"),
+                    format!(
+                        "unknown response_format type `{other}`; expected `text` or `json_object`"
+                    ),
                 ))
             }
         }
 
         let stream = self.stream.unwrap_or(false);
-        let include_usage = self.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        let include_usage = self
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage);
         Ok(Validated {
             model,
-            request: GenerateRequest { prompt: Prompt::Chat(messages), sampling },
+            request: GenerateRequest {
+                prompt: Prompt::Chat(messages),
+                sampling,
+            },
             stream,
             include_usage,
             random_seed,
@@ -194,9 +211,15 @@ impl CompletionRequest {
         let (sampling, random_seed) = validate_sampling(&self.sampling, max_tokens)?;
         Ok(Validated {
             model,
-            request: GenerateRequest { prompt: Prompt::Raw(prompt), sampling },
+            request: GenerateRequest {
+                prompt: Prompt::Raw(prompt),
+                sampling,
+            },
             stream: self.stream.unwrap_or(false),
-            include_usage: self.stream_options.as_ref().is_some_and(|o| o.include_usage),
+            include_usage: self
+                .stream_options
+                .as_ref()
+                .is_some_and(|o| o.include_usage),
             random_seed,
         })
     }
@@ -212,7 +235,10 @@ fn validate_model(model: &str) -> Result<String, ApiError> {
 fn validate_max_tokens(name: &str, v: Option<i64>) -> Result<Option<u32>, ApiError> {
     match v {
         None => Ok(None),
-        Some(n) if n < 1 => Err(ApiError::invalid_param(name, format!("{name} must be at least 1, got {n}"))),
+        Some(n) if n < 1 => Err(ApiError::invalid_param(
+            name,
+            format!("{name} must be at least 1, got {n}"),
+        )),
         Some(n) => u32::try_from(n)
             .map(Some)
             .map_err(|_| ApiError::invalid_param(name, format!("{name} is too large: {n}"))),
@@ -224,31 +250,54 @@ fn check_range(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f3
         None => Ok(None),
         // NaN fails both comparisons, and an out-of-range f64 arrives as infinity.
         Some(x) if x.is_finite() && x >= lo && x <= hi => Ok(Some(x)),
-        Some(x) => Err(ApiError::invalid_param(name, format!("{name} must be between {lo} and {hi}, got {x}"))),
+        Some(x) => Err(ApiError::invalid_param(
+            name,
+            format!("{name} must be between {lo} and {hi}, got {x}"),
+        )),
     }
 }
 
-fn validate_sampling(f: &SamplingFields, max_tokens: Option<u32>) -> Result<(SamplingParams, bool), ApiError> {
+fn validate_sampling(
+    f: &SamplingFields,
+    max_tokens: Option<u32>,
+) -> Result<(SamplingParams, bool), ApiError> {
     if let Some(n) = f.n {
         if n != 1 {
-            return Err(ApiError::invalid_param("n", format!("n must be 1 (only one choice per request is supported), got {n}")));
+            return Err(ApiError::invalid_param(
+                "n",
+                format!("n must be 1 (only one choice per request is supported), got {n}"),
+            ));
         }
     }
-    let temperature = check_range("temperature", f.temperature, 0.0, 2.0)?.unwrap_or(DEFAULT_TEMPERATURE);
-    let top_p = check_range("top_p", f.top_p, 0.0, 1.0)?.unwrap_or(DEFAULT_TOP_P);
+    let temperature =
+        check_range("temperature", f.temperature, 0.0, 2.0)?.unwrap_or(DEFAULT_TEMPERATURE);
+    // OpenAI accepts top_p = 0 and means "only the most likely token"; llama.cpp wants a
+    // positive value, and the smallest one keeps exactly that single token.
+    let top_p = check_range("top_p", f.top_p, 0.0, 1.0)?.map(|p| p.max(f32::MIN_POSITIVE)).unwrap_or(DEFAULT_TOP_P);
     let min_p = check_range("min_p", f.min_p, 0.0, 1.0)?.unwrap_or(DEFAULT_MIN_P);
     let repeat_penalty = check_range("repeat_penalty", f.repeat_penalty, 0.0, 10.0)?.unwrap_or(1.0);
+    if repeat_penalty <= 0.0 {
+        return Err(ApiError::invalid_param("repeat_penalty", "repeat_penalty must be > 0 (1 disables it)"));
+    }
     let top_k = match f.top_k {
         None => DEFAULT_TOP_K,
         Some(k) if k >= 0 => k,
-        Some(k) => return Err(ApiError::invalid_param("top_k", format!("top_k must be >= 0, got {k}"))),
+        Some(k) => {
+            return Err(ApiError::invalid_param(
+                "top_k",
+                format!("top_k must be >= 0, got {k}"),
+            ))
+        }
     };
     let repeat_last_n = match f.repeat_last_n {
         None => SamplingParams::default().repeat_last_n,
         // -1 means "the whole context" in llama.cpp.
         Some(n) if n >= -1 => n,
         Some(n) => {
-            return Err(ApiError::invalid_param("repeat_last_n", format!("repeat_last_n must be >= -1, got {n}")))
+            return Err(ApiError::invalid_param(
+                "repeat_last_n",
+                format!("repeat_last_n must be >= -1, got {n}"),
+            ))
         }
     };
     let stop: Vec<String> = f
@@ -263,12 +312,24 @@ fn validate_sampling(f: &SamplingFields, max_tokens: Option<u32>) -> Result<(Sam
     if stop.len() > MAX_STOP_SEQUENCES {
         return Err(ApiError::invalid_param(
             "stop",
-            format!("at most {MAX_STOP_SEQUENCES} stop sequences are supported, got {}", stop.len()),
+            format!(
+                "at most {MAX_STOP_SEQUENCES} stop sequences are supported, got {}",
+                stop.len()
+            ),
+        ));
+    }
+    if let Some(i) = stop.iter().position(|s| s.len() > MAX_STOP_BYTES) {
+        return Err(ApiError::invalid_param(
+            "stop",
+            format!("stop[{i}] is longer than {MAX_STOP_BYTES} bytes"),
         ));
     }
     if let Some(g) = &f.grammar {
         if g.trim().is_empty() {
-            return Err(ApiError::invalid_param("grammar", "grammar must not be empty"));
+            return Err(ApiError::invalid_param(
+                "grammar",
+                "grammar must not be empty",
+            ));
         }
     }
     let sampling = SamplingParams {
@@ -294,7 +355,11 @@ mod tests {
     use crate::types::{ChatMessage, ContentPart, ResponseFormat, StopSequences};
 
     fn chat(messages: Vec<ChatMessage>) -> ChatCompletionRequest {
-        ChatCompletionRequest { model: "m".into(), messages, ..Default::default() }
+        ChatCompletionRequest {
+            model: "m".into(),
+            messages,
+            ..Default::default()
+        }
     }
 
     fn code_of(e: &ApiError) -> u16 {
@@ -303,7 +368,9 @@ mod tests {
 
     #[test]
     fn minimal_chat_is_valid_with_defaults() {
-        let v = chat(vec![ChatMessage::new("user", "hi")]).validate().unwrap();
+        let v = chat(vec![ChatMessage::new("user", "hi")])
+            .validate()
+            .unwrap();
         assert_eq!(v.model, "m");
         assert!(!v.stream && !v.include_usage && v.random_seed);
         assert_eq!(v.request.sampling.temperature, DEFAULT_TEMPERATURE);
@@ -323,14 +390,23 @@ mod tests {
 
     #[test]
     fn roles() {
-        let e = chat(vec![ChatMessage::new("wizard", "hi")]).validate().unwrap_err();
-        assert_eq!(e.param(), Some("messages[0].role"));
-        let e = chat(vec![ChatMessage::new("tool", "hi")]).validate().unwrap_err();
-        assert_eq!(code_of(&e), 400);
-        let v = chat(vec![ChatMessage::new("developer", "be nice"), ChatMessage::new("user", "hi")])
+        let e = chat(vec![ChatMessage::new("wizard", "hi")])
             .validate()
-            .unwrap();
-        let Prompt::Chat(m) = v.request.prompt else { panic!() };
+            .unwrap_err();
+        assert_eq!(e.param(), Some("messages[0].role"));
+        let e = chat(vec![ChatMessage::new("tool", "hi")])
+            .validate()
+            .unwrap_err();
+        assert_eq!(code_of(&e), 400);
+        let v = chat(vec![
+            ChatMessage::new("developer", "be nice"),
+            ChatMessage::new("user", "hi"),
+        ])
+        .validate()
+        .unwrap();
+        let Prompt::Chat(m) = v.request.prompt else {
+            panic!()
+        };
         assert_eq!(m[0].role, "system");
     }
 
@@ -339,14 +415,24 @@ mod tests {
         let mut r = chat(vec![ChatMessage {
             role: "user".into(),
             content: Some(MessageContent::Parts(vec![
-                ContentPart { kind: "text".into(), text: Some("a".into()) },
-                ContentPart { kind: "text".into(), text: Some("b".into()) },
+                ContentPart {
+                    kind: "text".into(),
+                    text: Some("a".into()),
+                },
+                ContentPart {
+                    kind: "text".into(),
+                    text: Some("b".into()),
+                },
             ])),
         }]);
-        let Prompt::Chat(m) = r.validate().unwrap().request.prompt else { panic!() };
+        let Prompt::Chat(m) = r.validate().unwrap().request.prompt else {
+            panic!()
+        };
         assert_eq!(m[0].content, "a\nb");
-        r.messages[0].content =
-            Some(MessageContent::Parts(vec![ContentPart { kind: "image_url".into(), text: None }]));
+        r.messages[0].content = Some(MessageContent::Parts(vec![ContentPart {
+            kind: "image_url".into(),
+            text: None,
+        }]));
         assert_eq!(code_of(&r.validate().unwrap_err()), 400);
         r.messages[0].content = None;
         assert_eq!(code_of(&r.validate().unwrap_err()), 400);
@@ -365,7 +451,10 @@ mod tests {
         r.max_completion_tokens = Some(20);
         assert_eq!(r.validate().unwrap().request.sampling.max_tokens, Some(20));
         r.max_completion_tokens = Some(-5);
-        assert_eq!(r.validate().unwrap_err().param(), Some("max_completion_tokens"));
+        assert_eq!(
+            r.validate().unwrap_err().param(),
+            Some("max_completion_tokens")
+        );
     }
 
     #[test]
@@ -388,6 +477,11 @@ mod tests {
         r.sampling.temperature = Some(0.0);
         r.sampling.top_p = Some(1.5);
         assert!(r.validate().is_err());
+        r.sampling.top_p = Some(0.0);
+        assert!(r.validate().unwrap().request.sampling.top_p > 0.0);
+        r.sampling.repeat_penalty = Some(0.0);
+        assert_eq!(r.validate().unwrap_err().param(), Some("repeat_penalty"));
+        r.sampling.repeat_penalty = None;
         r.sampling.top_p = Some(0.5);
         r.sampling.seed = Some(-1);
         let v = r.validate().unwrap();
@@ -399,25 +493,40 @@ mod tests {
     fn stop_forms_and_empty_filtered() {
         let mut r = chat(vec![ChatMessage::new("user", "hi")]);
         r.sampling.stop = Some(StopSequences::Many(vec!["".into(), "\n".into()]));
-        assert_eq!(r.validate().unwrap().request.sampling.stop, vec!["\n".to_string()]);
+        assert_eq!(
+            r.validate().unwrap().request.sampling.stop,
+            vec!["\n".to_string()]
+        );
         r.sampling.stop = Some(StopSequences::Many(vec!["x".into(); 17]));
+        assert!(r.validate().is_err());
+        r.sampling.stop = Some(StopSequences::One("x".repeat(1025)));
         assert!(r.validate().is_err());
     }
 
     #[test]
     fn response_format() {
         let mut r = chat(vec![ChatMessage::new("user", "hi")]);
-        r.response_format = Some(ResponseFormat { kind: "json_object".into() });
+        r.response_format = Some(ResponseFormat {
+            kind: "json_object".into(),
+        });
         assert!(r.validate().unwrap().request.sampling.grammar.is_some());
-        r.response_format = Some(ResponseFormat { kind: "json_schema".into() });
+        r.response_format = Some(ResponseFormat {
+            kind: "json_schema".into(),
+        });
         assert!(r.validate().is_err());
-        r.response_format = Some(ResponseFormat { kind: "yaml".into() });
+        r.response_format = Some(ResponseFormat {
+            kind: "yaml".into(),
+        });
         assert!(r.validate().is_err());
     }
 
     #[test]
     fn completion_prompts() {
-        let mut r = CompletionRequest { model: "m".into(), prompt: PromptInput::One("x".into()), ..Default::default() };
+        let mut r = CompletionRequest {
+            model: "m".into(),
+            prompt: PromptInput::One("x".into()),
+            ..Default::default()
+        };
         assert!(matches!(r.validate().unwrap().request.prompt, Prompt::Raw(ref s) if s == "x"));
         r.prompt = PromptInput::Many(vec!["y".into()]);
         assert!(matches!(r.validate().unwrap().request.prompt, Prompt::Raw(ref s) if s == "y"));
@@ -432,11 +541,16 @@ mod tests {
         let e = parse_json::<ChatCompletionRequest>(br#"{"messages":[]}"#).unwrap_err();
         assert_eq!(code_of(&e), 400);
         assert!(e.to_string().contains("model"), "{e}");
-        let e = parse_json::<ChatCompletionRequest>(br#"{"model":"m","messages":[],"max_tokens":"ten"}"#).unwrap_err();
+        let e = parse_json::<ChatCompletionRequest>(
+            br#"{"model":"m","messages":[],"max_tokens":"ten"}"#,
+        )
+        .unwrap_err();
         assert_eq!(code_of(&e), 400);
         assert!(e.to_string().contains("max_tokens"), "{e}");
-        let e = parse_json::<ChatCompletionRequest>(br#"{"model":"m","messages":[{"role":"user","content":1}]}"#)
-            .unwrap_err();
+        let e = parse_json::<ChatCompletionRequest>(
+            br#"{"model":"m","messages":[{"role":"user","content":1}]}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("messages[0].content"), "{e}");
         let e = parse_json::<ChatCompletionRequest>(b"[1,2]").unwrap_err();
         assert_eq!(code_of(&e), 400);

@@ -64,9 +64,15 @@ pub enum ServeError {
     #[error("refusing to listen on {host} without an API key: it is reachable from other machines. Set an API key (--api-key / INGOT_API_KEY) or bind to 127.0.0.1")]
     InsecureBind { host: String },
     #[error("cannot resolve host {host}: {source}")]
-    Resolve { host: String, source: std::io::Error },
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid server configuration: {0}")]
     InvalidConfig(String),
 }

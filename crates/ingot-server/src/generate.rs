@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header;
 use ingot_api::{
-    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice, Completion,
-    CompletionChoice, Delta, Usage, Validated,
+    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
+    Completion, CompletionChoice, Delta, Usage, Validated,
 };
 use ingot_engine::{Event, EventStream, FinishReason, Timings};
 use serde::Serialize;
@@ -61,7 +61,12 @@ impl Generation {
         if self.load_ms > 0.0 {
             timings.load_ms = self.load_ms;
         }
-        self.metrics.observe_done(timings, usage.prompt_tokens, usage.completion_tokens, self.started.elapsed().as_secs_f64());
+        self.metrics.observe_done(
+            timings,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            self.started.elapsed().as_secs_f64(),
+        );
     }
 }
 
@@ -89,7 +94,11 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     let info = lease.model().info();
     if let Some(max) = v.request.sampling.max_tokens {
         if max >= info.n_ctx_per_seq {
-            return Err(ApiError::ContextLengthExceeded { prompt_tokens: None, max_tokens: max, n_ctx: info.n_ctx_per_seq });
+            return Err(ApiError::ContextLengthExceeded {
+                prompt_tokens: None,
+                max_tokens: max,
+                n_ctx: info.n_ctx_per_seq,
+            });
         }
     }
     if v.random_seed {
@@ -98,7 +107,11 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     let events = lease.model().generate(v.request)?;
     let gen = Generation {
         kind,
-        id: new_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" }),
+        id: new_id(if kind == Kind::Chat {
+            "chatcmpl"
+        } else {
+            "cmpl"
+        }),
         created: unix_now(),
         model: v.model,
         include_usage: v.include_usage,
@@ -125,7 +138,11 @@ async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
                 gen.on_token();
                 text.push_str(&t);
             }
-            Some(Event::Done { finish_reason: reason, usage, mut timings }) => {
+            Some(Event::Done {
+                finish_reason: reason,
+                usage,
+                mut timings,
+            }) => {
                 gen.on_done(usage, &mut timings);
                 let usage = Usage::from(usage);
                 let body = match gen.kind {
@@ -136,7 +153,10 @@ async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
                         model: gen.model.clone(),
                         choices: vec![ChatChoice {
                             index: 0,
-                            message: AssistantMessage { role: "assistant".into(), content: Some(text) },
+                            message: AssistantMessage {
+                                role: "assistant".into(),
+                                content: Some(text),
+                            },
                             finish_reason: Some(finish_reason(reason)),
                             logprobs: None,
                         }],
@@ -162,7 +182,11 @@ async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
                 return Ok(axum::Json(body).into_response());
             }
             Some(Event::Error(e)) => return Err(e.into()),
-            None => return Err(ApiError::Internal("the engine stopped without finishing the request".into())),
+            None => {
+                return Err(ApiError::Internal(
+                    "the engine stopped without finishing the request".into(),
+                ))
+            }
         }
     }
 }
@@ -189,7 +213,12 @@ impl StreamState {
             object: "chat.completion.chunk".into(),
             created: self.gen.created,
             model: self.gen.model.clone(),
-            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish, logprobs: None }],
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+                logprobs: None,
+            }],
             usage: None,
             timings,
         })
@@ -201,7 +230,12 @@ impl StreamState {
             object: "text_completion".into(),
             created: self.gen.created,
             model: self.gen.model.clone(),
-            choices: vec![CompletionChoice { index: 0, text, finish_reason: finish, logprobs: None }],
+            choices: vec![CompletionChoice {
+                index: 0,
+                text,
+                finish_reason: finish,
+                logprobs: None,
+            }],
             usage: None,
             timings,
         })
@@ -232,7 +266,8 @@ impl StreamState {
 
     fn fail(&mut self, e: ApiError) {
         tracing::warn!(error = %e, "generation failed mid-stream");
-        self.pending.push_back(Bytes::from(format!("data: {}\n\n", e.body_json())));
+        self.pending
+            .push_back(Bytes::from(format!("data: {}\n\n", e.body_json())));
         self.pending.push_back(Bytes::from_static(DONE));
         self.finished = true;
     }
@@ -253,12 +288,23 @@ impl StreamState {
                     return;
                 }
                 let chunk = match self.gen.kind {
-                    Kind::Chat => self.chat_chunk(Delta { role: None, content: Some(text) }, None, None),
+                    Kind::Chat => self.chat_chunk(
+                        Delta {
+                            role: None,
+                            content: Some(text),
+                        },
+                        None,
+                        None,
+                    ),
                     Kind::Completion => self.text_chunk(text, None, None),
                 };
                 self.pending.push_back(chunk);
             }
-            Some(Event::Done { finish_reason: reason, usage, mut timings }) => {
+            Some(Event::Done {
+                finish_reason: reason,
+                usage,
+                mut timings,
+            }) => {
                 self.gen.on_done(usage, &mut timings);
                 let reason = Some(finish_reason(reason));
                 let last = match self.gen.kind {
@@ -274,16 +320,29 @@ impl StreamState {
                 self.finished = true;
             }
             Some(Event::Error(e)) => self.fail(e.into()),
-            None => self.fail(ApiError::Internal("the engine stopped without finishing the request".into())),
+            None => self.fail(ApiError::Internal(
+                "the engine stopped without finishing the request".into(),
+            )),
         }
     }
 }
 
 fn stream(gen: Generation) -> Response {
-    let mut state = StreamState { gen, pending: VecDeque::new(), finished: false };
+    let mut state = StreamState {
+        gen,
+        pending: VecDeque::new(),
+        finished: false,
+    };
     if state.gen.kind == Kind::Chat {
         // OpenAI opens every chat stream with the role.
-        let first = state.chat_chunk(Delta { role: Some("assistant".into()), content: Some(String::new()) }, None, None);
+        let first = state.chat_chunk(
+            Delta {
+                role: Some("assistant".into()),
+                content: Some(String::new()),
+            },
+            None,
+            None,
+        );
         state.pending.push_back(first);
     }
     // The body stream owns the state: when hyper drops the body (client disconnected), the

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{header, StatusCode};
 use ingot_api::{
-    parse_json, ApiError, ChatCompletionRequest, CompletionRequest, DownloadEvent, LoadRequest, Model, ModelList,
-    PsResponse,
+    parse_json, ApiError, ChatCompletionRequest, CompletionRequest, DownloadEvent, LoadRequest,
+    Model, ModelList, PsResponse,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -32,9 +32,14 @@ impl FromRequest<AppState> for ApiBody {
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(ApiBody(b)),
             Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge { limit: state.config.body_limit })
+                Err(ApiError::PayloadTooLarge {
+                    limit: state.config.body_limit,
+                })
             }
-            Err(rej) => Err(ApiError::invalid(format!("cannot read request body: {}", rej.body_text()))),
+            Err(rej) => Err(ApiError::invalid(format!(
+                "cannot read request body: {}",
+                rej.body_text()
+            ))),
         }
     }
 }
@@ -58,15 +63,27 @@ pub async fn health() -> impl IntoResponse {
 
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     let text = st.metrics.render(st.manager.snapshot());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }
 
-pub async fn chat(State(st): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> Result<Response, ApiError> {
+pub async fn chat(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<ChatCompletionRequest>,
+) -> Result<Response, ApiError> {
     let v = req.validate()?;
     generate::run(st, v, Kind::Chat).await
 }
 
-pub async fn completions(State(st): State<AppState>, ApiJson(req): ApiJson<CompletionRequest>) -> Result<Response, ApiError> {
+pub async fn completions(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<CompletionRequest>,
+) -> Result<Response, ApiError> {
     let v = req.validate()?;
     generate::run(st, v, Kind::Completion).await
 }
@@ -77,7 +94,11 @@ fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
         id: d.id,
         object: "model".into(),
         created: st.started,
-        owned_by: if d.owned_by.is_empty() { "ingot".into() } else { d.owned_by },
+        owned_by: if d.owned_by.is_empty() {
+            "ingot".into()
+        } else {
+            d.owned_by
+        },
         cached: d.cached,
         context_length: d.context_length,
         size: d.size_bytes,
@@ -88,8 +109,17 @@ fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
 
 pub async fn list_models(State(st): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let loaded = st.manager.loaded_ids();
-    let data = st.manager.list_available().await?.into_iter().map(|d| to_model(&st, d, &loaded)).collect();
-    Ok(Json(ModelList { object: "list".into(), data }))
+    let data = st
+        .manager
+        .list_available()
+        .await?
+        .into_iter()
+        .map(|d| to_model(&st, d, &loaded))
+        .collect();
+    Ok(Json(ModelList {
+        object: "list".into(),
+        data,
+    }))
 }
 
 async fn find_model(st: &AppState, id: &str) -> Result<ModelDescriptor, ApiError> {
@@ -97,11 +127,17 @@ async fn find_model(st: &AppState, id: &str) -> Result<ModelDescriptor, ApiError
     if let Some(d) = all.iter().find(|d| d.matches(id)) {
         return Ok(d.clone());
     }
-    Err(ApiError::ModelNotFound { model: id.to_string(), available: all.into_iter().map(|d| d.id).collect() })
+    Err(ApiError::ModelNotFound {
+        model: id.to_string(),
+        available: all.into_iter().map(|d| d.id).collect(),
+    })
 }
 
 /// `GET /v1/models/{id}`; ids may contain slashes, hence the wildcard route.
-pub async fn get_model(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Model>, ApiError> {
+pub async fn get_model(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Model>, ApiError> {
     let d = find_model(&st, &id).await?;
     let loaded = st.manager.loaded_ids();
     Ok(Json(to_model(&st, d, &loaded)))
@@ -115,23 +151,33 @@ pub async fn model_action(
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let Some((id, action)) = rest.rsplit_once('/') else {
-        return Err(ApiError::NotFound(format!("no route for POST /v1/models/{rest}")));
+        return Err(ApiError::NotFound(format!(
+            "no route for POST /v1/models/{rest}"
+        )));
     };
     if id.is_empty() {
-        return Err(ApiError::invalid_param("model", "model id must not be empty"));
+        return Err(ApiError::invalid_param(
+            "model",
+            "model id must not be empty",
+        ));
     }
     match action {
         "load" => load(st, id, &body).await,
         "unload" => unload(st, id).await,
         "download" => download(st, id).await,
-        other => Err(ApiError::NotFound(format!("unknown model action `{other}`; expected load, unload or download"))),
+        other => Err(ApiError::NotFound(format!(
+            "unknown model action `{other}`; expected load, unload or download"
+        ))),
     }
 }
 
 async fn load(st: AppState, id: &str, body: &[u8]) -> Result<Response, ApiError> {
     // The body is optional: `curl -X POST .../load` must work.
-    let req: LoadRequest =
-        if body.iter().all(|b| b.is_ascii_whitespace()) { LoadRequest::default() } else { parse_json(body)? };
+    let req: LoadRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        LoadRequest::default()
+    } else {
+        parse_json(body)?
+    };
     let ttl = req.ttl.map(Duration::from_secs);
     let (lease, _) = st.manager.acquire(id, ttl).await?;
     let entry = st.manager.loaded().into_iter().find(|e| e.id == lease.id());
@@ -139,7 +185,9 @@ async fn load(st: AppState, id: &str, body: &[u8]) -> Result<Response, ApiError>
     match entry {
         Some(e) => Ok(Json(e.status()).into_response()),
         // Evicted again immediately (max_loaded_models reached by concurrent loads).
-        None => Err(ApiError::Internal(format!("model {id} was evicted right after loading"))),
+        None => Err(ApiError::Internal(format!(
+            "model {id} was evicted right after loading"
+        ))),
     }
 }
 
@@ -149,7 +197,10 @@ async fn unload(st: AppState, id: &str) -> Result<Response, ApiError> {
         // Distinguish "not loaded" (fine, idempotent) from "no such model".
         find_model(&st, id).await?;
     }
-    Ok(Json(serde_json::json!({ "id": id, "object": "model", "unloaded": unloaded })).into_response())
+    Ok(
+        Json(serde_json::json!({ "id": id, "object": "model", "unloaded": unloaded }))
+            .into_response(),
+    )
 }
 
 async fn download(st: AppState, id: &str) -> Result<Response, ApiError> {
@@ -203,7 +254,10 @@ async fn download(st: AppState, id: &str) -> Result<Response, ApiError> {
         match rx.recv().await {
             Some(ev) => {
                 let json = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
-                Some((Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))), (rx, false)))
+                Some((
+                    Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))),
+                    (rx, false),
+                ))
             }
             None => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (rx, true))),
         }
@@ -216,15 +270,26 @@ async fn download(st: AppState, id: &str) -> Result<Response, ApiError> {
 }
 
 pub async fn ps(State(st): State<AppState>) -> Json<PsResponse> {
-    Json(PsResponse { object: "list".into(), data: st.manager.loaded().iter().map(|e| e.status()).collect() })
+    Json(PsResponse {
+        object: "list".into(),
+        data: st.manager.loaded().iter().map(|e| e.status()).collect(),
+    })
 }
 
 pub async fn not_found(req: Request) -> ApiError {
-    ApiError::NotFound(format!("no route for {} {}", req.method(), req.uri().path()))
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
 }
 
 pub async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::MethodNotAllowed(format!("method {} is not allowed on {}", req.method(), req.uri().path()))
+    ApiError::MethodNotAllowed(format!(
+        "method {} is not allowed on {}",
+        req.method(),
+        req.uri().path()
+    ))
 }
 
 /// SHA-256 of a key: comparing digests in constant time hides the key's length too.
@@ -234,7 +299,9 @@ pub fn key_digest(key: &str) -> [u8; 32] {
 
 /// Requires `Authorization: Bearer <key>` on everything but `/health` when a key is set.
 pub async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = st.key_digest else { return next.run(req).await };
+    let Some(expected) = st.key_digest else {
+        return next.run(req).await;
+    };
     if req.uri().path() == "/health" {
         return next.run(req).await;
     }
@@ -242,7 +309,10 @@ pub async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Respo
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|k| key_digest(k.trim()));
     match given {
         Some(d) if bool::from(d.ct_eq(&expected)) => next.run(req).await,

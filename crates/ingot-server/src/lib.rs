@@ -38,7 +38,9 @@ use tokio::task::JoinHandle;
 
 pub use config::{ServeError, ServerConfig};
 pub use metrics::Metrics;
-pub use provider::{DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel};
+pub use provider::{
+    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel,
+};
 
 use registry::ModelManager;
 
@@ -92,11 +94,22 @@ impl ServerHandle {
 
     /// Loads a model ahead of the first request (`ingot serve --model X`); `ttl` as in
     /// `POST /v1/models/{id}/load`.
-    pub async fn load_model(&self, id: &str, ttl: Option<Duration>) -> Result<LoadedModelStatus, ApiError> {
+    pub async fn load_model(
+        &self,
+        id: &str,
+        ttl: Option<Duration>,
+    ) -> Result<LoadedModelStatus, ApiError> {
         let (lease, _) = self.state.manager.acquire(id, ttl).await?;
-        let entry = self.state.manager.loaded().into_iter().find(|e| e.id == lease.id());
+        let entry = self
+            .state
+            .manager
+            .loaded()
+            .into_iter()
+            .find(|e| e.id == lease.id());
         drop(lease);
-        entry.map(|e| e.status()).ok_or_else(|| ApiError::Internal(format!("model {id} was evicted right after loading")))
+        entry.map(|e| e.status()).ok_or_else(|| {
+            ApiError::Internal(format!("model {id} was evicted right after loading"))
+        })
     }
 
     /// The server's metrics (also served at `/metrics`).
@@ -133,16 +146,25 @@ fn router(state: AppState) -> Router {
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/models", get(handlers::list_models))
-        .route("/v1/models/{*id}", get(handlers::get_model).post(handlers::model_action))
+        .route(
+            "/v1/models/{*id}",
+            get(handlers::get_model).post(handlers::model_action),
+        )
         .route("/v1/chat/completions", post(handlers::chat))
         .route("/v1/completions", post(handlers::completions))
         .route("/v1/ps", get(handlers::ps))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), handlers::auth))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::auth,
+        ))
         // Outermost, so that 401s and 413s are counted too.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), handlers::count_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::count_status,
+        ))
         .with_state(state)
 }
 
@@ -151,7 +173,10 @@ async fn resolve_bind(config: &ServerConfig) -> Result<Vec<SocketAddr>, ServeErr
     let host = config.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, config.port))
         .await
-        .map_err(|source| ServeError::Resolve { host: config.host.clone(), source })?
+        .map_err(|source| ServeError::Resolve {
+            host: config.host.clone(),
+            source,
+        })?
         .collect();
     if addrs.is_empty() {
         return Err(ServeError::Resolve {
@@ -162,7 +187,9 @@ async fn resolve_bind(config: &ServerConfig) -> Result<Vec<SocketAddr>, ServeErr
     // Anything reachable from another machine must be protected by a key: the API can load
     // models (memory), download gigabytes and burn CPU.
     if config.api_key.is_none() && addrs.iter().any(|a| !a.ip().is_loopback()) {
-        return Err(ServeError::InsecureBind { host: config.host.clone() });
+        return Err(ServeError::InsecureBind {
+            host: config.host.clone(),
+        });
     }
     Ok(addrs)
 }
@@ -174,24 +201,40 @@ pub async fn serve(
     provider: Arc<dyn ModelProvider>,
 ) -> Result<ServerHandle, ServeError> {
     if config.parallel == 0 {
-        return Err(ServeError::InvalidConfig("parallel must be at least 1".into()));
+        return Err(ServeError::InvalidConfig(
+            "parallel must be at least 1".into(),
+        ));
     }
     if config.max_loaded_models == 0 {
-        return Err(ServeError::InvalidConfig("max_loaded_models must be at least 1".into()));
+        return Err(ServeError::InvalidConfig(
+            "max_loaded_models must be at least 1".into(),
+        ));
     }
     if config.body_limit == 0 {
-        return Err(ServeError::InvalidConfig("body_limit must be positive".into()));
+        return Err(ServeError::InvalidConfig(
+            "body_limit must be positive".into(),
+        ));
     }
-    if config.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-        return Err(ServeError::InvalidConfig("the API key must not be empty".into()));
+    if config
+        .api_key
+        .as_deref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        return Err(ServeError::InvalidConfig(
+            "the API key must not be empty".into(),
+        ));
     }
     let addrs = resolve_bind(&config).await?;
     let listener = TcpListener::bind(addrs.as_slice())
         .await
-        .map_err(|source| ServeError::Bind { addr: format!("{}:{}", config.host, config.port), source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr: format!("{}:{}", config.host, config.port), source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: format!("{}:{}", config.host, config.port),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: format!("{}:{}", config.host, config.port),
+        source,
+    })?;
 
     let metrics = Arc::new(Metrics::new());
     let base_opts = LoadOptions {
@@ -203,8 +246,14 @@ pub async fn serve(
         max_queue: config.max_queue,
         ..LoadOptions::default()
     };
-    let manager =
-        ModelManager::new(engine, provider, base_opts, config.max_loaded_models, config.default_ttl, metrics.clone());
+    let manager = ModelManager::new(
+        engine,
+        provider,
+        base_opts,
+        config.max_loaded_models,
+        config.default_ttl,
+        metrics.clone(),
+    );
     let state = AppState {
         manager: manager.clone(),
         metrics,
@@ -233,12 +282,25 @@ pub async fn serve(
         manager.unload_all();
     });
     tracing::info!(%addr, "ingot server listening");
-    Ok(ServerHandle { addr, shutdown_tx, task: Some(task), state })
+    Ok(ServerHandle {
+        addr,
+        shutdown_tx,
+        task: Some(task),
+        state,
+    })
 }
 
-async fn accept_loop(listener: TcpListener, app: Router, config: &ServerConfig, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -271,7 +333,10 @@ async fn accept_loop(listener: TcpListener, app: Router, config: &ServerConfig, 
     }
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
-    if tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(config.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish in time; closing them");
     }
 }

@@ -10,11 +10,19 @@ use ingot_engine::Timings;
 
 /// Buckets in seconds. TTFT spans prompt processing, which on CPU ranges from milliseconds to
 /// a minute for long prompts.
-const TTFT_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const TTFT_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 /// Per-token latency: ~1 ms (tiny models on GPU) to seconds (big models on slow CPUs).
-const ITL_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
-const E2E_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
-const QUEUE_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const ITL_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+const E2E_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+const QUEUE_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 const LOAD_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 struct Histogram {
@@ -28,7 +36,12 @@ struct Histogram {
 
 impl Histogram {
     fn new(name: &'static str, help: &'static str, bounds: &'static [f64]) -> Self {
-        Self { name, help, bounds, data: Mutex::new((vec![0; bounds.len()], 0.0, 0)) }
+        Self {
+            name,
+            help,
+            bounds,
+            data: Mutex::new((vec![0; bounds.len()], 0.0, 0)),
+        }
     }
 
     fn observe(&self, v: f64) {
@@ -107,7 +120,11 @@ impl Metrics {
                 "Time a request waited for a free decoding slot.",
                 QUEUE_BUCKETS,
             ),
-            load: Histogram::new("ingot_model_load_seconds", "Time to load a model into memory.", LOAD_BUCKETS),
+            load: Histogram::new(
+                "ingot_model_load_seconds",
+                "Time to load a model into memory.",
+                LOAD_BUCKETS,
+            ),
             prompt_tokens: AtomicU64::new(0),
             completion_tokens: AtomicU64::new(0),
             requests_by_code: Mutex::new(BTreeMap::new()),
@@ -116,7 +133,12 @@ impl Metrics {
     }
 
     pub fn record_status(&self, code: u16) {
-        *self.requests_by_code.lock().unwrap_or_else(|p| p.into_inner()).entry(code).or_default() += 1;
+        *self
+            .requests_by_code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code)
+            .or_default() += 1;
     }
 
     pub fn observe_itl(&self, secs: f64) {
@@ -128,12 +150,20 @@ impl Metrics {
     }
 
     /// A generation finished (not cancelled): record its engine timings and token counts.
-    pub fn observe_done(&self, timings: &Timings, prompt_tokens: u32, completion_tokens: u32, e2e_secs: f64) {
+    pub fn observe_done(
+        &self,
+        timings: &Timings,
+        prompt_tokens: u32,
+        completion_tokens: u32,
+        e2e_secs: f64,
+    ) {
         self.ttft.observe(timings.ttft_ms / 1000.0);
         self.queue.observe(timings.queue_ms / 1000.0);
         self.e2e.observe(e2e_secs);
-        self.prompt_tokens.fetch_add(prompt_tokens as u64, Ordering::Relaxed);
-        self.completion_tokens.fetch_add(completion_tokens as u64, Ordering::Relaxed);
+        self.prompt_tokens
+            .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
+        self.completion_tokens
+            .fetch_add(completion_tokens as u64, Ordering::Relaxed);
     }
 
     /// Counts a generation request as active until the guard drops (for streams: until the
@@ -153,27 +183,63 @@ impl Metrics {
             h.render(&mut out);
         }
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
         let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        counter(&mut out, "ingot_prompt_tokens_total", "Prompt tokens processed.", self.prompt_tokens.load(Ordering::Relaxed));
+        counter(
+            &mut out,
+            "ingot_prompt_tokens_total",
+            "Prompt tokens processed.",
+            self.prompt_tokens.load(Ordering::Relaxed),
+        );
         counter(
             &mut out,
             "ingot_completion_tokens_total",
             "Completion tokens generated.",
             self.completion_tokens.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# HELP ingot_requests_total HTTP requests by status code.");
+        let _ = writeln!(
+            out,
+            "# HELP ingot_requests_total HTTP requests by status code."
+        );
         let _ = writeln!(out, "# TYPE ingot_requests_total counter");
-        for (code, n) in self.requests_by_code.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (code, n) in self
+            .requests_by_code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(out, "ingot_requests_total{{code=\"{code}\"}} {n}");
         }
-        gauge(&mut out, "ingot_requests_active", "Generation requests in progress (loading, queued or decoding).", self.active());
-        gauge(&mut out, "ingot_requests_queued", "Requests waiting for a decoding slot.", engine.queued_requests as i64);
-        gauge(&mut out, "ingot_sequences_active", "Sequences the engine is decoding.", engine.active_sequences as i64);
-        gauge(&mut out, "ingot_models_loaded", "Models in memory.", engine.loaded_models as i64);
+        gauge(
+            &mut out,
+            "ingot_requests_active",
+            "Generation requests in progress (loading, queued or decoding).",
+            self.active(),
+        );
+        gauge(
+            &mut out,
+            "ingot_requests_queued",
+            "Requests waiting for a decoding slot.",
+            engine.queued_requests as i64,
+        );
+        gauge(
+            &mut out,
+            "ingot_sequences_active",
+            "Sequences the engine is decoding.",
+            engine.active_sequences as i64,
+        );
+        gauge(
+            &mut out,
+            "ingot_models_loaded",
+            "Models in memory.",
+            engine.loaded_models as i64,
+        );
         out
     }
 }
@@ -213,6 +279,8 @@ mod tests {
         assert_eq!(m.active(), 0);
         m.record_status(200);
         m.record_status(200);
-        assert!(m.render(EngineSnapshot::default()).contains("ingot_requests_total{code=\"200\"} 2"));
+        assert!(m
+            .render(EngineSnapshot::default())
+            .contains("ingot_requests_total{code=\"200\"} 2"));
     }
 }

@@ -61,7 +61,11 @@ impl Entry {
     pub fn status(&self) -> LoadedModelStatus {
         let info = self.model.info();
         let (active, queued) = self.model.load_state();
-        let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let unix = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
         let expires_at = self.ttl().map(|ttl| {
             // Convert the monotonic deadline to wall-clock for display.
             let remaining = (self.last_used() + ttl).saturating_duration_since(Instant::now());
@@ -168,7 +172,10 @@ impl ModelManager {
 
     async fn not_found(&self, model: &str) -> ApiError {
         let available = self.list_available().await.unwrap_or_default();
-        ApiError::ModelNotFound { model: model.to_string(), available: available.into_iter().map(|d| d.id).collect() }
+        ApiError::ModelNotFound {
+            model: model.to_string(),
+            available: available.into_iter().map(|d| d.id).collect(),
+        }
     }
 
     pub async fn map_provider_error(&self, model: &str, e: ProviderError) -> ApiError {
@@ -206,7 +213,10 @@ impl ModelManager {
 
     pub fn snapshot(&self) -> EngineSnapshot {
         let loaded = self.loaded();
-        let mut snap = EngineSnapshot { loaded_models: loaded.len(), ..Default::default() };
+        let mut snap = EngineSnapshot {
+            loaded_models: loaded.len(),
+            ..Default::default()
+        };
         for e in loaded {
             let (active, queued) = e.model.load_state();
             snap.active_sequences += active;
@@ -219,11 +229,19 @@ impl ModelManager {
     /// spent waiting for a load (0 when the model was already in memory).
     ///
     /// `ttl` replaces the model's idle TTL when given (zero: never expire).
-    pub async fn acquire(self: &Arc<Self>, model: &str, ttl: Option<Duration>) -> Result<(Lease, f64), ApiError> {
+    pub async fn acquire(
+        self: &Arc<Self>,
+        model: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(Lease, f64), ApiError> {
         let started = Instant::now();
         let fut = {
             let mut inner = self.lock();
-            let key = inner.aliases.get(model).cloned().unwrap_or_else(|| model.to_string());
+            let key = inner
+                .aliases
+                .get(model)
+                .cloned()
+                .unwrap_or_else(|| model.to_string());
             match inner.slots.get(&key) {
                 Some(Slot::Loaded(e)) => {
                     if let Some(ttl) = ttl {
@@ -234,14 +252,18 @@ impl ModelManager {
                 Some(Slot::Loading(f)) => f.clone(),
                 None => {
                     let f = self.clone().spawn_load(model.to_string());
-                    inner.slots.insert(model.to_string(), Slot::Loading(f.clone()));
+                    inner
+                        .slots
+                        .insert(model.to_string(), Slot::Loading(f.clone()));
                     f
                 }
             }
         };
         let entry = fut.await?;
         if let Some(ttl) = ttl {
-            entry.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
+            entry
+                .ttl_ms
+                .store(ttl.as_millis() as u64, Ordering::Relaxed);
         }
         Ok((Lease::new(entry), started.elapsed().as_secs_f64() * 1000.0))
     }
@@ -263,7 +285,9 @@ impl ModelManager {
                 if requested != entry.id {
                     inner.aliases.insert(requested.clone(), entry.id.clone());
                 }
-                inner.slots.insert(entry.id.clone(), Slot::Loaded(entry.clone()));
+                inner
+                    .slots
+                    .insert(entry.id.clone(), Slot::Loaded(entry.clone()));
             }
             drop(inner);
             if result.is_ok() {
@@ -273,7 +297,8 @@ impl ModelManager {
             result
         });
         async move {
-            task.await.unwrap_or_else(|e| Err(ApiError::Internal(format!("model load task failed: {e}"))))
+            task.await
+                .unwrap_or_else(|e| Err(ApiError::Internal(format!("model load task failed: {e}"))))
         }
         .boxed()
         .shared()
@@ -281,7 +306,11 @@ impl ModelManager {
 
     /// Resolves and loads `requested`. Sets `canonical_slot` when it placed its future under
     /// the canonical id too, so the caller can clean that up.
-    async fn load(self: Arc<Self>, requested: &str, canonical_slot: &mut Option<String>) -> Result<Arc<Entry>, ApiError> {
+    async fn load(
+        self: Arc<Self>,
+        requested: &str,
+        canonical_slot: &mut Option<String>,
+    ) -> Result<Arc<Entry>, ApiError> {
         let provider = self.provider.clone();
         let name = requested.to_string();
         let resolved = tokio::task::spawn_blocking(move || provider.resolve(&name))
@@ -388,7 +417,11 @@ impl ModelManager {
     pub async fn unload(&self, model: &str) -> bool {
         let pending = {
             let inner = self.lock();
-            let key = inner.aliases.get(model).cloned().unwrap_or_else(|| model.to_string());
+            let key = inner
+                .aliases
+                .get(model)
+                .cloned()
+                .unwrap_or_else(|| model.to_string());
             match inner.slots.get(&key) {
                 Some(Slot::Loading(f)) => Some(f.clone()),
                 _ => None,
@@ -399,7 +432,11 @@ impl ModelManager {
         }
         let removed = {
             let mut inner = self.lock();
-            let key = inner.aliases.get(model).cloned().unwrap_or_else(|| model.to_string());
+            let key = inner
+                .aliases
+                .get(model)
+                .cloned()
+                .unwrap_or_else(|| model.to_string());
             match inner.slots.get(&key) {
                 Some(Slot::Loaded(_)) => match inner.slots.remove(&key) {
                     Some(Slot::Loaded(e)) => Some(e),
@@ -476,5 +513,8 @@ fn free_later(entries: Vec<Arc<Entry>>) {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

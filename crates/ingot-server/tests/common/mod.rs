@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ingot_engine::{
-    CancelToken, ChatMessage, Engine, EngineError, Event, EventStream, FinishReason, GenerateRequest, LoadOptions,
-    LoadedModel, ModelInfo, Prompt, Timings, Usage,
+    CancelToken, ChatMessage, Engine, EngineError, Event, EventStream, FinishReason,
+    GenerateRequest, LoadOptions, LoadedModel, ModelInfo, Prompt, Timings, Usage,
 };
 use ingot_server::{
-    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel, ServerConfig, ServerHandle,
+    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel, ServerConfig,
+    ServerHandle,
 };
 
 /// What the test engine saw, shared with the test.
@@ -39,7 +40,10 @@ pub struct Script {
 impl Default for Script {
     fn default() -> Self {
         Self {
-            tokens: ["Hello", ",", " world", "!"].iter().map(|s| s.to_string()).collect(),
+            tokens: ["Hello", ",", " world", "!"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             token_delay: Duration::from_millis(2),
             load_delay: Duration::from_millis(20),
             n_ctx: 4096,
@@ -60,7 +64,10 @@ impl Engine for TestEngine {
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError> {
         std::thread::sleep(self.script.load_delay);
         if path.to_string_lossy().contains("broken") {
-            return Err(EngineError::Load { path: path.into(), reason: "scripted failure".into() });
+            return Err(EngineError::Load {
+                path: path.into(),
+                reason: "scripted failure".into(),
+            });
         }
         self.stats.loads.fetch_add(1, Ordering::SeqCst);
         self.stats.loaded_paths.lock().unwrap().push(path.into());
@@ -107,7 +114,11 @@ impl Drop for TestModel {
 fn prompt_text(p: &Prompt) -> String {
     match p {
         Prompt::Raw(s) => s.clone(),
-        Prompt::Chat(m) => m.iter().map(|ChatMessage { content, .. }| content.as_str()).collect::<Vec<_>>().join(" "),
+        Prompt::Chat(m) => m
+            .iter()
+            .map(|ChatMessage { content, .. }| content.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -122,7 +133,11 @@ impl LoadedModel for TestModel {
         let prompt_tokens = text.split_whitespace().count().max(1) as u32;
         let max = req.sampling.max_tokens.unwrap_or(0);
         if prompt_tokens + max > self.info.n_ctx_per_seq {
-            return Err(EngineError::ContextOverflow { prompt_tokens, max_tokens: max, n_ctx: self.info.n_ctx_per_seq });
+            return Err(EngineError::ContextOverflow {
+                prompt_tokens,
+                max_tokens: max,
+                n_ctx: self.info.n_ctx_per_seq,
+            });
         }
         let queued = {
             let mut s = self.slots.lock().unwrap();
@@ -133,7 +148,9 @@ impl LoadedModel for TestModel {
                 s.1 += 1;
                 true
             } else {
-                return Err(EngineError::Overloaded { max_queue: self.max_queue });
+                return Err(EngineError::Overloaded {
+                    max_queue: self.max_queue,
+                });
             }
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -165,7 +182,11 @@ impl LoadedModel for TestModel {
             }
             let queue_ms = t0.elapsed().as_secs_f64() * 1000.0;
             let release = || slots.lock().unwrap().0 -= 1;
-            let limit = req.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
+            let limit = req
+                .sampling
+                .max_tokens
+                .map(|m| m as usize)
+                .unwrap_or(usize::MAX);
             let mut n = 0u32;
             let mut finish = FinishReason::Stop;
             for (i, tok) in script.tokens.iter().enumerate() {
@@ -181,17 +202,25 @@ impl LoadedModel for TestModel {
                 std::thread::sleep(script.token_delay);
                 if text.contains("FAIL_MIDSTREAM") && i == 1 {
                     release();
-                    let _ = tx.send(Event::Error(EngineError::Backend("scripted decode failure".into())));
+                    let _ = tx.send(Event::Error(EngineError::Backend(
+                        "scripted decode failure".into(),
+                    )));
                     return;
                 }
-                let _ = tx.send(Event::Token { text: tok.clone(), id: i as i32 });
+                let _ = tx.send(Event::Token {
+                    text: tok.clone(),
+                    id: i as i32,
+                });
                 n += 1;
             }
             release();
             stats.completed.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(Event::Done {
                 finish_reason: finish,
-                usage: Usage { prompt_tokens, completion_tokens: n },
+                usage: Usage {
+                    prompt_tokens,
+                    completion_tokens: n,
+                },
                 timings: Timings {
                     load_ms: 0.0,
                     queue_ms,
@@ -226,7 +255,11 @@ impl ModelProvider for TestProvider {
             .iter()
             .map(|id| ModelDescriptor {
                 id: id.to_string(),
-                aliases: if *id == "tiny-chat" { vec!["tiny".into()] } else { vec![] },
+                aliases: if *id == "tiny-chat" {
+                    vec!["tiny".into()]
+                } else {
+                    vec![]
+                },
                 cached: *id != "third",
                 context_length: Some(4096),
                 size_bytes: Some(123_456),
@@ -238,7 +271,11 @@ impl ModelProvider for TestProvider {
     }
 
     fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
-        let d = self.list().into_iter().find(|d| d.matches(id)).ok_or_else(|| ProviderError::NotFound(id.into()))?;
+        let d = self
+            .list()
+            .into_iter()
+            .find(|d| d.matches(id))
+            .ok_or_else(|| ProviderError::NotFound(id.into()))?;
         Ok(ResolvedModel {
             path: PathBuf::from(format!("/models/{}.gguf", d.id)),
             id: d.id,
@@ -247,10 +284,18 @@ impl ModelProvider for TestProvider {
         })
     }
 
-    fn download(&self, id: &str, progress: &(dyn Fn(DownloadProgress) + Send + Sync)) -> Result<ResolvedModel, ProviderError> {
+    fn download(
+        &self,
+        id: &str,
+        progress: &(dyn Fn(DownloadProgress) + Send + Sync),
+    ) -> Result<ResolvedModel, ProviderError> {
         let r = self.resolve(id)?;
         for i in 1..=4u64 {
-            progress(DownloadProgress { file: "model.gguf".into(), downloaded_bytes: i * 250, total_bytes: Some(1000) });
+            progress(DownloadProgress {
+                file: "model.gguf".into(),
+                downloaded_bytes: i * 250,
+                total_bytes: Some(1000),
+            });
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(r)
@@ -270,38 +315,73 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        let r = self.client.get(self.url(path)).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().await.expect("json")
     }
 
     pub async fn metrics(&self) -> String {
-        self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// The value of an unlabelled metric line.
     pub async fn metric(&self, name: &str) -> f64 {
         let text = self.metrics().await;
         text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.trim().parse().unwrap()))
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .map(|v| v.trim().parse().unwrap())
+            })
             .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
     }
 }
 
 pub fn test_config() -> ServerConfig {
-    ServerConfig { host: "127.0.0.1".into(), port: 0, ..Default::default() }
+    ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..Default::default()
+    }
 }
 
 pub async fn start_with(config: ServerConfig, script: Script) -> TestServer {
     let stats = Arc::new(Stats::default());
-    let engine = Arc::new(TestEngine { script, stats: stats.clone() });
-    let handle = ingot_server::serve(config, engine, Arc::new(TestProvider)).await.expect("server starts");
+    let engine = Arc::new(TestEngine {
+        script,
+        stats: stats.clone(),
+    });
+    let handle = ingot_server::serve(config, engine, Arc::new(TestProvider))
+        .await
+        .expect("server starts");
     let base = handle.url();
-    TestServer { handle, stats, client: reqwest::Client::new(), base }
+    TestServer {
+        handle,
+        stats,
+        client: reqwest::Client::new(),
+        base,
+    }
 }
 
 pub async fn start() -> TestServer {
@@ -315,7 +395,11 @@ pub fn chat_body(model: &str) -> serde_json::Value {
 /// Splits an SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
-        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_string))
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(str::to_string)
+        })
         .collect()
 }
 
