@@ -53,7 +53,10 @@ pub fn system_info() -> String {
     if ptr.is_null() {
         return String::new();
     }
-    unsafe { CStr::from_ptr(ptr) }.to_string_lossy().trim().to_string()
+    unsafe { CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .trim()
+        .to_string()
 }
 
 /// Clears this thread's last logged error (call before an operation whose failure you want to

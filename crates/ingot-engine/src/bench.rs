@@ -100,12 +100,19 @@ pub struct BenchEngineResult {
 }
 
 /// Runs the pp and tg tests on `model_path` (see the module docs for the method).
-pub fn bench_engine(model_path: &Path, params: &BenchEngineParams) -> Result<BenchEngineResult, EngineError> {
+pub fn bench_engine(
+    model_path: &Path,
+    params: &BenchEngineParams,
+) -> Result<BenchEngineResult, EngineError> {
     if params.repetitions == 0 {
-        return Err(EngineError::InvalidRequest("repetitions must be at least 1".into()));
+        return Err(EngineError::InvalidRequest(
+            "repetitions must be at least 1".into(),
+        ));
     }
     if params.n_batch == 0 || params.n_ubatch == 0 {
-        return Err(EngineError::InvalidRequest("n_batch and n_ubatch must be at least 1".into()));
+        return Err(EngineError::InvalidRequest(
+            "n_batch and n_ubatch must be at least 1".into(),
+        ));
     }
     let threads = params.threads.unwrap_or_else(cpu::physical_cores).max(1);
     gguf::validate(model_path)?;
@@ -127,12 +134,24 @@ pub fn bench_engine(model_path: &Path, params: &BenchEngineParams) -> Result<Ben
     let prompt_tok_s = if params.prompt_tokens > 0 {
         let mut ctx = bench_context(&model, model_path, params.prompt_tokens, params, threads)?;
         // Warm-up: a full prompt run.
-        test_prompt(&mut ctx, &model, params.prompt_tokens, params.n_batch, &mut rng)?;
+        test_prompt(
+            &mut ctx,
+            &model,
+            params.prompt_tokens,
+            params.n_batch,
+            &mut rng,
+        )?;
         let mut samples = Vec::with_capacity(params.repetitions as usize);
         for _ in 0..params.repetitions {
             ctx.clear_kv_cache();
             let t = Instant::now();
-            test_prompt(&mut ctx, &model, params.prompt_tokens, params.n_batch, &mut rng)?;
+            test_prompt(
+                &mut ctx,
+                &model,
+                params.prompt_tokens,
+                params.n_batch,
+                &mut rng,
+            )?;
             samples.push(f64::from(params.prompt_tokens) / t.elapsed().as_secs_f64());
         }
         MeanSd::from_samples(samples)
@@ -188,10 +207,12 @@ fn bench_context<'m>(
         .with_n_ubatch(params.n_ubatch.min(params.n_batch))
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
-    model.new_context(backend()?, cparams).map_err(|e| EngineError::Load {
-        path: path.to_path_buf(),
-        reason: format!("cannot create a {n_ctx}-token context: {e}"),
-    })
+    model
+        .new_context(backend()?, cparams)
+        .map_err(|e| EngineError::Load {
+            path: path.to_path_buf(),
+            reason: format!("cannot create a {n_ctx}-token context: {e}"),
+        })
 }
 
 fn decode_err(e: impl std::fmt::Display) -> EngineError {
@@ -226,10 +247,19 @@ fn test_prompt(
     Ok(())
 }
 
-fn test_gen(ctx: &mut LlamaContext<'_>, model: &LlamaModel, n_gen: u32, rng: &mut XorShift) -> Result<(), EngineError> {
+fn test_gen(
+    ctx: &mut LlamaContext<'_>,
+    model: &LlamaModel,
+    n_gen: u32,
+    rng: &mut XorShift,
+) -> Result<(), EngineError> {
     let vocab = model.vocab();
     let n_vocab = vocab.n_tokens().max(1) as u64;
-    let mut token = [if vocab.should_add_bos() { vocab.bos() } else { LlamaToken((rng.next() % n_vocab) as i32) }];
+    let mut token = [if vocab.should_add_bos() {
+        vocab.bos()
+    } else {
+        LlamaToken((rng.next() % n_vocab) as i32)
+    }];
     for _ in 0..n_gen {
         {
             let mut batch = LlamaBatch::get_one(&token).map_err(decode_err)?;

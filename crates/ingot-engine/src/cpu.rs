@@ -10,8 +10,13 @@ use std::collections::HashSet;
 /// `/proc/cpuinfo`, capped by the CPUs this process may run on. Falls back to the logical CPU
 /// count where the topology is unknown.
 pub fn physical_cores() -> usize {
-    let logical = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    match std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| count_physical(&s)) {
+    let logical = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    match std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| count_physical(&s))
+    {
         Some(n) => n.clamp(1, logical),
         None => logical,
     }
@@ -33,7 +38,9 @@ pub(crate) fn count_physical(cpuinfo: &str) -> Option<usize> {
             core = None;
             continue;
         }
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         match key.trim() {
             "physical id" => physical = Some(value.trim()),
             "core id" => core = Some(value.trim()),

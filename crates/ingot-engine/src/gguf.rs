@@ -35,19 +35,31 @@ pub struct GgufSummary {
 /// Errors: [`EngineError::Load`] when the file cannot be opened or read,
 /// [`EngineError::InvalidModel`] when it is not GGUF, is corrupt or is truncated.
 pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
-    let invalid = |reason: String| EngineError::InvalidModel { path: path.to_path_buf(), reason };
-    let meta = std::fs::metadata(path)
-        .map_err(|e| EngineError::Load { path: path.to_path_buf(), reason: e.to_string() })?;
+    let invalid = |reason: String| EngineError::InvalidModel {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| EngineError::Load {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     if !meta.is_file() {
         return Err(invalid("not a regular file".into()));
     }
-    let file = File::open(path)
-        .map_err(|e| EngineError::Load { path: path.to_path_buf(), reason: e.to_string() })?;
+    let file = File::open(path).map_err(|e| EngineError::Load {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let file_size = meta.len();
-    let mut r = Reader { inner: BufReader::with_capacity(1 << 16, file), pos: 0, size: file_size };
+    let mut r = Reader {
+        inner: BufReader::with_capacity(1 << 16, file),
+        pos: 0,
+        size: file_size,
+    };
 
     let mut magic = [0u8; 4];
-    r.read_exact(&mut magic).map_err(|_| invalid(format!("file is too small ({file_size} bytes)")))?;
+    r.read_exact(&mut magic)
+        .map_err(|_| invalid(format!("file is too small ({file_size} bytes)")))?;
     if &magic != MAGIC {
         return Err(invalid(format!(
             "bad magic {:?} (expected \"GGUF\"): not a GGUF model file",
@@ -61,15 +73,21 @@ pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
     let n_tensors = r.u64().map_err(invalid)?;
     let n_kv = r.u64().map_err(invalid)?;
     if n_tensors > MAX_TENSORS || n_kv > MAX_KV {
-        return Err(invalid(format!("implausible header (n_tensors {n_tensors}, n_kv {n_kv})")));
+        return Err(invalid(format!(
+            "implausible header (n_tensors {n_tensors}, n_kv {n_kv})"
+        )));
     }
 
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut architecture = None;
     let mut chat_template = None;
     for i in 0..n_kv {
-        let key = r.string().map_err(|e| invalid(format!("metadata entry {i}: {e}")))?;
-        let ty = r.u32().map_err(|e| invalid(format!("metadata {key}: {e}")))?;
+        let key = r
+            .string()
+            .map_err(|e| invalid(format!("metadata entry {i}: {e}")))?;
+        let ty = r
+            .u32()
+            .map_err(|e| invalid(format!("metadata {key}: {e}")))?;
         match (key.as_str(), ty) {
             ("general.alignment", 4) => {
                 alignment = u64::from(r.u32().map_err(invalid)?);
@@ -79,17 +97,23 @@ pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
             }
             ("general.architecture", 8) => architecture = Some(r.string().map_err(invalid)?),
             ("tokenizer.chat_template", 8) => chat_template = Some(r.string().map_err(invalid)?),
-            _ => r.skip_value(ty, 0).map_err(|e| invalid(format!("metadata {key}: {e}")))?,
+            _ => r
+                .skip_value(ty, 0)
+                .map_err(|e| invalid(format!("metadata {key}: {e}")))?,
         }
     }
 
     let mut data_needed: u64 = 0;
     let mut largest: Option<(String, u64)> = None;
     for i in 0..n_tensors {
-        let name = r.string().map_err(|e| invalid(format!("tensor info {i}: {e}")))?;
+        let name = r
+            .string()
+            .map_err(|e| invalid(format!("tensor info {i}: {e}")))?;
         let n_dims = r.u32().map_err(invalid)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(invalid(format!("tensor {name}: invalid number of dimensions {n_dims}")));
+            return Err(invalid(format!(
+                "tensor {name}: invalid number of dimensions {n_dims}"
+            )));
         }
         let mut ne = [1u64; 4];
         for d in ne.iter_mut().take(n_dims as usize) {
@@ -98,7 +122,9 @@ pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
         let ty = r.u32().map_err(invalid)?;
         let offset = r.u64().map_err(invalid)?;
         if offset % alignment != 0 {
-            return Err(invalid(format!("tensor {name}: offset {offset} is not aligned to {alignment}")));
+            return Err(invalid(format!(
+                "tensor {name}: offset {offset} is not aligned to {alignment}"
+            )));
         }
         let nbytes = tensor_nbytes(ty, ne).map_err(|e| invalid(format!("tensor {name}: {e}")))?;
         let end = offset
@@ -119,7 +145,14 @@ pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
             "truncated: tensor data ends at byte {total} (tensor {name}) but the file has {file_size} bytes"
         )));
     }
-    Ok(GgufSummary { version, n_tensors, n_kv, file_size, architecture, chat_template })
+    Ok(GgufSummary {
+        version,
+        n_tensors,
+        n_kv,
+        file_size,
+        architecture,
+        chat_template,
+    })
 }
 
 /// Size in bytes of a tensor of ggml type `ty` and shape `ne`, without calling ggml functions
@@ -129,19 +162,28 @@ fn tensor_nbytes(ty: u32, ne: [u64; 4]) -> Result<u64, String> {
         return Err(format!("unknown ggml type {ty}"));
     }
     // SAFETY: `ty` is in range; both functions only read a static table.
-    let (blck, type_size) =
-        unsafe { (llama_cpp_sys_2::ggml_blck_size(ty), llama_cpp_sys_2::ggml_type_size(ty)) };
+    let (blck, type_size) = unsafe {
+        (
+            llama_cpp_sys_2::ggml_blck_size(ty),
+            llama_cpp_sys_2::ggml_type_size(ty),
+        )
+    };
     let blck = u64::try_from(blck).unwrap_or(0);
     if blck == 0 || type_size == 0 {
         return Err(format!("unsupported (removed) ggml type {ty}"));
     }
     if ne[0] % blck != 0 {
-        return Err(format!("row length {} is not a multiple of the block size {blck}", ne[0]));
+        return Err(format!(
+            "row length {} is not a multiple of the block size {blck}",
+            ne[0]
+        ));
     }
     let row = (ne[0] / blck).checked_mul(type_size as u64);
     ne[1..]
         .iter()
-        .try_fold(row.ok_or("size overflows")?, |acc, &d| acc.checked_mul(d).ok_or("size overflows"))
+        .try_fold(row.ok_or("size overflows")?, |acc, &d| {
+            acc.checked_mul(d).ok_or("size overflows")
+        })
         .map_err(str::to_string)
 }
 
@@ -155,7 +197,10 @@ impl Reader {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), String> {
         self.inner.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                format!("truncated: unexpected end of file at byte {} of {}", self.pos, self.size)
+                format!(
+                    "truncated: unexpected end of file at byte {} of {}",
+                    self.pos, self.size
+                )
             } else {
                 format!("read error at byte {}: {e}", self.pos)
             }
@@ -177,10 +222,19 @@ impl Reader {
     }
 
     fn skip(&mut self, n: u64) -> Result<(), String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.size).ok_or_else(|| {
-            format!("truncated: {n} bytes at byte {} run past the end of the file ({} bytes)", self.pos, self.size)
-        })?;
-        self.inner.seek(SeekFrom::Start(end)).map_err(|e| format!("seek error: {e}"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.size)
+            .ok_or_else(|| {
+                format!(
+                    "truncated: {n} bytes at byte {} run past the end of the file ({} bytes)",
+                    self.pos, self.size
+                )
+            })?;
+        self.inner
+            .seek(SeekFrom::Start(end))
+            .map_err(|e| format!("seek error: {e}"))?;
         self.pos = end;
         Ok(())
     }
@@ -189,7 +243,11 @@ impl Reader {
         let len = self.u64()?;
         // Checked against the file size before allocating: a corrupt length must not OOM us.
         if len > self.size.saturating_sub(self.pos) {
-            return Err(format!("string length {len} at byte {} exceeds the file size", self.pos));
+            return Err(format!(
+                "truncated or corrupt: a string of {len} bytes at byte {} does not fit in the \
+                 file ({} bytes)",
+                self.pos, self.size
+            ));
         }
         let mut buf = vec![0u8; len as usize];
         self.read_exact(&mut buf)?;
@@ -222,8 +280,13 @@ impl Reader {
                 match fixed {
                     Some(w) => self.skip(n.checked_mul(w).ok_or("array size overflows")?),
                     None => {
-                        if n > self.size {
-                            return Err(format!("array of {n} elements exceeds the file size"));
+                        // Each element takes at least one byte.
+                        if n > self.size.saturating_sub(self.pos) {
+                            return Err(format!(
+                                "truncated or corrupt: an array of {n} elements at byte {} does \
+                                 not fit in the file ({} bytes)",
+                                self.pos, self.size
+                            ));
                         }
                         for _ in 0..n {
                             self.skip_value(elem, depth + 1)?;
@@ -300,7 +363,10 @@ mod tests {
         for len in 0..full.len() - 32 {
             let f = write(&full[..len]);
             let err = validate(f.path()).unwrap_err();
-            assert!(matches!(err, EngineError::InvalidModel { .. }), "len {len}: {err}");
+            assert!(
+                matches!(err, EngineError::InvalidModel { .. }),
+                "len {len}: {err}"
+            );
         }
     }
 
@@ -317,7 +383,10 @@ mod tests {
         // Key length of the first kv (offset 24) set to u64::MAX.
         b[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
         let f = write(&b);
-        assert!(matches!(validate(f.path()), Err(EngineError::InvalidModel { .. })));
+        assert!(matches!(
+            validate(f.path()),
+            Err(EngineError::InvalidModel { .. })
+        ));
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub struct LlamaLoadedModel {
 
 impl std::fmt::Debug for LlamaLoadedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlamaLoadedModel").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("LlamaLoadedModel")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +81,12 @@ fn context_geometry(opts: &LoadOptions, n_ctx_train: u32) -> Result<(u32, u32), 
     let n_par = u32::try_from(opts.n_parallel)
         .ok()
         .filter(|&n| n >= 1 && n <= 256)
-        .ok_or_else(|| EngineError::InvalidRequest(format!("n_parallel must be 1..=256, got {}", opts.n_parallel)))?;
+        .ok_or_else(|| {
+            EngineError::InvalidRequest(format!(
+                "n_parallel must be 1..=256, got {}",
+                opts.n_parallel
+            ))
+        })?;
     let per_seq = match opts.context_length {
         Some(total) => total / n_par,
         None => n_ctx_train.clamp(MIN_CTX_PER_SEQ, DEFAULT_CTX_PER_SEQ),
@@ -103,10 +110,14 @@ impl LlamaLoadedModel {
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Self, EngineError> {
         let t0 = Instant::now();
         if opts.batch_size == 0 {
-            return Err(EngineError::InvalidRequest("batch_size must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "batch_size must be at least 1".into(),
+            ));
         }
         if opts.threads == Some(0) {
-            return Err(EngineError::InvalidRequest("threads must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "threads must be at least 1".into(),
+            ));
         }
         let summary = gguf::validate(path)?;
         let backend = backend()?;
@@ -118,7 +129,10 @@ impl LlamaLoadedModel {
                 Some(msg) => format!("llama.cpp cannot load it: {msg}"),
                 None => format!("llama.cpp cannot load it ({e})"),
             };
-            EngineError::InvalidModel { path: path.to_path_buf(), reason }
+            EngineError::InvalidModel {
+                path: path.to_path_buf(),
+                reason,
+            }
         })?;
         let model = Arc::new(model);
 
@@ -135,7 +149,10 @@ impl LlamaLoadedModel {
         // 512 is llama.cpp's default physical batch; larger ubatches mostly cost memory.
         let n_ubatch = n_batch.min(512);
 
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (bos, eos) = special_texts(&model);
         let template = match (&opts.chat_template, &summary.chat_template) {
             // An explicit template is the user's input: a broken one is an error right away.
@@ -176,7 +193,9 @@ impl LlamaLoadedModel {
             }
             Err(_) => {
                 let _ = thread.join();
-                return Err(EngineError::Backend("the scheduler thread died while creating the context".into()));
+                return Err(EngineError::Backend(
+                    "the scheduler thread died while creating the context".into(),
+                ));
             }
         };
         // llama.cpp pads each sequence's share to a multiple of 256 and sizes the context as
@@ -186,7 +205,10 @@ impl LlamaLoadedModel {
 
         let info = ModelInfo {
             path: path.to_path_buf(),
-            architecture: summary.architecture.clone().unwrap_or_else(|| "unknown".into()),
+            architecture: summary
+                .architecture
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
             n_params: model.n_params(),
             n_ctx_train: model.n_ctx_train(),
             n_ctx: actual_ctx,
@@ -229,7 +251,9 @@ impl LlamaLoadedModel {
             Prompt::Raw(s) => Ok(s.clone()),
             Prompt::Chat(messages) => match &self.template {
                 TemplateState::Ready(t) => t.render(messages),
-                TemplateState::Missing => Err(EngineError::NoChatTemplate { model: self.name.clone() }),
+                TemplateState::Missing => Err(EngineError::NoChatTemplate {
+                    model: self.name.clone(),
+                }),
                 TemplateState::Broken(e) => Err(EngineError::Template(e.clone())),
             },
         }
@@ -245,7 +269,11 @@ impl LlamaLoadedModel {
 
     /// Token ids (as plain integers) for `text`, as the prompt path would produce them.
     pub fn tokenize(&self, text: &str) -> Result<Vec<i32>, EngineError> {
-        Ok(self.tokenize_prompt(text)?.into_iter().map(|t| t.0).collect())
+        Ok(self
+            .tokenize_prompt(text)?
+            .into_iter()
+            .map(|t| t.0)
+            .collect())
     }
 
     fn path(&self) -> &PathBuf {
@@ -255,10 +283,17 @@ impl LlamaLoadedModel {
 
 /// Tokenizes with special-token parsing; removes a doubled BOS (template already starts with
 /// the BOS text *and* the vocabulary asks for one), which would otherwise degrade output.
-pub(crate) fn tokenize(model: &LlamaModel, text: &str, add_bos: bool) -> Result<Vec<LlamaToken>, EngineError> {
+pub(crate) fn tokenize(
+    model: &LlamaModel,
+    text: &str,
+    add_bos: bool,
+) -> Result<Vec<LlamaToken>, EngineError> {
     // llama_tokenize takes an i32 length; the binding panics beyond it.
     if text.len() > (i32::MAX / 2) as usize {
-        return Err(EngineError::InvalidRequest(format!("prompt too large ({} bytes)", text.len())));
+        return Err(EngineError::InvalidRequest(format!(
+            "prompt too large ({} bytes)",
+            text.len()
+        )));
     }
     let vocab = model.vocab();
     let mut tokens = vocab.tokenize(text.as_bytes(), add_bos, true);
@@ -276,7 +311,10 @@ fn special_texts(model: &LlamaModel) -> (String, String) {
     // would throw across the FFI boundary.
     let text = |t: LlamaToken| {
         if t.0 >= 0 && t.0 < n {
-            vocab.text(t).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+            vocab
+                .text(t)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default()
         } else {
             String::new()
         }
@@ -302,14 +340,22 @@ impl LoadedModel for LlamaLoadedModel {
         let max_tokens = match req.sampling.max_tokens {
             Some(m) => {
                 if u64::from(n_prompt) + u64::from(m) > u64::from(n_ctx) {
-                    return Err(EngineError::ContextOverflow { prompt_tokens: n_prompt, max_tokens: m, n_ctx });
+                    return Err(EngineError::ContextOverflow {
+                        prompt_tokens: n_prompt,
+                        max_tokens: m,
+                        n_ctx,
+                    });
                 }
                 m
             }
             None => {
                 // At least one token must fit after the prompt.
                 if n_prompt >= n_ctx {
-                    return Err(EngineError::ContextOverflow { prompt_tokens: n_prompt, max_tokens: 1, n_ctx });
+                    return Err(EngineError::ContextOverflow {
+                        prompt_tokens: n_prompt,
+                        max_tokens: 1,
+                        n_ctx,
+                    });
                 }
                 n_ctx - n_prompt
             }
@@ -317,14 +363,22 @@ impl LoadedModel for LlamaLoadedModel {
         let mut sampler = sampling::build(&self.model, &req.sampling, n_ctx)?;
         if req.sampling.repeat_penalty != 1.0 && req.sampling.grammar.is_none() {
             // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
-            let last_n = if req.sampling.repeat_last_n < 0 { tokens.len() } else { req.sampling.repeat_last_n as usize };
+            let last_n = if req.sampling.repeat_last_n < 0 {
+                tokens.len()
+            } else {
+                req.sampling.repeat_last_n as usize
+            };
             sampler.accept_many(&tokens[tokens.len().saturating_sub(last_n)..]);
         }
 
         self.shared.reserve(self.max_queue)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let cancel = CancelToken::new();
-        let load_ms = if self.load_reported.swap(true, Ordering::Relaxed) { 0.0 } else { self.info.load_ms };
+        let load_ms = if self.load_reported.swap(true, Ordering::Relaxed) {
+            0.0
+        } else {
+            self.info.load_ms
+        };
         let job = Job {
             tokens,
             sampler,
@@ -373,13 +427,33 @@ mod tests {
         let o = LoadOptions::default();
         assert_eq!(context_geometry(&o, 8192).unwrap(), (4096, 4096));
         assert_eq!(context_geometry(&o, 2048).unwrap(), (2048, 2048));
-        let o4 = LoadOptions { n_parallel: 4, ..Default::default() };
+        let o4 = LoadOptions {
+            n_parallel: 4,
+            ..Default::default()
+        };
         assert_eq!(context_geometry(&o4, 8192).unwrap(), (16384, 4096));
-        let o4c = LoadOptions { n_parallel: 4, context_length: Some(2048), ..Default::default() };
+        let o4c = LoadOptions {
+            n_parallel: 4,
+            context_length: Some(2048),
+            ..Default::default()
+        };
         assert_eq!(context_geometry(&o4c, 8192).unwrap(), (2048, 512));
-        let tiny = LoadOptions { n_parallel: 4, context_length: Some(100), ..Default::default() };
-        assert!(matches!(context_geometry(&tiny, 8192), Err(EngineError::InvalidRequest(_))));
-        let zero = LoadOptions { n_parallel: 0, ..Default::default() };
-        assert!(matches!(context_geometry(&zero, 8192), Err(EngineError::InvalidRequest(_))));
+        let tiny = LoadOptions {
+            n_parallel: 4,
+            context_length: Some(100),
+            ..Default::default()
+        };
+        assert!(matches!(
+            context_geometry(&tiny, 8192),
+            Err(EngineError::InvalidRequest(_))
+        ));
+        let zero = LoadOptions {
+            n_parallel: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            context_geometry(&zero, 8192),
+            Err(EngineError::InvalidRequest(_))
+        ));
     }
 }

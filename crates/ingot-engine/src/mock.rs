@@ -78,7 +78,9 @@ impl MockConfig {
 }
 
 fn split_words(text: &str) -> Vec<String> {
-    text.split_inclusive(char::is_whitespace).map(str::to_string).collect()
+    text.split_inclusive(char::is_whitespace)
+        .map(str::to_string)
+        .collect()
 }
 
 /// The mock [`Engine`].
@@ -144,7 +146,9 @@ impl MockModel {
             return Err(e.clone());
         }
         if opts.n_parallel == 0 {
-            return Err(EngineError::InvalidRequest("n_parallel must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "n_parallel must be at least 1".into(),
+            ));
         }
         let shared = Arc::new(Shared::new(opts.n_parallel));
         let (tx, rx) = mpsc::channel();
@@ -185,9 +189,14 @@ impl MockModel {
             Prompt::Raw(s) => Ok(s.clone()),
             Prompt::Chat(msgs) => {
                 if !self.info.has_chat_template {
-                    return Err(EngineError::NoChatTemplate { model: self.info.path.display().to_string() });
+                    return Err(EngineError::NoChatTemplate {
+                        model: self.info.path.display().to_string(),
+                    });
                 }
-                Ok(msgs.iter().map(|m| format!("{}: {}\n", m.role, m.content)).collect())
+                Ok(msgs
+                    .iter()
+                    .map(|m| format!("{}: {}\n", m.role, m.content))
+                    .collect())
             }
         }
     }
@@ -206,21 +215,35 @@ impl LoadedModel for MockModel {
         let n_ctx = self.info.n_ctx_per_seq;
         let max_tokens = match req.sampling.max_tokens {
             Some(m) if u64::from(prompt_tokens) + u64::from(m) > u64::from(n_ctx) => {
-                return Err(EngineError::ContextOverflow { prompt_tokens, max_tokens: m, n_ctx })
+                return Err(EngineError::ContextOverflow {
+                    prompt_tokens,
+                    max_tokens: m,
+                    n_ctx,
+                })
             }
             Some(m) => m,
             None if prompt_tokens >= n_ctx => {
-                return Err(EngineError::ContextOverflow { prompt_tokens, max_tokens: 1, n_ctx })
+                return Err(EngineError::ContextOverflow {
+                    prompt_tokens,
+                    max_tokens: 1,
+                    n_ctx,
+                })
             }
             None => n_ctx - prompt_tokens,
         };
         if req.sampling.ignore_eos && self.config.tokens.is_empty() {
-            return Err(EngineError::InvalidRequest("the mock has no tokens to repeat".into()));
+            return Err(EngineError::InvalidRequest(
+                "the mock has no tokens to repeat".into(),
+            ));
         }
         self.shared.reserve(self.max_queue)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let cancel = CancelToken::new();
-        let load_ms = if self.load_reported.swap(true, Ordering::Relaxed) { 0.0 } else { self.info.load_ms };
+        let load_ms = if self.load_reported.swap(true, Ordering::Relaxed) {
+            0.0
+        } else {
+            self.info.load_ms
+        };
         let job = MockJob {
             prompt_tokens,
             max_tokens,
@@ -280,7 +303,12 @@ const POLL: Duration = Duration::from_millis(5);
 
 impl MockScheduler {
     fn new(config: MockConfig, n_parallel: usize, shared: Arc<Shared>) -> Self {
-        Self { config, slots: (0..n_parallel).map(|_| None).collect(), pending: VecDeque::new(), shared }
+        Self {
+            config,
+            slots: (0..n_parallel).map(|_| None).collect(),
+            pending: VecDeque::new(),
+            shared,
+        }
     }
 
     fn run(mut self, rx: mpsc::Receiver<Cmd>) {
@@ -289,7 +317,9 @@ impl MockScheduler {
             let cmd = if busy {
                 let now = Instant::now();
                 let next = self.slots.iter().flatten().map(|r| r.next_at).min();
-                let wait = next.map_or(POLL, |t| t.saturating_duration_since(now)).min(POLL);
+                let wait = next
+                    .map_or(POLL, |t| t.saturating_duration_since(now))
+                    .min(POLL);
                 match rx.recv_timeout(wait) {
                     Ok(c) => Some(c),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -334,8 +364,14 @@ impl MockScheduler {
                 shared.unreserve();
                 let _ = job.tx.send(Event::Done {
                     finish_reason: FinishReason::Cancelled,
-                    usage: Usage { prompt_tokens: job.prompt_tokens, completion_tokens: 0 },
-                    timings: Timings { load_ms: job.load_ms, ..Default::default() },
+                    usage: Usage {
+                        prompt_tokens: job.prompt_tokens,
+                        completion_tokens: 0,
+                    },
+                    timings: Timings {
+                        load_ms: job.load_ms,
+                        ..Default::default()
+                    },
                 });
                 false
             } else {
@@ -349,7 +385,9 @@ impl MockScheduler {
         }
         for i in 0..self.slots.len() {
             if self.slots[i].is_none() {
-                let Some(job) = self.pending.pop_front() else { break };
+                let Some(job) = self.pending.pop_front() else {
+                    break;
+                };
                 self.shared.admitted();
                 let now = Instant::now();
                 let stop = StopMatcher::new(&job.stop);
@@ -379,9 +417,12 @@ impl MockScheduler {
         let idx = r.emitted as usize;
         if let Some(n) = self.config.fail_after {
             if idx >= n {
-                let _ = r.job.tx.send(Event::Error(EngineError::Backend(format!("injected fault after {n} tokens"))));
-                self.slots[i] = None;
+                // Free the slot before the client hears about it (consistent load_state).
+                let r = self.slots[i].take().expect("running");
                 self.shared.released();
+                let _ = r.job.tx.send(Event::Error(EngineError::Backend(format!(
+                    "injected fault after {n} tokens"
+                ))));
                 return;
             }
         }
@@ -397,7 +438,10 @@ impl MockScheduler {
         let mut out = String::new();
         let stopped = r.stop.push(piece, &mut out);
         if !out.is_empty() {
-            let _ = r.job.tx.send(Event::Token { text: out, id: idx as i32 });
+            let _ = r.job.tx.send(Event::Token {
+                text: out,
+                id: idx as i32,
+            });
         }
         if stopped {
             self.finish(i, FinishReason::Stop);
@@ -409,13 +453,18 @@ impl MockScheduler {
     }
 
     fn finish(&mut self, i: usize, reason: FinishReason) {
-        let Some(mut r) = self.slots[i].take() else { return };
+        let Some(mut r) = self.slots[i].take() else {
+            return;
+        };
         self.shared.released();
         if reason != FinishReason::Cancelled {
             let mut tail = String::new();
             r.stop.flush(&mut tail);
             if !tail.is_empty() {
-                let _ = r.job.tx.send(Event::Token { text: tail, id: r.emitted as i32 - 1 });
+                let _ = r.job.tx.send(Event::Token {
+                    text: tail,
+                    id: r.emitted as i32 - 1,
+                });
             }
         }
         let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1e3;
@@ -428,7 +477,11 @@ impl MockScheduler {
             load_ms: r.job.load_ms,
             queue_ms: ms(r.job.enqueued, r.admitted),
             prompt_ms,
-            prompt_tokens_per_s: if prompt_ms > 0.0 { f64::from(r.job.prompt_tokens) * 1e3 / prompt_ms } else { 0.0 },
+            prompt_tokens_per_s: if prompt_ms > 0.0 {
+                f64::from(r.job.prompt_tokens) * 1e3 / prompt_ms
+            } else {
+                0.0
+            },
             ttft_ms: r.first.map_or(0.0, |t| ms(r.job.enqueued, t)),
             gen_ms,
             gen_tokens_per_s: if r.emitted >= 2 && gen_ms > 0.0 {
@@ -440,7 +493,10 @@ impl MockScheduler {
         };
         let _ = r.job.tx.send(Event::Done {
             finish_reason: reason,
-            usage: Usage { prompt_tokens: r.job.prompt_tokens, completion_tokens: r.emitted },
+            usage: Usage {
+                prompt_tokens: r.job.prompt_tokens,
+                completion_tokens: r.emitted,
+            },
             timings,
         });
     }

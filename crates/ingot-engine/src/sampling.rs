@@ -31,10 +31,16 @@ pub(crate) fn validate(p: &SamplingParams) -> Result<(), EngineError> {
         return bad(format!("min_p must be in [0, 1], got {}", p.min_p));
     }
     if !(p.repeat_penalty.is_finite() && p.repeat_penalty > 0.0) {
-        return bad(format!("repeat_penalty must be > 0, got {}", p.repeat_penalty));
+        return bad(format!(
+            "repeat_penalty must be > 0, got {}",
+            p.repeat_penalty
+        ));
     }
     if p.top_k < 0 {
-        return bad(format!("top_k must be >= 0 (0 disables it), got {}", p.top_k));
+        return bad(format!(
+            "top_k must be >= 0 (0 disables it), got {}",
+            p.top_k
+        ));
     }
     if p.max_tokens == Some(0) {
         return bad("max_tokens must be at least 1".into());
@@ -62,13 +68,27 @@ pub(crate) fn build(
     if let Some(grammar) = &p.grammar {
         let g = LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
             let detail = crate::backend::take_last_error().unwrap_or_default();
-            EngineError::InvalidRequest(format!("invalid GBNF grammar: {e} {detail}").trim_end().to_string())
+            EngineError::InvalidRequest(
+                format!("invalid GBNF grammar: {e} {detail}")
+                    .trim_end()
+                    .to_string(),
+            )
         })?;
         chain.push(g);
     }
     if p.repeat_penalty != 1.0 {
-        let last_n = if p.repeat_last_n < 0 { n_ctx_seq as i32 } else { p.repeat_last_n };
-        chain.push(LlamaSampler::penalties(model.n_vocab(), last_n, p.repeat_penalty, 0.0, 0.0));
+        let last_n = if p.repeat_last_n < 0 {
+            n_ctx_seq as i32
+        } else {
+            p.repeat_last_n
+        };
+        chain.push(LlamaSampler::penalties(
+            model.n_vocab(),
+            last_n,
+            p.repeat_penalty,
+            0.0,
+            0.0,
+        ));
     }
     if p.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
@@ -97,16 +117,40 @@ mod tests {
     fn validation() {
         assert!(validate(&SamplingParams::default()).is_ok());
         let bad = [
-            SamplingParams { temperature: f32::NAN, ..Default::default() },
-            SamplingParams { temperature: -1.0, ..Default::default() },
-            SamplingParams { top_p: 0.0, ..Default::default() },
-            SamplingParams { min_p: 2.0, ..Default::default() },
-            SamplingParams { repeat_penalty: 0.0, ..Default::default() },
-            SamplingParams { top_k: -3, ..Default::default() },
-            SamplingParams { max_tokens: Some(0), ..Default::default() },
+            SamplingParams {
+                temperature: f32::NAN,
+                ..Default::default()
+            },
+            SamplingParams {
+                temperature: -1.0,
+                ..Default::default()
+            },
+            SamplingParams {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            SamplingParams {
+                min_p: 2.0,
+                ..Default::default()
+            },
+            SamplingParams {
+                repeat_penalty: 0.0,
+                ..Default::default()
+            },
+            SamplingParams {
+                top_k: -3,
+                ..Default::default()
+            },
+            SamplingParams {
+                max_tokens: Some(0),
+                ..Default::default()
+            },
         ];
         for p in bad {
-            assert!(matches!(validate(&p), Err(EngineError::InvalidRequest(_))), "{p:?}");
+            assert!(
+                matches!(validate(&p), Err(EngineError::InvalidRequest(_))),
+                "{p:?}"
+            );
         }
     }
 

@@ -64,7 +64,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(n_parallel: usize) -> Self {
-        Self { queued: AtomicUsize::new(0), active: AtomicUsize::new(0), n_parallel }
+        Self {
+            queued: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            n_parallel,
+        }
     }
 
     /// Reserves a place for a new request: it may take a free slot, or wait if fewer than
@@ -72,7 +76,9 @@ impl Shared {
     pub fn reserve(&self, max_queue: usize) -> Result<(), EngineError> {
         self.queued
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                let free = self.n_parallel.saturating_sub(self.active.load(Ordering::SeqCst));
+                let free = self
+                    .n_parallel
+                    .saturating_sub(self.active.load(Ordering::SeqCst));
                 (q < free + max_queue).then_some(q + 1)
             })
             .map(|_| ())
@@ -96,7 +102,10 @@ impl Shared {
 
     /// (running, waiting)
     pub fn state(&self) -> (usize, usize) {
-        (self.active.load(Ordering::SeqCst), self.queued.load(Ordering::SeqCst))
+        (
+            self.active.load(Ordering::SeqCst),
+            self.queued.load(Ordering::SeqCst),
+        )
     }
 }
 
@@ -206,7 +215,11 @@ pub(crate) fn run(
     }
     let n_ctx_seq = n_ctx / cfg.n_parallel as u32;
     let slots = (0..cfg.n_parallel)
-        .map(|i| Slot { seq: i as i32, cache: Vec::new(), req: None })
+        .map(|i| Slot {
+            seq: i as i32,
+            cache: Vec::new(),
+            req: None,
+        })
         .collect();
     let batch_cap = cfg.n_batch as usize;
     let sched = Scheduler {
@@ -277,8 +290,14 @@ impl Scheduler<'_> {
                 shared.unreserve();
                 let _ = job.tx.send(Event::Done {
                     finish_reason: FinishReason::Cancelled,
-                    usage: Usage { prompt_tokens: job.tokens.len() as u32, completion_tokens: 0 },
-                    timings: Timings { load_ms: job.load_ms, ..Default::default() },
+                    usage: Usage {
+                        prompt_tokens: job.tokens.len() as u32,
+                        completion_tokens: 0,
+                    },
+                    timings: Timings {
+                        load_ms: job.load_ms,
+                        ..Default::default()
+                    },
                 });
                 false
             } else {
@@ -289,7 +308,11 @@ impl Scheduler<'_> {
 
     fn stop_abandoned_running(&mut self) {
         for i in 0..self.slots.len() {
-            if self.slots[i].req.as_ref().is_some_and(|r| r.job.abandoned()) {
+            if self.slots[i]
+                .req
+                .as_ref()
+                .is_some_and(|r| r.job.abandoned())
+            {
                 self.finish(i, End::Cancelled);
             }
         }
@@ -298,10 +321,16 @@ impl Scheduler<'_> {
     /// Picks a free slot for `tokens`: the one sharing the longest cached prefix when prefix
     /// caching is on, else the first free one.
     fn pick_slot(&self, tokens: &[LlamaToken]) -> Option<usize> {
-        let free = self.slots.iter().enumerate().filter(|(_, s)| s.req.is_none());
+        let free = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.req.is_none());
         if self.cfg.prefix_cache {
             // max_by_key returns the last maximum; rev() makes ties go to the lowest index.
-            free.rev().max_by_key(|(_, s)| common_prefix(&s.cache, tokens)).map(|(i, _)| i)
+            free.rev()
+                .max_by_key(|(_, s)| common_prefix(&s.cache, tokens))
+                .map(|(i, _)| i)
         } else {
             free.map(|(i, _)| i).next()
         }
@@ -309,7 +338,9 @@ impl Scheduler<'_> {
 
     fn admit(&mut self) {
         while let Some(front) = self.pending.front() {
-            let Some(i) = self.pick_slot(&front.tokens) else { break };
+            let Some(i) = self.pick_slot(&front.tokens) else {
+                break;
+            };
             let job = self.pending.pop_front().expect("front exists");
             self.shared.admitted();
             self.start(i, job);
@@ -327,7 +358,11 @@ impl Scheduler<'_> {
         };
         if reuse < slot.cache.len() {
             // Partial removal fails on recurrent models (their state cannot rewind).
-            if self.ctx.kv_cache_seq_rm(seq, Some(reuse as u32), None).is_err() {
+            if self
+                .ctx
+                .kv_cache_seq_rm(seq, Some(reuse as u32), None)
+                .is_err()
+            {
                 let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
                 reuse = 0;
             }
@@ -398,7 +433,8 @@ impl Scheduler<'_> {
         }
         if self.prefill.len() > 1 {
             let slots = &self.slots;
-            self.prefill.sort_by_key(|&i| slots[i].req.as_ref().map_or(0, |r| r.order));
+            self.prefill
+                .sort_by_key(|&i| slots[i].req.as_ref().map_or(0, |r| r.order));
         }
         for k in 0..self.prefill.len() {
             if budget == 0 {
@@ -411,7 +447,11 @@ impl Scheduler<'_> {
             for j in r.prompt_pos..r.prompt_pos + take {
                 let last = j + 1 == n_prompt;
                 let tok = r.job.tokens[j];
-                if self.batch.add(tok, slot.cache.len() as i32, &[slot.seq], last).is_err() {
+                if self
+                    .batch
+                    .add(tok, slot.cache.len() as i32, &[slot.seq], last)
+                    .is_err()
+                {
                     break;
                 }
                 slot.cache.push(tok);
@@ -428,23 +468,31 @@ impl Scheduler<'_> {
         }
 
         if let Err(e) = self.ctx.decode(&mut self.batch) {
-            let why = crate::backend::take_last_error().map(|m| format!(" ({m})")).unwrap_or_default();
+            let why = crate::backend::take_last_error()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
             tracing::error!(error = %e, "llama_decode failed{why}");
             for i in 0..self.slots.len() {
-                let Some(r) = self.slots[i].req.as_ref() else { continue };
-                if !r.in_batch {
+                if !self.slots[i].req.as_ref().is_some_and(|r| r.in_batch) {
                     continue;
                 }
-                let _ = r.job.tx.send(Event::Error(EngineError::Backend(format!("llama_decode failed: {e}{why}"))));
-                self.release(i, true);
+                if let Some(r) = self.release(i, true) {
+                    let _ = r.job.tx.send(Event::Error(EngineError::Backend(format!(
+                        "llama_decode failed: {e}{why}"
+                    ))));
+                }
             }
             return;
         }
 
         let now = Instant::now();
         for i in 0..self.slots.len() {
-            let Some(r) = self.slots[i].req.as_mut() else { continue };
-            let Some(idx) = r.logits_idx.take() else { continue };
+            let Some(r) = self.slots[i].req.as_mut() else {
+                continue;
+            };
+            let Some(idx) = r.logits_idx.take() else {
+                continue;
+            };
             if r.prompt_done.is_none() {
                 r.prompt_done = Some(now);
             }
@@ -477,7 +525,10 @@ impl Scheduler<'_> {
         let mut out = String::new();
         let stopped = r.stop.push(&self.text, &mut out);
         if !out.is_empty() {
-            let _ = r.job.tx.send(Event::Token { text: out, id: tok.0 });
+            let _ = r.job.tx.send(Event::Token {
+                text: out,
+                id: tok.0,
+            });
         }
         if stopped {
             self.finish(i, End::StopString);
@@ -492,18 +543,20 @@ impl Scheduler<'_> {
     }
 
     fn finish(&mut self, i: usize, end: End) {
-        let Some(mut r) = self.slots[i].req.take() else { return };
+        let Some(mut r) = self.release(i, false) else {
+            return;
+        };
         if matches!(end, End::Eos | End::Length) {
-            // Release held-back text: the stop string never completed.
+            // Release text held back for a stop string that never completed. An incomplete
+            // UTF-8 sequence left in the decoder (max_tokens hit mid-character) is dropped:
+            // emitting it would mean a U+FFFD the model never meant.
             let mut tail = String::new();
-            let mut rest = String::new();
-            r.utf8.finish(&mut rest);
-            let stopped = r.stop.push(&rest, &mut tail);
-            if !stopped {
-                r.stop.flush(&mut tail);
-            }
+            r.stop.flush(&mut tail);
             if !tail.is_empty() {
-                let _ = r.job.tx.send(Event::Token { text: tail, id: r.last_id });
+                let _ = r.job.tx.send(Event::Token {
+                    text: tail,
+                    id: r.last_id,
+                });
             }
         }
         let finish_reason = match end {
@@ -515,24 +568,29 @@ impl Scheduler<'_> {
         let timings = timings(&r, n_prompt);
         let _ = r.job.tx.send(Event::Done {
             finish_reason,
-            usage: Usage { prompt_tokens: n_prompt, completion_tokens: r.n_generated },
+            usage: Usage {
+                prompt_tokens: n_prompt,
+                completion_tokens: r.n_generated,
+            },
             timings,
         });
-        self.slots[i].req = Some(r);
-        self.release(i, false);
     }
 
-    /// Frees slot `i`. Its KV cells are kept for prefix reuse when prefix caching is on (and
-    /// the sequence did not fail), otherwise removed.
-    fn release(&mut self, i: usize, failed: bool) {
+    /// Frees slot `i` and hands back its request. Its KV cells are kept for prefix reuse when
+    /// prefix caching is on (and the sequence did not fail), otherwise removed. Callers send
+    /// the final event *after* this, so a client reacting to it sees the slot already free in
+    /// `load_state`.
+    fn release(&mut self, i: usize, failed: bool) -> Option<Box<Running>> {
         let slot = &mut self.slots[i];
-        if slot.req.take().is_some() {
+        let r = slot.req.take();
+        if r.is_some() {
             self.shared.released();
         }
         if failed || !self.cfg.prefix_cache {
             let _ = self.ctx.kv_cache_seq_rm(slot.seq, None, None);
             slot.cache.clear();
         }
+        r
     }
 
     fn shutdown(&mut self) {
@@ -541,9 +599,8 @@ impl Scheduler<'_> {
             let _ = job.tx.send(Event::Error(EngineError::Unloaded));
         }
         for i in 0..self.slots.len() {
-            if let Some(r) = self.slots[i].req.as_ref() {
+            if let Some(r) = self.release(i, true) {
                 let _ = r.job.tx.send(Event::Error(EngineError::Unloaded));
-                self.release(i, true);
             }
         }
     }
@@ -568,7 +625,11 @@ fn timings(r: &Running, n_prompt: u32) -> Timings {
         load_ms: r.job.load_ms,
         queue_ms: ms(r.job.enqueued, r.admitted),
         prompt_ms,
-        prompt_tokens_per_s: if prompt_ms > 0.0 { evaluated * 1e3 / prompt_ms } else { 0.0 },
+        prompt_tokens_per_s: if prompt_ms > 0.0 {
+            evaluated * 1e3 / prompt_ms
+        } else {
+            0.0
+        },
         ttft_ms: r.first_token.map_or(0.0, |t| ms(r.job.enqueued, t)),
         gen_ms,
         gen_tokens_per_s: if r.n_generated >= 2 && gen_ms > 0.0 {
@@ -591,7 +652,10 @@ mod tests {
         for _ in 0..4 {
             s.reserve(2).unwrap();
         }
-        assert!(matches!(s.reserve(2), Err(EngineError::Overloaded { max_queue: 2 })));
+        assert!(matches!(
+            s.reserve(2),
+            Err(EngineError::Overloaded { max_queue: 2 })
+        ));
         s.admitted();
         s.admitted();
         assert_eq!(s.state(), (2, 2));

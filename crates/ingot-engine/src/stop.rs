@@ -19,7 +19,11 @@ impl StopMatcher {
     pub fn new(stops: &[String]) -> Self {
         let stops: Vec<String> = stops.iter().filter(|s| !s.is_empty()).cloned().collect();
         let max_len = stops.iter().map(String::len).max().unwrap_or(0);
-        Self { stops, max_len, held: String::new() }
+        Self {
+            stops,
+            max_len,
+            held: String::new(),
+        }
     }
 
     /// Feeds `text`; appends what can safely be emitted to `out`. Returns true when a stop
@@ -32,7 +36,11 @@ impl StopMatcher {
         self.held.push_str(text);
         // `held` never contains a complete stop string before this call, so the earliest match
         // (if any) involves the new text.
-        let first = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min();
+        let first = self
+            .stops
+            .iter()
+            .filter_map(|s| self.held.find(s.as_str()))
+            .min();
         if let Some(pos) = first {
             out.push_str(&self.held[..pos]);
             self.held.clear();

@@ -49,8 +49,14 @@ impl ChatTemplate {
     ) -> Result<Self, EngineError> {
         let source = source.into();
         let mut env = hf_environment();
-        env.add_template_owned(TEMPLATE_NAME, source.clone()).map_err(template_error)?;
-        Ok(Self { env, source, bos_token: bos_token.into(), eos_token: eos_token.into() })
+        env.add_template_owned(TEMPLATE_NAME, source.clone())
+            .map_err(template_error)?;
+        Ok(Self {
+            env,
+            source,
+            bos_token: bos_token.into(),
+            eos_token: eos_token.into(),
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -79,7 +85,10 @@ impl ChatTemplate {
         extra: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<String, EngineError> {
-        let tmpl = self.env.get_template(TEMPLATE_NAME).map_err(template_error)?;
+        let tmpl = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(template_error)?;
         let base = minijinja::context! {
             messages => Value::from_serialize(messages),
             add_generation_prompt => add_generation_prompt,
@@ -167,10 +176,28 @@ fn strftime_now(format: String) -> Result<String, Error> {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// The subset of C `strftime` that chat templates use (dates in system prompts).
 pub(crate) fn strftime(t: &time::OffsetDateTime, format: &str) -> String {
@@ -227,7 +254,12 @@ fn tojson(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
         Some(v) => match v.kind() {
             ValueKind::Number => Some(" ".repeat(usize::try_from(v).unwrap_or(0))),
             ValueKind::String => Some(v.as_str().unwrap_or_default().to_string()),
-            _ => return Err(Error::new(ErrorKind::InvalidOperation, "tojson: indent must be an int or a string")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "tojson: indent must be an int or a string",
+                ))
+            }
         },
     };
     let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
@@ -237,10 +269,16 @@ fn tojson(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
         Some(v) if !v.is_none() => {
             let a = v.get_item_by_index(0)?;
             let b = v.get_item_by_index(1)?;
-            (a.as_str().unwrap_or(",").to_string(), b.as_str().unwrap_or(":").to_string())
+            (
+                a.as_str().unwrap_or(",").to_string(),
+                b.as_str().unwrap_or(":").to_string(),
+            )
         }
         // Python's defaults: ", " without indent, "," with (newlines separate items anyway).
-        _ => (if indent.is_some() { "," } else { ", " }.to_string(), ": ".to_string()),
+        _ => (
+            if indent.is_some() { "," } else { ", " }.to_string(),
+            ": ".to_string(),
+        ),
     };
     kwargs.assert_all_used()?;
     let opts = JsonOpts {
@@ -375,14 +413,20 @@ mod tests {
     use super::*;
 
     fn msgs(pairs: &[(&str, &str)]) -> Vec<ChatMessage> {
-        pairs.iter().map(|(r, c)| ChatMessage::new(*r, *c)).collect()
+        pairs
+            .iter()
+            .map(|(r, c)| ChatMessage::new(*r, *c))
+            .collect()
     }
 
     #[test]
     fn chatml_like_template() {
         let t = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
         let out = render_chat(t, &msgs(&[("user", "Hi")]), "<s>", "</s>").unwrap();
-        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]
@@ -390,7 +434,9 @@ mod tests {
         let t = "{% if messages[0].role != 'user' %}{{ raise_exception('Conversation roles must alternate') }}{% endif %}";
         let err = render_chat(t, &msgs(&[("assistant", "x")]), "", "").unwrap_err();
         match err {
-            EngineError::Template(m) => assert!(m.contains("Conversation roles must alternate"), "{m}"),
+            EngineError::Template(m) => {
+                assert!(m.contains("Conversation roles must alternate"), "{m}")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -412,7 +458,10 @@ mod tests {
     fn tojson_matches_python_json_dumps() {
         let t = r#"{{ {"b": [1, 2.0, "é<&>"], "a": none, "c": {"x": true}} | tojson }}"#;
         let out = render_chat(t, &[], "", "").unwrap();
-        assert_eq!(out, r#"{"b": [1, 2.0, "é<&>"], "a": null, "c": {"x": true}}"#);
+        assert_eq!(
+            out,
+            r#"{"b": [1, 2.0, "é<&>"], "a": null, "c": {"x": true}}"#
+        );
         let t = r#"{{ {"b": 1, "a": [1]} | tojson(indent=2, sort_keys=true) }}"#;
         let out = render_chat(t, &[], "", "").unwrap();
         assert_eq!(out, "{\n  \"a\": [\n    1\n  ],\n  \"b\": 1\n}");
@@ -424,7 +473,10 @@ mod tests {
     fn strftime_formats() {
         let t = time::macros::datetime!(2024-07-05 14:03:09 UTC);
         assert_eq!(strftime(&t, "%d %b %Y"), "05 Jul 2024");
-        assert_eq!(strftime(&t, "%A %B %e, %I:%M:%S %p %j %%"), "Friday July  5, 02:03:09 PM 187 %");
+        assert_eq!(
+            strftime(&t, "%A %B %e, %I:%M:%S %p %j %%"),
+            "Friday July  5, 02:03:09 PM 187 %"
+        );
         // The function is callable from templates.
         let out = render_chat("{{ strftime_now('%Y') | length }}", &[], "", "").unwrap();
         assert_eq!(out, "4");
@@ -439,9 +491,16 @@ mod tests {
 
     #[test]
     fn extra_variables_are_visible() {
-        let tmpl = ChatTemplate::new("{% if tools %}{{ tools | length }} tools{% endif %}", "", "").unwrap();
+        let tmpl = ChatTemplate::new(
+            "{% if tools %}{{ tools | length }} tools{% endif %}",
+            "",
+            "",
+        )
+        .unwrap();
         let extra = serde_json::json!({"tools": [{"name": "f"}]});
-        let out = tmpl.render_with(&Vec::<ChatMessage>::new(), Some(&extra), true).unwrap();
+        let out = tmpl
+            .render_with(&Vec::<ChatMessage>::new(), Some(&extra), true)
+            .unwrap();
         assert_eq!(out, "1 tools");
         assert_eq!(tmpl.render(&[]).unwrap(), "");
     }

@@ -54,7 +54,10 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: content.into() }
+        Self {
+            role: role.into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -169,8 +172,15 @@ pub struct Timings {
 pub enum Event {
     /// A piece of text. `text` is always valid UTF-8 and never contains part of a stop string;
     /// it may be empty-free but can hold several tokens' worth when bytes were held back.
-    Token { text: String, id: i32 },
-    Done { finish_reason: FinishReason, usage: Usage, timings: Timings },
+    Token {
+        text: String,
+        id: i32,
+    },
+    Done {
+        finish_reason: FinishReason,
+        usage: Usage,
+        timings: Timings,
+    },
     Error(EngineError),
 }
 
@@ -252,7 +262,11 @@ pub enum EngineError {
     #[error("{path} is not a valid GGUF file: {reason}")]
     InvalidModel { path: PathBuf, reason: String },
     #[error("prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the context length of {n_ctx} tokens")]
-    ContextOverflow { prompt_tokens: u32, max_tokens: u32, n_ctx: u32 },
+    ContextOverflow {
+        prompt_tokens: u32,
+        max_tokens: u32,
+        n_ctx: u32,
+    },
     #[error("model {model} has no chat template; use a raw completion or configure a fallback chat template")]
     NoChatTemplate { model: String },
     #[error("chat template error: {0}")]

