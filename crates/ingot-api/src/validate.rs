@@ -273,11 +273,16 @@ fn validate_sampling(
         check_range("temperature", f.temperature, 0.0, 2.0)?.unwrap_or(DEFAULT_TEMPERATURE);
     // OpenAI accepts top_p = 0 and means "only the most likely token"; llama.cpp wants a
     // positive value, and the smallest one keeps exactly that single token.
-    let top_p = check_range("top_p", f.top_p, 0.0, 1.0)?.map(|p| p.max(f32::MIN_POSITIVE)).unwrap_or(DEFAULT_TOP_P);
+    let top_p = check_range("top_p", f.top_p, 0.0, 1.0)?
+        .map(|p| p.max(f32::MIN_POSITIVE))
+        .unwrap_or(DEFAULT_TOP_P);
     let min_p = check_range("min_p", f.min_p, 0.0, 1.0)?.unwrap_or(DEFAULT_MIN_P);
     let repeat_penalty = check_range("repeat_penalty", f.repeat_penalty, 0.0, 10.0)?.unwrap_or(1.0);
     if repeat_penalty <= 0.0 {
-        return Err(ApiError::invalid_param("repeat_penalty", "repeat_penalty must be > 0 (1 disables it)"));
+        return Err(ApiError::invalid_param(
+            "repeat_penalty",
+            "repeat_penalty must be > 0 (1 disables it)",
+        ));
     }
     let top_k = match f.top_k {
         None => DEFAULT_TOP_K,

@@ -302,6 +302,9 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Connections live in a JoinSet so the ones still running after the shutdown timeout
+    // can be cut (dropping their streams cancels their engine sequences).
+    let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -318,12 +321,14 @@ async fn accept_loop(
                 let svc = TowerToHyperService::new(app.clone());
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                conns.spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
             }
+            // Reap finished connections so the set does not grow without bound.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     break;
@@ -339,4 +344,6 @@ async fn accept_loop(
     {
         tracing::warn!("in-flight requests did not finish in time; closing them");
     }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
 }
