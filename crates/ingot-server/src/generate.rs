@@ -67,6 +67,18 @@ impl Generation {
             usage.completion_tokens,
             self.started.elapsed().as_secs_f64(),
         );
+        tracing::info!(
+            id = %self.id,
+            model = %self.model,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            cached_tokens = timings.cached_tokens,
+            queue_ms = timings.queue_ms,
+            ttft_ms = timings.ttft_ms,
+            gen_tokens_per_s = timings.gen_tokens_per_s,
+            total_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            "request done"
+        );
     }
 }
 
@@ -113,7 +125,9 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
             "cmpl"
         }),
         created: unix_now(),
-        model: v.model,
+        // The canonical id, even when the request used an alias, as OpenAI reports the
+        // model that actually answered.
+        model: lease.id().to_string(),
         include_usage: v.include_usage,
         started,
         load_ms,

@@ -984,3 +984,85 @@ async fn graceful_shutdown_stops_listening() {
     let fresh = reqwest::Client::new();
     assert!(fresh.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn responses_name_the_canonical_model() {
+    let s = start().await;
+    let v: Value = s
+        .post_json("/v1/chat/completions", chat_body("tiny"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["model"], "tiny-chat");
+}
+
+#[tokio::test]
+async fn shutdown_cuts_streams_that_outlive_the_timeout() {
+    let script = Script {
+        tokens: (0..5000).map(|i| format!("t{i} ")).collect(),
+        token_delay: Duration::from_millis(5),
+        ..Script::default()
+    };
+    let config = ServerConfig {
+        shutdown_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let s = start_with(config, script).await;
+    let mut body = chat_body("tiny-chat");
+    body["stream"] = json!(true);
+    let r = s.post_json("/v1/chat/completions", body).await;
+    let mut stream = r.bytes_stream();
+    stream.next().await.unwrap().unwrap();
+    let stats = s.stats.clone();
+    let t0 = Instant::now();
+    s.handle.shutdown().await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    // The stream ends (cut) and the engine saw the cancellation.
+    let drained = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(drained.is_ok(), "stream still open after shutdown");
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            stats.cancelled.load(Ordering::SeqCst) == 1
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn preload_and_shutdown_trigger() {
+    let s = start().await;
+    let st = s
+        .handle
+        .load_model("tiny", Some(Duration::from_secs(0)))
+        .await
+        .unwrap();
+    assert_eq!(st.id, "tiny-chat");
+    assert_eq!(st.expires_at, None, "ttl 0 never expires");
+    let err = s.handle.load_model("nope", None).await.unwrap_err();
+    assert_eq!(err.status(), 404);
+    let ps = s.get_json("/v1/ps").await;
+    assert_eq!(ps["data"][0]["ttl"], 0);
+
+    let trigger = s.handle.shutdown_trigger();
+    let waiter = tokio::spawn(s.handle.wait());
+    trigger.shutdown();
+    tokio::time::timeout(Duration::from_secs(3), waiter)
+        .await
+        .expect("wait returns after the trigger")
+        .unwrap();
+    // Shutdown unloads the models.
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            s.stats.unloads.load(Ordering::SeqCst) == 1
+        })
+        .await
+    );
+}
