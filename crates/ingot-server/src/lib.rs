@@ -12,6 +12,43 @@
 //!
 //! The server knows nothing about catalogs or caches: models come from a [`ModelProvider`]
 //! and are loaded through an [`ingot_engine::Engine`].
+//!
+//! # Routes
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /health` | `{"status":"ok"}`; never needs the API key |
+//! | `GET /metrics` | Prometheus text: TTFT, inter-token, end-to-end and queue-time histograms, token and per-status request counters, active/queued/loaded gauges |
+//! | `GET /v1/models`, `GET /v1/models/{id}` | OpenAI list format plus `cached`, `loaded`, `context_length`, `size`, `license`, `capabilities` |
+//! | `POST /v1/chat/completions` | chat, JSON or SSE (`stream`, `stream_options.include_usage`) |
+//! | `POST /v1/completions` | raw prompt (base models), JSON or SSE |
+//! | `POST /v1/models/{id}/load` | body optional: `{"ttl": seconds}` (0 = never unload when idle); answers the `/v1/ps` entry |
+//! | `POST /v1/models/{id}/unload` | `{"id", "unloaded": bool}`; 404 for unknown models |
+//! | `POST /v1/models/{id}/download` | SSE of `{"status": "progress"\|"done"\|"error", ...}` then `[DONE]` |
+//! | `GET /v1/ps` | loaded models: size, context, slots, `loaded_at`/`expires_at` (Unix seconds), TTL, active/queued |
+//!
+//! Model ids may contain `/`. Every response carries an ingot `timings` object (the engine's
+//! [`ingot_engine::Timings`], with `load_ms` set when the request waited for a load); streams
+//! carry it on the chunk with `finish_reason`. Request extensions beyond OpenAI: `top_k`,
+//! `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `grammar` (GBNF). Unknown
+//! fields are ignored; `presence_penalty`/`frequency_penalty` are accepted and ignored.
+//!
+//! # Errors
+//!
+//! Every error is OpenAI-shaped (`{"error": {"message", "type", "param", "code"}}`) and
+//! mapped in one place, [`ingot_api::ApiError`]: 400 for bad requests (code
+//! `invalid_json`, `context_length_exceeded`, ...), 401 `invalid_api_key`, 404
+//! `model_not_found` (the message lists the models), 405, 413 `request_too_large`, 503
+//! `overloaded` with `Retry-After` when a model's queue is full, 500 otherwise. A failure in
+//! the middle of a stream is sent as `data: {"error": ...}` followed by `data: [DONE]`.
+//!
+//! # Model lifecycle
+//!
+//! A model loads on its first request (concurrent first requests share one load; the load
+//! finishes even if they all disconnect), is unloaded after `default_ttl` idle (never while a
+//! request uses it), and loading one beyond `max_loaded_models` evicts the least recently
+//! used (idle ones first). A client that disconnects cancels its engine sequence, freeing the
+//! slot within a decode step.
 
 mod config;
 mod generate;
