@@ -1,1 +1,3 @@
-//! ingot-bench
+//! ingot-bench: the benchmark harness behind `ingot bench`.
+pub mod record;
+pub mod stats;
