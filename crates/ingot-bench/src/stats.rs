@@ -82,9 +82,10 @@ pub fn sd(values: &[f64]) -> Option<f64> {
     Some(var.max(0.0).sqrt())
 }
 
-/// Percentile-bootstrap 95 % CI of `stat` over `sorted` (n ≥ 1).
-fn bootstrap(sorted: &[f64], stat: impl Fn(&[f64]) -> f64) -> Option<[f64; 2]> {
-    let n = sorted.len();
+/// Percentile-bootstrap 95 % CI of `stat` over `values` (n ≥ 1). `stat` may reorder the
+/// resample in place.
+fn bootstrap(values: &[f64], stat: impl Fn(&mut [f64]) -> f64) -> Option<[f64; 2]> {
+    let n = values.len();
     if n == 0 {
         return None;
     }
@@ -93,10 +94,9 @@ fn bootstrap(sorted: &[f64], stat: impl Fn(&[f64]) -> f64) -> Option<[f64; 2]> {
     let mut sample = vec![0.0; n];
     for _ in 0..BOOTSTRAP_RESAMPLES {
         for s in sample.iter_mut() {
-            *s = sorted[rng.gen_range(0..n)];
+            *s = values[rng.gen_range(0..n)];
         }
-        sample.sort_by(|a, b| a.total_cmp(b));
-        stats.push(stat(&sample));
+        stats.push(stat(&mut sample));
     }
     stats.sort_by(|a, b| a.total_cmp(b));
     Some([
@@ -105,8 +105,33 @@ fn bootstrap(sorted: &[f64], stat: impl Fn(&[f64]) -> f64) -> Option<[f64; 2]> {
     ])
 }
 
-/// Summary of `values` (non-finite values are dropped).
+/// Type-7 percentile of unsorted values, reordering them (selection, not a full sort).
+fn percentile_select(v: &mut [f64], p: f64) -> f64 {
+    let n = v.len();
+    let h = (n - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let (_, x_lo, upper) = v.select_nth_unstable_by(lo, |a, b| a.total_cmp(b));
+    let x_lo = *x_lo;
+    let x_hi = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    if upper.is_empty() {
+        x_lo
+    } else {
+        x_lo + (h - lo as f64) * (x_hi - x_lo)
+    }
+}
+
+/// Summary of `values` (non-finite values are dropped), with bootstrap CIs.
 pub fn summarize(values: &[f64]) -> Summary {
+    let v = finite_sorted(values);
+    Summary {
+        mean_ci: bootstrap(&v, |s| s.iter().sum::<f64>() / s.len() as f64),
+        p95_ci: bootstrap(&v, |s| percentile_select(s, 0.95)),
+        ..summarize_no_ci(&v)
+    }
+}
+
+/// Summary without the (costly) bootstrap CIs.
+pub fn summarize_no_ci(values: &[f64]) -> Summary {
     let v = finite_sorted(values);
     let p = |q| percentile_sorted(&v, q);
     Summary {
@@ -119,8 +144,8 @@ pub fn summarize(values: &[f64]) -> Summary {
         p95: p(0.95),
         p99: p(0.99),
         max: v.last().copied(),
-        mean_ci: bootstrap(&v, |s| s.iter().sum::<f64>() / s.len() as f64),
-        p95_ci: bootstrap(&v, |s| percentile_sorted(s, 0.95).unwrap_or(0.0)),
+        mean_ci: None,
+        p95_ci: None,
     }
 }
 
@@ -351,11 +376,11 @@ pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics
         ttft_ms: summarize(&collect(&|r| r.ttft_ms())),
         e2e_ms: summarize(&collect(&|r| Some(r.e2e_ms()))),
         itl_ms: summarize(&collect(&|r| r.itl_ms())),
-        tpot_ms: summarize(&collect(&|r| r.tpot_ms())),
+        tpot_ms: summarize_no_ci(&collect(&|r| r.tpot_ms())),
         decode_tok_s: summarize(&collect(&|r| r.decode_tok_s())),
-        ttft_from_intended_ms: summarize(&collect(&|r| r.ttft_from_intended_ms())),
-        e2e_from_intended_ms: summarize(&collect(&|r| Some(r.e2e_from_intended_ms()))),
-        schedule_lag_ms: summarize(&lags),
+        ttft_from_intended_ms: summarize_no_ci(&collect(&|r| r.ttft_from_intended_ms())),
+        e2e_from_intended_ms: summarize_no_ci(&collect(&|r| Some(r.e2e_from_intended_ms()))),
+        schedule_lag_ms: summarize_no_ci(&lags),
         late_sends,
         late_share: if requests > 0 {
             late_sends as f64 / requests as f64

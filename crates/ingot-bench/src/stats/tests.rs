@@ -175,3 +175,16 @@ fn slo_parse() {
     assert!(Slo::parse("foo=1s").is_err());
     assert!(Slo::parse("ttft").is_err());
 }
+
+#[test]
+fn percentile_select_matches_sorted() {
+    let mut v: Vec<f64> = vec![9.0, 1.0, 5.0, 3.0, 7.0, 2.0];
+    let mut sorted = v.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    for p in [0.0, 0.3, 0.5, 0.95, 1.0] {
+        close(
+            super::percentile_select(&mut v, p),
+            percentile_sorted(&sorted, p).unwrap(),
+        );
+    }
+}
