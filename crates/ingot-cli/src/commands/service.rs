@@ -69,7 +69,31 @@ fn pid_alive(pid: u32) -> bool {
     };
     // Signal 0 checks existence; EPERM still means the process exists.
     let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !is_zombie(pid)
+}
+
+/// A service that exited but was not reaped still answers signal 0. Its parent, `ingot
+/// service start`, is long gone, and in containers PID 1 often does not reap orphans, so
+/// without this check `stop` would wait for a dead process and `status` would call it running.
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: i32) -> bool {
+    // /proc/PID/stat is "PID (COMM) STATE ..."; COMM may hold spaces or parentheses.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')').and_then(|(_, rest)| {
+                rest.split_whitespace()
+                    .next()
+                    .map(|st| st == "Z" || st == "X")
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(_pid: i32) -> bool {
+    false
 }
 
 /// The status of a service that is actually running; a stale file is removed.
@@ -108,6 +132,9 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
     let rt = super::runtime()?;
     rt.block_on(async move {
+        // Handlers first: a SIGTERM sent as soon as the URL is printed (or the status file
+        // appears) must shut down gracefully, not kill the process by the default action.
+        let signals = shutdown_signal()?;
         let handle = ingot_server::serve(config, engine, provider).await?;
         let url = handle.url();
         println!("ingot serving on {url}/v1 (pid {})", std::process::id());
@@ -122,7 +149,7 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
                 },
             )?;
         }
-        wait_for_signal().await;
+        signals.await;
         eprintln!("shutting down: finishing running requests");
         handle.shutdown().await;
         if let Some(path) = &args.status_file {
@@ -132,13 +159,17 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     })
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
