@@ -109,3 +109,25 @@ fn emit(level: u32, msg: &str) {
         _ => tracing::debug!(target: "llama.cpp", "{msg}"),
     }
 }
+
+/// Releases the calling thread's OpenMP worker pool.
+///
+/// ggml's CPU backend runs each graph in an OpenMP parallel region whose workers belong to the
+/// calling thread and spin between regions, which is what makes token-by-token generation
+/// fast. But libgomp throttles that spinning (workers sleep right away and every token pays a
+/// wake-up, ~4x slower generation on a small model) as soon as the process has more OpenMP
+/// threads than CPUs, e.g. when a second model's scheduler thread, or a benchmark on another
+/// thread, has ever run a graph. So a thread that stops computing gives its pool back; the next
+/// decode re-creates it (a few thread spawns, negligible next to a request).
+pub(crate) fn release_thread_pool() {
+    #[cfg(feature = "openmp")]
+    // SAFETY: OpenMP 5.0 API; called outside any parallel region. 1 = omp_pause_soft.
+    unsafe {
+        omp_pause_resource_all(1);
+    }
+}
+
+#[cfg(feature = "openmp")]
+extern "C" {
+    fn omp_pause_resource_all(kind: std::ffi::c_int) -> std::ffi::c_int;
+}

@@ -104,6 +104,23 @@ pub fn bench_engine(
     model_path: &Path,
     params: &BenchEngineParams,
 ) -> Result<BenchEngineResult, EngineError> {
+    // Measure on a dedicated thread: its OpenMP worker pool dies with it, so neither a pool
+    // left on the caller's thread slows down models loaded later in this process, nor the
+    // other way round (see backend::release_thread_pool).
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("ingot-bench".into())
+            .spawn_scoped(s, || bench_on_this_thread(model_path, params))
+            .map_err(|e| EngineError::Backend(format!("cannot start the benchmark thread: {e}")))?
+            .join()
+            .map_err(|_| EngineError::Backend("the benchmark thread panicked".into()))?
+    })
+}
+
+fn bench_on_this_thread(
+    model_path: &Path,
+    params: &BenchEngineParams,
+) -> Result<BenchEngineResult, EngineError> {
     if params.repetitions == 0 {
         return Err(EngineError::InvalidRequest(
             "repetitions must be at least 1".into(),

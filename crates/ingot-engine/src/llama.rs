@@ -360,15 +360,15 @@ impl LoadedModel for LlamaLoadedModel {
                 n_ctx - n_prompt
             }
         };
-        let mut sampler = sampling::build(&self.model, &req.sampling, n_ctx)?;
-        if req.sampling.repeat_penalty != 1.0 && req.sampling.grammar.is_none() {
+        let mut sampler = sampling::Sampler::new(&self.model, &req.sampling, n_ctx)?;
+        if req.sampling.repeat_penalty != 1.0 {
             // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
             let last_n = if req.sampling.repeat_last_n < 0 {
                 tokens.len()
             } else {
                 req.sampling.repeat_last_n as usize
             };
-            sampler.accept_many(&tokens[tokens.len().saturating_sub(last_n)..]);
+            sampler.accept_prompt(&tokens[tokens.len().saturating_sub(last_n)..]);
         }
 
         self.shared.reserve(self.max_queue)?;

@@ -1,7 +1,9 @@
 //! Building llama.cpp sampler chains from [`SamplingParams`].
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 
 use crate::types::{EngineError, SamplingParams};
 
@@ -56,57 +58,104 @@ pub(crate) fn seed32(seed: u64) -> u32 {
     (seed ^ (seed >> 32)) as u32
 }
 
-/// Builds the chain: grammar (if any) → repeat penalty → then either greedy (temperature 0)
-/// or top-k → top-p → min-p → temperature → dist(seed). `n_ctx_seq` resolves
-/// `repeat_last_n = -1` ("the whole context") like llama.cpp's CLI does.
-pub(crate) fn build(
-    model: &LlamaModel,
-    p: &SamplingParams,
-    n_ctx_seq: u32,
-) -> Result<LlamaSampler, EngineError> {
-    let mut chain = Vec::with_capacity(7);
-    if let Some(grammar) = &p.grammar {
-        let g = LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
-            let detail = crate::backend::take_last_error().unwrap_or_default();
-            EngineError::InvalidRequest(
-                format!("invalid GBNF grammar: {e} {detail}")
-                    .trim_end()
-                    .to_string(),
-            )
-        })?;
-        chain.push(g);
-    }
-    if p.repeat_penalty != 1.0 {
-        let last_n = if p.repeat_last_n < 0 {
-            n_ctx_seq as i32
-        } else {
-            p.repeat_last_n
+/// A request's sampler: the llama.cpp chain, plus the grammar kept *outside* the chain.
+///
+/// Why separate: `llama_sampler_sample` accepts the chosen token into every sampler of the
+/// chain, and a grammar sampler throws a C++ exception (which aborts the process across the
+/// FFI boundary) if that token violates the grammar, which happens when the grammar leaves no
+/// token possible. With the grammar outside, constrained requests are sampled step by step and
+/// the grammar's accept goes through llama-cpp-2's exception-catching wrapper, so a dead-end
+/// grammar fails the request instead of the process. Unconstrained requests keep the fast
+/// single-call path.
+pub(crate) struct Sampler {
+    chain: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+}
+
+impl Sampler {
+    /// Builds: grammar (if any) → repeat penalty → then either greedy (temperature 0) or
+    /// top-k → top-p → min-p → temperature → dist(seed). `n_ctx_seq` resolves
+    /// `repeat_last_n = -1` ("the whole context") like llama.cpp's CLI does.
+    pub fn new(
+        model: &LlamaModel,
+        p: &SamplingParams,
+        n_ctx_seq: u32,
+    ) -> Result<Self, EngineError> {
+        let grammar = match &p.grammar {
+            None => None,
+            Some(g) => Some(LlamaSampler::grammar(model, g, "root").map_err(|e| {
+                let detail = crate::backend::take_last_error().unwrap_or_default();
+                EngineError::InvalidRequest(
+                    format!("invalid GBNF grammar: {e} {detail}")
+                        .trim_end()
+                        .to_string(),
+                )
+            })?),
         };
-        chain.push(LlamaSampler::penalties(
-            model.n_vocab(),
-            last_n,
-            p.repeat_penalty,
-            0.0,
-            0.0,
-        ));
+        let mut chain = Vec::with_capacity(6);
+        if p.repeat_penalty != 1.0 {
+            let last_n = if p.repeat_last_n < 0 {
+                n_ctx_seq as i32
+            } else {
+                p.repeat_last_n
+            };
+            chain.push(LlamaSampler::penalties(
+                model.n_vocab(),
+                last_n,
+                p.repeat_penalty,
+                0.0,
+                0.0,
+            ));
+        }
+        if p.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            if p.top_k > 0 {
+                chain.push(LlamaSampler::top_k(p.top_k));
+            }
+            if p.top_p < 1.0 {
+                chain.push(LlamaSampler::top_p(p.top_p, 1));
+            }
+            if p.min_p > 0.0 {
+                chain.push(LlamaSampler::min_p(p.min_p, 1));
+            }
+            chain.push(LlamaSampler::temp(p.temperature));
+            chain.push(LlamaSampler::dist(seed32(p.seed)));
+        }
+        // no_perf: we time requests ourselves; llama.cpp's sampler perf counters are unused.
+        Ok(Self {
+            chain: LlamaSampler::chain(chain, true),
+            grammar,
+        })
     }
-    if p.temperature <= 0.0 {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if p.top_k > 0 {
-            chain.push(LlamaSampler::top_k(p.top_k));
-        }
-        if p.top_p < 1.0 {
-            chain.push(LlamaSampler::top_p(p.top_p, 1));
-        }
-        if p.min_p > 0.0 {
-            chain.push(LlamaSampler::min_p(p.min_p, 1));
-        }
-        chain.push(LlamaSampler::temp(p.temperature));
-        chain.push(LlamaSampler::dist(seed32(p.seed)));
+
+    /// Feeds prompt tokens to the repeat penalty's history (not to the grammar, which
+    /// constrains only the output).
+    pub fn accept_prompt(&mut self, tokens: &[LlamaToken]) {
+        self.chain.accept_many(tokens);
     }
-    // no_perf: we time requests ourselves; llama.cpp's sampler perf counters are unused.
-    Ok(LlamaSampler::chain(chain, true))
+
+    /// Samples from the logits of batch row `idx` and records the token.
+    pub fn sample(&mut self, ctx: &LlamaContext<'_>, idx: i32) -> Result<LlamaToken, EngineError> {
+        let Some(grammar) = self.grammar.as_mut() else {
+            return Ok(self.chain.sample(ctx, idx));
+        };
+        let mut candidates = ctx.token_data_array_ith(idx);
+        candidates.apply_sampler(grammar);
+        candidates.apply_sampler(&mut self.chain);
+        let dead_end = || {
+            EngineError::InvalidRequest("the grammar allows no continuation of the output".into())
+        };
+        let chosen = candidates
+            .selected
+            .and_then(|i| candidates.data.get(i))
+            .filter(|d| d.logit().is_finite())
+            .ok_or_else(dead_end)?;
+        let token = chosen.id();
+        grammar.try_accept(token).map_err(|_| dead_end())?;
+        self.chain.accept(token);
+        Ok(token)
+    }
 }
 
 #[cfg(test)]

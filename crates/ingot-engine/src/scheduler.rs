@@ -33,7 +33,6 @@ use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::stop::StopMatcher;
@@ -112,7 +111,7 @@ impl Shared {
 /// A prepared request: tokenized, checked against the context, sampler built.
 pub(crate) struct Job {
     pub tokens: Vec<LlamaToken>,
-    pub sampler: LlamaSampler,
+    pub sampler: crate::sampling::Sampler,
     /// Resolved limit (the remaining context when the caller gave none).
     pub max_tokens: u32,
     pub stop: Vec<String>,
@@ -234,6 +233,7 @@ pub(crate) fn run(
         text: String::with_capacity(64),
         prefill: Vec::with_capacity(cfg.n_parallel),
         admissions: 0,
+        computed: false,
         cfg,
     };
     sched.run(rx);
@@ -253,12 +253,17 @@ struct Scheduler<'m> {
     text: String,
     prefill: Vec<usize>,
     admissions: u64,
+    /// Whether a decode ran since the thread last went idle (see `release_thread_pool`).
+    computed: bool,
 }
 
 impl Scheduler<'_> {
     fn run(mut self, rx: Receiver<Command>) {
         'outer: loop {
             if self.is_idle() {
+                if std::mem::take(&mut self.computed) {
+                    crate::backend::release_thread_pool();
+                }
                 match rx.recv() {
                     Ok(Command::Job(job)) => self.pending.push_back(job),
                     Ok(Command::Shutdown) | Err(_) => break,
@@ -467,6 +472,7 @@ impl Scheduler<'_> {
             return;
         }
 
+        self.computed = true;
         if let Err(e) = self.ctx.decode(&mut self.batch) {
             let why = crate::backend::take_last_error()
                 .map(|m| format!(" ({m})"))
@@ -496,9 +502,15 @@ impl Scheduler<'_> {
             if r.prompt_done.is_none() {
                 r.prompt_done = Some(now);
             }
-            // Applies the whole chain (grammar, penalties, ...) to this row's logits and
-            // accepts the token into the chain's state.
-            let tok = r.job.sampler.sample(&self.ctx, idx);
+            let tok = match r.job.sampler.sample(&self.ctx, idx) {
+                Ok(t) => t,
+                Err(e) => {
+                    if let Some(r) = self.release(i, true) {
+                        let _ = r.job.tx.send(Event::Error(e));
+                    }
+                    continue;
+                }
+            };
             self.on_token(i, tok, now);
         }
     }

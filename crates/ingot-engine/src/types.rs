@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 /// How to load a model. `None` fields mean "pick a sensible default" (documented per field).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadOptions {
-    /// Context length in tokens for the whole context (shared by all parallel sequences).
-    /// Default: the smaller of the model's training context and 4096 × `n_parallel`... see backend.
+    /// Context length in tokens for the whole context, split evenly between the `n_parallel`
+    /// sequences (each request may use `n_ctx / n_parallel` tokens, prompt plus output).
+    /// Default: per sequence the smaller of the model's training context and 4096, times
+    /// `n_parallel`. llama.cpp rounds each sequence's share up to a multiple of 256;
+    /// [`ModelInfo`] reports what was allocated.
     pub context_length: Option<u32>,
     /// Threads for generation and prompt processing. Default: physical cores.
     pub threads: Option<usize>,
@@ -149,19 +152,29 @@ pub struct Usage {
 
 /// Timings of one request, all measured by the engine. The server exposes this object as is
 /// (`timings` in every response), so its fields are part of the documented API.
+///
+/// Clock points: *received* = `generate` called; *admitted* = the request got a slot;
+/// *prompt done* = the decode holding the last prompt token finished; *first*/*last token* =
+/// the first/last generated token was sampled (an end-of-generation token is not counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
-    /// Time the model took to load (0 when it was already loaded).
+    /// Time the model took to load. The engine reports it on the model's first request and 0
+    /// afterwards; callers that load on demand may overwrite it.
     pub load_ms: f64,
-    /// Time spent waiting for a free slot.
+    /// Received → admitted: time spent waiting for a free slot.
     pub queue_ms: f64,
-    /// Prompt processing time.
+    /// Admitted → prompt done (with parallel sequences this includes their interleaved
+    /// decoding).
     pub prompt_ms: f64,
+    /// Prompt tokens actually evaluated (excluding `cached_tokens`) per second of `prompt_ms`.
     pub prompt_tokens_per_s: f64,
-    /// From the request reaching the engine to the first token being emitted.
+    /// Received → first token: queueing plus prompt processing plus the first sampling.
     pub ttft_ms: f64,
-    /// From the first token to the last.
+    /// First token → last token.
     pub gen_ms: f64,
+    /// Generation speed over the tokens after the first: `(completion_tokens - 1) / gen_ms`,
+    /// as llama.cpp's "eval" rate (the first token's cost belongs to `ttft_ms`). 0 with fewer
+    /// than two tokens.
     pub gen_tokens_per_s: f64,
     /// Prompt tokens whose KV cells were reused from a previous request (prefix cache).
     pub cached_tokens: u32,
@@ -170,8 +183,10 @@ pub struct Timings {
 /// Events of one generation, in order: zero or more `Token`, then exactly one `Done` or `Error`.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A piece of text. `text` is always valid UTF-8 and never contains part of a stop string;
-    /// it may be empty-free but can hold several tokens' worth when bytes were held back.
+    /// A piece of text. `text` is valid UTF-8 (never half a character), never empty, and never
+    /// contains part of a stop string. It holds several tokens' worth when text was held back
+    /// (an incomplete character or a possible stop-string prefix); `id` is then the last of
+    /// those tokens.
     Token {
         text: String,
         id: i32,

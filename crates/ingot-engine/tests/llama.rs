@@ -485,6 +485,22 @@ fn json_grammar_constrains_output() {
 }
 
 #[test]
+fn finished_grammar_with_ignore_eos_and_sampling_does_not_crash() {
+    // Once "yes"/"no" is complete the grammar only allows end-of-generation; ignore_eos keeps
+    // sampling past it, with penalties and random sampling in the chain.
+    let mut req = helpful("Is the sky blue? Answer yes or no.", 6);
+    req.sampling.grammar = Some(r#"root ::= "yes" | "no""#.into());
+    req.sampling.ignore_eos = true;
+    req.sampling.temperature = 0.8;
+    req.sampling.repeat_penalty = 1.2;
+    let c = collect(shared_model().generate(req).unwrap());
+    assert!(c.error.is_none(), "{:?}", c.error);
+    assert!(c.text == "yes" || c.text == "no", "{:?}", c.text);
+    assert_eq!(c.usage.completion_tokens, 6);
+    assert_eq!(c.finish, Some(FinishReason::Length));
+}
+
+#[test]
 fn sampling_with_seed_is_reproducible() {
     let m = shared_model();
     let req = |seed| GenerateRequest {
