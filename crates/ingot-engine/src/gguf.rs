@@ -172,7 +172,7 @@ fn tensor_nbytes(ty: u32, ne: [u64; 4]) -> Result<u64, String> {
     if blck == 0 || type_size == 0 {
         return Err(format!("unsupported (removed) ggml type {ty}"));
     }
-    if ne[0] % blck != 0 {
+    if !ne[0].is_multiple_of(blck) {
         return Err(format!(
             "row length {} is not a multiple of the block size {blck}",
             ne[0]

@@ -48,7 +48,7 @@ impl Engine for LlamaEngine {
 /// Why chat requests cannot be served, when they cannot.
 #[derive(Debug)]
 enum TemplateState {
-    Ready(ChatTemplate),
+    Ready(Box<ChatTemplate>),
     Missing,
     /// The GGUF's template does not compile; raw completions still work.
     Broken(String),
@@ -80,7 +80,7 @@ impl std::fmt::Debug for LlamaLoadedModel {
 fn context_geometry(opts: &LoadOptions, n_ctx_train: u32) -> Result<(u32, u32), EngineError> {
     let n_par = u32::try_from(opts.n_parallel)
         .ok()
-        .filter(|&n| n >= 1 && n <= 256)
+        .filter(|n| (1..=256).contains(n))
         .ok_or_else(|| {
             EngineError::InvalidRequest(format!(
                 "n_parallel must be 1..=256, got {}",
@@ -156,9 +156,11 @@ impl LlamaLoadedModel {
         let (bos, eos) = special_texts(&model);
         let template = match (&opts.chat_template, &summary.chat_template) {
             // An explicit template is the user's input: a broken one is an error right away.
-            (Some(src), _) => TemplateState::Ready(ChatTemplate::new(src.clone(), bos, eos)?),
+            (Some(src), _) => {
+                TemplateState::Ready(Box::new(ChatTemplate::new(src.clone(), bos, eos)?))
+            }
             (None, Some(src)) => match ChatTemplate::new(src.clone(), bos, eos) {
-                Ok(t) => TemplateState::Ready(t),
+                Ok(t) => TemplateState::Ready(Box::new(t)),
                 Err(e) => {
                     tracing::warn!(model = %name, error = %e, "the model's chat template does not compile; chat requests will fail");
                     TemplateState::Broken(e.to_string())

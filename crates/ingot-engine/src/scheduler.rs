@@ -449,9 +449,12 @@ impl Scheduler<'_> {
             let r = slot.req.as_mut().expect("prefill slot is running");
             let n_prompt = r.job.tokens.len();
             let take = (n_prompt - r.prompt_pos).min(budget);
+            let mut added = 0;
             for j in r.prompt_pos..r.prompt_pos + take {
                 let last = j + 1 == n_prompt;
                 let tok = r.job.tokens[j];
+                // Cannot fail (budget <= free batch space); if it did, the rest of the prompt
+                // simply goes into the next step.
                 if self
                     .batch
                     .add(tok, slot.cache.len() as i32, &[slot.seq], last)
@@ -460,13 +463,17 @@ impl Scheduler<'_> {
                     break;
                 }
                 slot.cache.push(tok);
+                added += 1;
                 if last {
                     r.logits_idx = Some(self.batch.n_tokens() - 1);
                 }
             }
-            r.prompt_pos += take;
-            r.in_batch = true;
-            budget -= take;
+            r.prompt_pos += added;
+            r.in_batch |= added > 0;
+            budget -= added;
+            if added < take {
+                break;
+            }
         }
         if self.batch.n_tokens() == 0 {
             return;

@@ -296,6 +296,45 @@ fn four_parallel_greedy_requests_all_complete() {
 }
 
 #[test]
+fn long_prompt_prefill_does_not_stall_running_streams() {
+    let m = load(&LoadOptions {
+        n_parallel: 2,
+        context_length: Some(2 * 2048),
+        batch_size: 128,
+        ..opts()
+    });
+    let mut req = raw("Once upon a time", Some(400));
+    req.sampling.ignore_eos = true;
+    let mut a = m.generate(req).unwrap();
+    assert!(matches!(a.blocking_next(), Some(Event::Token { .. })));
+    // ~600 prompt tokens: at most 127 per step next to A's token, so five steps or more.
+    let long = "The quick brown fox jumps over the lazy dog. ".repeat(60);
+    let submitted = Instant::now();
+    let b = m.generate(raw(&long, Some(1))).unwrap();
+    let hb = std::thread::spawn(move || {
+        let c = collect(b);
+        (Instant::now(), c)
+    });
+    let mut a_times = Vec::new();
+    while !hb.is_finished() {
+        match a.blocking_next() {
+            Some(Event::Token { .. }) => a_times.push(Instant::now()),
+            other => panic!("A ended early: {other:?}"),
+        }
+    }
+    let (b_done, b) = hb.join().unwrap();
+    assert!(b.usage.prompt_tokens > 500, "{:?}", b.usage);
+    let during = a_times
+        .iter()
+        .filter(|t| **t > submitted && **t < b_done)
+        .count();
+    assert!(
+        during >= 2,
+        "A got {during} tokens while B's prompt was processed"
+    );
+}
+
+#[test]
 fn parallel_answers_match_single_stream_answers() {
     // Batching must not change what a sequence computes (beyond float noise that greedy
     // decoding of a short answer does not see).
