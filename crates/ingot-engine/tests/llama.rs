@@ -593,6 +593,7 @@ fn bench_engine_reports_both_rates() {
     let r = bench_engine(
         &model_path(),
         &BenchEngineParams {
+            threads: Some(1),
             prompt_tokens: 64,
             gen_tokens: 8,
             repetitions: 2,

@@ -107,10 +107,15 @@ pub fn sha256_file(path: &Path) -> String {
     hex::encode(h.finalize())
 }
 
-/// Small, fast defaults for tests: 2048-token context, greedy prefix cache off.
+/// Small, fast defaults for tests: 2048-token context, prefix cache off, one thread.
+///
+/// One thread because tests run concurrently (and CI machines are shared): llama.cpp's
+/// threads spin at barriers, so more compute threads than free cores slows everything down by
+/// an order of magnitude, while a 135M model is quick enough on one core.
 pub fn opts() -> LoadOptions {
     LoadOptions {
         context_length: Some(2048),
+        threads: Some(1),
         prefix_cache: false,
         ..Default::default()
     }
