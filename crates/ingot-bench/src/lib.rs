@@ -7,8 +7,15 @@
 //!   in-process model.
 //! - [`exec`]: closed-loop and open-loop executors.
 //! - [`workload`]: prompts (built-in workshop set, prompts.json/models.json formats).
+pub mod calibrate;
 pub mod exec;
+pub mod html;
+pub mod mock;
 pub mod record;
+pub mod report;
+pub mod resources;
+pub mod results;
+pub mod run;
 pub mod stats;
 pub mod target;
 pub mod workload;

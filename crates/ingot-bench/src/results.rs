@@ -1,0 +1,162 @@
+//! `results.json`: the versioned result of a run (schema: `schema/results.schema.json`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibrate::Calibration;
+use crate::exec::Scenario;
+use crate::resources::MachineInfo;
+use crate::stats::{ScenarioMetrics, Slo};
+use crate::workload::{GenParams, Mode};
+
+/// Version of the results format; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub manifest: Manifest,
+    pub models: Vec<ModelResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub ingot_version: String,
+    pub git_sha: Option<String>,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: Option<String>,
+    pub target: TargetInfo,
+    /// The in-process engine (absent with an endpoint).
+    pub engine: Option<EngineInfo>,
+    pub machine: MachineInfo,
+    pub threads: Option<usize>,
+    pub sampling: GenParams,
+    pub prompt_set: PromptSetInfo,
+    pub scenarios: Vec<Scenario>,
+    pub rounds: u32,
+    pub warmup_rounds: u32,
+    pub slo: Slo,
+    pub watts_per_core: f64,
+    /// The harness's self-check, run at the start (`ingot bench calibrate`, quick settings).
+    pub calibration: Option<Calibration>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    InProcess,
+    Endpoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub kind: TargetKind,
+    pub endpoint: Option<String>,
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub name: String,
+    /// The llama.cpp bindings and their pinned version.
+    pub llama_cpp: String,
+    /// llama.cpp's system info line (SIMD features, threads).
+    pub system_info: String,
+    pub prefix_cache: bool,
+    pub n_parallel: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptSetInfo {
+    /// `builtin` or the file it came from.
+    pub source: String,
+    pub sha256: String,
+    pub count: usize,
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    pub alias: String,
+    pub status: Status,
+    /// Why it failed (download, load, timeout, errors).
+    pub reason: Option<String>,
+    pub mode: Mode,
+    pub file: Option<ModelFile>,
+    pub load: Option<LoadMetrics>,
+    pub resources: Option<ResourceMetrics>,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub path: String,
+    pub sha256: Option<String>,
+    /// Disk footprint in the cache.
+    pub size_bytes: Option<u64>,
+    pub quantization: Option<String>,
+    pub parameters: Option<u64>,
+}
+
+/// Load time (file to ready) and the first TTFT after it, cold (page cache dropped where
+/// permitted) and warm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LoadMetrics {
+    pub cold_load_ms: Option<f64>,
+    pub cold_first_ttft_ms: Option<f64>,
+    /// Whether posix_fadvise(DONTNEED) succeeded before the cold load.
+    pub page_cache_dropped: bool,
+    pub warm_load_ms: Option<f64>,
+    pub warm_first_ttft_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ResourceMetrics {
+    pub peak_rss_bytes: Option<u64>,
+    pub peak_pss_bytes: Option<u64>,
+    /// CPU seconds (user + system) of the serving process during the measured scenarios.
+    pub cpu_seconds: Option<f64>,
+    pub cpu_s_per_1k_tokens: Option<f64>,
+    /// cpu_s_per_1k_tokens × watts per core.
+    pub energy_j_per_1k_tokens: Option<f64>,
+    /// Which process was measured (`self` or the server pid).
+    pub process: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub started: String,
+    pub metrics: Option<ScenarioMetrics>,
+    /// Set when the metric computation itself failed (the raw records are still written).
+    pub metrics_error: Option<String>,
+}
+
+impl Results {
+    /// The model's result for a scenario name.
+    pub fn find(&self, model: &str, scenario: &str) -> Option<&ScenarioMetrics> {
+        self.models
+            .iter()
+            .find(|m| m.alias == model)?
+            .scenarios
+            .iter()
+            .find(|s| s.scenario.name == scenario)?
+            .metrics
+            .as_ref()
+    }
+}
+
+/// The current time, RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

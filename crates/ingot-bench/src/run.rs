@@ -1,0 +1,600 @@
+//! A whole benchmark run: models × scenarios, outputs written after every model, a failing
+//! model recorded as `failed` while the run goes on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ingot_engine::{Engine, LoadOptions, LoadedModel};
+
+use crate::calibrate::{calibrate, CalibrateOptions, Calibration};
+use crate::exec::{run_scenario, Arrivals, OnRecord, Scenario, StopAt};
+use crate::record::RequestRecord;
+use crate::resources::{cpu_seconds, drop_page_cache, machine_info, MemorySampler};
+use crate::results::*;
+use crate::stats::{scenario_metrics_safe, Slo};
+use crate::target::{HttpTarget, InProcessTarget, Job, Target};
+use crate::workload::{prompt_set_hash, GenParams, Mode, PromptSpec};
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    /// Models loaded by ingot itself.
+    InProcess,
+    /// An OpenAI-compatible server.
+    Endpoint {
+        url: String,
+        api_key: Option<String>,
+        server_pid: Option<u32>,
+    },
+}
+
+/// A model to benchmark; `mode: None` picks chat when the model has a chat template.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub alias: String,
+    pub mode: Option<Mode>,
+}
+
+/// What the resolver found for a model (in-process runs).
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub quantization: Option<String>,
+    pub parameters: Option<u64>,
+    /// Whether the model has a chat template (else it is benchmarked in completion mode).
+    pub chat_template: bool,
+}
+
+/// Finds (downloading if needed) a model's file. Called outside any async runtime.
+pub trait Resolver {
+    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub models: Vec<ModelSpec>,
+    pub prompts: Vec<PromptSpec>,
+    /// `builtin` or the prompts file.
+    pub prompt_source: String,
+    pub gen: GenParams,
+    pub rounds: u32,
+    pub warmup: u32,
+    pub concurrency: Vec<usize>,
+    pub rates: Vec<f64>,
+    pub arrivals: Arrivals,
+    pub requests: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub threads: Option<usize>,
+    /// Sequences the in-process engine decodes together [default: the highest concurrency].
+    pub parallel: Option<usize>,
+    pub slo: Slo,
+    pub watts_per_core: f64,
+    pub target: TargetSpec,
+    pub out_dir: PathBuf,
+    /// Run a quick harness calibration first, for the manifest.
+    pub calibrate: bool,
+    /// Measure cold and warm load (in-process).
+    pub load_test: bool,
+    /// Draw progress bars and notes on stderr.
+    pub progress: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            models: Vec::new(),
+            prompts: crate::workload::builtin_prompts(),
+            prompt_source: "builtin".into(),
+            gen: GenParams::default(),
+            rounds: 3,
+            warmup: 1,
+            concurrency: vec![1],
+            rates: Vec::new(),
+            arrivals: Arrivals::Poisson,
+            requests: None,
+            duration_s: None,
+            threads: None,
+            parallel: None,
+            slo: Slo::default(),
+            watts_per_core: crate::resources::DEFAULT_WATTS_PER_CORE,
+            target: TargetSpec::InProcess,
+            out_dir: PathBuf::from("ingot-results"),
+            calibrate: true,
+            load_test: true,
+            progress: false,
+        }
+    }
+}
+
+impl RunConfig {
+    /// The scenarios: one closed loop per concurrency, then one open loop per rate.
+    pub fn scenarios(&self) -> Vec<Scenario> {
+        let stop = match (self.duration_s, self.requests) {
+            (Some(d), _) => StopAt::Duration(d),
+            (None, Some(n)) => StopAt::Requests(n),
+            (None, None) => {
+                StopAt::Requests(u64::from(self.rounds.max(1)) * self.prompts.len() as u64)
+            }
+        };
+        let mut out: Vec<Scenario> = self
+            .concurrency
+            .iter()
+            .map(|c| Scenario::closed(*c, stop))
+            .collect();
+        out.extend(
+            self.rates
+                .iter()
+                .map(|r| Scenario::open(*r, self.arrivals, stop)),
+        );
+        out
+    }
+}
+
+/// Everything a run produced so far.
+pub struct RunOutput {
+    pub results: Results,
+    pub records: Vec<RequestRecord>,
+}
+
+fn note(cfg: &RunConfig, msg: &str) {
+    if cfg.progress {
+        eprintln!("{msg}");
+    }
+}
+
+fn git_sha() -> Option<String> {
+    if let Some(s) = option_env!("INGOT_GIT_SHA") {
+        return Some(s.to_string());
+    }
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| s.len() == 40)
+}
+
+fn quick_calibration(cfg: &RunConfig) -> Option<Calibration> {
+    note(
+        cfg,
+        "calibrating the harness against a loopback mock server...",
+    );
+    match std::panic::catch_unwind(|| calibrate(&CalibrateOptions::quick())) {
+        Ok(Ok(c)) => Some(c),
+        Ok(Err(e)) => {
+            note(cfg, &format!("warning: calibration failed: {e:#}"));
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Runs the benchmark. `engine` loads models for in-process runs (ignored with an endpoint).
+/// Outputs are written to `cfg.out_dir` after every model.
+pub fn run(
+    cfg: &RunConfig,
+    resolver: &dyn Resolver,
+    engine: Arc<dyn Engine>,
+) -> anyhow::Result<RunOutput> {
+    anyhow::ensure!(!cfg.prompts.is_empty(), "the prompt set is empty");
+    anyhow::ensure!(!cfg.models.is_empty(), "no model to benchmark");
+    std::fs::create_dir_all(&cfg.out_dir)?;
+    let machine = machine_info();
+    let mut warnings = Vec::new();
+    if machine.busy {
+        let w = format!(
+            "load average {:.2} exceeds the {} cores at start: numbers from a busy machine",
+            machine.load_avg_1m.unwrap_or(0.0),
+            machine.logical_cores
+        );
+        note(cfg, &format!("warning: {w}"));
+        warnings.push(w);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let calibration = if cfg.calibrate {
+        quick_calibration(cfg)
+    } else {
+        None
+    };
+    let scenarios = cfg.scenarios();
+    let max_conc = scenarios
+        .iter()
+        .filter_map(|s| s.concurrency())
+        .max()
+        .unwrap_or(1);
+    let n_parallel = cfg.parallel.unwrap_or(max_conc).max(1);
+    let in_process = matches!(cfg.target, TargetSpec::InProcess);
+    let (target_info, server_pid) = match &cfg.target {
+        TargetSpec::InProcess => (
+            TargetInfo {
+                kind: TargetKind::InProcess,
+                endpoint: None,
+                server_pid: None,
+            },
+            None,
+        ),
+        TargetSpec::Endpoint {
+            url, server_pid, ..
+        } => (
+            TargetInfo {
+                kind: TargetKind::Endpoint,
+                endpoint: Some(url.clone()),
+                server_pid: *server_pid,
+            },
+            *server_pid,
+        ),
+    };
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION,
+        manifest: Manifest {
+            ingot_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_sha: git_sha(),
+            started: now_rfc3339(),
+            finished: None,
+            target: target_info,
+            engine: in_process.then(|| EngineInfo {
+                name: engine.name().to_string(),
+                llama_cpp: "llama-cpp-2 0.1.160".into(),
+                system_info: String::new(),
+                prefix_cache: false,
+                n_parallel,
+            }),
+            machine,
+            threads: cfg.threads,
+            sampling: cfg.gen.clone(),
+            prompt_set: PromptSetInfo {
+                source: cfg.prompt_source.clone(),
+                sha256: prompt_set_hash(&cfg.prompts),
+                count: cfg.prompts.len(),
+                ids: cfg.prompts.iter().map(|p| p.id.clone()).collect(),
+            },
+            scenarios: scenarios.clone(),
+            rounds: cfg.rounds,
+            warmup_rounds: cfg.warmup,
+            slo: cfg.slo.clone(),
+            watts_per_core: cfg.watts_per_core,
+            calibration,
+            warnings,
+        },
+        models: Vec::new(),
+    };
+    let prompts: Vec<Arc<PromptSpec>> = cfg.prompts.iter().cloned().map(Arc::new).collect();
+    let mut records: Vec<RequestRecord> = Vec::new();
+
+    for spec in &cfg.models {
+        note(cfg, &format!("== {} ==", spec.alias));
+        let mut mr = ModelResult {
+            alias: spec.alias.clone(),
+            status: Status::Ok,
+            reason: None,
+            mode: spec.mode.unwrap_or_default(),
+            file: None,
+            load: None,
+            resources: None,
+            scenarios: Vec::new(),
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bench_model(
+                cfg,
+                spec,
+                resolver,
+                engine.as_ref(),
+                &rt,
+                &prompts,
+                &scenarios,
+                n_parallel,
+                server_pid,
+                &mut mr,
+                &mut records,
+                &mut results.manifest,
+            )
+        }));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                mr.status = Status::Failed;
+                mr.reason = Some(format!("{e:#}"));
+            }
+            Err(_) => {
+                mr.status = Status::Failed;
+                mr.reason = Some("internal error (panic) while benchmarking".into());
+            }
+        }
+        if mr.status == Status::Failed {
+            note(
+                cfg,
+                &format!(
+                    "{}: failed: {}",
+                    mr.alias,
+                    mr.reason.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        results.models.push(mr);
+        results.manifest.finished = Some(now_rfc3339());
+        if let Err(e) = crate::report::write_all(&cfg.out_dir, &results, &records) {
+            note(cfg, &format!("warning: cannot write the reports: {e:#}"));
+        }
+    }
+    Ok(RunOutput { results, records })
+}
+
+fn bar(cfg: &RunConfig, len: Option<u64>, msg: String) -> ProgressBar {
+    let pb = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    if !cfg.progress {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg);
+    pb
+}
+
+/// One request, measured: the first after a load.
+fn first_ttft(
+    rt: &tokio::runtime::Runtime,
+    target: Arc<dyn Target>,
+    prompt: Arc<PromptSpec>,
+    model: &str,
+    scenario: &str,
+) -> RequestRecord {
+    let t0 = Instant::now();
+    let mut r = rt.block_on(target.execute(
+        Job {
+            index: 0,
+            round: 0,
+            prompt,
+            warmup: true,
+            intended_ms: 0.0,
+        },
+        t0,
+    ));
+    r.model = model.to_string();
+    r.scenario = scenario.to_string();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench_model(
+    cfg: &RunConfig,
+    spec: &ModelSpec,
+    resolver: &dyn Resolver,
+    engine: &dyn Engine,
+    rt: &tokio::runtime::Runtime,
+    prompts: &[Arc<PromptSpec>],
+    scenarios: &[Scenario],
+    n_parallel: usize,
+    server_pid: Option<u32>,
+    mr: &mut ModelResult,
+    records: &mut Vec<RequestRecord>,
+    manifest: &mut Manifest,
+) -> anyhow::Result<()> {
+    let pid = server_pid.unwrap_or_else(std::process::id);
+    let sampler = if in_process_or_pid(cfg, server_pid) {
+        Some(MemorySampler::start(pid, Duration::from_millis(50)))
+    } else {
+        None
+    };
+    let mut _model: Option<Arc<dyn LoadedModel>> = None;
+    let target: Arc<dyn Target> = match &cfg.target {
+        TargetSpec::Endpoint { url, api_key, .. } => {
+            mr.mode = spec.mode.unwrap_or(Mode::Chat);
+            Arc::new(HttpTarget::new(
+                url,
+                &spec.alias,
+                api_key.clone(),
+                mr.mode,
+                cfg.gen.clone(),
+            )?)
+        }
+        TargetSpec::InProcess => {
+            let resolved = resolver
+                .resolve(&spec.alias)
+                .map_err(|e| anyhow::anyhow!("download: {e:#}"))?;
+            mr.mode = spec.mode.unwrap_or(if resolved.chat_template {
+                Mode::Chat
+            } else {
+                Mode::Completion
+            });
+            mr.file = Some(ModelFile {
+                path: resolved.path.display().to_string(),
+                sha256: resolved.sha256.clone(),
+                size_bytes: resolved
+                    .size_bytes
+                    .or_else(|| std::fs::metadata(&resolved.path).ok().map(|m| m.len())),
+                quantization: resolved.quantization.clone(),
+                parameters: resolved.parameters,
+            });
+            let opts = LoadOptions {
+                threads: cfg.threads,
+                n_parallel,
+                prefix_cache: false,
+                max_queue: 1 << 20,
+                ..LoadOptions::default()
+            };
+            let mut load = LoadMetrics::default();
+            let mut model = None;
+            let passes: &[bool] = if cfg.load_test {
+                &[true, false]
+            } else {
+                &[false]
+            };
+            for &cold in passes {
+                if cold {
+                    load.page_cache_dropped = drop_page_cache(&resolved.path);
+                }
+                drop(model.take());
+                let started = Instant::now();
+                let m = engine
+                    .load(&resolved.path, &opts)
+                    .map_err(|e| anyhow::anyhow!("load: {e}"))?;
+                let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if let Some(e) = manifest.engine.as_mut() {
+                    e.system_info = m.info().system_info.clone();
+                }
+                let t: Arc<dyn Target> =
+                    Arc::new(InProcessTarget::new(m.clone(), mr.mode, cfg.gen.clone()));
+                let name = if cold { "load-cold" } else { "load-warm" };
+                let r = first_ttft(rt, t, prompts[0].clone(), &spec.alias, name);
+                if let Some(e) = &r.error {
+                    anyhow::bail!("first request after load failed: {e}");
+                }
+                if cfg.load_test {
+                    if cold {
+                        load.cold_load_ms = Some(load_ms);
+                        load.cold_first_ttft_ms = r.ttft_ms();
+                    } else {
+                        load.warm_load_ms = Some(load_ms);
+                        load.warm_first_ttft_ms = r.ttft_ms();
+                    }
+                }
+                records.push(r);
+                model = Some(m);
+            }
+            if cfg.load_test {
+                mr.load = Some(load);
+            }
+            let m = model.expect("loaded");
+            _model = Some(m.clone());
+            Arc::new(InProcessTarget::new(m, mr.mode, cfg.gen.clone()))
+        }
+    };
+
+    // Warm-up: full rounds of the prompt set, one at a time, excluded from every metric.
+    if cfg.warmup > 0 {
+        let n = u64::from(cfg.warmup) * prompts.len() as u64;
+        let pb = bar(cfg, Some(n), format!("{} warm-up", spec.alias));
+        let cb: OnRecord = {
+            let pb = pb.clone();
+            Arc::new(move |_| pb.inc(1))
+        };
+        let (_, recs) = rt.block_on(run_scenario(
+            target.clone(),
+            prompts,
+            &Scenario {
+                name: "warmup".into(),
+                ..Scenario::closed(1, StopAt::Requests(n))
+            },
+            &spec.alias,
+            cfg.gen.seed,
+            true,
+            Some(cb),
+        ));
+        pb.finish_and_clear();
+        records.extend(recs);
+    }
+
+    let cpu_before = cpu_seconds(pid);
+    let mut tokens: u64 = 0;
+    let mut measured = 0usize;
+    let mut failed = 0usize;
+    let mut first_error: Option<String> = None;
+    for sc in scenarios {
+        let len = match sc.stop {
+            StopAt::Requests(n) => Some(n),
+            StopAt::Duration(_) => None,
+        };
+        let pb = bar(cfg, len, format!("{} {}", spec.alias, sc.name));
+        let cb: OnRecord = {
+            let pb = pb.clone();
+            Arc::new(move |_| pb.inc(1))
+        };
+        let started = now_rfc3339();
+        let (_, recs) = rt.block_on(run_scenario(
+            target.clone(),
+            prompts,
+            sc,
+            &spec.alias,
+            cfg.gen.seed,
+            false,
+            Some(cb),
+        ));
+        pb.finish_and_clear();
+        let (metrics, metrics_error) = match scenario_metrics_safe(&recs, &cfg.slo) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e)),
+        };
+        if let Some(m) = &metrics {
+            tokens += m.completion_tokens;
+            measured += m.requests;
+            failed += m.failed;
+            if first_error.is_none() {
+                first_error = m.errors.first().map(|e| e.0.clone());
+            }
+        }
+        mr.scenarios.push(ScenarioResult {
+            scenario: sc.clone(),
+            started,
+            metrics,
+            metrics_error,
+        });
+        records.extend(recs);
+    }
+    let cpu = match (cpu_before, cpu_seconds(pid)) {
+        (Some(a), Some(b)) if server_pid.is_some() || in_process_or_pid(cfg, server_pid) => {
+            Some(b - a)
+        }
+        _ => None,
+    };
+    let (peak_rss, peak_pss) = sampler.map(|s| s.finish()).unwrap_or((None, None));
+    let per_1k = cpu
+        .filter(|_| tokens > 0)
+        .map(|c| c / tokens as f64 * 1000.0);
+    mr.resources = Some(ResourceMetrics {
+        peak_rss_bytes: peak_rss,
+        peak_pss_bytes: peak_pss,
+        cpu_seconds: cpu,
+        cpu_s_per_1k_tokens: per_1k,
+        energy_j_per_1k_tokens: per_1k.map(|c| c * cfg.watts_per_core),
+        process: match server_pid {
+            Some(p) => format!("pid {p}"),
+            None => "self".into(),
+        },
+    });
+    if measured > 0 && failed == measured {
+        mr.status = Status::Failed;
+        mr.reason = Some(format!(
+            "every request failed: {}",
+            first_error.unwrap_or_default()
+        ));
+    }
+    drop(target);
+    drop(_model);
+    Ok(())
+}
+
+fn in_process_or_pid(cfg: &RunConfig, server_pid: Option<u32>) -> bool {
+    matches!(cfg.target, TargetSpec::InProcess) || server_pid.is_some()
+}
+
+/// `./ingot-results/<timestamp>/`.
+pub fn default_out_dir(base: &Path) -> PathBuf {
+    let ts = time::OffsetDateTime::now_utc();
+    base.join(format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    ))
+}
