@@ -8,6 +8,7 @@
 //! - [`exec`]: closed-loop and open-loop executors.
 //! - [`workload`]: prompts (built-in workshop set, prompts.json/models.json formats).
 pub mod calibrate;
+pub mod compare;
 pub mod exec;
 pub mod html;
 pub mod mock;

@@ -33,9 +33,8 @@ pub enum Command {
     /// Inspect and clean the model cache
     #[command(subcommand)]
     Cache(CacheCmd),
-    /// Benchmarks
-    #[command(subcommand)]
-    Bench(BenchCmd),
+    /// Benchmark models: latency, TTFT, ITL, throughput, load time, memory, disk
+    Bench(BenchArgs),
     /// Run the OpenAI-compatible server in the foreground
     Serve(ServeArgs),
     /// Run the server in the background: start, stop, status
@@ -242,10 +241,157 @@ pub enum CacheCmd {
     },
 }
 
+/// `ingot bench [FLAGS]` runs the benchmark; `ingot bench engine|calibrate|compare` the tools.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCmd>,
+    #[command(flatten)]
+    pub run: BenchRunArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// In-process engine benchmark, measured the way llama.cpp's llama-bench measures
     Engine(BenchEngineArgs),
+    /// Measure the harness's own error against a mock server with scripted timing
+    Calibrate(BenchCalibrateArgs),
+    /// Compare two results.json files; optionally fail on a significant regression
+    Compare(BenchCompareArgs),
+}
+
+/// The benchmark's settings. Each one resolves as flag, then `--config` file, then default.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BenchRunArgs {
+    /// Models to benchmark (aliases, comma-separated, or a models.json file)
+    /// [default: smollm2-135m,gemma3-270m,qwen2.5-coder-0.5b]
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub models: Vec<String>,
+    /// Prompt set: a prompts.json file (list of strings, or objects with id and messages)
+    /// [default: the four built-in workshop prompts]
+    #[arg(long, value_name = "FILE")]
+    pub prompts: Option<PathBuf>,
+    /// A bench.toml file with any of these settings (flags win)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Rounds of the prompt set per scenario [default: 3]
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Warm-up rounds per model, excluded from the figures [default: 1]
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Tokens to generate per request [default: 128]
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature [default: 0, greedy]
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Sampling seed [default: 42]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Generate exactly --max-tokens tokens (ignore EOS)
+    #[arg(long)]
+    pub fixed_length: bool,
+    /// Closed-loop concurrency levels (N workers each) [default: 1]
+    #[arg(long, value_delimiter = ',', value_name = "N,M")]
+    pub concurrency: Vec<usize>,
+    /// Open-loop arrival rates in requests/s (one scenario per rate)
+    #[arg(long, value_delimiter = ',', value_name = "R")]
+    pub rate: Vec<f64>,
+    /// Open-loop arrivals: poisson or constant [default: poisson]
+    #[arg(long, value_name = "KIND")]
+    pub arrivals: Option<String>,
+    /// Run each scenario for this long (e.g. 30s) instead of a number of rounds
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Requests per scenario instead of rounds × prompts
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Inference threads (in-process) [default: physical cores]
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Sequences decoded together (in-process) [default: the highest concurrency]
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Service-level objectives for goodput, e.g. ttft=500ms,e2e=5s
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// Per-request timeout (e.g. 120s) [default: 300s]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Benchmark an OpenAI-compatible server instead of loading models in-process
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Model name to request from --endpoint (comma-separated for several)
+    #[arg(long, value_delimiter = ',', requires = "endpoint")]
+    pub model: Vec<String>,
+    /// API key for --endpoint
+    #[arg(long, env = env::INGOT_API_KEY, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// PID of the server behind --endpoint, to sample its memory and CPU time
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Send prompts as raw text (/v1/completions, no chat template) to every model
+    #[arg(long)]
+    pub completion: bool,
+    /// Watts per busy core for the energy estimate [default: 10]
+    #[arg(long)]
+    pub watts_per_core: Option<f64>,
+    /// Output folder [default: ./ingot-results/<timestamp>/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Skip the quick harness calibration recorded in the manifest
+    #[arg(long)]
+    pub no_calibrate: bool,
+    /// Skip the cold/warm load measurement (in-process)
+    #[arg(long)]
+    pub no_load_test: bool,
+    /// Print results.json to stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCalibrateArgs {
+    /// Scripted time to first token of the mock, in ms
+    #[arg(long, default_value_t = 50.0)]
+    pub ttft_ms: f64,
+    /// Scripted inter-token latency of the mock, in ms
+    #[arg(long, default_value_t = 10.0)]
+    pub itl_ms: f64,
+    /// Tokens per response
+    #[arg(long, default_value_t = 16)]
+    pub tokens: usize,
+    /// Concurrency levels of the timing points
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    pub concurrency: Vec<usize>,
+    /// Requests per timing point
+    #[arg(long, default_value_t = 128)]
+    pub requests: u64,
+    /// Requests of the zero-delay throughput point
+    #[arg(long, default_value_t = 20000)]
+    pub throughput_requests: u64,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCompareArgs {
+    /// The baseline results.json
+    pub old: PathBuf,
+    /// The new results.json
+    pub new: PathBuf,
+    /// Exit non-zero on a significant regression, e.g. "p95_ms>+10%,tok_s<-5%"
+    #[arg(long, value_name = "RULES")]
+    pub fail_if: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -82,3 +82,446 @@ pub(crate) fn engine(ctx: &Context, args: BenchEngineArgs) -> Result<()> {
     println!("system info: {}", r.system_info);
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// `ingot bench`: the main job.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use ingot_bench::exec::Arrivals;
+use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, TargetSpec};
+use ingot_bench::stats::Slo;
+use ingot_bench::workload::{GenParams, Mode};
+use serde::Deserialize;
+
+use crate::cli::{BenchCalibrateArgs, BenchCompareArgs, BenchRunArgs};
+
+/// The default candidates of the main job.
+pub(crate) const DEFAULT_MODELS: &[&str] = &["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"];
+
+/// `bench.toml`: the same settings as the flags (flags win).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchFile {
+    /// A list of aliases, or the path of a models.json.
+    models: Option<ModelsValue>,
+    prompts: Option<PathBuf>,
+    rounds: Option<u32>,
+    warmup: Option<u32>,
+    max_tokens: Option<u32>,
+    temperature: Option<f32>,
+    seed: Option<u64>,
+    fixed_length: Option<bool>,
+    concurrency: Option<Vec<usize>>,
+    rate: Option<Vec<f64>>,
+    arrivals: Option<String>,
+    duration: Option<String>,
+    requests: Option<u64>,
+    threads: Option<usize>,
+    parallel: Option<usize>,
+    slo: Option<String>,
+    timeout: Option<String>,
+    endpoint: Option<String>,
+    model: Option<Vec<String>>,
+    api_key: Option<String>,
+    server_pid: Option<u32>,
+    completion: Option<bool>,
+    watts_per_core: Option<f64>,
+    out: Option<PathBuf>,
+    calibrate: Option<bool>,
+    load_test: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ModelsValue {
+    List(Vec<String>),
+    File(PathBuf),
+}
+
+fn read_models_file(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ingot_bench::workload::parse_models(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn seconds(v: &str, what: &str) -> Result<f64> {
+    ingot_bench::stats::parse_ms(v)
+        .map(|ms| ms / 1000.0)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))
+        .and_then(|s| {
+            if v.parse::<f64>().is_ok() {
+                // A bare number means seconds here.
+                Ok(s * 1000.0)
+            } else {
+                Ok(s)
+            }
+        })
+}
+
+/// Resolves flags + config file + defaults into a run configuration.
+fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
+    let file: BenchFile = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))?
+        }
+        None => BenchFile::default(),
+    };
+    let base = a
+        .config
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let rel = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            base.join(p)
+        }
+    };
+
+    let endpoint = a.endpoint.clone().or(file.endpoint.clone());
+    // Models: flag (aliases or one models.json), config, endpoint's --model, defaults.
+    let mut aliases: Vec<String> = if !a.models.is_empty() {
+        if a.models.len() == 1 && a.models[0].ends_with(".json") {
+            read_models_file(Path::new(&a.models[0]))?
+        } else {
+            a.models.clone()
+        }
+    } else if let Some(m) = &file.models {
+        match m {
+            ModelsValue::List(l) => l.clone(),
+            ModelsValue::File(p) => read_models_file(&rel(p))?,
+        }
+    } else {
+        Vec::new()
+    };
+    if endpoint.is_some() {
+        let m = if !a.model.is_empty() {
+            a.model.clone()
+        } else {
+            file.model.clone().unwrap_or_default()
+        };
+        if !m.is_empty() {
+            aliases = m;
+        }
+        if aliases.is_empty() {
+            bail!("--endpoint needs --model NAME (the model to request)");
+        }
+    } else if aliases.is_empty() {
+        aliases = DEFAULT_MODELS.iter().map(|s| s.to_string()).collect();
+    }
+    let completion = a.completion || file.completion.unwrap_or(false);
+    let models = aliases
+        .into_iter()
+        .map(|alias| ModelSpec {
+            alias,
+            mode: completion.then_some(Mode::Completion),
+        })
+        .collect();
+
+    let (prompts, prompt_source) = match a.prompts.clone().or(file.prompts.as_ref().map(rel)) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            let prompts = ingot_bench::workload::parse_prompts(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            (prompts, p.display().to_string())
+        }
+        None => (
+            ingot_bench::workload::builtin_prompts(),
+            "builtin".to_string(),
+        ),
+    };
+    let d = GenParams::default();
+    let timeout_s = match a.timeout.as_ref().or(file.timeout.as_ref()) {
+        Some(t) => seconds(t, "--timeout")?,
+        None => d.timeout_s,
+    };
+    let gen = GenParams {
+        max_tokens: a.max_tokens.or(file.max_tokens).unwrap_or(d.max_tokens),
+        temperature: a.temperature.or(file.temperature).unwrap_or(d.temperature),
+        seed: a.seed.or(file.seed).unwrap_or(d.seed),
+        fixed_length: a.fixed_length || file.fixed_length.unwrap_or(false),
+        timeout_s,
+    };
+    let arrivals = match a
+        .arrivals
+        .as_deref()
+        .or(file.arrivals.as_deref())
+        .unwrap_or("poisson")
+    {
+        "poisson" => Arrivals::Poisson,
+        "constant" => Arrivals::Constant,
+        other => bail!("--arrivals {other}: expected poisson or constant"),
+    };
+    let duration_s = match a.duration.as_ref().or(file.duration.as_ref()) {
+        Some(v) => Some(seconds(v, "--duration")?),
+        None => None,
+    };
+    let slo = match a.slo.as_ref().or(file.slo.as_ref()) {
+        Some(s) => Slo::parse(s).map_err(anyhow::Error::msg)?,
+        None => Slo::default(),
+    };
+    let concurrency = if !a.concurrency.is_empty() {
+        a.concurrency.clone()
+    } else {
+        file.concurrency.clone().unwrap_or_default()
+    };
+    let rates = if !a.rate.is_empty() {
+        a.rate.clone()
+    } else {
+        file.rate.clone().unwrap_or_default()
+    };
+    if rates.iter().any(|r| !(*r > 0.0)) {
+        bail!("--rate must be positive");
+    }
+    if concurrency.contains(&0) {
+        bail!("--concurrency must be at least 1");
+    }
+    let concurrency = if concurrency.is_empty() && rates.is_empty() {
+        vec![1]
+    } else {
+        concurrency
+    };
+    let target = match endpoint {
+        Some(url) => TargetSpec::Endpoint {
+            url,
+            api_key: a.api_key.clone().or(file.api_key.clone()),
+            server_pid: a.server_pid.or(file.server_pid),
+        },
+        None => TargetSpec::InProcess,
+    };
+    let out_dir = match a.out.clone().or(file.out.as_ref().map(rel)) {
+        Some(o) => o,
+        None => ingot_bench::run::default_out_dir(Path::new("ingot-results")),
+    };
+    let rounds = a.rounds.or(file.rounds).unwrap_or(3);
+    if rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    Ok(RunConfig {
+        models,
+        prompts,
+        prompt_source,
+        gen,
+        rounds,
+        warmup: a.warmup.or(file.warmup).unwrap_or(1),
+        concurrency,
+        rates,
+        arrivals,
+        requests: a.requests.or(file.requests),
+        duration_s,
+        threads: a.threads.or(file.threads),
+        parallel: a.parallel.or(file.parallel),
+        slo,
+        watts_per_core: a
+            .watts_per_core
+            .or(file.watts_per_core)
+            .unwrap_or(ingot_bench::resources::DEFAULT_WATTS_PER_CORE),
+        target,
+        out_dir,
+        calibrate: !a.no_calibrate && file.calibrate.unwrap_or(true),
+        load_test: !a.no_load_test && file.load_test.unwrap_or(true),
+        progress: !a.quiet && !a.json,
+    })
+}
+
+/// Downloads models through the catalog, with a progress bar.
+struct CatalogResolver<'a> {
+    ctx: &'a Context,
+}
+
+impl Resolver for CatalogResolver<'_> {
+    fn resolve(&self, alias: &str) -> Result<ResolvedModel> {
+        let catalog = self.ctx.catalog()?;
+        let entry = catalog.get(alias)?.clone();
+        let rt = super::runtime()?;
+        let cached = rt.block_on(super::model::ensure_downloaded(self.ctx, &entry))?;
+        Ok(ResolvedModel {
+            path: cached.path,
+            sha256: Some(cached.sha256),
+            size_bytes: Some(cached.size),
+            quantization: Some(entry.quantization.clone()),
+            parameters: entry.parameters,
+            chat_template: entry.chat_template,
+        })
+    }
+}
+
+pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
+    let cfg = build_config(&args)?;
+    if cfg.progress {
+        eprintln!(
+            "ingot bench: {} model(s), {} prompt(s), scenarios {}; results in {}",
+            cfg.models.len(),
+            cfg.prompts.len(),
+            cfg.scenarios()
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.out_dir.display()
+        );
+    }
+    let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
+    let out = ingot_bench::run::run(&cfg, &CatalogResolver { ctx }, engine)?;
+    if args.json {
+        return crate::output::print_json(&out.results);
+    }
+    println!("{}", ingot_bench::report::terminal_table(&out.results));
+    println!("reports: {}", cfg.out_dir.display());
+    Ok(())
+}
+
+pub(crate) fn calibrate(args: BenchCalibrateArgs) -> Result<()> {
+    let opts = ingot_bench::calibrate::CalibrateOptions {
+        ttft: std::time::Duration::from_secs_f64(args.ttft_ms / 1000.0),
+        itl: std::time::Duration::from_secs_f64(args.itl_ms / 1000.0),
+        tokens: args.tokens.max(1),
+        concurrency: args.concurrency.clone(),
+        requests: args.requests,
+        throughput_requests: args.throughput_requests,
+        throughput_concurrency: 64,
+    };
+    if !args.json {
+        eprintln!(
+            "calibrating against a loopback mock (TTFT {} ms, ITL {} ms, {} tokens)...",
+            args.ttft_ms, args.itl_ms, args.tokens
+        );
+    }
+    let c = ingot_bench::calibrate::calibrate(&opts)?;
+    if args.json {
+        return crate::output::print_json(&c);
+    }
+    let f = |v: Option<f64>| ingot_bench::report::num(v, 3);
+    let mut t = crate::output::table(&[
+        "concurrency",
+        "requests",
+        "failed",
+        "TTFT measured",
+        "TTFT true",
+        "TTFT error",
+        "ITL measured",
+        "ITL true",
+        "ITL error",
+    ]);
+    for p in &c.points {
+        t.add_row(vec![
+            p.concurrency.to_string(),
+            p.requests.to_string(),
+            p.failed.to_string(),
+            f(p.ttft_measured_ms_p50),
+            f(p.ttft_true_ms_p50),
+            f(p.ttft_error_ms_p50),
+            f(p.itl_measured_ms_p50),
+            f(p.itl_true_ms_p50),
+            f(p.itl_error_ms_p50),
+        ]);
+    }
+    println!("{t}");
+    println!("p50 values in ms; error = measured − true (the mock's own clock).");
+    println!(
+        "max streamed requests/s (zero-delay mock, concurrency {}, {} requests): {}{}",
+        c.throughput_concurrency,
+        c.throughput_requests,
+        ingot_bench::report::num(c.max_streamed_req_per_s, 0),
+        if c.release_build {
+            ""
+        } else {
+            " (debug build: use --release for the real figure)"
+        }
+    );
+    Ok(())
+}
+
+fn load_results(path: &Path) -> Result<ingot_bench::results::Results> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an ingot results.json", path.display()))
+}
+
+pub(crate) fn compare(args: BenchCompareArgs) -> Result<()> {
+    let old = load_results(&args.old)?;
+    let new = load_results(&args.new)?;
+    let rules = match &args.fail_if {
+        Some(s) => ingot_bench::compare::parse_fail_if(s).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    let rows = ingot_bench::compare::compare(&old, &new);
+    let violations = ingot_bench::compare::violations(&rows, &rules);
+    if args.json {
+        crate::output::print_json(&serde_json::json!({
+            "rows": rows,
+            "violations": violations.iter().map(|(r, row)| serde_json::json!({
+                "rule": r.text, "model": row.model, "scenario": row.scenario,
+                "metric": row.metric, "change_pct": row.change_pct,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let ci = |v: Option<f64>, c: Option<[f64; 2]>| match c {
+            Some([lo, hi]) => format!("{} [{:.2}–{:.2}]", ingot_bench::report::num(v, 2), lo, hi),
+            None => ingot_bench::report::num(v, 2),
+        };
+        let mut t = crate::output::table(&[
+            "model",
+            "scenario",
+            "metric",
+            "old",
+            "new",
+            "change",
+            "significant",
+        ]);
+        for r in &rows {
+            let better = match r.change_pct {
+                Some(c) if c != 0.0 => {
+                    if (c > 0.0) == r.higher_is_better {
+                        " (better)"
+                    } else {
+                        " (worse)"
+                    }
+                }
+                _ => "",
+            };
+            t.add_row(vec![
+                r.model.clone(),
+                r.scenario.clone(),
+                r.metric.clone(),
+                ci(r.old, r.old_ci),
+                ci(r.new, r.new_ci),
+                r.change_pct
+                    .map(|c| format!("{c:+.1}%{better}"))
+                    .unwrap_or_else(|| "–".into()),
+                if r.significant {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+            ]);
+        }
+        println!("{t}");
+        if rows.is_empty() {
+            println!("no model and scenario in common");
+        }
+    }
+    if !violations.is_empty() {
+        for (rule, row) in &violations {
+            eprintln!(
+                "regression: {} {} {} changed {:+.1}% (rule {})",
+                row.model,
+                row.scenario,
+                row.metric,
+                row.change_pct.unwrap_or(0.0),
+                rule.text
+            );
+        }
+        bail!("{} significant regression(s)", violations.len());
+    }
+    Ok(())
+}

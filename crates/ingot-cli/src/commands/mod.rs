@@ -29,8 +29,11 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             CacheCmd::Rm { alias } => cache::rm(ctx, &alias),
             CacheCmd::Gc { all } => cache::gc(ctx, all),
         },
-        Command::Bench(b) => match b {
-            BenchCmd::Engine(args) => bench::engine(ctx, args),
+        Command::Bench(b) => match b.command {
+            Some(BenchCmd::Engine(args)) => bench::engine(ctx, args),
+            Some(BenchCmd::Calibrate(args)) => bench::calibrate(args),
+            Some(BenchCmd::Compare(args)) => bench::compare(args),
+            None => bench::run(ctx, b.run),
         },
         Command::Serve(args) => service::serve(ctx, args),
         Command::Service(s) => match s {
