@@ -1,0 +1,388 @@
+//! Reports from a synthetic results set with fixed numbers (insta snapshots of the Markdown and
+//! the CSV), JSON Schema validation of results.json, and whole runs on the engine's mock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ingot_bench::calibrate::Calibration;
+use ingot_bench::exec::{Scenario, StopAt};
+use ingot_bench::record::{CountSource, RequestRecord};
+use ingot_bench::resources::MachineInfo;
+use ingot_bench::results::*;
+use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig};
+use ingot_bench::stats::{scenario_metrics, Slo};
+use ingot_bench::workload::{builtin_prompts, prompt_set_hash, GenParams, Mode};
+use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_engine::{Engine, EngineError, LoadOptions, LoadedModel};
+
+fn rec(
+    model: &str,
+    scenario: &str,
+    i: u64,
+    send: f64,
+    ttft: f64,
+    itl: f64,
+    n: usize,
+) -> RequestRecord {
+    let prompts = builtin_prompts();
+    let mut r = RequestRecord::start(
+        model,
+        scenario,
+        i,
+        (i / 4) as u32,
+        &prompts[(i % 4) as usize].id,
+        false,
+        send,
+        send,
+    );
+    let first = send + ttft;
+    r.first_byte_ms = Some(first);
+    r.first_token_ms = Some(first);
+    r.token_ms = (0..n).map(|k| first + itl * k as f64).collect();
+    r.end_ms = first + itl * (n - 1) as f64 + 1.0;
+    r.prompt_tokens = Some(30);
+    r.completion_tokens = Some(n as u32);
+    r.count_source = CountSource::Engine;
+    r.finish_reason = Some("length".into());
+    r.output = "x".repeat(n);
+    r
+}
+
+/// Eight sequential requests per scenario with deterministic, varied timings.
+fn records(model: &str, scenario: &str, base_ttft: f64, itl: f64) -> Vec<RequestRecord> {
+    let mut t = 0.0;
+    (0..8u64)
+        .map(|i| {
+            let ttft = base_ttft + (i % 3) as f64 * 4.0;
+            let r = rec(model, scenario, i, t, ttft, itl + (i % 2) as f64, 16);
+            t = r.end_ms + 2.0;
+            r
+        })
+        .collect()
+}
+
+fn synthetic() -> (Results, Vec<RequestRecord>) {
+    let slo = Slo::parse("ttft=100ms,e2e=1s").unwrap();
+    let mut all = Vec::new();
+    let mut models = Vec::new();
+    for (alias, ttft, itl, rss) in [
+        ("fast-model", 40.0, 10.0, 200u64 << 20),
+        ("slow-model", 90.0, 25.0, 500 << 20),
+    ] {
+        let mut scenarios = Vec::new();
+        for c in [1usize, 2] {
+            let sc = Scenario::closed(c, StopAt::Requests(8));
+            let recs = records(alias, &sc.name, ttft * c as f64, itl);
+            scenarios.push(ScenarioResult {
+                scenario: sc,
+                started: "2026-01-01T00:00:00Z".into(),
+                metrics: Some(scenario_metrics(&recs, &slo)),
+                metrics_error: None,
+            });
+            all.extend(recs);
+        }
+        models.push(ModelResult {
+            alias: alias.into(),
+            status: Status::Ok,
+            reason: None,
+            mode: Mode::Chat,
+            file: Some(ModelFile {
+                path: format!("/models/{alias}.gguf"),
+                sha256: Some("ab".repeat(32)),
+                size_bytes: Some(rss / 2),
+                quantization: Some("Q4_K_M".into()),
+                parameters: Some(135_000_000),
+            }),
+            load: Some(LoadMetrics {
+                cold_load_ms: Some(ttft * 10.0),
+                cold_first_ttft_ms: Some(ttft * 2.0),
+                page_cache_dropped: true,
+                warm_load_ms: Some(ttft * 5.0),
+                warm_first_ttft_ms: Some(ttft * 1.5),
+            }),
+            resources: Some(ResourceMetrics {
+                peak_rss_bytes: Some(rss),
+                peak_pss_bytes: Some(rss - (1 << 20)),
+                cpu_seconds: Some(3.2),
+                cpu_s_per_1k_tokens: Some(12.5),
+                energy_j_per_1k_tokens: Some(125.0),
+                process: "self".into(),
+            }),
+            scenarios,
+        });
+    }
+    models.push(ModelResult {
+        alias: "broken-model".into(),
+        status: Status::Failed,
+        reason: Some("load: not a GGUF file".into()),
+        mode: Mode::Completion,
+        file: None,
+        load: None,
+        resources: None,
+        scenarios: Vec::new(),
+    });
+    let prompts = builtin_prompts();
+    let results = Results {
+        schema_version: SCHEMA_VERSION,
+        manifest: Manifest {
+            ingot_version: "0.1.0".into(),
+            git_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            started: "2026-01-01T00:00:00Z".into(),
+            finished: Some("2026-01-01T00:10:00Z".into()),
+            target: TargetInfo {
+                kind: TargetKind::InProcess,
+                endpoint: None,
+                server_pid: None,
+            },
+            engine: Some(EngineInfo {
+                name: "llama.cpp".into(),
+                llama_cpp: "llama-cpp-2 0.1.160".into(),
+                system_info: "CPU : AVX2 = 1 |".into(),
+                prefix_cache: false,
+                n_parallel: 2,
+            }),
+            machine: MachineInfo {
+                cpu_model: Some("Test CPU".into()),
+                logical_cores: 2,
+                physical_cores: 2,
+                ram_bytes: Some(8 << 30),
+                gpu: None,
+                os: "TestOS".into(),
+                kernel: Some("6.0".into()),
+                arch: "x86_64".into(),
+                load_avg_1m: Some(0.5),
+                busy: false,
+            },
+            threads: Some(2),
+            sampling: GenParams {
+                max_tokens: 16,
+                ..GenParams::default()
+            },
+            prompt_set: PromptSetInfo {
+                source: "builtin".into(),
+                sha256: prompt_set_hash(&prompts),
+                count: prompts.len(),
+                ids: prompts.iter().map(|p| p.id.clone()).collect(),
+            },
+            scenarios: vec![
+                Scenario::closed(1, StopAt::Requests(8)),
+                Scenario::closed(2, StopAt::Requests(8)),
+            ],
+            rounds: 2,
+            warmup_rounds: 1,
+            slo,
+            watts_per_core: 10.0,
+            calibration: Some(Calibration {
+                scripted_ttft_ms: 5.0,
+                scripted_itl_ms: 2.0,
+                tokens: 8,
+                ttft_error_ms_p50: Some(0.12),
+                itl_error_ms_p50: Some(0.01),
+                points: Vec::new(),
+                max_streamed_req_per_s: Some(2500.0),
+                throughput_concurrency: 32,
+                throughput_requests: 2000,
+                throughput_failed: 0,
+                release_build: true,
+                cores: 2,
+            }),
+            warnings: Vec::new(),
+        },
+        models,
+    };
+    (results, all)
+}
+
+fn validate(results: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/results.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(results)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results.json does not match its schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn markdown_snapshot() {
+    let (results, _) = synthetic();
+    insta::assert_snapshot!("report_md", ingot_bench::report::markdown(&results));
+}
+
+#[test]
+fn csv_snapshot() {
+    let (results, _) = synthetic();
+    insta::assert_snapshot!("results_csv", ingot_bench::report::csv(&results));
+}
+
+#[test]
+fn synthetic_results_match_the_schema_and_round_trip() {
+    let (results, records) = synthetic();
+    let v = serde_json::to_value(&results).unwrap();
+    validate(&v);
+    let back: Results = serde_json::from_value(v).unwrap();
+    assert_eq!(back, results);
+    // Every output file is written; the HTML is self-contained.
+    let dir = tempfile::tempdir().unwrap();
+    ingot_bench::report::write_all(dir.path(), &results, &records).unwrap();
+    for f in [
+        "results.json",
+        "requests.jsonl",
+        "results.csv",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 5, "five charts");
+    assert!(!html.contains("<script"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://") || !html.contains("src=\"http")
+    );
+    let lines = std::fs::read_to_string(dir.path().join("requests.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), records.len());
+    let terminal = ingot_bench::report::terminal_table(&results);
+    assert!(terminal.contains("fastest TTFT (p50): fast-model"));
+    assert!(terminal.contains("smallest peak RSS: fast-model"));
+    assert!(terminal.contains("broken-model failed: load: not a GGUF file"));
+}
+
+#[test]
+fn compare_flags_a_regression() {
+    let (old, _) = synthetic();
+    let (mut new, _) = synthetic();
+    // The new run is slower: rebuild fast-model c1 from slower records.
+    let slo = old.manifest.slo.clone();
+    let slow = records("fast-model", "c1", 80.0, 20.0);
+    new.models[0].scenarios[0].metrics = Some(scenario_metrics(&slow, &slo));
+    let rows = ingot_bench::compare::compare(&old, &new);
+    let rules = ingot_bench::compare::parse_fail_if("p95_ms>+10%,tok_s<-5%").unwrap();
+    let v = ingot_bench::compare::violations(&rows, &rules);
+    assert!(v
+        .iter()
+        .any(|(_, r)| r.metric == "e2e_ms.p95" && r.scenario == "c1"));
+    assert!(v.iter().any(|(_, r)| r.metric == "output_tok_s"));
+    // Unchanged runs never fail.
+    let same = ingot_bench::compare::compare(&old, &old);
+    assert!(ingot_bench::compare::violations(&same, &rules).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole runs, in-process, on the engine's scripted mock.
+
+/// MockEngine, except that models whose file name contains "broken" fail to load.
+struct Engines(MockEngine);
+
+impl Engine for Engines {
+    fn name(&self) -> &str {
+        "mock"
+    }
+    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError> {
+        if path.to_string_lossy().contains("broken") {
+            return Err(EngineError::InvalidModel {
+                path: path.to_path_buf(),
+                reason: "bad magic".into(),
+            });
+        }
+        self.0.load(path, opts)
+    }
+}
+
+struct Files(PathBuf);
+
+impl Resolver for Files {
+    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
+        anyhow::ensure!(alias != "missing", "unknown model '{alias}'");
+        let path = self.0.join(format!("{alias}.gguf"));
+        std::fs::write(&path, b"GGUF")?;
+        Ok(ResolvedModel {
+            path,
+            sha256: Some("cd".repeat(32)),
+            size_bytes: None,
+            quantization: Some("Q8_0".into()),
+            parameters: None,
+            chat_template: alias != "base-model",
+        })
+    }
+}
+
+#[test]
+fn in_process_run_with_failing_models_continues_and_writes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let engine = Arc::new(Engines(MockEngine::new(
+        MockConfig::default().with_timing(Duration::from_millis(3), Duration::from_millis(1)),
+    )));
+    let cfg = RunConfig {
+        models: ["good-model", "broken-model", "missing", "base-model"]
+            .iter()
+            .map(|a| ModelSpec {
+                alias: a.to_string(),
+                mode: None,
+            })
+            .collect(),
+        gen: GenParams {
+            max_tokens: 6,
+            ..GenParams::default()
+        },
+        rounds: 1,
+        concurrency: vec![1, 2],
+        rates: vec![50.0],
+        slo: Slo::parse("ttft=1s").unwrap(),
+        out_dir: out.clone(),
+        calibrate: false,
+        ..RunConfig::default()
+    };
+    let res = ingot_bench::run::run(&cfg, &Files(dir.path().to_path_buf()), engine).unwrap();
+    let r = &res.results;
+    let status: Vec<_> = r
+        .models
+        .iter()
+        .map(|m| (m.alias.as_str(), m.status))
+        .collect();
+    assert_eq!(
+        status,
+        vec![
+            ("good-model", Status::Ok),
+            ("broken-model", Status::Failed),
+            ("missing", Status::Failed),
+            ("base-model", Status::Ok),
+        ]
+    );
+    assert!(r.models[1].reason.as_deref().unwrap().starts_with("load:"));
+    assert!(r.models[2]
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("download:"));
+    assert_eq!(r.models[3].mode, Mode::Completion);
+    let good = &r.models[0];
+    assert_eq!(good.scenarios.len(), 3);
+    let m = good.scenarios[0].metrics.as_ref().unwrap();
+    assert_eq!(m.requests, 4);
+    assert_eq!(m.failed, 0);
+    assert_eq!(m.completion_tokens, 24);
+    assert!(m.goodput.is_some());
+    let load = good.load.as_ref().unwrap();
+    assert!(load.cold_load_ms.is_some() && load.warm_first_ttft_ms.is_some());
+    assert!(good.resources.as_ref().unwrap().peak_rss_bytes.is_some());
+    // Warm-up and load requests are kept in the raw records, flagged.
+    assert!(res
+        .records
+        .iter()
+        .any(|r| r.warmup && r.scenario == "warmup"));
+    assert!(res.records.iter().any(|r| r.scenario == "load-cold"));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    validate(&written);
+    assert_eq!(written["models"][1]["status"], "failed");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("broken-model failed: load:"));
+}
