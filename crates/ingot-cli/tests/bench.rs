@@ -1,0 +1,298 @@
+//! End-to-end tests of `ingot bench`: against the harness's loopback mock server (fast), and
+//! with smollm2-135m in-process and through `ingot serve`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use ingot_bench::mock::{MockServer, MockServerConfig};
+use serde_json::Value;
+
+fn ingot(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("ingot").unwrap();
+    cmd.env("INGOT_HOME", home)
+        .env_remove("INGOT_CATALOG")
+        .env_remove("INGOT_LOG")
+        .env_remove("INGOT_API_KEY")
+        .timeout(Duration::from_secs(900));
+    cmd
+}
+
+fn json_of(out: &[u8]) -> Value {
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+fn mock(ttft_ms: u64, itl_ms: u64) -> MockServer {
+    MockServer::start(
+        MockServerConfig {
+            ttft: Duration::from_millis(ttft_ms),
+            itl: Duration::from_millis(itl_ms),
+            tokens: 8,
+            ..MockServerConfig::default()
+        },
+        1,
+    )
+    .unwrap()
+}
+
+fn bench_endpoint(home: &Path, url: &str, out: &Path) -> Value {
+    let o = ingot(home)
+        .args([
+            "bench",
+            "--endpoint",
+            url,
+            "--model",
+            "mock",
+            "--rounds",
+            "3",
+        ])
+        .args(["--concurrency", "1,2", "--no-calibrate", "--json", "--out"])
+        .arg(out)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    json_of(&o)
+}
+
+#[test]
+fn bench_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .args(["bench", "--concurrency", "0", "--no-calibrate"])
+        .assert()
+        .code(1);
+    ingot(home.path())
+        .args(["bench", "--model", "x"])
+        .assert()
+        .code(2);
+    ingot(home.path())
+        .args([
+            "bench",
+            "compare",
+            "/nonexistent/a.json",
+            "/nonexistent/b.json",
+        ])
+        .assert()
+        .code(1);
+    ingot(home.path())
+        .args(["bench", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("engine"))
+        .stdout(predicates::str::contains("--concurrency"));
+}
+
+#[test]
+fn bench_endpoint_against_mock_writes_reports_and_compare_gates_regressions() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = mock(2, 1);
+    let old = bench_endpoint(home.path(), &fast.url(), &dir.path().join("old"));
+    assert_eq!(old["schema_version"], 1);
+    assert_eq!(old["manifest"]["target"]["kind"], "endpoint");
+    let m = &old["models"][0];
+    assert_eq!(m["status"], "ok");
+    let c1 = &m["scenarios"][0]["metrics"];
+    assert_eq!(c1["requests"], 12);
+    assert_eq!(c1["failed"], 0);
+    assert_eq!(c1["completion_tokens"], 96);
+    for f in [
+        "results.json",
+        "requests.jsonl",
+        "results.csv",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(dir.path().join("old").join(f).exists(), "{f}");
+    }
+    let slow = mock(30, 6);
+    bench_endpoint(home.path(), &slow.url(), &dir.path().join("new"));
+    let old_json = dir.path().join("old/results.json");
+    let new_json = dir.path().join("new/results.json");
+    // Slower TTFT and e2e, fewer tok/s: a significant regression.
+    let out = ingot(home.path())
+        .args(["bench", "compare"])
+        .arg(&old_json)
+        .arg(&new_json)
+        .args(["--fail-if", "p95_ms>+10%,tok_s<-5%"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("regression: mock c1 e2e_ms.p95"),
+        "{stderr}"
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("e2e_ms.p95") && table.contains("(worse)"),
+        "{table}"
+    );
+    // The other way round it is an improvement: exit 0.
+    ingot(home.path())
+        .args(["bench", "compare"])
+        .arg(&new_json)
+        .arg(&old_json)
+        .args(["--fail-if", "p95_ms>+10%,tok_s<-5%", "--json"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn bench_calibrate_json_has_the_figures() {
+    let home = tempfile::tempdir().unwrap();
+    let out = ingot(home.path())
+        .args([
+            "bench",
+            "calibrate",
+            "--json",
+            "--concurrency",
+            "1",
+            "--requests",
+            "10",
+        ])
+        .args([
+            "--ttft-ms",
+            "5",
+            "--itl-ms",
+            "2",
+            "--throughput-requests",
+            "300",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    for k in [
+        "ttft_error_ms_p50",
+        "itl_error_ms_p50",
+        "max_streamed_req_per_s",
+    ] {
+        assert!(v[k].as_f64().is_some(), "{k}: {v}");
+    }
+    assert!(v["ttft_error_ms_p50"].as_f64().unwrap().abs() < 5.0);
+}
+
+fn write_prompts(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("prompts.json");
+    std::fs::write(
+        &p,
+        r#"["List 3 privacy benefits of local inference.", {"id": "rag", "messages": [{"role": "user", "content": "Explain retrieval augmented generation in one sentence."}], "checks": []}]"#,
+    )
+    .unwrap();
+    p
+}
+
+/// The acceptance path with a real model: smollm2-135m in-process (a model that does not exist
+/// in the list fails while the rest completes), then the same through `ingot serve`.
+#[test]
+fn bench_smollm2_in_process_and_through_ingot_serve() {
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .args(["model", "download", "smollm2-135m"])
+        .assert()
+        .success();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = write_prompts(dir.path());
+    let common = |cmd: &mut Command| {
+        cmd.arg("--prompts")
+            .arg(&prompts)
+            .args(["--rounds", "1", "--max-tokens", "12", "--threads", "2"])
+            .args(["--no-calibrate", "--json"]);
+    };
+
+    // In-process.
+    let mut cmd = ingot(home.path());
+    cmd.args(["bench", "--models", "smollm2-135m,no-such-model", "--out"])
+        .arg(dir.path().join("inproc"));
+    common(&mut cmd);
+    let v = json_of(&cmd.assert().success().get_output().stdout.clone());
+    let models = v["models"].as_array().unwrap();
+    assert_eq!(models[0]["alias"], "smollm2-135m");
+    assert_eq!(models[0]["status"], "ok", "{}", models[0]);
+    assert_eq!(models[1]["status"], "failed");
+    assert!(models[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-model"));
+    let m = &models[0]["scenarios"][0]["metrics"];
+    assert_eq!(m["requests"], 2);
+    assert_eq!(m["failed"], 0);
+    assert!(m["ttft_ms"]["p50"].as_f64().unwrap() > 0.0);
+    assert!(m["output_tok_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        models[0]["file"]["sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    assert!(models[0]["load"]["cold_load_ms"].as_f64().unwrap() > 0.0);
+    assert!(models[0]["resources"]["peak_rss_bytes"].as_u64().unwrap() > 50 << 20);
+    assert!(v["manifest"]["engine"]["system_info"]
+        .as_str()
+        .unwrap()
+        .contains("CPU"));
+    let jsonl = std::fs::read_to_string(dir.path().join("inproc/requests.jsonl")).unwrap();
+    assert!(jsonl
+        .lines()
+        .any(|l| l.contains("\"count_source\":\"engine\"")));
+
+    // Through `ingot serve` on a free port.
+    let status = dir.path().join("serve.json");
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("ingot"))
+        .env("INGOT_HOME", home.path())
+        .env_remove("INGOT_API_KEY")
+        .args(["serve", "--port", "0", "--threads", "2", "--status-file"])
+        .arg(&status)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let info: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Ok(v) = serde_json::from_str(&text) {
+                break v;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "ingot serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let url = info["url"].as_str().unwrap().to_string();
+    let pid = info["pid"].as_u64().unwrap().to_string();
+    let mut cmd = ingot(home.path());
+    cmd.args(["bench", "--endpoint", &url, "--model", "smollm2-135m"])
+        .args(["--server-pid", &pid, "--out"])
+        .arg(dir.path().join("serve"));
+    common(&mut cmd);
+    let out = cmd.output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out.stdout);
+    let m = &v["models"][0];
+    assert_eq!(m["status"], "ok", "{m}");
+    let metrics = &m["scenarios"][0]["metrics"];
+    assert_eq!(metrics["requests"], 2);
+    assert_eq!(metrics["failed"], 0, "{metrics}");
+    assert!(m["resources"]["peak_rss_bytes"].as_u64().unwrap() > 50 << 20);
+    assert_eq!(m["resources"]["process"], format!("pid {pid}"));
+    let jsonl = std::fs::read_to_string(dir.path().join("serve/requests.jsonl")).unwrap();
+    assert!(
+        jsonl
+            .lines()
+            .any(|l| l.contains("\"count_source\":\"server_usage\"")),
+        "usage came from the server"
+    );
+}
