@@ -67,7 +67,9 @@ impl CacheError {
     pub fn from_io(path: impl AsRef<Path>, source: io::Error) -> CacheError {
         let path = path.as_ref().to_path_buf();
         match source.kind() {
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => CacheError::DiskFull { path },
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                CacheError::DiskFull { path }
+            }
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 CacheError::PermissionDenied { path, source }
             }
@@ -78,7 +80,10 @@ impl CacheError {
     /// Whether retrying elsewhere cannot help (full disk, no permission): a downloader
     /// should stop rather than try the next source.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, CacheError::DiskFull { .. } | CacheError::PermissionDenied { .. })
+        matches!(
+            self,
+            CacheError::DiskFull { .. } | CacheError::PermissionDenied { .. }
+        )
     }
 }
 

@@ -47,7 +47,9 @@ const STORE_LOCK: &str = ".store.lock";
 pub fn default_home() -> Result<PathBuf> {
     match std::env::var_os(ingot_catalog::env::INGOT_HOME) {
         Some(h) if !h.is_empty() => Ok(PathBuf::from(h)),
-        _ => dirs::cache_dir().map(|d| d.join("ingot")).ok_or(CacheError::NoHome),
+        _ => dirs::cache_dir()
+            .map(|d| d.join("ingot"))
+            .ok_or(CacheError::NoHome),
     }
 }
 
@@ -137,7 +139,13 @@ impl Store {
         let home = home.into();
         let models = home.join(LAYOUT_DIR);
         let store = Store { home, models };
-        for dir in [store.blobs_dir(), store.manifests_dir(), store.partials_dir(), store.locks_dir(), store.tmp_dir()] {
+        for dir in [
+            store.blobs_dir(),
+            store.manifests_dir(),
+            store.partials_dir(),
+            store.locks_dir(),
+            store.tmp_dir(),
+        ] {
             fs::create_dir_all(&dir).ctx(&dir)?;
         }
         Ok(store)
@@ -185,12 +193,14 @@ impl Store {
 
     /// Path of the blob with this SHA-256 (which may not exist).
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.blobs_dir().join(format!("sha256-{}", sha256.to_ascii_lowercase()))
+        self.blobs_dir()
+            .join(format!("sha256-{}", sha256.to_ascii_lowercase()))
     }
 
     /// Path of the partial file for `key` (which may not exist).
     pub fn partial_path(&self, key: &PartialKey) -> PathBuf {
-        self.partials_dir().join(format!("{}.{PARTIAL_EXT}", key.stem()))
+        self.partials_dir()
+            .join(format!("{}.{PARTIAL_EXT}", key.stem()))
     }
 
     /// Takes the lock for downloading `key`, waiting while another thread or process holds
@@ -199,12 +209,20 @@ impl Store {
     /// After taking it, check [`Store::lookup`] again: the previous holder may have just
     /// cached the model.
     pub fn lock(&self, key: &PartialKey) -> Result<DownloadLock> {
-        lock::lock_exclusive(&self.lock_path(&key.stem()), key.clone(), self.partial_path(key))
+        lock::lock_exclusive(
+            &self.lock_path(&key.stem()),
+            key.clone(),
+            self.partial_path(key),
+        )
     }
 
     /// Takes the lock for `key` if no one holds it.
     pub fn try_lock(&self, key: &PartialKey) -> Result<Option<DownloadLock>> {
-        lock::try_lock_exclusive(&self.lock_path(&key.stem()), key.clone(), self.partial_path(key))
+        lock::try_lock_exclusive(
+            &self.lock_path(&key.stem()),
+            key.clone(),
+            self.partial_path(key),
+        )
     }
 
     /// A scratch folder for the download holding `lock` (e.g. for pip's wheels), removed
@@ -238,7 +256,10 @@ impl Store {
     fn entry_if_blob_ok(&self, manifest: Manifest) -> Option<CachedEntry> {
         let blob = self.blob_path(&manifest.sha256);
         match fs::metadata(&blob) {
-            Ok(m) if m.is_file() && m.len() == manifest.size => Some(CachedEntry { manifest, path: blob }),
+            Ok(m) if m.is_file() && m.len() == manifest.size => Some(CachedEntry {
+                manifest,
+                path: blob,
+            }),
             _ => None,
         }
     }
@@ -328,7 +349,11 @@ impl Store {
         let file = fs::File::open(partial).ctx(partial)?;
         let actual = file.metadata().ctx(partial)?.len();
         if actual != size {
-            return Err(CacheError::SizeMismatch { path: partial.to_path_buf(), expected: size, actual });
+            return Err(CacheError::SizeMismatch {
+                path: partial.to_path_buf(),
+                expected: size,
+                actual,
+            });
         }
         file.sync_all().ctx(partial)?;
         drop(file);
@@ -357,7 +382,10 @@ impl Store {
             last_used_at: now,
         };
         self.write_manifest(&manifest)?;
-        Ok(CachedEntry { manifest, path: blob })
+        Ok(CachedEntry {
+            manifest,
+            path: blob,
+        })
     }
 
     /// Removes the cached model `alias`: its manifest, and its blob unless another alias
@@ -369,7 +397,11 @@ impl Store {
         let path = self.manifest_path(alias);
         let manifest = match read_manifest(&path) {
             Ok(Some(m)) => Some(m),
-            Ok(None) => return Err(CacheError::NotCached { alias: alias.to_string() }),
+            Ok(None) => {
+                return Err(CacheError::NotCached {
+                    alias: alias.to_string(),
+                })
+            }
             // A corrupt manifest is still removable: that is the user's way out.
             Err(CacheError::CorruptManifest { .. }) => None,
             Err(e) => return Err(e),
@@ -432,12 +464,19 @@ impl Store {
         // Partials and scratch folders: skip those whose download lock is held.
         let now = SystemTime::now();
         for (dir, stem_of) in [
-            (self.partials_dir(), partial_stem as fn(&str) -> Option<&str>),
+            (
+                self.partials_dir(),
+                partial_stem as fn(&str) -> Option<&str>,
+            ),
             (self.tmp_dir(), scratch_stem),
         ] {
             for entry in fs::read_dir(&dir).ctx(&dir)? {
                 let path = entry.ctx(&dir)?.path();
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("")
+                    .to_string();
                 let Some(stem) = stem_of(&name) else {
                     continue; // not ours; leave it
                 };
@@ -463,11 +502,14 @@ impl Store {
 }
 
 fn partial_stem(name: &str) -> Option<&str> {
-    name.strip_suffix(".partial").filter(|s| !s.is_empty() && !s.starts_with('.'))
+    name.strip_suffix(".partial")
+        .filter(|s| !s.is_empty() && !s.starts_with('.'))
 }
 
 fn scratch_stem(name: &str) -> Option<&str> {
-    name.split_once('~').map(|(stem, _)| stem).filter(|s| !s.is_empty() && !s.starts_with('.'))
+    name.split_once('~')
+        .map(|(stem, _)| stem)
+        .filter(|s| !s.is_empty() && !s.starts_with('.'))
 }
 
 fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
@@ -480,7 +522,8 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    if !ingot_catalog::is_sha256_hex(&m.sha256) || ingot_catalog::validate_alias(&m.alias).is_err() {
+    if !ingot_catalog::is_sha256_hex(&m.sha256) || ingot_catalog::validate_alias(&m.alias).is_err()
+    {
         return Err(CacheError::CorruptManifest {
             path: path.to_path_buf(),
             message: "bad alias or sha256".into(),

@@ -89,10 +89,18 @@ pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
 }
 
 /// Blocks until the exclusive lock on `lock_path` is held.
-pub(crate) fn lock_exclusive(lock_path: &Path, key: PartialKey, partial: PathBuf) -> Result<DownloadLock> {
+pub(crate) fn lock_exclusive(
+    lock_path: &Path,
+    key: PartialKey,
+    partial: PathBuf,
+) -> Result<DownloadLock> {
     let file = open_lock_file(lock_path)?;
     file.lock().ctx(lock_path)?;
-    Ok(DownloadLock { _file: file, key, partial })
+    Ok(DownloadLock {
+        _file: file,
+        key,
+        partial,
+    })
 }
 
 /// Takes the exclusive lock on `lock_path` if it is free.
@@ -103,7 +111,11 @@ pub(crate) fn try_lock_exclusive(
 ) -> Result<Option<DownloadLock>> {
     let file = open_lock_file(lock_path)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(DownloadLock { _file: file, key, partial })),
+        Ok(()) => Ok(Some(DownloadLock {
+            _file: file,
+            key,
+            partial,
+        })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(CacheError::from_io(lock_path, e)),
     }

@@ -12,7 +12,9 @@ fn put(store: &Store, alias: &str, bytes: &[u8]) -> CachedEntry {
     let sha = sha_of(bytes);
     let lock = store.lock(&PartialKey::for_sha256(&sha).unwrap()).unwrap();
     fs::write(lock.partial_path(), bytes).unwrap();
-    store.commit(&lock, alias, &sha, bytes.len() as u64, "test:put").unwrap()
+    store
+        .commit(&lock, alias, &sha, bytes.len() as u64, "test:put")
+        .unwrap()
 }
 
 fn open() -> (tempfile::TempDir, Store) {
@@ -88,7 +90,17 @@ fn commit_checks_size_and_alias() {
     let lock = store.lock(&PartialKey::for_sha256(&sha).unwrap()).unwrap();
     fs::write(lock.partial_path(), b"abc").unwrap();
     let err = store.commit(&lock, "m", &sha, 4, "t").unwrap_err();
-    assert!(matches!(err, CacheError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CacheError::SizeMismatch {
+                expected: 4,
+                actual: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = store.commit(&lock, "../m", &sha, 3, "t").unwrap_err();
     assert!(matches!(err, CacheError::InvalidAlias(_)), "{err}");
     let err = store.commit(&lock, "m", "xyz", 3, "t").unwrap_err();
@@ -100,9 +112,18 @@ fn commit_checks_size_and_alias() {
 fn issue2_aliases_cannot_escape_the_store() {
     let (_dir, store) = open();
     for bad in ["../x", "..", "a/b", "/etc/passwd", ""] {
-        assert!(matches!(store.lookup(bad), Err(CacheError::InvalidAlias(_))), "{bad}");
-        assert!(matches!(store.cached_path(bad), Err(CacheError::InvalidAlias(_))), "{bad}");
-        assert!(matches!(store.rm(bad), Err(CacheError::InvalidAlias(_))), "{bad}");
+        assert!(
+            matches!(store.lookup(bad), Err(CacheError::InvalidAlias(_))),
+            "{bad}"
+        );
+        assert!(
+            matches!(store.cached_path(bad), Err(CacheError::InvalidAlias(_))),
+            "{bad}"
+        );
+        assert!(
+            matches!(store.rm(bad), Err(CacheError::InvalidAlias(_))),
+            "{bad}"
+        );
     }
 }
 
@@ -132,7 +153,10 @@ fn rm_keeps_shared_blobs_and_reports_bytes_freed() {
 fn rm_removes_a_corrupt_manifest() {
     let (_dir, store) = open();
     fs::write(store.manifest_path("m"), b"{not json").unwrap();
-    assert!(matches!(store.lookup("m"), Err(CacheError::CorruptManifest { .. })));
+    assert!(matches!(
+        store.lookup("m"),
+        Err(CacheError::CorruptManifest { .. })
+    ));
     assert!(store.list().unwrap().is_empty());
     store.rm("m").unwrap();
     assert!(store.lookup("m").unwrap().is_none());
@@ -174,11 +198,27 @@ fn gc_removes_orphans_stale_partials_and_keeps_live_ones() {
     age(&dead_scratch, Duration::from_secs(8 * 24 * 3600));
 
     let report = store.gc(&GcOptions::default()).unwrap();
-    for gone in [&orphan, &store.manifest_path("dangling"), &store.manifest_path("corrupt"), &tmp, &old, &dead_scratch] {
+    for gone in [
+        &orphan,
+        &store.manifest_path("dangling"),
+        &store.manifest_path("corrupt"),
+        &tmp,
+        &old,
+        &dead_scratch,
+    ] {
         assert!(!gone.exists(), "{} should be gone", gone.display());
-        assert!(report.removed.contains(gone), "{} not reported", gone.display());
+        assert!(
+            report.removed.contains(gone),
+            "{} not reported",
+            gone.display()
+        );
     }
-    for here in [&kept.path, &young, &live, &live_scratch.path().to_path_buf()] {
+    for here in [
+        &kept.path,
+        &young,
+        &live,
+        &live_scratch.path().to_path_buf(),
+    ] {
         assert!(here.exists(), "{} should be kept", here.display());
     }
     assert!(report.skipped_in_use.contains(&live));
@@ -186,12 +226,22 @@ fn gc_removes_orphans_stale_partials_and_keeps_live_ones() {
     assert_eq!(store.list().unwrap().len(), 1);
 
     // --all takes young partials too, but still not a live download's.
-    let report = store.gc(&GcOptions { all_partials: true, ..Default::default() }).unwrap();
+    let report = store
+        .gc(&GcOptions {
+            all_partials: true,
+            ..Default::default()
+        })
+        .unwrap();
     assert!(!young.exists() && live.exists());
     assert_eq!(report.removed, vec![young]);
     drop(live_scratch);
     drop(live_lock);
-    store.gc(&GcOptions { all_partials: true, ..Default::default() }).unwrap();
+    store
+        .gc(&GcOptions {
+            all_partials: true,
+            ..Default::default()
+        })
+        .unwrap();
     assert!(!live.exists());
     assert!(kept.path.exists());
 }
@@ -212,12 +262,18 @@ fn issue2_lock_serialises_threads() {
         assert!(store2.lookup("m").unwrap().is_some());
         drop(lock);
     });
-    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "second locker must wait");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "second locker must wait"
+    );
     let mut f = fs::File::create(first.partial_path()).unwrap();
     f.write_all(b"data").unwrap();
-    store.commit(&first, "m", &sha_of(b"data"), 4, "url:x").unwrap();
+    store
+        .commit(&first, "m", &sha_of(b"data"), 4, "url:x")
+        .unwrap();
     drop(first);
-    rx.recv_timeout(Duration::from_secs(10)).expect("second locker proceeds");
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("second locker proceeds");
     waiter.join().unwrap();
 }
 

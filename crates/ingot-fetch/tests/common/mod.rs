@@ -98,11 +98,18 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     /// START of a `Range: bytes=START-` header.
     pub fn range_start(&self) -> Option<u64> {
-        self.header("range")?.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok()
+        self.header("range")?
+            .strip_prefix("bytes=")?
+            .strip_suffix('-')?
+            .parse()
+            .ok()
     }
 }
 
@@ -147,7 +154,10 @@ impl Drop for TestServer {
 
 impl TestServer {
     /// Serves `body` at every path; `plan(i, request)` picks the answer to the i-th request.
-    pub async fn start(body: Vec<u8>, plan: impl Fn(usize, &Request) -> Action + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        body: Vec<u8>,
+        plan: impl Fn(usize, &Request) -> Action + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -158,15 +168,28 @@ impl TestServer {
         let (log2, transfers2, sent2) = (log.clone(), transfers.clone(), bytes_sent.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let (log, transfers, sent, body, plan) =
-                    (log2.clone(), transfers2.clone(), sent2.clone(), body.clone(), plan.clone());
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (log, transfers, sent, body, plan) = (
+                    log2.clone(),
+                    transfers2.clone(),
+                    sent2.clone(),
+                    body.clone(),
+                    plan.clone(),
+                );
                 tokio::spawn(async move {
                     let _ = handle(stream, log, transfers, sent, body, plan).await;
                 });
             }
         });
-        TestServer { addr, log, transfers, bytes_sent, task }
+        TestServer {
+            addr,
+            log,
+            transfers,
+            bytes_sent,
+            task,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -213,9 +236,16 @@ async fn handle(
     let path = first.next().unwrap_or("").to_string();
     let headers: Vec<(String, String)> = lines
         .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    let req = Request { method, path, headers };
+    let req = Request {
+        method,
+        path,
+        headers,
+    };
     let index = {
         let mut log = log.lock().unwrap();
         log.push(req.clone());
@@ -226,7 +256,8 @@ async fn handle(
     let mut extra = String::new();
     let (status, start) = match &action {
         Action::Status(code) => {
-            let head = format!("HTTP/1.1 {code} Test\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let head =
+                format!("HTTP/1.1 {code} Test\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             stream.write_all(head.as_bytes()).await?;
             return Ok(());
         }
@@ -258,7 +289,11 @@ async fn handle(
     let len = body.len() - start;
     let mut head = format!("HTTP/1.1 {status} OK\r\ncontent-length: {len}\r\naccept-ranges: bytes\r\nconnection: close\r\n{extra}");
     if status == 206 {
-        head.push_str(&format!("content-range: bytes {start}-{}/{}\r\n", body.len() - 1, body.len()));
+        head.push_str(&format!(
+            "content-range: bytes {start}-{}/{}\r\n",
+            body.len() - 1,
+            body.len()
+        ));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await?;
