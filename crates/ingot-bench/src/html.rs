@@ -200,15 +200,13 @@ fn bar_chart(title: &str, unit: &str, data: &[(String, f64)]) -> String {
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, (name, v)) in data.iter().enumerate() {
-            let c = color(i);
             chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(name), 0.0),
-                        (SegmentValue::Exact(name), *v),
-                    ],
-                    c.filled(),
-                )))
+                .draw_series(
+                    Histogram::vertical(&chart)
+                        .style(color(i).filled())
+                        .margin(30)
+                        .data(std::iter::once((name, *v))),
+                )
                 .map_err(|e| e.to_string())?;
         }
         root.present().map_err(|e| e.to_string())?;
@@ -228,7 +226,6 @@ fn tok_s_chart(results: &Results) -> String {
             ))
         })
         .collect();
-    // Segmented bars need distinct, ordered names; Rectangle spans the segment.
     bar_chart("output tok/s (first scenario)", "tok/s", &data)
 }
 

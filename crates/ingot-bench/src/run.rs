@@ -214,7 +214,9 @@ pub fn run(
         .filter_map(|s| s.concurrency())
         .max()
         .unwrap_or(1);
-    let n_parallel = cfg.parallel.unwrap_or(max_conc).max(1);
+    // Open loops need room for requests to overlap: at least 4 sequences.
+    let open_min = if cfg.rates.is_empty() { 1 } else { 4 };
+    let n_parallel = cfg.parallel.unwrap_or(max_conc.max(open_min)).max(1);
     let in_process = matches!(cfg.target, TargetSpec::InProcess);
     let (target_info, server_pid) = match &cfg.target {
         TargetSpec::InProcess => (

@@ -311,7 +311,7 @@ pub struct BenchRunArgs {
     /// Inference threads (in-process) [default: physical cores]
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
-    /// Sequences decoded together (in-process) [default: the highest concurrency]
+    /// Sequences decoded together (in-process) [default: the highest concurrency, at least 4 with --rate]
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Service-level objectives for goodput, e.g. ttft=500ms,e2e=5s
@@ -369,8 +369,8 @@ pub struct BenchCalibrateArgs {
     /// Concurrency levels of the timing points
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     pub concurrency: Vec<usize>,
-    /// Requests per timing point
-    #[arg(long, default_value_t = 128)]
+    /// Requests per timing point (at least the concurrency)
+    #[arg(long, default_value_t = 40)]
     pub requests: u64,
     /// Requests of the zero-delay throughput point
     #[arg(long, default_value_t = 20000)]

@@ -203,7 +203,7 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
     let common = |cmd: &mut Command| {
         cmd.arg("--prompts")
             .arg(&prompts)
-            .args(["--rounds", "1", "--max-tokens", "12", "--threads", "2"])
+            .args(["--rounds", "1", "--max-tokens", "8", "--threads", "2"])
             .args(["--no-calibrate", "--json"]);
     };
 
@@ -269,7 +269,7 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
     let pid = info["pid"].as_u64().unwrap().to_string();
     let mut cmd = ingot(home.path());
     cmd.args(["bench", "--endpoint", &url, "--model", "smollm2-135m"])
-        .args(["--server-pid", &pid, "--out"])
+        .args(["--warmup", "0", "--server-pid", &pid, "--out"])
         .arg(dir.path().join("serve"));
     common(&mut cmd);
     let out = cmd.output().unwrap();
