@@ -240,6 +240,10 @@ fn synthetic_results_match_the_schema_and_round_trip() {
     ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
+    // INGOT_BENCH_REPORT_DIR=DIR keeps a copy of the synthetic reports, to look at.
+    if let Some(keep) = std::env::var_os("INGOT_BENCH_REPORT_DIR") {
+        ingot_bench::report::write_all(Path::new(&keep), &results, &records).unwrap();
+    }
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.matches("<svg").count() >= 5, "five charts");
     assert!(!html.contains("<script"));
