@@ -58,6 +58,7 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     /// An empty record for a request about to be sent.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         model: &str,
         scenario: &str,

@@ -160,8 +160,11 @@ pub struct OutlierReport {
     pub outliers: Vec<(u64, f64)>,
 }
 
+/// Median, MAD and the outlying `(index, value)` pairs.
+pub type MadResult = (f64, f64, Vec<(u64, f64)>);
+
 /// Modified Z-score outliers of `(index, value)` pairs; `None` when no test applies.
-pub fn mad_outliers(values: &[(u64, f64)]) -> Option<(f64, f64, Vec<(u64, f64)>)> {
+pub fn mad_outliers(values: &[(u64, f64)]) -> Option<MadResult> {
     if values.len() < 3 {
         return None;
     }

@@ -51,7 +51,7 @@ fn percentiles_type7_exact() {
     close(s.max.unwrap(), 4.0);
     let [lo, hi] = s.mean_ci.unwrap();
     assert!(
-        lo >= 1.0 && lo <= 2.5 && hi >= 2.5 && hi <= 4.0,
+        (1.0..=2.5).contains(&lo) && (2.5..=4.0).contains(&hi),
         "{lo} {hi}"
     );
     let [lo, hi] = s.p95_ci.unwrap();

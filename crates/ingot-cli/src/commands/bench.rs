@@ -148,18 +148,14 @@ fn read_models_file(path: &Path) -> Result<Vec<String>> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// Seconds from `30s`, `2m`, `500ms`, or a bare number of seconds.
 fn seconds(v: &str, what: &str) -> Result<f64> {
+    if let Ok(n) = v.parse::<f64>() {
+        return Ok(n);
+    }
     ingot_bench::stats::parse_ms(v)
         .map(|ms| ms / 1000.0)
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))
-        .and_then(|s| {
-            if v.parse::<f64>().is_ok() {
-                // A bare number means seconds here.
-                Ok(s * 1000.0)
-            } else {
-                Ok(s)
-            }
-        })
 }
 
 /// Resolves flags + config file + defaults into a run configuration.
@@ -278,7 +274,7 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
     } else {
         file.rate.clone().unwrap_or_default()
     };
-    if rates.iter().any(|r| !(*r > 0.0)) {
+    if rates.iter().any(|r| r.is_nan() || *r <= 0.0) {
         bail!("--rate must be positive");
     }
     if concurrency.contains(&0) {
