@@ -50,11 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &path,
                 &BenchEngineParams {
                     threads: Some(threads),
-                    prompt_tokens: 0,
                     repetitions: 1,
                     ..Default::default()
                 },
             )?;
+            println!("bench pp512 {:.1} t/s", r.prompt_tok_s.mean);
             b.push(r.gen_tok_s.mean);
             Ok(())
         };
