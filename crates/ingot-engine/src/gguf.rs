@@ -6,7 +6,7 @@
 //! bytes"), and files that are not GGUF at all never reach the C++ parser.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use crate::types::EngineError;
@@ -232,8 +232,10 @@ impl Reader {
                     self.pos, self.size
                 )
             })?;
+        // seek_relative keeps the read buffer when the target is inside it: token tables have
+        // ~10^5 short strings, and a plain seek would cost a syscall (and a refill) for each.
         self.inner
-            .seek(SeekFrom::Start(end))
+            .seek_relative(n as i64)
             .map_err(|e| format!("seek error: {e}"))?;
         self.pos = end;
         Ok(())

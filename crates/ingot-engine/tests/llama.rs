@@ -257,6 +257,21 @@ fn corrupt_and_truncated_files_give_clear_errors() {
 }
 
 #[test]
+fn gguf_validation_is_cheap_and_reads_the_metadata() {
+    let t = Instant::now();
+    let s = ingot_engine::gguf::validate(&model_path()).unwrap();
+    let took = t.elapsed();
+    assert_eq!(s.architecture.as_deref(), Some("llama"));
+    assert_eq!(s.n_tensors, 272);
+    assert!(s.chat_template.unwrap().contains("<|im_start|>"));
+    // 49k-token vocabulary walked without reading tensor data.
+    assert!(
+        took < Duration::from_millis(500),
+        "validation took {took:?}"
+    );
+}
+
+#[test]
 fn four_parallel_greedy_requests_all_complete() {
     let m = load(&LoadOptions {
         n_parallel: 4,
