@@ -274,6 +274,40 @@ mod tests {
         assert!(recs.iter().all(|r| r.model == "m" && r.scenario == "c3"));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closed_loop_duration_stops_issuing_after_the_deadline() {
+        struct Slow;
+        impl Target for Slow {
+            fn execute(
+                self: Arc<Self>,
+                job: Job,
+                t0: Instant,
+            ) -> BoxFuture<'static, RequestRecord> {
+                Box::pin(async move {
+                    let send = ms(t0, Instant::now());
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let mut r = RequestRecord::start(
+                        "",
+                        "",
+                        job.index,
+                        job.round,
+                        &job.prompt.id,
+                        false,
+                        job.intended_ms,
+                        send,
+                    );
+                    r.end_ms = ms(t0, Instant::now());
+                    r
+                })
+            }
+        }
+        let sc = Scenario::closed(2, StopAt::Duration(0.2));
+        let (_, recs) = run_scenario(Arc::new(Slow), &prompts(), &sc, "m", 0, false, None).await;
+        // Two workers × ~10 requests of 20 ms in 200 ms; none starts after the deadline.
+        assert!((12..=22).contains(&recs.len()), "{}", recs.len());
+        assert!(recs.iter().all(|r| r.send_ms < 200.0 + 5.0));
+    }
+
     #[test]
     fn poisson_schedule_has_the_requested_mean_rate() {
         let s = arrival_schedule(50.0, Arrivals::Poisson, StopAt::Requests(4000), 7);

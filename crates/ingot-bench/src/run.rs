@@ -452,8 +452,12 @@ fn bench_model(
                 if let Some(e) = manifest.engine.as_mut() {
                     e.system_info = m.info().system_info.clone();
                 }
-                let t: Arc<dyn Target> =
-                    Arc::new(InProcessTarget::new(m.clone(), mr.mode, cfg.gen.clone()));
+                // TTFT does not depend on max_tokens: a short probe is enough.
+                let probe = GenParams {
+                    max_tokens: cfg.gen.max_tokens.clamp(1, 4),
+                    ..cfg.gen.clone()
+                };
+                let t: Arc<dyn Target> = Arc::new(InProcessTarget::new(m.clone(), mr.mode, probe));
                 let name = if cold { "load-cold" } else { "load-warm" };
                 let r = first_ttft(rt, t, prompts[0].clone(), &spec.alias, name);
                 if let Some(e) = &r.error {

@@ -143,6 +143,78 @@ fn bench_endpoint_against_mock_writes_reports_and_compare_gates_regressions() {
 }
 
 #[test]
+fn bench_config_file_with_seed_formats_open_loop_and_slo() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = mock(2, 1);
+    std::fs::write(
+        dir.path().join("prompts.json"),
+        r#"[{"id": "a", "messages": [{"role": "user", "content": "hi"}], "checks": ["x"]}, "plain"]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bench.toml"),
+        format!(
+            "endpoint = \"{}\"\nmodel = [\"mock\"]\nprompts = \"prompts.json\"\nconcurrency = [2]\nrate = [100.0]\narrivals = \"constant\"\nrequests = 6\nslo = \"ttft=1s,e2e=5s\"\nmax_tokens = 4\ncalibrate = false\nout = \"out\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = ingot(home.path())
+        .args(["bench", "--json", "--config"])
+        .arg(dir.path().join("bench.toml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(
+        v["manifest"]["prompt_set"]["ids"],
+        serde_json::json!(["a", "p2"])
+    );
+    let sc = v["models"][0]["scenarios"].as_array().unwrap();
+    assert_eq!(sc[0]["scenario"]["name"], "c2");
+    assert_eq!(sc[1]["scenario"]["name"], "rate100-constant");
+    for s in sc {
+        assert_eq!(s["metrics"]["requests"], 6, "{s}");
+        assert!(s["metrics"]["goodput"].as_f64().unwrap() > 0.0);
+        assert_eq!(s["metrics"]["completion_tokens"], 24);
+    }
+    assert!(dir.path().join("out/report.md").exists());
+    // A models.json and a flag override the file's settings.
+    std::fs::write(
+        dir.path().join("models.json"),
+        r#"{"mock-b": {"capabilities": ["chat"], "size_mb": 1}}"#,
+    )
+    .unwrap();
+    let out = ingot(home.path())
+        .args([
+            "bench",
+            "--json",
+            "--rate",
+            "50",
+            "--concurrency",
+            "1",
+            "--models",
+        ])
+        .arg(dir.path().join("models.json"))
+        .arg("--config")
+        .arg(dir.path().join("bench.toml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["models"][0]["alias"], "mock");
+    assert_eq!(
+        v["models"][0]["scenarios"][1]["scenario"]["name"],
+        "rate50-constant"
+    );
+}
+
+#[test]
 fn bench_calibrate_json_has_the_figures() {
     let home = tempfile::tempdir().unwrap();
     let out = ingot(home.path())

@@ -198,13 +198,11 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
         Vec::new()
     };
     if endpoint.is_some() {
-        let m = if !a.model.is_empty() {
-            a.model.clone()
-        } else {
-            file.model.clone().unwrap_or_default()
-        };
-        if !m.is_empty() {
-            aliases = m;
+        // --model wins, then --models / the file's models, then the file's model.
+        if !a.model.is_empty() {
+            aliases = a.model.clone();
+        } else if aliases.is_empty() {
+            aliases = file.model.clone().unwrap_or_default();
         }
         if aliases.is_empty() {
             bail!("--endpoint needs --model NAME (the model to request)");
