@@ -207,7 +207,7 @@ fn bench_config_file_with_seed_formats_open_loop_and_slo() {
         .stdout
         .clone();
     let v = json_of(&out);
-    assert_eq!(v["models"][0]["alias"], "mock");
+    assert_eq!(v["models"][0]["alias"], "mock-b");
     assert_eq!(
         v["models"][0]["scenarios"][1]["scenario"]["name"],
         "rate50-constant"
