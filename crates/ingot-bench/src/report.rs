@@ -334,6 +334,7 @@ pub fn csv(results: &Results) -> String {
         }
         if let Some(r) = &m.resources {
             for (k, v) in [
+                ("baseline_rss_bytes", r.baseline_rss_bytes.map(|b| b as f64)),
                 ("peak_rss_bytes", r.peak_rss_bytes.map(|b| b as f64)),
                 ("peak_pss_bytes", r.peak_pss_bytes.map(|b| b as f64)),
                 ("cpu_seconds", r.cpu_seconds),

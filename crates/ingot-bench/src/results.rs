@@ -120,6 +120,9 @@ pub struct LoadMetrics {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ResourceMetrics {
+    /// RSS of the measured process when the model's benchmark began (in-process: before the
+    /// load; memory kept from earlier models is part of every later peak).
+    pub baseline_rss_bytes: Option<u64>,
     pub peak_rss_bytes: Option<u64>,
     pub peak_pss_bytes: Option<u64>,
     /// CPU seconds (user + system) of the serving process during the measured scenarios.

@@ -390,6 +390,7 @@ fn bench_model(
     manifest: &mut Manifest,
 ) -> anyhow::Result<()> {
     let pid = server_pid.unwrap_or_else(std::process::id);
+    let baseline_rss = crate::resources::memory(pid).map(|m| m.0);
     let sampler = if in_process_or_pid(cfg, server_pid) {
         Some(MemorySampler::start(pid, Duration::from_millis(50)))
     } else {
@@ -565,6 +566,7 @@ fn bench_model(
         .filter(|_| tokens > 0)
         .map(|c| c / tokens as f64 * 1000.0);
     mr.resources = Some(ResourceMetrics {
+        baseline_rss_bytes: baseline_rss,
         peak_rss_bytes: peak_rss,
         peak_pss_bytes: peak_pss,
         cpu_seconds: cpu,

@@ -102,6 +102,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 warm_first_ttft_ms: Some(ttft * 1.5),
             }),
             resources: Some(ResourceMetrics {
+                baseline_rss_bytes: Some(8 << 20),
                 peak_rss_bytes: Some(rss),
                 peak_pss_bytes: Some(rss - (1 << 20)),
                 cpu_seconds: Some(3.2),
