@@ -52,6 +52,11 @@ pub struct ResolvedModel {
 /// Finds (downloading if needed) a model's file. Called outside any async runtime.
 pub trait Resolver {
     fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
+    /// The model's file if it is already local, without downloading (used with an endpoint
+    /// to report the disk footprint of a model served under a known alias).
+    fn lookup(&self, _alias: &str) -> Option<ResolvedModel> {
+        None
+    }
 }
 
 /// Settings of a run.
@@ -400,6 +405,15 @@ fn bench_model(
     let target: Arc<dyn Target> = match &cfg.target {
         TargetSpec::Endpoint { url, api_key, .. } => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
+            if let Some(local) = resolver.lookup(&spec.alias) {
+                mr.file = Some(ModelFile {
+                    path: local.path.display().to_string(),
+                    sha256: local.sha256,
+                    size_bytes: local.size_bytes,
+                    quantization: local.quantization,
+                    parameters: local.parameters,
+                });
+            }
             Arc::new(HttpTarget::new(
                 url,
                 &spec.alias,

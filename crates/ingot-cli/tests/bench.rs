@@ -360,6 +360,8 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
     assert_eq!(metrics["failed"], 0, "{metrics}");
     assert!(m["resources"]["peak_rss_bytes"].as_u64().unwrap() > 50 << 20);
     assert_eq!(m["resources"]["process"], format!("pid {pid}"));
+    // The served alias is in the local cache: its disk footprint is reported.
+    assert_eq!(m["file"]["size_bytes"], 98_362_432);
     let jsonl = std::fs::read_to_string(dir.path().join("serve/requests.jsonl")).unwrap();
     assert!(
         jsonl

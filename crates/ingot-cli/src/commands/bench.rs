@@ -346,6 +346,20 @@ impl Resolver for CatalogResolver<'_> {
             chat_template: entry.chat_template,
         })
     }
+
+    fn lookup(&self, alias: &str) -> Option<ResolvedModel> {
+        let catalog = self.ctx.catalog().ok()?;
+        let entry = catalog.get(alias).ok()?.clone();
+        let cached = self.ctx.store().ok()?.lookup(alias).ok()??;
+        Some(ResolvedModel {
+            size_bytes: Some(cached.size()),
+            sha256: Some(cached.sha256().to_string()),
+            path: cached.path,
+            quantization: Some(entry.quantization.clone()),
+            parameters: entry.parameters,
+            chat_template: entry.chat_template,
+        })
+    }
 }
 
 pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
