@@ -125,6 +125,8 @@ impl HttpTarget {
             if let Some(k) = &self.api_key {
                 req = req.bearer_auth(k);
             }
+            // The send starts now: the request is built, nothing is on the wire yet.
+            r.send_ms = ms(t0, Instant::now());
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -140,7 +142,6 @@ impl HttpTarget {
                     // Some servers reject `stream_options`: retry once without it.
                     self.send_usage_option.store(false, Ordering::Relaxed);
                     with_usage = false;
-                    r.send_ms = ms(t0, Instant::now());
                     r.first_byte_ms = None;
                     continue;
                 }

@@ -73,7 +73,7 @@ fn within(measured: f64, truth: f64, tol: f64) {
 
 #[test]
 fn ttft_50ms_itl_10ms_measured_within_2_percent_at_concurrency_1_and_16() {
-    for (c, n) in [(1usize, 8u64), (16, 32)] {
+    for (c, n) in [(1usize, 10u64), (16, 80)] {
         let server = MockServer::start(
             MockServerConfig {
                 ttft: Duration::from_millis(50),
