@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -257,16 +257,37 @@ struct Scheduler<'m> {
     computed: bool,
 }
 
+/// How long a model's thread stays idle before it releases its OpenMP thread pool.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Scheduler<'_> {
     fn run(mut self, rx: Receiver<Command>) {
         'outer: loop {
             if self.is_idle() {
-                if std::mem::take(&mut self.computed) {
-                    crate::backend::release_thread_pool();
+                // Hand the OpenMP threads back only after a quiet spell: pausing them after
+                // every request made the next request re-create the pool, which cost 20-40 ms
+                // of TTFT on a 2-core machine (measured against llama-server, issue 4).
+                let mut next = None;
+                if self.computed {
+                    match rx.recv_timeout(IDLE_RELEASE) {
+                        Ok(cmd) => next = Some(cmd),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.computed = false;
+                            crate::backend::release_thread_pool();
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                 }
-                match rx.recv() {
-                    Ok(Command::Job(job)) => self.pending.push_back(job),
-                    Ok(Command::Shutdown) | Err(_) => break,
+                let cmd = match next {
+                    Some(cmd) => cmd,
+                    None => match rx.recv() {
+                        Ok(cmd) => cmd,
+                        Err(_) => break,
+                    },
+                };
+                match cmd {
+                    Command::Job(job) => self.pending.push_back(job),
+                    Command::Shutdown => break,
                 }
             }
             loop {
