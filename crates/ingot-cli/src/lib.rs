@@ -21,6 +21,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // An empty variable means "unset" (as in `INGOT_HOME= ingot ...`); clap would otherwise
+    // take it as an empty value and fail with a usage error.
+    for name in [
+        ingot_catalog::env::INGOT_HOME,
+        ingot_catalog::env::INGOT_THREADS,
+        ingot_catalog::env::INGOT_HOST,
+        ingot_catalog::env::INGOT_PORT,
+        ingot_catalog::env::INGOT_API_KEY,
+    ] {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

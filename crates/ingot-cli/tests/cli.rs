@@ -380,3 +380,16 @@ fn issue3_bench_engine_json() {
         assert!(sd >= 0.0 && sd.is_finite(), "{k}: {v}");
     }
 }
+
+#[test]
+fn issue2_empty_env_vars_count_as_unset() {
+    let home = tempfile::tempdir().unwrap();
+    // INGOT_THREADS="" must not be a usage error (exit 2): the run gets as far as the
+    // catalog and fails on the misspelt alias instead (exit 1).
+    ingot(home.path())
+        .env("INGOT_THREADS", "")
+        .args(["model", "run", "smolm2-135m", "--prompt", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("did you mean 'smollm2-135m'"));
+}
