@@ -1,0 +1,710 @@
+//! A small, bounded parser of GGUF headers.
+//!
+//! It reads the header, the metadata and the tensor table of a GGUF model file — never the
+//! tensor data — and reports what ingot needs to know about a model before llama.cpp sees
+//! it: architecture, parameter count, quantisation, context length, chat template, name.
+//!
+//! Nothing read from the file is trusted: every length and count is checked against the
+//! bytes that remain and against [`Limits`] before anything is allocated or skipped, so a
+//! corrupt or hostile file costs at most a few reads and fails with an error that says
+//! where and why. There is no `unsafe` code and no panic on any input (the crate is fuzzed
+//! through [`parse`]).
+//!
+//! ```
+//! // The smallest valid file: a header with no metadata and no tensors.
+//! let mut bytes = b"GGUF".to_vec();
+//! bytes.extend_from_slice(&3u32.to_le_bytes());
+//! bytes.extend_from_slice(&0u64.to_le_bytes()); // tensors
+//! bytes.extend_from_slice(&0u64.to_le_bytes()); // metadata entries
+//! let header = ingot_gguf::parse(&bytes).unwrap();
+//! assert_eq!((header.version, header.tensor_count), (3, 0));
+//!
+//! let err = ingot_gguf::parse(b"<html>").unwrap_err();
+//! assert!(err.to_string().contains("not a GGUF model file"));
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod types;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub use types::{file_type_name, ggml_type, GgmlType, GGML_TYPE_COUNT};
+
+/// The four bytes every GGUF file starts with.
+pub const MAGIC: &[u8; 4] = b"GGUF";
+/// Tensor data alignment when `general.alignment` is absent.
+pub const DEFAULT_ALIGNMENT: u64 = 32;
+/// Most dimensions a ggml tensor has.
+pub const MAX_DIMS: u32 = 4;
+
+// Metadata value types.
+const T_U8: u32 = 0;
+const T_I8: u32 = 1;
+const T_U16: u32 = 2;
+const T_I16: u32 = 3;
+const T_U32: u32 = 4;
+const T_I32: u32 = 5;
+const T_F32: u32 = 6;
+const T_BOOL: u32 = 7;
+const T_STRING: u32 = 8;
+const T_ARRAY: u32 = 9;
+const T_U64: u32 = 10;
+const T_I64: u32 = 11;
+const T_F64: u32 = 12;
+
+/// Bounds on what the parser accepts. The defaults are far above any real model and low
+/// enough that a corrupt count or length fails fast instead of looping or allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most tensors.
+    pub max_tensors: u64,
+    /// Most metadata entries.
+    pub max_kv: u64,
+    /// Longest metadata key or tensor name, in bytes.
+    pub max_key_len: u64,
+    /// Longest string value, in bytes (chat templates are the longest real ones).
+    pub max_string_len: u64,
+    /// Most elements of a metadata array (token tables are the largest real ones).
+    pub max_array_len: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tensors: 1 << 20,
+            max_kv: 1 << 20,
+            max_key_len: 1 << 16,
+            max_string_len: 16 << 20,
+            max_array_len: 1 << 28,
+        }
+    }
+}
+
+/// Why a file is not an acceptable GGUF file. The messages say where (byte offset, key,
+/// tensor) and why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GgufError {
+    /// The file could not be opened or its size read ([`read_header`] only).
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Not a GGUF file at all: not a regular file, too small, or the magic is wrong.
+    #[error("{message}")]
+    NotGguf {
+        /// What was found instead.
+        message: String,
+    },
+    /// A GGUF version this parser does not read (only 2 and 3, little-endian).
+    #[error("{message}")]
+    UnsupportedVersion {
+        /// The version read.
+        version: u32,
+        /// The message.
+        message: String,
+    },
+    /// The file ends before what its header describes (metadata, tensor table or data).
+    #[error("{message}")]
+    Truncated {
+        /// Where and what is missing.
+        message: String,
+    },
+    /// A value is impossible: unknown type, bad alignment, overflowing size, bad UTF-8.
+    #[error("{message}")]
+    Corrupt {
+        /// Where and what.
+        message: String,
+    },
+    /// A count or length is beyond [`Limits`].
+    #[error("{message}")]
+    LimitExceeded {
+        /// Which one, and the limit.
+        message: String,
+    },
+    /// Reading failed (a file that cannot be read, not one that is wrong).
+    #[error("{message}")]
+    Io {
+        /// Where, and the I/O error.
+        message: String,
+    },
+}
+
+impl GgufError {
+    /// Whether the file is cut short (as opposed to corrupt or not GGUF).
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, GgufError::Truncated { .. })
+    }
+
+    /// Prefixes the message with `context` (`metadata general.name: ...`).
+    fn context(self, context: impl fmt::Display) -> GgufError {
+        let prefix = |m: String| format!("{context}: {m}");
+        match self {
+            GgufError::NotGguf { message } => GgufError::NotGguf {
+                message: prefix(message),
+            },
+            GgufError::UnsupportedVersion { version, message } => GgufError::UnsupportedVersion {
+                version,
+                message: prefix(message),
+            },
+            GgufError::Truncated { message } => GgufError::Truncated {
+                message: prefix(message),
+            },
+            GgufError::Corrupt { message } => GgufError::Corrupt {
+                message: prefix(message),
+            },
+            GgufError::LimitExceeded { message } => GgufError::LimitExceeded {
+                message: prefix(message),
+            },
+            GgufError::Io { message } => GgufError::Io {
+                message: prefix(message),
+            },
+            open @ GgufError::Open { .. } => open,
+        }
+    }
+}
+
+fn corrupt(message: impl Into<String>) -> GgufError {
+    GgufError::Corrupt {
+        message: message.into(),
+    }
+}
+
+fn truncated(message: impl Into<String>) -> GgufError {
+    GgufError::Truncated {
+        message: message.into(),
+    }
+}
+
+fn limit(message: impl Into<String>) -> GgufError {
+    GgufError::LimitExceeded {
+        message: message.into(),
+    }
+}
+
+/// What the header, metadata and tensor table say about a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GgufHeader {
+    /// GGUF version (2 or 3).
+    pub version: u32,
+    /// Number of tensors.
+    pub tensor_count: u64,
+    /// Number of metadata entries.
+    pub kv_count: u64,
+    /// Tensor data alignment (`general.alignment`, default 32).
+    pub alignment: u64,
+    /// Size of the file (of the slice given to [`parse`]).
+    pub file_size: u64,
+    /// Byte offset where tensor data starts.
+    pub data_offset: u64,
+    /// Bytes of tensor data the tensor table describes (end of the last tensor).
+    pub data_size: u64,
+    /// `general.architecture` (`llama`, `gemma3`, ...).
+    pub architecture: Option<String>,
+    /// `general.name`.
+    pub name: Option<String>,
+    /// `general.file_type`, the llama.cpp file type number (see [`file_type_name`]).
+    pub file_type: Option<u32>,
+    /// `{architecture}.context_length`: the context the model was trained for.
+    pub context_length: Option<u64>,
+    /// `tokenizer.chat_template`: the Jinja chat template, if the model embeds one.
+    pub chat_template: Option<String>,
+    /// Sum of the element counts of all tensors.
+    pub parameter_count: u64,
+    /// The ggml type holding most tensor bytes (see [`ggml_type`]).
+    pub dominant_type: Option<u32>,
+}
+
+impl GgufHeader {
+    /// The quantisation, by name: from `general.file_type` (`Q4_K_M`), else the type that
+    /// holds most of the tensor data (`Q4_K`).
+    pub fn quantization(&self) -> Option<&'static str> {
+        self.file_type
+            .and_then(file_type_name)
+            .or_else(|| self.dominant_type.and_then(ggml_type).map(|t| t.name))
+    }
+}
+
+/// Parses a whole GGUF file held in memory, with the default [`Limits`].
+///
+/// `bytes` is the whole file: the tensor data the table describes must be inside it.
+pub fn parse(bytes: &[u8]) -> Result<GgufHeader, GgufError> {
+    parse_with_limits(bytes, &Limits::default())
+}
+
+/// [`parse`] with explicit limits.
+pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<GgufHeader, GgufError> {
+    let mut cursor = Cursor {
+        bytes: SliceBytes { rest: bytes },
+        pos: 0,
+        size: bytes.len() as u64,
+    };
+    parse_from(&mut cursor, limits)
+}
+
+/// Reads the header, metadata and tensor table of the GGUF file at `path` (never the
+/// tensor data), and checks that the file holds all the tensor data the table describes.
+///
+/// Errors: [`GgufError::Open`] when the file cannot be opened; the other variants when it
+/// cannot be read or is not a complete, valid GGUF file.
+pub fn read_header(path: impl AsRef<Path>, limits: &Limits) -> Result<GgufHeader, GgufError> {
+    let path = path.as_ref();
+    let open_err = |source| GgufError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(open_err)?;
+    if !meta.is_file() {
+        return Err(GgufError::NotGguf {
+            message: "not a regular file".into(),
+        });
+    }
+    let file = File::open(path).map_err(open_err)?;
+    let mut cursor = Cursor {
+        bytes: FileBytes {
+            inner: BufReader::with_capacity(1 << 16, file),
+        },
+        pos: 0,
+        size: meta.len(),
+    };
+    parse_from(&mut cursor, limits)
+}
+
+/// A forward-only byte source. Callers check bounds first; errors here are I/O errors (or
+/// a file that shrank while being read).
+trait Bytes {
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    fn skip(&mut self, n: u64) -> io::Result<()>;
+}
+
+struct SliceBytes<'a> {
+    rest: &'a [u8],
+}
+
+impl Bytes for SliceBytes<'_> {
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let (head, tail) = self
+            .rest
+            .split_at_checked(buf.len())
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(head);
+        self.rest = tail;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let n = usize::try_from(n).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        self.rest = self.rest.get(n..).ok_or(io::ErrorKind::UnexpectedEof)?;
+        Ok(())
+    }
+}
+
+struct FileBytes {
+    inner: BufReader<File>,
+}
+
+impl Bytes for FileBytes {
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buf)
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let n = i64::try_from(n).map_err(|_| io::Error::other("skip too large"))?;
+        // seek_relative keeps the read buffer when the target is inside it: token tables
+        // have ~10^5 short strings, and a plain seek would cost a syscall (and a refill)
+        // for each.
+        self.inner.seek_relative(n)
+    }
+}
+
+struct Cursor<B> {
+    bytes: B,
+    pos: u64,
+    size: u64,
+}
+
+impl<B: Bytes> Cursor<B> {
+    fn remaining(&self) -> u64 {
+        self.size.saturating_sub(self.pos)
+    }
+
+    fn io_err(&self, e: io::Error) -> GgufError {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            // Only possible if the file shrank while we read it: bounds are checked first.
+            truncated(format!(
+                "truncated: unexpected end of file at byte {} of {}",
+                self.pos, self.size
+            ))
+        } else {
+            GgufError::Io {
+                message: format!("read error at byte {}: {e}", self.pos),
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), GgufError> {
+        let n = buf.len() as u64;
+        if n > self.remaining() {
+            return Err(truncated(format!(
+                "truncated: unexpected end of file at byte {} of {}",
+                self.pos, self.size
+            )));
+        }
+        self.bytes.read_exact(buf).map_err(|e| self.io_err(e))?;
+        self.pos += n;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), GgufError> {
+        if n > self.remaining() {
+            return Err(truncated(format!(
+                "truncated: {n} bytes at byte {} run past the end of the file ({} bytes)",
+                self.pos, self.size
+            )));
+        }
+        self.bytes.skip(n).map_err(|e| self.io_err(e))?;
+        self.pos += n;
+        Ok(())
+    }
+
+    fn u8(&mut self) -> Result<u8, GgufError> {
+        let mut b = [0u8; 1];
+        self.read(&mut b)?;
+        Ok(b[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, GgufError> {
+        let mut b = [0u8; 2];
+        self.read(&mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+
+    fn u32(&mut self) -> Result<u32, GgufError> {
+        let mut b = [0u8; 4];
+        self.read(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self) -> Result<u64, GgufError> {
+        let mut b = [0u8; 8];
+        self.read(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a string's length and checks it against the file and `max` before anything
+    /// is allocated or skipped.
+    fn string_len(&mut self, max: u64) -> Result<u64, GgufError> {
+        let at = self.pos;
+        let len = self.u64()?;
+        if len > self.remaining() {
+            return Err(truncated(format!(
+                "truncated or corrupt: a string of {len} bytes at byte {at} does not fit in \
+                 the file ({} bytes)",
+                self.size
+            )));
+        }
+        if len > max {
+            return Err(limit(format!(
+                "a string of {len} bytes at byte {at} is longer than the limit of {max} bytes"
+            )));
+        }
+        Ok(len)
+    }
+
+    fn string(&mut self, max: u64) -> Result<String, GgufError> {
+        let len = self.string_len(max)?;
+        // Bounded by the remaining bytes and by `max`: the allocation is as large as data
+        // that is really there, and no larger than the limit.
+        let len = usize::try_from(len).map_err(|_| limit("string too long for this platform"))?;
+        let mut buf = vec![0u8; len];
+        self.read(&mut buf)?;
+        String::from_utf8(buf).map_err(|_| corrupt("string is not valid UTF-8"))
+    }
+
+    fn skip_string(&mut self, max: u64) -> Result<(), GgufError> {
+        let len = self.string_len(max)?;
+        self.skip(len)
+    }
+
+    /// Reads an integer metadata value of type `ty` (`None` for negative values).
+    fn int(&mut self, ty: u32) -> Result<Option<u64>, GgufError> {
+        Ok(match ty {
+            T_U8 => Some(u64::from(self.u8()?)),
+            T_I8 => u64::try_from(self.u8()? as i8).ok(),
+            T_U16 => Some(u64::from(self.u16()?)),
+            T_I16 => u64::try_from(self.u16()? as i16).ok(),
+            T_U32 => Some(u64::from(self.u32()?)),
+            T_I32 => u64::try_from(self.u32()? as i32).ok(),
+            T_U64 => Some(self.u64()?),
+            T_I64 => u64::try_from(self.u64()? as i64).ok(),
+            other => return Err(corrupt(format!("type {other} is not an integer type"))),
+        })
+    }
+
+    fn skip_value(&mut self, ty: u32, limits: &Limits) -> Result<(), GgufError> {
+        if let Some(w) = fixed_width(ty) {
+            return self.skip(w);
+        }
+        match ty {
+            T_STRING => self.skip_string(limits.max_string_len),
+            T_ARRAY => {
+                let elem = self.u32()?;
+                let at = self.pos;
+                let n = self.u64()?;
+                if n > limits.max_array_len {
+                    return Err(limit(format!(
+                        "an array of {n} elements at byte {at} is longer than the limit of {}",
+                        limits.max_array_len
+                    )));
+                }
+                match (fixed_width(elem), elem) {
+                    (Some(w), _) => {
+                        self.skip(n.checked_mul(w).ok_or_else(|| corrupt("array size overflows"))?)
+                    }
+                    (None, T_STRING) => {
+                        // Each element takes at least its 8-byte length.
+                        if n > self.remaining() / 8 {
+                            return Err(truncated(format!(
+                                "truncated or corrupt: an array of {n} strings at byte {at} \
+                                 does not fit in the file ({} bytes)",
+                                self.size
+                            )));
+                        }
+                        for _ in 0..n {
+                            self.skip_string(limits.max_string_len)?;
+                        }
+                        Ok(())
+                    }
+                    (None, T_ARRAY) => Err(corrupt("nested arrays are not supported")),
+                    (None, other) => Err(corrupt(format!("unknown array element type {other}"))),
+                }
+            }
+            other => Err(corrupt(format!("unknown metadata value type {other}"))),
+        }
+    }
+}
+
+fn fixed_width(ty: u32) -> Option<u64> {
+    match ty {
+        T_U8 | T_I8 | T_BOOL => Some(1),
+        T_U16 | T_I16 => Some(2),
+        T_U32 | T_I32 | T_F32 => Some(4),
+        T_U64 | T_I64 | T_F64 => Some(8),
+        _ => None,
+    }
+}
+
+fn is_int(ty: u32) -> bool {
+    matches!(
+        ty,
+        T_U8 | T_I8 | T_U16 | T_I16 | T_U32 | T_I32 | T_U64 | T_I64
+    )
+}
+
+fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader, GgufError> {
+    let file_size = r.size;
+    let mut magic = [0u8; 4];
+    if r.read(&mut magic).is_err() {
+        return Err(GgufError::NotGguf {
+            message: format!("file is too small ({file_size} bytes): not a GGUF model file"),
+        });
+    }
+    if &magic != MAGIC {
+        return Err(GgufError::NotGguf {
+            message: format!(
+                "bad magic {:?} (expected \"GGUF\"): not a GGUF model file",
+                String::from_utf8_lossy(&magic)
+            ),
+        });
+    }
+    let version = r.u32()?;
+    if !(2..=3).contains(&version) {
+        let hint = if (2..=3).contains(&version.swap_bytes()) {
+            " (a big-endian file: only little-endian GGUF is supported)"
+        } else if version == 1 {
+            " (GGUF v1 is obsolete: convert the model again)"
+        } else {
+            ""
+        };
+        return Err(GgufError::UnsupportedVersion {
+            version,
+            message: format!("unsupported GGUF version {version}{hint}"),
+        });
+    }
+    let tensor_count = r.u64()?;
+    let kv_count = r.u64()?;
+    if tensor_count > limits.max_tensors || kv_count > limits.max_kv {
+        return Err(limit(format!(
+            "implausible header (n_tensors {tensor_count}, n_kv {kv_count})"
+        )));
+    }
+
+    let mut alignment = DEFAULT_ALIGNMENT;
+    let mut architecture = None;
+    let mut name = None;
+    let mut file_type = None;
+    let mut chat_template = None;
+    // `{arch}.context_length` may come before `general.architecture`: keep every candidate
+    // (one per key that really is in the file) and pick once the architecture is known.
+    let mut context_lengths: Vec<(String, u64)> = Vec::new();
+    for i in 0..kv_count {
+        let key = r
+            .string(limits.max_key_len)
+            .map_err(|e| e.context(format_args!("metadata entry {i}")))?;
+        let mut value = |r: &mut Cursor<B>| -> Result<(), GgufError> {
+            let ty = r.u32()?;
+            match (key.as_str(), ty) {
+                ("general.alignment", T_U32) => {
+                    let a = u64::from(r.u32()?);
+                    if a == 0 || !a.is_power_of_two() {
+                        return Err(corrupt(format!("invalid general.alignment {a}")));
+                    }
+                    alignment = a;
+                }
+                ("general.architecture", T_STRING) => {
+                    architecture = Some(r.string(limits.max_string_len)?)
+                }
+                ("general.name", T_STRING) => name = Some(r.string(limits.max_string_len)?),
+                ("tokenizer.chat_template", T_STRING) => {
+                    chat_template = Some(r.string(limits.max_string_len)?)
+                }
+                ("general.file_type", t) if is_int(t) => {
+                    file_type = r.int(t)?.and_then(|v| u32::try_from(v).ok())
+                }
+                (k, t) if is_int(t) && k.ends_with(".context_length") => {
+                    if let Some(v) = r.int(t)? {
+                        context_lengths.push((k.to_string(), v));
+                    }
+                }
+                (_, t) => r.skip_value(t, limits)?,
+            }
+            Ok(())
+        };
+        value(r).map_err(|e| e.context(format_args!("metadata {key}")))?;
+    }
+    let context_length = architecture.as_ref().and_then(|arch| {
+        let want = format!("{arch}.context_length");
+        context_lengths
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == want)
+            .map(|(_, v)| *v)
+    });
+
+    let mut data_needed: u64 = 0;
+    let mut last_tensor = String::new();
+    let mut parameter_count: u64 = 0;
+    let mut bytes_by_type = [0u64; GGML_TYPE_COUNT as usize];
+    for i in 0..tensor_count {
+        let tname = r
+            .string(limits.max_key_len)
+            .map_err(|e| e.context(format_args!("tensor info {i}")))?;
+        let info = |r: &mut Cursor<B>| -> Result<(GgmlType, u64, u64, u64), GgufError> {
+            let n_dims = r.u32()?;
+            if n_dims == 0 || n_dims > MAX_DIMS {
+                return Err(corrupt(format!("invalid number of dimensions {n_dims}")));
+            }
+            let mut ne = [1u64; MAX_DIMS as usize];
+            for (d, slot) in ne.iter_mut().take(n_dims as usize).enumerate() {
+                *slot = r.u64()?;
+                // ggml stores dimensions as int64_t.
+                if *slot > i64::MAX as u64 {
+                    return Err(corrupt(format!("dimension {d} is {slot}")));
+                }
+            }
+            let ty_id = r.u32()?;
+            let offset = r.u64()?;
+            let ty = ggml_type(ty_id).ok_or_else(|| {
+                corrupt(if ty_id < GGML_TYPE_COUNT {
+                    format!("unsupported (removed) ggml type {ty_id}")
+                } else {
+                    format!("unknown ggml type {ty_id}")
+                })
+            })?;
+            if offset % alignment != 0 {
+                return Err(corrupt(format!(
+                    "offset {offset} is not aligned to {alignment}"
+                )));
+            }
+            let elements = ne
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .filter(|&n| n <= i64::MAX as u64)
+                .ok_or_else(|| corrupt("element count overflows"))?;
+            if ne[0] % ty.block_size != 0 {
+                return Err(corrupt(format!(
+                    "row length {} is not a multiple of the block size {} of {}",
+                    ne[0], ty.block_size, ty.name
+                )));
+            }
+            let nbytes = (ne[0] / ty.block_size)
+                .checked_mul(ty.type_size)
+                .and_then(|row| ne[1..].iter().try_fold(row, |acc, &d| acc.checked_mul(d)))
+                .ok_or_else(|| corrupt("size overflows"))?;
+            let end = offset
+                .checked_add(nbytes)
+                .ok_or_else(|| corrupt("size overflows"))?;
+            Ok((ty, elements, nbytes, end))
+        };
+        let (ty, elements, nbytes, end) =
+            info(r).map_err(|e| e.context(format_args!("tensor {tname}")))?;
+        // Saturating: a sum that overflows u64 is no real model, but it is not worth an
+        // error either (each tensor's own size was checked above).
+        parameter_count = parameter_count.saturating_add(elements);
+        let slot = &mut bytes_by_type[ty.id as usize];
+        *slot = slot.saturating_add(nbytes);
+        if end > data_needed {
+            data_needed = end;
+            last_tensor = tname;
+        }
+    }
+    let data_offset = r
+        .pos
+        .div_ceil(alignment)
+        .checked_mul(alignment)
+        .ok_or_else(|| corrupt("tensor data offset overflows"))?;
+    let total = data_offset
+        .checked_add(data_needed)
+        .ok_or_else(|| corrupt("tensor data size overflows"))?;
+    // Without tensor data there is nothing to pad to: a file may end right after its table.
+    if data_needed > 0 && total > file_size {
+        return Err(truncated(format!(
+            "truncated: tensor data ends at byte {total} (tensor {last_tensor}) but the file \
+             has {file_size} bytes"
+        )));
+    }
+    let dominant_type = bytes_by_type
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b > 0)
+        .max_by_key(|(_, &b)| b)
+        .map(|(id, _)| id as u32);
+    Ok(GgufHeader {
+        version,
+        tensor_count,
+        kv_count,
+        alignment,
+        file_size,
+        data_offset,
+        data_size: data_needed,
+        architecture,
+        name,
+        file_type,
+        context_length,
+        chat_template,
+        parameter_count,
+        dominant_type,
+    })
+}
+
+#[cfg(test)]
+mod tests;
