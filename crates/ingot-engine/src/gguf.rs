@@ -1,23 +1,15 @@
 //! Structural validation of GGUF files before llama.cpp sees them.
 //!
 //! llama.cpp rejects most broken files by returning NULL, but only explains why in its log. We
-//! walk the header, the metadata and the tensor table ourselves (cheap: no tensor data is read)
-//! so the user gets a precise reason ("truncated: tensor X ends at byte N but the file has M
-//! bytes"), and files that are not GGUF at all never reach the C++ parser.
+//! walk the header, the metadata and the tensor table ourselves with [`ingot_gguf`] (cheap: no
+//! tensor data is read) so the user gets a precise reason ("truncated: tensor X ends at byte N
+//! but the file has M bytes"), and files that are not GGUF at all never reach the C++ parser.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 
-use crate::types::EngineError;
+use ingot_gguf::{GgufError, GgufHeader, Limits};
 
-const MAGIC: &[u8; 4] = b"GGUF";
-const DEFAULT_ALIGNMENT: u64 = 32;
-// Sanity bounds on counts read from the file: far above any real model, low enough that a
-// corrupt count fails fast instead of looping for minutes.
-const MAX_TENSORS: u64 = 1 << 20;
-const MAX_KV: u64 = 1 << 20;
-const MAX_DIMS: u32 = 4;
+use crate::types::EngineError;
 
 /// What the validation learnt about the file.
 #[derive(Debug, Clone)]
@@ -28,6 +20,8 @@ pub struct GgufSummary {
     pub file_size: u64,
     pub architecture: Option<String>,
     pub chat_template: Option<String>,
+    /// Everything the header parser found (parameter count, quantisation, context length).
+    pub header: GgufHeader,
 }
 
 /// Checks that `path` is a readable, structurally complete GGUF file.
@@ -35,271 +29,57 @@ pub struct GgufSummary {
 /// Errors: [`EngineError::Load`] when the file cannot be opened or read,
 /// [`EngineError::InvalidModel`] when it is not GGUF, is corrupt or is truncated.
 pub fn validate(path: &Path) -> Result<GgufSummary, EngineError> {
-    let invalid = |reason: String| EngineError::InvalidModel {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| EngineError::Load {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    let header = ingot_gguf::read_header(path, &Limits::default()).map_err(|e| match e {
+        GgufError::Open { source, .. } => EngineError::Load {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
+        },
+        other => EngineError::InvalidModel {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
     })?;
-    if !meta.is_file() {
-        return Err(invalid("not a regular file".into()));
-    }
-    let file = File::open(path).map_err(|e| EngineError::Load {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let file_size = meta.len();
-    let mut r = Reader {
-        inner: BufReader::with_capacity(1 << 16, file),
-        pos: 0,
-        size: file_size,
-    };
-
-    let mut magic = [0u8; 4];
-    r.read_exact(&mut magic)
-        .map_err(|_| invalid(format!("file is too small ({file_size} bytes)")))?;
-    if &magic != MAGIC {
-        return Err(invalid(format!(
-            "bad magic {:?} (expected \"GGUF\"): not a GGUF model file",
-            String::from_utf8_lossy(&magic)
-        )));
-    }
-    let version = r.u32().map_err(invalid)?;
-    if !(2..=3).contains(&version) {
-        return Err(invalid(format!("unsupported GGUF version {version}")));
-    }
-    let n_tensors = r.u64().map_err(invalid)?;
-    let n_kv = r.u64().map_err(invalid)?;
-    if n_tensors > MAX_TENSORS || n_kv > MAX_KV {
-        return Err(invalid(format!(
-            "implausible header (n_tensors {n_tensors}, n_kv {n_kv})"
-        )));
-    }
-
-    let mut alignment = DEFAULT_ALIGNMENT;
-    let mut architecture = None;
-    let mut chat_template = None;
-    for i in 0..n_kv {
-        let key = r
-            .string()
-            .map_err(|e| invalid(format!("metadata entry {i}: {e}")))?;
-        let ty = r
-            .u32()
-            .map_err(|e| invalid(format!("metadata {key}: {e}")))?;
-        match (key.as_str(), ty) {
-            ("general.alignment", 4) => {
-                alignment = u64::from(r.u32().map_err(invalid)?);
-                if alignment == 0 || !alignment.is_power_of_two() {
-                    return Err(invalid(format!("invalid general.alignment {alignment}")));
-                }
-            }
-            ("general.architecture", 8) => architecture = Some(r.string().map_err(invalid)?),
-            ("tokenizer.chat_template", 8) => chat_template = Some(r.string().map_err(invalid)?),
-            _ => r
-                .skip_value(ty, 0)
-                .map_err(|e| invalid(format!("metadata {key}: {e}")))?,
-        }
-    }
-
-    let mut data_needed: u64 = 0;
-    let mut largest: Option<(String, u64)> = None;
-    for i in 0..n_tensors {
-        let name = r
-            .string()
-            .map_err(|e| invalid(format!("tensor info {i}: {e}")))?;
-        let n_dims = r.u32().map_err(invalid)?;
-        if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(invalid(format!(
-                "tensor {name}: invalid number of dimensions {n_dims}"
-            )));
-        }
-        let mut ne = [1u64; 4];
-        for d in ne.iter_mut().take(n_dims as usize) {
-            *d = r.u64().map_err(invalid)?;
-        }
-        let ty = r.u32().map_err(invalid)?;
-        let offset = r.u64().map_err(invalid)?;
-        if offset % alignment != 0 {
-            return Err(invalid(format!(
-                "tensor {name}: offset {offset} is not aligned to {alignment}"
-            )));
-        }
-        let nbytes = tensor_nbytes(ty, ne).map_err(|e| invalid(format!("tensor {name}: {e}")))?;
-        let end = offset
-            .checked_add(nbytes)
-            .ok_or_else(|| invalid(format!("tensor {name}: size overflows")))?;
-        if end > data_needed {
-            data_needed = end;
-            largest = Some((name, end));
-        }
-    }
-    let data_start = r.pos.div_ceil(alignment) * alignment;
-    let total = data_start
-        .checked_add(data_needed)
-        .ok_or_else(|| invalid("tensor data size overflows".into()))?;
-    if total > file_size {
-        let (name, _) = largest.unwrap_or_default();
-        return Err(invalid(format!(
-            "truncated: tensor data ends at byte {total} (tensor {name}) but the file has {file_size} bytes"
-        )));
-    }
     Ok(GgufSummary {
-        version,
-        n_tensors,
-        n_kv,
-        file_size,
-        architecture,
-        chat_template,
+        version: header.version,
+        n_tensors: header.tensor_count,
+        n_kv: header.kv_count,
+        file_size: header.file_size,
+        architecture: header.architecture.clone(),
+        chat_template: header.chat_template.clone(),
+        header,
     })
 }
 
-/// Size in bytes of a tensor of ggml type `ty` and shape `ne`, without calling ggml functions
-/// that assert (abort) on bad input.
-fn tensor_nbytes(ty: u32, ne: [u64; 4]) -> Result<u64, String> {
-    if ty >= llama_cpp_sys_2::GGML_TYPE_COUNT {
-        return Err(format!("unknown ggml type {ty}"));
-    }
-    // SAFETY: `ty` is in range; both functions only read a static table.
-    let (blck, type_size) = unsafe {
-        (
-            llama_cpp_sys_2::ggml_blck_size(ty),
-            llama_cpp_sys_2::ggml_type_size(ty),
-        )
-    };
-    let blck = u64::try_from(blck).unwrap_or(0);
-    if blck == 0 || type_size == 0 {
-        return Err(format!("unsupported (removed) ggml type {ty}"));
-    }
-    if !ne[0].is_multiple_of(blck) {
-        return Err(format!(
-            "row length {} is not a multiple of the block size {blck}",
-            ne[0]
-        ));
-    }
-    let row = (ne[0] / blck).checked_mul(type_size as u64);
-    ne[1..]
-        .iter()
-        .try_fold(row.ok_or("size overflows")?, |acc, &d| {
-            acc.checked_mul(d).ok_or("size overflows")
-        })
-        .map_err(str::to_string)
-}
+/// Model architectures (`general.architecture`) the linked llama.cpp can load, from its
+/// `LLM_ARCH_NAMES` (src/llama-arch.cpp of llama-cpp-sys-2 0.1.160), less `clip`, which
+/// only describes vision encoders. llama.cpp has no API to list them.
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
+    "llama", "llama4", "deci", "falcon", "grok", "gpt2", "gptj", "gptneox", "mpt", "baichuan",
+    "starcoder", "refact", "bert", "modern-bert", "nomic-bert", "nomic-bert-moe", "neo-bert",
+    "jina-bert-v2", "jina-bert-v3", "eurobert", "bloom", "stablelm", "qwen", "qwen2",
+    "qwen2moe", "qwen2vl", "qwen3", "qwen3moe", "qwen3next", "qwen3vl", "qwen3vlmoe", "qwen35",
+    "qwen35moe", "clef", "qwen4exp", "phi2", "phi3", "phimoe", "plamo", "plamo2", "plamo3",
+    "codeshell", "orion", "internlm2", "minicpm", "minicpm3", "gemma", "gemma2", "gemma3",
+    "gemma3n", "gemma4", "gemma4-assistant", "gemma-embedding", "starcoder2", "mamba", "mamba2",
+    "maple", "jamba", "falcon-h1", "xverse", "command-r", "cohere2", "cohere2moe", "dbrx",
+    "olmo", "olmo2", "olmoe", "muse-glimmer", "openelm", "arctic", "deepseek", "deepseek2",
+    "deepseek2-ocr", "deepseek32", "deepseek4", "chatglm", "glm4", "glm4moe", "glm-dsa",
+    "bitnet", "t5", "t5encoder", "jais", "jais2", "nemotron", "nemotron_h", "nemotron_h_moe",
+    "exaone", "exaone4", "exaone-moe", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7", "granite",
+    "granitemoe", "granitehybrid", "graniteswitch", "granite_swa", "chameleon",
+    "wavtokenizer-dec", "plm", "bailingmoe", "bailingmoe2", "bailingmoe3", "dots1", "dots3note",
+    "arcee", "afmoe", "laguna", "ernie4_5", "ernie4_5-moe", "hunyuan-moe", "hunyuan-dense",
+    "hunyuan_vl", "hy_v3", "hy_v4", "smollm3", "gpt-oss", "lfm2", "lfm2moe", "dream",
+    "smallthinker", "llada", "llada-moe", "seed_oss", "grovemoe", "apertus", "minimax-01",
+    "hrm_text", "minimax-m2", "minimax-m3", "cogvlm", "rnd1", "pangu-embedded", "mistral3",
+    "eagle3", "dflash", "mistral4", "paddleocr", "mimo2", "step35", "spark2_5", "llama-embed",
+    "maincoder", "kimi-linear", "kimi-k3", "glm5-next", "talkie", "mellum", "nanbeige",
+    "qwen3tts", "pockettts",
+];
 
-struct Reader {
-    inner: BufReader<File>,
-    pos: u64,
-    size: u64,
-}
-
-impl Reader {
-    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), String> {
-        self.inner.read_exact(buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                format!(
-                    "truncated: unexpected end of file at byte {} of {}",
-                    self.pos, self.size
-                )
-            } else {
-                format!("read error at byte {}: {e}", self.pos)
-            }
-        })?;
-        self.pos += buf.len() as u64;
-        Ok(())
-    }
-
-    fn u32(&mut self) -> Result<u32, String> {
-        let mut b = [0u8; 4];
-        self.read_exact(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn u64(&mut self) -> Result<u64, String> {
-        let mut b = [0u8; 8];
-        self.read_exact(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn skip(&mut self, n: u64) -> Result<(), String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.size)
-            .ok_or_else(|| {
-                format!(
-                    "truncated: {n} bytes at byte {} run past the end of the file ({} bytes)",
-                    self.pos, self.size
-                )
-            })?;
-        // seek_relative keeps the read buffer when the target is inside it: token tables have
-        // ~10^5 short strings, and a plain seek would cost a syscall (and a refill) for each.
-        self.inner
-            .seek_relative(n as i64)
-            .map_err(|e| format!("seek error: {e}"))?;
-        self.pos = end;
-        Ok(())
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        let len = self.u64()?;
-        // Checked against the file size before allocating: a corrupt length must not OOM us.
-        if len > self.size.saturating_sub(self.pos) {
-            return Err(format!(
-                "truncated or corrupt: a string of {len} bytes at byte {} does not fit in the \
-                 file ({} bytes)",
-                self.pos, self.size
-            ));
-        }
-        let mut buf = vec![0u8; len as usize];
-        self.read_exact(&mut buf)?;
-        String::from_utf8(buf).map_err(|_| "string is not valid UTF-8".to_string())
-    }
-
-    fn skip_value(&mut self, ty: u32, depth: u32) -> Result<(), String> {
-        match ty {
-            0 | 1 | 7 => self.skip(1),
-            2 | 3 => self.skip(2),
-            4..=6 => self.skip(4),
-            10..=12 => self.skip(8),
-            8 => {
-                let len = self.u64()?;
-                self.skip(len)
-            }
-            9 => {
-                if depth > 0 {
-                    return Err("nested arrays are not supported".into());
-                }
-                let elem = self.u32()?;
-                let n = self.u64()?;
-                let fixed = match elem {
-                    0 | 1 | 7 => Some(1),
-                    2 | 3 => Some(2),
-                    4..=6 => Some(4),
-                    10..=12 => Some(8),
-                    _ => None,
-                };
-                match fixed {
-                    Some(w) => self.skip(n.checked_mul(w).ok_or("array size overflows")?),
-                    None => {
-                        // Each element takes at least one byte.
-                        if n > self.size.saturating_sub(self.pos) {
-                            return Err(format!(
-                                "truncated or corrupt: an array of {n} elements at byte {} does \
-                                 not fit in the file ({} bytes)",
-                                self.pos, self.size
-                            ));
-                        }
-                        for _ in 0..n {
-                            self.skip_value(elem, depth + 1)?;
-                        }
-                        Ok(())
-                    }
-                }
-            }
-            other => Err(format!("unknown metadata value type {other}")),
-        }
-    }
+/// Whether the engine can load models of architecture `arch`.
+pub fn architecture_supported(arch: &str) -> bool {
+    SUPPORTED_ARCHITECTURES.contains(&arch)
 }
 
 #[cfg(test)]
@@ -395,5 +175,45 @@ mod tests {
     fn missing_file_is_a_load_error() {
         let err = validate(Path::new("/nonexistent/model.gguf")).unwrap_err();
         assert!(matches!(err, EngineError::Load { .. }), "{err}");
+    }
+
+    /// The parser's own type table must size tensors exactly as the linked ggml does, or
+    /// the truncation check would accept cut files (or reject good ones).
+    #[test]
+    fn ingot_gguf_type_table_matches_ggml() {
+        let count = llama_cpp_sys_2::GGML_TYPE_COUNT;
+        assert_eq!(
+            count,
+            ingot_gguf::GGML_TYPE_COUNT,
+            "ggml gained or lost types: update ingot-gguf's table"
+        );
+        for ty in 0..count {
+            // SAFETY: `ty` is below GGML_TYPE_COUNT; both functions read a static table.
+            let (blck, size) = unsafe {
+                (
+                    llama_cpp_sys_2::ggml_blck_size(ty),
+                    llama_cpp_sys_2::ggml_type_size(ty),
+                )
+            };
+            match ingot_gguf::ggml_type(ty) {
+                Some(t) => assert_eq!(
+                    (t.block_size, t.type_size),
+                    (blck as u64, size as u64),
+                    "type {ty} ({})",
+                    t.name
+                ),
+                None => assert!(blck == 0 || size == 0, "type {ty} is missing from ingot-gguf"),
+            }
+        }
+    }
+
+    #[test]
+    fn supported_architectures() {
+        for a in ["llama", "gemma3", "qwen2", "mistral3", "phi3"] {
+            assert!(architecture_supported(a), "{a}");
+        }
+        for a in ["clip", "(unknown)", "", "Llama", "gpt-5"] {
+            assert!(!architecture_supported(a), "{a}");
+        }
     }
 }
