@@ -115,10 +115,7 @@ fn sub(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// Runs the calibration (blocking; builds its own runtimes).
 pub fn calibrate(opts: &CalibrateOptions) -> anyhow::Result<Calibration> {
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let client_rt = crate::exec::client_runtime()?;
     let prompts: Vec<Arc<_>> = builtin_prompts().into_iter().map(Arc::new).collect();
     let gen = GenParams {
         max_tokens: opts.tokens as u32,

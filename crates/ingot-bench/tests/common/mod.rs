@@ -15,11 +15,8 @@ pub fn run(
     concurrency: usize,
     requests: u64,
 ) -> Vec<RequestRecord> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // The runtime real runs use, so these tests check the harness as shipped.
+    let rt = ingot_bench::exec::client_runtime().unwrap();
     let target: Arc<dyn Target> = Arc::new(
         HttpTarget::new(
             &server.url(),
