@@ -47,7 +47,7 @@ pub mod utf8;
 
 pub use backend::system_info;
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};
-pub use cpu::physical_cores;
+pub use cpu::{physical_cores, server_io_threads};
 pub use llama::{LlamaEngine, LlamaLoadedModel, DEFAULT_CTX_PER_SEQ};
 pub use sampling::JSON_GBNF;
 pub use template::{render_chat, ChatTemplate};

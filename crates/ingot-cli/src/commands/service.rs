@@ -130,7 +130,11 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     let config = server_config(&args);
     let provider = Arc::new(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?);
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
-    let rt = super::runtime()?;
+    // Few runtime workers: they would otherwise compete with the inference threads.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ingot_engine::server_io_threads(args.threads))
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         // Handlers first: a SIGTERM sent as soon as the URL is printed (or the status file
         // appears) must shut down gracefully, not kill the process by the default action.
