@@ -59,6 +59,26 @@ pub fn system_info() -> String {
         .to_string()
 }
 
+/// The llama.cpp build ingot runs on, for benchmark manifests: the ggml version and commit
+/// (the vendored sources carry no llama.cpp build number) and the bindings' version.
+pub fn llama_cpp_version() -> String {
+    // SAFETY: both return pointers to static, NUL-terminated strings (or NULL).
+    let text = |p: *const std::os::raw::c_char| {
+        if p.is_null() {
+            "unknown".to_string()
+        } else {
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    let version = text(unsafe { llama_cpp_sys_2::ggml_version() });
+    let commit = text(unsafe { llama_cpp_sys_2::ggml_commit() });
+    // Keep in step with the exact pin in the workspace Cargo.toml.
+    format!("ggml {version} (commit {commit}), llama-cpp-sys-2 {BINDINGS_VERSION}")
+}
+
+/// The pinned llama-cpp-2 / llama-cpp-sys-2 version (workspace Cargo.toml).
+const BINDINGS_VERSION: &str = "0.1.160";
+
 /// Clears this thread's last logged error (call before an operation whose failure you want to
 /// explain with [`take_last_error`]).
 pub(crate) fn clear_last_error() {
@@ -130,4 +150,15 @@ pub(crate) fn release_thread_pool() {
 #[cfg(feature = "openmp")]
 extern "C" {
     fn omp_pause_resource_all(kind: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn llama_cpp_version_names_ggml_and_the_bindings() {
+        let v = super::llama_cpp_version();
+        assert!(v.starts_with("ggml 0."), "{v}");
+        assert!(!v.starts_with("ggml unknown"), "{v}");
+        assert!(v.ends_with(super::BINDINGS_VERSION), "{v}");
+    }
 }

@@ -45,7 +45,7 @@ pub mod stop;
 pub mod template;
 pub mod utf8;
 
-pub use backend::system_info;
+pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};
 pub use cpu::{physical_cores, server_io_threads};
 pub use llama::{LlamaEngine, LlamaLoadedModel, DEFAULT_CTX_PER_SEQ};
