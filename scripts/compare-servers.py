@@ -72,6 +72,9 @@ def main():
     ap.add_argument("--a", required=True); ap.add_argument("--b", required=True)
     ap.add_argument("--model", required=True); ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--max-tokens", type=int, default=128)
+    # A pause before each measurement: a server's idle compute threads (OpenMP spin-waits)
+    # must not steal CPU from the other server's measurement that follows it.
+    ap.add_argument("--gap", type=float, default=3.0)
     args = ap.parse_args()
     servers = [s.split("=", 1) for s in (args.a, args.b)]
     for name, url in servers:  # warm-up
@@ -79,7 +82,9 @@ def main():
     res = {name: {"ttft": [], "tok_s": []} for name, _ in servers}
     for rnd in range(args.rounds):
         for name, url in (servers if rnd % 2 == 0 else servers[::-1]):
+            time.sleep(args.gap)
             res[name]["ttft"].append(ttft_p50(url, args.model, 9))
+            time.sleep(args.gap)
             res[name]["tok_s"].append(aggregate(url, args.model, 8, 2, args.max_tokens))
             print(f"round {rnd + 1} {name}: p50 TTFT c=1 {res[name]['ttft'][-1]:.1f} ms, "
                   f"aggregate c=8 {res[name]['tok_s'][-1]:.1f} tok/s", flush=True)
