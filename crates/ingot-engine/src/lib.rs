@@ -48,6 +48,6 @@ pub mod utf8;
 pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};
 pub use cpu::{physical_cores, server_io_threads};
-pub use llama::{LlamaEngine, LlamaLoadedModel, DEFAULT_CTX_PER_SEQ};
+pub use llama::{LlamaEngine, LlamaLoadedModel, Tokenizer, DEFAULT_CTX_PER_SEQ};
 pub use sampling::JSON_GBNF;
 pub use template::{render_chat, ChatTemplate};

@@ -283,6 +283,39 @@ impl LlamaLoadedModel {
     }
 }
 
+/// A model's vocabulary alone (llama.cpp's `vocab_only` load: no weights, a few MB), for
+/// counting tokens in text that some other process generated, e.g. `ingot bench --endpoint`
+/// against a server that reports no `usage`.
+pub struct Tokenizer {
+    model: LlamaModel,
+}
+
+impl Tokenizer {
+    /// Loads the vocabulary of the GGUF file at `path` (validated first, like [`LlamaEngine`]
+    /// loads).
+    pub fn load(path: &Path) -> Result<Self, EngineError> {
+        gguf::validate(path)?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_vocab_only(true);
+        backend::clear_last_error();
+        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
+            EngineError::InvalidModel {
+                path: path.to_path_buf(),
+                reason: backend::take_last_error()
+                    .map(|m| format!("llama.cpp cannot load its vocabulary: {m}"))
+                    .unwrap_or_else(|| format!("llama.cpp cannot load its vocabulary ({e})")),
+            }
+        })?;
+        Ok(Self { model })
+    }
+
+    /// Tokens in `text` as the model would generate it (no BOS; special tokens parsed).
+    pub fn count(&self, text: &str) -> Result<u32, EngineError> {
+        let n = tokenize(&self.model, text, false)?.len();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
 /// Tokenizes with special-token parsing; removes a doubled BOS (template already starts with
 /// the BOS text *and* the vocabulary asks for one), which would otherwise degrade output.
 pub(crate) fn tokenize(

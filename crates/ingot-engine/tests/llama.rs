@@ -621,3 +621,26 @@ fn bench_engine_reports_both_rates() {
     assert!(r.prompt_tok_s.mean > 0.0 && r.gen_tok_s.mean > 0.0);
     assert!(r.threads >= 1);
 }
+
+/// Issue 5: `ingot bench --endpoint` counts tokens with the model's own tokenizer when the
+/// server reports no usage. The vocabulary-only load must count exactly like the full model.
+#[test]
+fn issue5_vocab_only_tokenizer_counts_like_the_loaded_model() {
+    let tok = Tokenizer::load(&model_path()).unwrap();
+    let m = shared_model();
+    for text in [
+        "",
+        "Hello, world!",
+        "Retrieval augmented generation combines search with generation.",
+        "<|im_start|>",
+        "naïve café – 東京",
+    ] {
+        assert_eq!(tok.count(text).unwrap(), m.count_tokens(text).unwrap(), "{text:?}");
+    }
+    assert!(tok.count("Hello, world!").unwrap() >= 3);
+    let bad = std::env::temp_dir().join("ingot-issue5-not-a-gguf.bin");
+    std::fs::write(&bad, b"not a gguf file at all").unwrap();
+    let err = Tokenizer::load(&bad).err().expect("not a GGUF");
+    assert!(err.to_string().contains("ingot-issue5-not-a-gguf.bin"), "{err}");
+    let _ = std::fs::remove_file(&bad);
+}
