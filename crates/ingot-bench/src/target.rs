@@ -353,6 +353,21 @@ fn finish_count(r: &mut RequestRecord) {
     }
 }
 
+/// Replaces chunk-based counts with the model's own tokenizer: for servers that send no
+/// `usage`, one content chunk is not always one token (some servers batch tokens per chunk),
+/// so when the model's GGUF is local its tokenizer counts the output instead.
+pub fn recount_with_tokenizer(records: &mut [RequestRecord], tokenizer: &ingot_engine::Tokenizer) {
+    for r in records {
+        if r.count_source != CountSource::Chunks {
+            continue;
+        }
+        if let Ok(n) = tokenizer.count(&r.output) {
+            r.completion_tokens = Some(n);
+            r.count_source = CountSource::Engine;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // In-process
 
