@@ -56,8 +56,10 @@ fn init_tracing(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     // llama.cpp logs a lot at info level; keep it quiet unless asked.
     let default = match verbosity {
-        // Download failures are already reported through the progress reporter.
-        0 => "warn,ingot_fetch=error,llama_cpp_2=off",
+        // Download failures are already reported through the progress reporter. llama.cpp's
+        // warnings are model quirks users cannot act on ("token 212 was not control-type",
+        // "using full-size SWA cache"); its errors stay, and load failures quote them anyway.
+        0 => "warn,ingot_fetch=error,llama_cpp_2=off,llama.cpp=error",
         1 => "info,llama_cpp_2=warn",
         2 => "debug",
         _ => "trace",
