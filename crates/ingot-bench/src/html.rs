@@ -295,6 +295,158 @@ fn throughput_chart(results: &Results) -> String {
     })
 }
 
+/// Quality (1–5) against e2e p95 (first scenario), one point per scored model, the Pareto
+/// front joined by a red line and its points ringed. `None` when no model has both values.
+pub fn quality_chart(results: &Results) -> Option<String> {
+    let pts = crate::select::quality_latency_points(results);
+    if pts.is_empty() {
+        return None;
+    }
+    let front = crate::select::pareto_front(results);
+    let max_x = pts.iter().map(|p| p.2).fold(1.0f64, f64::max);
+    Some(svg(|s| {
+        let root = SVGBackend::with_string(s, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "quality against p95 latency (Pareto front in red)",
+                ("sans-serif", 16),
+            )
+            .margin(15)
+            .x_label_area_size(35)
+            .y_label_area_size(45)
+            .build_cartesian_2d(0.0..max_x * 1.25, 0.8..5.2)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("e2e p95, ms (first scenario)")
+            .y_desc("quality, 1-5")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let line: Vec<(f64, f64)> = front
+            .iter()
+            .filter_map(|a| pts.iter().find(|p| &p.0 == a))
+            .map(|p| (p.2, p.1))
+            .collect();
+        if line.len() > 1 {
+            chart
+                .draw_series(LineSeries::new(line, RED.stroke_width(2)))
+                .map_err(|e| e.to_string())?;
+        }
+        for (i, (name, q, p95)) in pts.iter().enumerate() {
+            let on_front = front.contains(name);
+            let c = color(i);
+            let label = if on_front {
+                format!("{name} (front)")
+            } else {
+                name.clone()
+            };
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((*p95, *q))
+                        + Circle::new((0, 0), 5, c.filled())
+                        + Text::new(label, (9, -14), ("sans-serif", 12)),
+                ))
+                .map_err(|e| e.to_string())?;
+            if on_front {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (*p95, *q),
+                        9,
+                        RED.stroke_width(2),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        root.present().map_err(|e| e.to_string())?;
+        Ok(())
+    }))
+}
+
+fn recommendation_html(o: &mut String, results: &Results) {
+    let Some(sel) = &results.selection else {
+        return;
+    };
+    o.push_str("<h2>Recommendation</h2>");
+    match &sel.recommended {
+        Some(m) => {
+            let _ = write!(
+                o,
+                "<p><b>Recommended: {}.</b> {}.</p>",
+                esc(m),
+                esc(&sel.why)
+            );
+        }
+        None => {
+            let _ = write!(o, "<p><b>No recommendation:</b> {}.</p>", esc(&sel.why));
+        }
+    }
+    let _ = write!(
+        o,
+        "<p>Question: {}{}.</p>",
+        esc(&sel.objective),
+        if sel.constraints.is_empty() {
+            String::new()
+        } else {
+            format!(", subject to {}", esc(&sel.constraints.join(", ")))
+        }
+    );
+    let lines = crate::select::explain(sel);
+    if lines.len() > 1 {
+        o.push_str("<ul>");
+        for l in &lines[1..] {
+            let _ = write!(o, "<li>{}</li>", esc(l.trim()));
+        }
+        o.push_str("</ul>");
+    }
+    if !sel.pareto_front.is_empty() {
+        let _ = write!(
+            o,
+            "<p>Quality/p95 Pareto front: {}.</p>",
+            esc(&sel.pareto_front.join(", "))
+        );
+    }
+    o.push('\n');
+}
+
+fn quality_html(o: &mut String, results: &Results) {
+    let scored: Vec<_> = results
+        .models
+        .iter()
+        .filter(|m| m.quality.is_some())
+        .collect();
+    if scored.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Quality</h2><table><tr><th>model</th><th>license</th><th>quality (1–5)</th><th>95 % CI</th><th>cases passed</th><th>judge errors</th><th>human (1–5)</th></tr>\n");
+    for m in scored {
+        let q = m.quality.as_ref().expect("filtered");
+        let flagged = m.license_permissive == Some(false);
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.alias),
+            if flagged { " class=\"failed\"" } else { "" },
+            esc(&crate::report::license_cell(m)),
+            num(q.score_5, 2),
+            q.score_5_ci
+                .map(|[a, b]| format!("{a:.2}–{b:.2}"))
+                .unwrap_or_else(|| "–".into()),
+            q.passed,
+            q.cases,
+            q.judge_errors,
+            q.human
+                .as_ref()
+                .map(|h| format!("{} (n={})", num(h.mean, 2), h.n))
+                .unwrap_or_else(|| "–".into())
+        );
+    }
+    o.push_str("</table>\n");
+    if let Some(chart) = quality_chart(results) {
+        let _ = writeln!(o, "<figure>{chart}</figure>");
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -326,6 +478,8 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
         }
         o.push_str("</ul>\n");
     }
+    recommendation_html(&mut o, results);
+    quality_html(&mut o, results);
     o.push_str("<h2>Summary</h2><table><tr><th>model</th><th>scenario</th><th>status</th><th>TTFT p50 ms</th><th>e2e p50 ms</th><th>e2e p95 ms</th><th>ITL p50 ms</th><th>tok/s</th><th>req/s</th></tr>\n");
     for m in &results.models {
         if m.status == Status::Failed {

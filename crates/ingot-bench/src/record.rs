@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum CountSource {
     /// The server's `usage` object (`stream_options.include_usage`).
     ServerUsage,
-    /// The in-process engine's own count (its tokenizer).
+    /// The engine's tokenizer: in-process, the engine's own count; with an endpoint that
+    /// sent no usage, the model's tokenizer loaded from its local GGUF (when it is cached).
     Engine,
     /// No usage was reported: the number of content chunks (one token per chunk, as
     /// OpenAI-compatible servers stream).
@@ -54,6 +55,10 @@ pub struct RequestRecord {
     /// `None` on success. HTTP errors, in-band SSE errors, streams cut before `[DONE]`,
     /// engine errors and timeouts are all failures.
     pub error: Option<String>,
+    /// The quality score of this output, on the one record per model and case that is scored
+    /// (checks' results, and the judge's score and reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::quality::CaseScore>,
 }
 
 impl RequestRecord {
@@ -88,6 +93,7 @@ impl RequestRecord {
             finish_reason: None,
             output: String::new(),
             error: None,
+            quality: None,
         }
     }
 

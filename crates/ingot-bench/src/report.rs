@@ -21,12 +21,23 @@ pub fn write_all(dir: &Path, results: &Results, records: &[RequestRecord]) -> an
     }
     write(dir, "requests.jsonl", &jsonl)?;
     write(dir, "results.csv", csv(results).as_bytes())?;
+    // The quality chart, linked from report.md (report.html carries it inline).
+    let chart = std::panic::catch_unwind(|| crate::html::quality_chart(results)).unwrap_or(None);
+    match &chart {
+        Some(svg) => write(dir, QUALITY_CHART, svg.as_bytes())?,
+        None => {
+            let _ = std::fs::remove_file(dir.join(QUALITY_CHART));
+        }
+    }
     write(dir, "report.md", markdown(results).as_bytes())?;
     let html = std::panic::catch_unwind(|| crate::html::html(results, records))
         .unwrap_or_else(|_| "<!doctype html><p>report.html could not be drawn</p>".into());
     write(dir, "report.html", html.as_bytes())?;
     Ok(())
 }
+
+/// The quality-against-p95 chart next to report.md.
+pub const QUALITY_CHART: &str = "quality_p95.svg";
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
@@ -208,7 +219,61 @@ pub fn terminal_table(results: &Results) -> String {
             m.reason.as_deref().unwrap_or("unknown reason")
         );
     }
+    for m in &results.models {
+        if let Some(q) = &m.quality {
+            let _ = writeln!(out, "quality {}: {}", m.alias, quality_summary(q));
+        }
+        if m.license_permissive == Some(false) {
+            let _ = writeln!(
+                out,
+                "{}: license {} is not permissive (check before shipping)",
+                m.alias,
+                m.license.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    if let Some(sel) = &results.selection {
+        for line in crate::select::explain(sel) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     out
+}
+
+/// `4.20/5 [3.80–4.60], 3/4 cases passed, 1 judge error(s), human 4.0/5 (n=4)`.
+pub fn quality_summary(q: &crate::quality::ModelQuality) -> String {
+    let mut s = match q.score_5 {
+        Some(v) => format!(
+            "{}/5{}, {}/{} cases passed",
+            num(Some(v), 2),
+            match q.score_5_ci {
+                Some([lo, hi]) => format!(" [{lo:.2}–{hi:.2}]"),
+                None => String::new(),
+            },
+            q.passed,
+            q.cases
+        ),
+        None => "no checks scored".into(),
+    };
+    if q.judge_errors > 0 {
+        let _ = write!(s, ", {} judge error(s)", q.judge_errors);
+    }
+    if q.skipped_checks > 0 {
+        let _ = write!(s, ", {} judge check(s) skipped", q.skipped_checks);
+    }
+    if let Some(h) = &q.human {
+        let _ = write!(s, ", human {}/5 (n={})", num(h.mean, 2), h.n);
+    }
+    s
+}
+
+/// `Apache-2.0`, or `llama3 ⚠ non-permissive`, or `–`.
+pub fn license_cell(m: &ModelResult) -> String {
+    match (&m.license, m.license_permissive) {
+        (Some(l), Some(false)) => format!("{l} ⚠ non-permissive"),
+        (Some(l), _) => l.clone(),
+        (None, _) => "–".into(),
+    }
 }
 
 fn status(m: &ModelResult) -> String {
@@ -320,6 +385,37 @@ pub fn csv(results: &Results) -> String {
                 row(&m.alias, "", "disk_bytes", "value", s.to_string());
             }
         }
+        if let Some(l) = &m.license {
+            row(&m.alias, "", "license", "value", l.clone());
+        }
+        if let Some(p) = m.license_permissive {
+            row(&m.alias, "", "license_permissive", "value", p.to_string());
+        }
+        if let Some(q) = &m.quality {
+            let mut put = |metric: &str, stat: &str, v: Option<f64>| {
+                if let Some(v) = v.filter(|v| v.is_finite()) {
+                    row(&m.alias, "", metric, stat, format!("{v}"));
+                }
+            };
+            put("quality", "mean", q.score);
+            put("quality", "mean_ci_lo", q.score_ci.map(|c| c[0]));
+            put("quality", "mean_ci_hi", q.score_ci.map(|c| c[1]));
+            put("quality_5", "mean", q.score_5);
+            put("quality", "cases", Some(q.cases as f64));
+            put("quality", "passed", Some(q.passed as f64));
+            put("quality", "pass_rate", q.pass_rate);
+            put("quality", "judge_errors", Some(q.judge_errors as f64));
+            if let Some(h) = &q.human {
+                put("human_score", "mean", h.mean);
+                put("human_score", "n", Some(h.n as f64));
+            }
+            for c in &q.case_scores {
+                let metric = format!("case_score.{}", c.case);
+                put(&metric, "score", c.score);
+                put(&metric, "passed", Some(if c.passed { 1.0 } else { 0.0 }));
+                put(&metric, "human", c.human);
+            }
+        }
         if let Some(l) = &m.load {
             for (k, v) in [
                 ("cold_load_ms", l.cold_load_ms),
@@ -397,6 +493,9 @@ pub fn markdown(results: &Results) -> String {
         }
         let _ = writeln!(o);
     }
+
+    recommendation_md(&mut o, results);
+    quality_md(&mut o, results);
 
     let _ = writeln!(o, "## Latency and throughput\n");
     let _ = writeln!(
@@ -476,18 +575,19 @@ pub fn markdown(results: &Results) -> String {
     }
 
     let _ = writeln!(o, "## Load and resources\n");
-    let _ = writeln!(o, "| model | mode | quant | disk | cold load ms | cold first TTFT ms | warm load ms | warm first TTFT ms | peak RSS | peak PSS | CPU s / 1k tok | energy J / 1k tok |");
+    let _ = writeln!(o, "| model | license | mode | quant | disk | cold load ms | cold first TTFT ms | warm load ms | warm first TTFT ms | peak RSS | peak PSS | CPU s / 1k tok | energy J / 1k tok |");
     let _ = writeln!(
         o,
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for m in &results.models {
         let l = m.load.clone().unwrap_or_default();
         let r = m.resources.clone().unwrap_or_default();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.alias,
+            license_cell(m),
             match m.mode {
                 crate::workload::Mode::Chat => "chat",
                 crate::workload::Mode::Completion => "completion",
@@ -511,6 +611,19 @@ pub fn markdown(results: &Results) -> String {
 
     let mut warnings: Vec<String> = mf.warnings.clone();
     for m in &results.models {
+        if m.license_permissive == Some(false) {
+            warnings.push(format!(
+                "{}: license {} is not permissive; check its terms before shipping it",
+                m.alias,
+                m.license.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(q) = m.quality.as_ref().filter(|q| q.judge_errors > 0) {
+            warnings.push(format!(
+                "{}: {} case(s) with a judge error (scored 0, never passed)",
+                m.alias, q.judge_errors
+            ));
+        }
         if m.status == Status::Failed {
             warnings.push(format!(
                 "{} failed: {}",
@@ -680,6 +793,211 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(o, "\n## Method\n");
     let _ = writeln!(o, "Every figure is computed from the raw per-request records in `requests.jsonl`; warm-up requests are excluded. TTFT: send to first non-empty content token. ITL per request: (e2e − TTFT)/(N − 1). TPOT: e2e/N. Decode rate: (N − 1)/(e2e − TTFT). Output tok/s: Σ completion tokens / (first send to last end). Percentiles: linear interpolation between closest ranks (type 7); bootstrap 95 % CIs from 1,000 resamples with a fixed seed. Outliers: modified Z-score > 3.5 (MAD) per prompt.");
     o
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn recommendation_md(o: &mut String, results: &Results) {
+    let Some(sel) = &results.selection else {
+        return;
+    };
+    let _ = writeln!(o, "## Recommendation\n");
+    match &sel.recommended {
+        Some(m) => {
+            let _ = writeln!(o, "**Recommended: {m}.** {}.\n", sel.why);
+        }
+        None => {
+            let _ = writeln!(o, "**No recommendation:** {}.\n", sel.why);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "Question: {}{}.\n",
+        sel.objective,
+        if sel.constraints.is_empty() {
+            String::new()
+        } else {
+            format!(", subject to {}", sel.constraints.join(", "))
+        }
+    );
+    let rejected = crate::select::explain(sel);
+    if rejected.len() > 1 {
+        let _ = writeln!(o, "Not chosen:\n");
+        for l in &rejected[1..] {
+            let _ = writeln!(o, "- {}", l.trim());
+        }
+        let _ = writeln!(o);
+    }
+    if !sel.pareto_front.is_empty() {
+        let _ = writeln!(
+            o,
+            "Quality/p95 Pareto front (no other model is both better and faster): {}.\n",
+            sel.pareto_front.join(", ")
+        );
+    }
+}
+
+fn quality_md(o: &mut String, results: &Results) {
+    let scored: Vec<&ModelResult> = results
+        .models
+        .iter()
+        .filter(|m| m.quality.is_some())
+        .collect();
+    if scored.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Quality\n");
+    if let Some(qi) = &results.manifest.quality {
+        let _ = writeln!(
+            o,
+            "{} case(s) with {} check(s) from {}; judge: {}. Scored output: the {}.\n",
+            qi.cases,
+            qi.checks,
+            qi.checks_source,
+            match &qi.judge {
+                Some(j) => format!(
+                    "{j}, {} sample(s) at temperature {}",
+                    qi.judge_samples, qi.judge_temperature
+                ),
+                None if qi.judge_checks > 0 => format!(
+                    "none ({} judge check(s) per model skipped)",
+                    qi.judge_checks
+                ),
+                None => "none".into(),
+            },
+            qi.scored_output
+        );
+    }
+    let _ = writeln!(o, "Case score: weighted mean of its checks (0–1), shown as 1 + 4 × score (1–5); brackets: bootstrap 95 % CI over cases. A case passes when it reaches its threshold and every required check passes; a judge error never passes.\n");
+    let _ = writeln!(
+        o,
+        "| model | license | quality (1–5) | cases passed | pass rate | judge errors | human (1–5) |"
+    );
+    let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|");
+    for m in &scored {
+        let q = m.quality.as_ref().expect("filtered");
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {}/{} | {} | {} | {} |",
+            m.alias,
+            license_cell(m),
+            with_ci(q.score_5, q.score_5_ci, 2),
+            q.passed,
+            q.cases,
+            q.pass_rate
+                .map(|p| format!("{:.0} %", p * 100.0))
+                .unwrap_or_else(|| "–".into()),
+            q.judge_errors,
+            match &q.human {
+                Some(h) => format!("{} (n={})", num(h.mean, 2), h.n),
+                None => "–".into(),
+            }
+        );
+    }
+    let _ = writeln!(o);
+    if !crate::select::quality_latency_points(results).is_empty() {
+        let _ = writeln!(
+            o,
+            "![quality against p95 latency; Pareto front marked]({QUALITY_CHART})\n"
+        );
+    }
+    // Per case: one column per model.
+    let mut cases: Vec<String> = Vec::new();
+    for m in &scored {
+        for c in &m.quality.as_ref().expect("filtered").case_scores {
+            if !cases.contains(&c.case) {
+                cases.push(c.case.clone());
+            }
+        }
+    }
+    let _ = writeln!(o, "### Per case\n");
+    let _ = writeln!(o, "✓ passed, ✗ failed; human scores in brackets.\n");
+    let _ = writeln!(
+        o,
+        "| case | {} |",
+        scored
+            .iter()
+            .map(|m| m.alias.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(o, "|---|{}", "---:|".repeat(scored.len()));
+    for case in &cases {
+        let cells: Vec<String> = scored
+            .iter()
+            .map(|m| {
+                let q = m.quality.as_ref().expect("filtered");
+                match q.case_scores.iter().find(|c| &c.case == case) {
+                    None => "–".into(),
+                    Some(c) => {
+                        let mut cell = match c.score_5 {
+                            Some(s) if c.judge_error => format!("{s:.1} ✗ judge error"),
+                            Some(s) => format!("{s:.1} {}", if c.passed { "✓" } else { "✗" }),
+                            None => "–".into(),
+                        };
+                        if let Some(h) = c.human {
+                            let _ = write!(cell, " (human {h})");
+                        }
+                        cell
+                    }
+                }
+            })
+            .collect();
+        let _ = writeln!(o, "| {} | {} |", case, cells.join(" | "));
+    }
+    let _ = writeln!(o);
+    // Failed checks and judge verdicts, for the why.
+    let mut details = Vec::new();
+    for m in &scored {
+        for c in &m.quality.as_ref().expect("filtered").case_scores {
+            if let Some(e) = &c.error {
+                details.push(format!("{} / {}: {e}", m.alias, c.case));
+            }
+            for r in &c.checks {
+                if let Some(v) = &r.judge {
+                    let reason: String = v
+                        .reason
+                        .as_deref()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect();
+                    details.push(match v.score {
+                        Some(s) => format!(
+                            "{} / {}: judge {s}/5 — {}",
+                            m.alias,
+                            c.case,
+                            md_cell(&reason)
+                        ),
+                        None => format!(
+                            "{} / {}: judge error — {}",
+                            m.alias,
+                            c.case,
+                            md_cell(v.error.as_deref().unwrap_or(""))
+                        ),
+                    });
+                } else if !r.passed && !r.skipped {
+                    details.push(format!(
+                        "{} / {}: {}{} — {}",
+                        m.alias,
+                        c.case,
+                        md_cell(&r.label),
+                        if r.required { " (required)" } else { "" },
+                        md_cell(r.detail.as_deref().unwrap_or("failed"))
+                    ));
+                }
+            }
+        }
+    }
+    if !details.is_empty() {
+        let _ = writeln!(o, "### Failed checks and judge verdicts\n");
+        for d in details {
+            let _ = writeln!(o, "- {d}");
+        }
+        let _ = writeln!(o);
+    }
 }
 
 /// Escapes text for HTML-ish contexts (used by error messages in charts).

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibrate::Calibration;
 use crate::exec::Scenario;
+use crate::quality::ModelQuality;
 use crate::resources::MachineInfo;
+use crate::select::Selection;
 use crate::stats::{ScenarioMetrics, Slo};
 use crate::workload::{GenParams, Mode};
 
@@ -16,6 +18,10 @@ pub struct Results {
     pub schema_version: u32,
     pub manifest: Manifest,
     pub models: Vec<ModelResult>,
+    /// The recommended model and why (`--select`, `--maximize`; by default the highest
+    /// quality, or the lowest p95 when nothing is scored).
+    #[serde(default)]
+    pub selection: Option<Selection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +46,28 @@ pub struct Manifest {
     /// The harness's self-check, run at the start (`ingot bench calibrate`, quick settings).
     pub calibration: Option<Calibration>,
     pub warnings: Vec<String>,
+    /// How quality was scored (absent in runs without checks).
+    #[serde(default)]
+    pub quality: Option<QualityInfo>,
+}
+
+/// How the run's quality scores were made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityInfo {
+    /// Cases with checks, and checks in all.
+    pub cases: usize,
+    pub checks: usize,
+    pub judge_checks: usize,
+    /// The judge (alias or endpoint), if any.
+    pub judge: Option<String>,
+    pub judge_samples: usize,
+    pub judge_temperature: f32,
+    /// SHA-256 of the judge's fixed system prompt.
+    pub judge_prompt_sha256: String,
+    /// Which output of each case is scored.
+    pub scored_output: String,
+    /// Where the checks came from (the run's prompt set, or a later `rescore --prompts`).
+    pub checks_source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +122,15 @@ pub struct ModelResult {
     pub load: Option<LoadMetrics>,
     pub resources: Option<ResourceMetrics>,
     pub scenarios: Vec<ScenarioResult>,
+    /// The model's license, from the catalog.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// Whether that license is permissive (Apache-2.0, MIT, BSD, ...); others are flagged.
+    #[serde(default)]
+    pub license_permissive: Option<bool>,
+    /// Quality over the prompt set's checks (and human scores, once annotated).
+    #[serde(default)]
+    pub quality: Option<ModelQuality>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

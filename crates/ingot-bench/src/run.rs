@@ -13,6 +13,8 @@ use crate::exec::{run_scenario, Arrivals, OnRecord, Scenario, StopAt};
 use crate::record::RequestRecord;
 use crate::resources::{cpu_seconds, drop_page_cache, machine_info, MemorySampler};
 use crate::results::*;
+use crate::score::{quality_info, score_model, score_run, JudgeMode};
+use crate::select::{select, SelectSpec};
 use crate::stats::{scenario_metrics_safe, Slo};
 use crate::target::{HttpTarget, InProcessTarget, Job, Target};
 use crate::workload::{prompt_set_hash, GenParams, Mode, PromptSpec};
@@ -52,11 +54,108 @@ pub struct ResolvedModel {
 /// Finds (downloading if needed) a model's file. Called outside any async runtime.
 pub trait Resolver {
     fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
+    /// The model's license (from the catalog) and whether it is permissive.
+    fn license(&self, _alias: &str) -> Option<(String, bool)> {
+        None
+    }
     /// The model's file if it is already local, without downloading (used with an endpoint
     /// to report the disk footprint of a model served under a known alias).
     fn lookup(&self, _alias: &str) -> Option<ResolvedModel> {
         None
     }
+}
+
+/// Which model judges the `judge` checks.
+#[derive(Debug, Clone)]
+pub enum JudgeTarget {
+    /// A catalog alias, loaded in-process with the bench's loader after the last model.
+    Local { alias: String },
+    /// An OpenAI-compatible endpoint.
+    Endpoint {
+        url: String,
+        model: String,
+        api_key: Option<String>,
+    },
+}
+
+/// The judge's settings.
+#[derive(Debug, Clone)]
+pub struct JudgeSpec {
+    pub target: JudgeTarget,
+    /// Samples per answer; the verdict is their median.
+    pub samples: usize,
+    pub temperature: f32,
+    pub max_tokens: u32,
+}
+
+impl JudgeSpec {
+    pub fn new(target: JudgeTarget) -> Self {
+        Self {
+            target,
+            samples: 1,
+            temperature: 0.0,
+            max_tokens: 160,
+        }
+    }
+}
+
+/// A judge that cannot judge (it failed to load): every judge check becomes a judge error.
+struct BrokenJudge {
+    name: String,
+    error: String,
+}
+
+impl crate::judge::JudgeBackend for BrokenJudge {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+    fn complete(
+        &self,
+        _: Vec<crate::workload::Message>,
+        _: crate::judge::JudgeParams,
+    ) -> futures_util::future::BoxFuture<'_, Result<String, String>> {
+        let e = self.error.clone();
+        Box::pin(async move { Err(e) })
+    }
+}
+
+/// Builds the judge of a run. A judge that cannot be loaded still yields a judge whose every
+/// call fails, so that its checks are counted as judge errors instead of vanishing.
+pub fn build_judge(
+    spec: &JudgeSpec,
+    resolver: &dyn Resolver,
+    engine: &dyn Engine,
+    threads: Option<usize>,
+    timeout_s: f64,
+) -> crate::judge::Judge {
+    let built = match &spec.target {
+        JudgeTarget::Local { alias } => {
+            crate::rundir::local_judge(alias, resolver, engine, threads, spec.samples)
+        }
+        JudgeTarget::Endpoint {
+            url,
+            model,
+            api_key,
+        } => crate::judge::HttpJudge::new(url, model, api_key.clone())
+            .map(|j| crate::judge::Judge::new(Arc::new(j), spec.samples)),
+    };
+    let mut judge = built.unwrap_or_else(|e| {
+        let name = match &spec.target {
+            JudgeTarget::Local { alias } => alias.clone(),
+            JudgeTarget::Endpoint { url, model, .. } => format!("{model} at {url}"),
+        };
+        crate::judge::Judge::new(
+            Arc::new(BrokenJudge {
+                name,
+                error: format!("judge unavailable: {e:#}"),
+            }),
+            1,
+        )
+    });
+    judge.temperature = spec.temperature;
+    judge.max_tokens = spec.max_tokens;
+    judge.timeout_s = timeout_s;
+    judge
 }
 
 /// Settings of a run.
@@ -87,6 +186,10 @@ pub struct RunConfig {
     pub load_test: bool,
     /// Draw progress bars and notes on stderr.
     pub progress: bool,
+    /// Judges the prompt set's `judge` checks (none: they are skipped).
+    pub judge: Option<JudgeSpec>,
+    /// The recommendation's question (`--select`, `--maximize`).
+    pub select: SelectSpec,
 }
 
 impl Default for RunConfig {
@@ -112,6 +215,8 @@ impl Default for RunConfig {
             calibrate: true,
             load_test: true,
             progress: false,
+            judge: None,
+            select: SelectSpec::default(),
         }
     }
 }
@@ -204,10 +309,7 @@ pub fn run(
         note(cfg, &format!("warning: {w}"));
         warnings.push(w);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = crate::exec::client_runtime()?;
     let calibration = if cfg.calibrate {
         quick_calibration(cfg)
     } else {
@@ -253,8 +355,8 @@ pub fn run(
             target: target_info,
             engine: in_process.then(|| EngineInfo {
                 name: engine.name().to_string(),
-                llama_cpp: "llama-cpp-2 0.1.160".into(),
-                system_info: String::new(),
+                llama_cpp: ingot_engine::llama_cpp_version(),
+                system_info: ingot_engine::system_info(),
                 prefix_cache: false,
                 n_parallel,
             }),
@@ -274,9 +376,26 @@ pub fn run(
             watts_per_core: cfg.watts_per_core,
             calibration,
             warnings,
+            quality: quality_info(&cfg.prompts, None, &cfg.prompt_source),
         },
         models: Vec::new(),
+        selection: None,
     };
+    // The prompt set with its checks, for `ingot bench annotate|report|rescore` later.
+    std::fs::write(
+        cfg.out_dir.join(crate::rundir::PROMPTS_FILE),
+        crate::workload::prompts_json(&cfg.prompts),
+    )?;
+    let has_judge_checks = cfg
+        .prompts
+        .iter()
+        .flat_map(|p| &p.checks)
+        .any(|c| c.is_judge());
+    let rule_mode = JudgeMode::Reuse(if cfg.judge.is_some() {
+        "pending: judged after the last model"
+    } else {
+        "no judge configured (--judge or --judge-endpoint)"
+    });
     let prompts: Vec<Arc<PromptSpec>> = cfg.prompts.iter().cloned().map(Arc::new).collect();
     let mut records: Vec<RequestRecord> = Vec::new();
 
@@ -291,7 +410,14 @@ pub fn run(
             load: None,
             resources: None,
             scenarios: Vec::new(),
+            license: None,
+            license_permissive: None,
+            quality: None,
         };
+        if let Some((l, permissive)) = resolver.license(&spec.alias) {
+            mr.license = Some(l);
+            mr.license_permissive = Some(permissive);
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             bench_model(
                 cfg,
@@ -329,10 +455,74 @@ pub fn run(
                 ),
             );
         }
+        // Rule checks now (cheap); judge checks after the last model, so that the judge
+        // never shares the machine with a model being measured.
+        mr.quality = rt.block_on(score_model(
+            &mr,
+            &mut records,
+            &cfg.prompts,
+            &rule_mode,
+            &|_, _| {},
+        ));
         results.models.push(mr);
         results.manifest.finished = Some(now_rfc3339());
+        results.selection = Some(select(&results, &cfg.select));
         if let Err(e) = crate::report::write_all(&cfg.out_dir, &results, &records) {
             note(cfg, &format!("warning: cannot write the reports: {e:#}"));
+        }
+    }
+    if let Some(spec) = cfg.judge.as_ref().filter(|_| has_judge_checks) {
+        if results.models.iter().any(|m| m.quality.is_some()) {
+            note(cfg, "judging the answers...");
+            let judge = build_judge(
+                spec,
+                resolver,
+                engine.as_ref(),
+                cfg.threads,
+                cfg.gen.timeout_s,
+            );
+            let cases = cfg
+                .prompts
+                .iter()
+                .filter(|p| p.checks.iter().any(|c| c.is_judge()))
+                .count();
+            let n = (cases
+                * results
+                    .models
+                    .iter()
+                    .filter(|m| m.quality.is_some())
+                    .count()) as u64;
+            let pb = bar(cfg, Some(n), format!("judge {}", judge.describe()));
+            let progress = {
+                let pb = pb.clone();
+                move |_: &str, _: &str| pb.inc(1)
+            };
+            rt.block_on(score_run(
+                &mut results,
+                &mut records,
+                &cfg.prompts,
+                &JudgeMode::Judge(&judge),
+                &progress,
+            ));
+            pb.finish_and_clear();
+            results.manifest.quality = quality_info(&cfg.prompts, Some(&judge), &cfg.prompt_source);
+            let errors: usize = results
+                .models
+                .iter()
+                .filter_map(|m| m.quality.as_ref())
+                .map(|q| q.judge_errors)
+                .sum();
+            if errors > 0 {
+                note(
+                    cfg,
+                    &format!("warning: {errors} judge error(s); see the report"),
+                );
+            }
+            results.manifest.finished = Some(now_rfc3339());
+            results.selection = Some(select(&results, &cfg.select));
+            if let Err(e) = crate::report::write_all(&cfg.out_dir, &results, &records) {
+                note(cfg, &format!("warning: cannot write the reports: {e:#}"));
+            }
         }
     }
     Ok(RunOutput { results, records })
@@ -402,10 +592,14 @@ fn bench_model(
         None
     };
     let mut _model: Option<Arc<dyn LoadedModel>> = None;
+    // Counts tokens when the server sends no usage (the model's vocabulary only, when its
+    // GGUF is cached locally).
+    let mut tokenizer: Option<ingot_engine::Tokenizer> = None;
     let target: Arc<dyn Target> = match &cfg.target {
         TargetSpec::Endpoint { url, api_key, .. } => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
             if let Some(local) = resolver.lookup(&spec.alias) {
+                tokenizer = ingot_engine::Tokenizer::load(&local.path).ok();
                 mr.file = Some(ModelFile {
                     path: local.path.display().to_string(),
                     sha256: local.sha256,
@@ -539,7 +733,7 @@ fn bench_model(
             Arc::new(move |_| pb.inc(1))
         };
         let started = now_rfc3339();
-        let (_, recs) = rt.block_on(run_scenario(
+        let (_, mut recs) = rt.block_on(run_scenario(
             target.clone(),
             prompts,
             sc,
@@ -549,6 +743,9 @@ fn bench_model(
             Some(cb),
         ));
         pb.finish_and_clear();
+        if let Some(tok) = &tokenizer {
+            crate::target::recount_with_tokenizer(&mut recs, tok);
+        }
         let (metrics, metrics_error) = match scenario_metrics_safe(&recs, &cfg.slo) {
             Ok(m) => (Some(m), None),
             Err(e) => (None, Some(e)),

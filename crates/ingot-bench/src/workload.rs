@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::quality::Check;
+
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -10,11 +12,17 @@ pub struct Message {
     pub content: String,
 }
 
-/// One prompt of the set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One prompt of the set (a *case*), with the checks its answer is scored by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptSpec {
     pub id: String,
     pub messages: Vec<Message>,
+    /// Quality checks of the answer (see [`crate::quality`]); none: the case is not scored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+    /// Case threshold, 0..1 [default: [`crate::quality::DEFAULT_THRESHOLD`]].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 impl PromptSpec {
@@ -25,7 +33,19 @@ impl PromptSpec {
                 role: "user".into(),
                 content: text.into(),
             }],
+            checks: Vec::new(),
+            threshold: None,
         }
+    }
+
+    pub fn with_checks(mut self, checks: Vec<Check>) -> Self {
+        self.checks = checks;
+        self
+    }
+
+    /// The case threshold, 0..1.
+    pub fn threshold(&self) -> f64 {
+        self.threshold.unwrap_or(crate::quality::DEFAULT_THRESHOLD)
     }
 
     /// The text sent in completion mode (models without a chat template): the messages'
@@ -39,23 +59,39 @@ impl PromptSpec {
     }
 }
 
-/// The four workshop prompts: ingot's built-in prompt set.
+/// The four workshop prompts, with checks: ingot's default prompt set (`--prompts workshop`).
 pub fn builtin_prompts() -> Vec<PromptSpec> {
-    [
-        "Explain the principle of retrieval augmented generation in 2 sentences.",
-        "List 3 privacy benefits of local inference.",
-        "Summarize why model size impacts latency on consumer hardware.",
-        "Provide two scenarios where an SLM is preferable to an LLM.",
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, t)| PromptSpec::user(format!("workshop-{}", i + 1), *t))
-    .collect()
+    crate::prompt_sets::workshop()
 }
 
-/// SHA-256 of the prompt set's canonical JSON (ids and messages, in order).
+/// A built-in prompt set by name: `workshop` or `summarize`.
+pub fn builtin_set(name: &str) -> Option<Vec<PromptSpec>> {
+    match name {
+        "workshop" | "builtin" => Some(crate::prompt_sets::workshop()),
+        "summarize" | "summarise" => Some(crate::prompt_sets::summarize()),
+        _ => None,
+    }
+}
+
+/// Names of the built-in prompt sets.
+pub const BUILTIN_SETS: &[&str] = &["workshop", "summarize"];
+
+/// SHA-256 of the prompt set's canonical JSON: ids and messages, in order. Checks are left
+/// out: they do not change what is sent, so runs with different checks stay comparable.
 pub fn prompt_set_hash(prompts: &[PromptSpec]) -> String {
-    let json = serde_json::to_vec(prompts).unwrap_or_default();
+    #[derive(Serialize)]
+    struct Sent<'a> {
+        id: &'a str,
+        messages: &'a [Message],
+    }
+    let sent: Vec<Sent> = prompts
+        .iter()
+        .map(|p| Sent {
+            id: &p.id,
+            messages: &p.messages,
+        })
+        .collect();
+    let json = serde_json::to_vec(&sent).unwrap_or_default();
     hex::encode(Sha256::digest(&json))
 }
 
@@ -92,8 +128,9 @@ impl Default for GenParams {
     }
 }
 
-/// Parses a prompts file: a JSON list of strings, or of objects with `id`, `messages`
-/// (`[{role, content}]`) or `prompt`, and optional `checks` (ignored by the benchmark).
+/// Parses a prompts file: a JSON list (or `{"prompts": [...]}`) of strings, or of objects with
+/// `id`, `messages` (`[{role, content}]`) or `prompt`, optional `checks` (see
+/// [`crate::quality::Check`]) and `threshold` (0..1, or 1..5).
 pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("invalid prompts JSON: {e}"))?;
@@ -134,7 +171,35 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
                 if messages.is_empty() {
                     return Err(format!("prompt {id}: no messages"));
                 }
-                out.push(PromptSpec { id, messages });
+                let checks = match o.get("checks") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Array(a)) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(k, c)| {
+                            Check::try_from(c.clone())
+                                .map_err(|e| format!("prompt {id}: check {}: {e}", k + 1))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(_) => return Err(format!("prompt {id}: `checks` must be a list")),
+                };
+                let threshold = match o.get("threshold") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(t) => Some(
+                        t.as_f64()
+                            .ok_or_else(|| format!("prompt {id}: threshold must be a number"))
+                            .and_then(|t| {
+                                crate::quality::normalize_threshold(t)
+                                    .map_err(|e| format!("prompt {id}: {e}"))
+                            })?,
+                    ),
+                };
+                out.push(PromptSpec {
+                    id,
+                    messages,
+                    checks,
+                    threshold,
+                });
             }
             _ => return Err(format!("prompt {}: expected a string or an object", i + 1)),
         }
@@ -142,7 +207,19 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
     if out.is_empty() {
         return Err("the prompt set is empty".into());
     }
+    let mut seen = std::collections::HashSet::new();
+    for p in &out {
+        if !seen.insert(p.id.as_str()) {
+            return Err(format!("prompt id {} appears twice", p.id));
+        }
+    }
     Ok(out)
+}
+
+/// A prompt set as a file (`prompts.json` of a run folder): a list of objects that
+/// [`parse_prompts`] reads back unchanged.
+pub fn prompts_json(prompts: &[PromptSpec]) -> String {
+    serde_json::to_string_pretty(prompts).unwrap_or_else(|_| "[]".into())
 }
 
 /// Parses a models file: a JSON list of aliases, or an object `{alias: {...}}` (the values,
@@ -188,10 +265,36 @@ mod tests {
         .unwrap();
         assert_eq!(p[0].id, "7");
         assert_eq!(p[0].raw_text(), "s\n\nu");
+        // A bare string check: the answer contains it, ignoring case.
+        assert_eq!(p[0].checks.len(), 1);
+        assert_eq!(p[0].checks[0].kind.type_name(), "icontains");
+        assert!(parse_prompts(r#"["a", {"id": "p1", "prompt": "b"}]"#)
+            .unwrap_err()
+            .contains("twice"));
+        assert!(
+            parse_prompts(r#"[{"prompt": "b", "checks": [{"type": "nope"}]}]"#)
+                .unwrap_err()
+                .contains("unknown check type")
+        );
+        let p = parse_prompts(r#"[{"prompt": "b", "threshold": 4}]"#).unwrap();
+        assert_eq!(p[0].threshold, Some(0.75));
         assert!(parse_prompts("[]").is_err());
         assert!(parse_prompts("{").is_err());
         assert_eq!(builtin_prompts().len(), 4);
         assert_eq!(prompt_set_hash(&builtin_prompts()).len(), 64);
+        // Checks do not change the hash; messages do.
+        let plain = PromptSpec::user("a", "b");
+        let checked = plain
+            .clone()
+            .with_checks(vec![Check::new(crate::quality::CheckKind::Json)]);
+        assert_eq!(
+            prompt_set_hash(&[plain.clone()]),
+            prompt_set_hash(&[checked])
+        );
+        assert_ne!(
+            prompt_set_hash(&[plain]),
+            prompt_set_hash(&[PromptSpec::user("a", "c")])
+        );
     }
 
     #[test]

@@ -111,6 +111,16 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 process: "self".into(),
             }),
             scenarios,
+            license: Some(
+                if alias == "fast-model" {
+                    "Apache-2.0"
+                } else {
+                    "Gemma"
+                }
+                .into(),
+            ),
+            license_permissive: Some(alias == "fast-model"),
+            quality: None,
         });
     }
     models.push(ModelResult {
@@ -122,6 +132,9 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
         load: None,
         resources: None,
         scenarios: Vec::new(),
+        license: None,
+        license_permissive: None,
+        quality: None,
     });
     let prompts = builtin_prompts();
     let results = Results {
@@ -189,8 +202,10 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 cores: 2,
             }),
             warnings: Vec::new(),
+            quality: None,
         },
         models,
+        selection: None,
     };
     (results, all)
 }
@@ -208,6 +223,167 @@ fn validate(results: &serde_json::Value) {
         "results.json does not match its schema:\n{}",
         errors.join("\n")
     );
+}
+
+/// The synthetic run with quality scores: fast-model 3.0/5, slow-model 5.0/5, and a question.
+fn synthetic_with_quality() -> (Results, Vec<RequestRecord>) {
+    use ingot_bench::quality::{aggregate, combine, evaluate, Check};
+    let (mut results, records) = synthetic();
+    let checks = [
+        Check::try_from(serde_json::json!({"icontains": "paris"})).unwrap(),
+        Check::try_from(serde_json::json!({"max_words": 5, "required": true})).unwrap(),
+    ];
+    let case = |id: &str, answer: &str| {
+        combine(
+            id,
+            0.75,
+            checks.iter().map(|c| evaluate(c, answer)).collect(),
+        )
+    };
+    results.models[0].quality = Some(aggregate(vec![
+        case("workshop-1", "Paris."),
+        case("workshop-2", "A large city somewhere in Europe, I think."),
+    ]));
+    results.models[1].quality = Some(aggregate(vec![
+        case("workshop-1", "Paris."),
+        case("workshop-2", "Paris, France."),
+    ]));
+    let prompts: Vec<_> = builtin_prompts()
+        .into_iter()
+        .take(2)
+        .map(|p| p.with_checks(checks.to_vec()))
+        .collect();
+    results.manifest.quality = ingot_bench::score::quality_info(&prompts, None, "test.json");
+    let spec = ingot_bench::select::SelectSpec {
+        constraints: ingot_bench::select::parse_constraints("p95_ms<=300,rss_mb<=1024").unwrap(),
+        goal: Some(ingot_bench::select::Goal::maximize("quality").unwrap()),
+    };
+    results.selection = Some(ingot_bench::select::select(&results, &spec));
+    (results, records)
+}
+
+#[test]
+fn issue6_select_picks_the_right_model_and_explains_rejections() {
+    use ingot_bench::select::{explain, parse_constraints, select, value, Goal, SelectSpec};
+    let (results, _) = synthetic_with_quality();
+    let fast = value(&results.models[0], "p95_ms").unwrap();
+    let slow = value(&results.models[1], "p95_ms").unwrap();
+    assert!(fast < slow);
+    assert_eq!(value(&results.models[0], "quality"), Some(3.0));
+    assert_eq!(value(&results.models[1], "quality"), Some(5.0));
+    assert_eq!(value(&results.models[0], "rss_mb"), Some(200.0));
+
+    // No constraint: the highest quality wins.
+    let q = select(
+        &results,
+        &SelectSpec {
+            constraints: Vec::new(),
+            goal: Some(Goal::maximize("quality").unwrap()),
+        },
+    );
+    assert_eq!(q.recommended.as_deref(), Some("slow-model"));
+    assert!(q.why.contains("highest quality (5.00/5)"), "{}", q.why);
+    assert!(q.why.contains("next: fast-model (3.00/5)"), "{}", q.why);
+
+    // A latency budget between the two: slow-model is rejected, by how much.
+    let limit = ((fast + slow) / 2.0).round();
+    let spec = SelectSpec {
+        constraints: parse_constraints(&format!("p95_ms<={limit},rss_mb<=1024")).unwrap(),
+        goal: Some(Goal::maximize("quality").unwrap()),
+    };
+    let sel = select(&results, &spec);
+    assert_eq!(sel.recommended.as_deref(), Some("fast-model"));
+    let slow_c = sel
+        .candidates
+        .iter()
+        .find(|c| c.model == "slow-model")
+        .unwrap();
+    assert!(!slow_c.eligible);
+    assert_eq!(slow_c.violations.len(), 1);
+    let v = &slow_c.violations[0];
+    assert_eq!(v.metric, "p95_ms");
+    assert!((v.excess.unwrap() - (slow - limit)).abs() < 1e-9);
+    assert!((v.excess_pct.unwrap() - (slow - limit) / limit * 100.0).abs() < 1e-9);
+    let broken = sel
+        .candidates
+        .iter()
+        .find(|c| c.model == "broken-model")
+        .unwrap();
+    assert_eq!(
+        broken.note.as_deref(),
+        Some("failed: load: not a GGUF file")
+    );
+    let lines = explain(&sel);
+    assert!(lines[0].starts_with("recommended: fast-model — fast-model has the highest quality (3.00/5) of the 1 model(s) that meet"), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("slow-model: fails p95_ms<=") && l.contains("past the limit by")),
+        "{lines:#?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("broken-model: not eligible (failed: load")));
+
+    // Any metric: the highest tok/s under a memory cap, the lowest p95 at a quality floor.
+    let sel = select(
+        &results,
+        &SelectSpec {
+            constraints: parse_constraints("rss_mb<=300").unwrap(),
+            goal: Some(Goal::maximize("tok_s").unwrap()),
+        },
+    );
+    assert_eq!(sel.recommended.as_deref(), Some("fast-model"));
+    let slow_c = sel
+        .candidates
+        .iter()
+        .find(|c| c.model == "slow-model")
+        .unwrap();
+    assert_eq!(slow_c.violations[0].value, Some(500.0));
+    assert_eq!(slow_c.violations[0].excess, Some(200.0));
+    let sel = select(
+        &results,
+        &SelectSpec {
+            constraints: parse_constraints("quality>=4").unwrap(),
+            goal: Some(Goal::minimize("p95_ms").unwrap()),
+        },
+    );
+    assert_eq!(sel.recommended.as_deref(), Some("slow-model"));
+    // Nothing meets an impossible budget: no recommendation, every rejection explained.
+    let sel = select(
+        &results,
+        &SelectSpec {
+            constraints: parse_constraints("p95_ms<=1").unwrap(),
+            goal: None,
+        },
+    );
+    assert_eq!(sel.recommended, None);
+    assert!(sel.why.starts_with("no model meets p95_ms<=1"));
+    // Both models are on the quality/latency Pareto front (one is better, the other faster).
+    assert_eq!(sel.pareto_front, vec!["fast-model", "slow-model"]);
+}
+
+#[test]
+fn quality_report_snapshot_and_schema() {
+    let (results, records) = synthetic_with_quality();
+    insta::assert_snapshot!("report_quality_md", ingot_bench::report::markdown(&results));
+    validate(&serde_json::to_value(&results).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    ingot_bench::report::write_all(dir.path(), &results, &records).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("quality_p95.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("fast-model (front)"));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<h2>Quality</h2>") && html.contains("Gemma ⚠ non-permissive"));
+    assert!(
+        html.matches("<svg").count() >= 6,
+        "five charts and the quality chart"
+    );
+    let csv = ingot_bench::report::csv(&results);
+    assert!(csv.contains("slow-model,,quality_5,mean,5\n"));
+    assert!(csv.contains("fast-model,,license,value,Apache-2.0\n"));
+    let t = ingot_bench::report::terminal_table(&results);
+    assert!(t.contains("recommended: fast-model"), "{t}");
+    assert!(t.contains("quality slow-model: 5.00/5"), "{t}");
 }
 
 #[test]

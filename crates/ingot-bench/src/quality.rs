@@ -1,0 +1,782 @@
+//! Quality: checks carried by the cases of a prompt file, scored on the outputs of the same run.
+//!
+//! A case's checks each score 0..1 (most are pass/fail; `contains` with several values gives
+//! partial credit; a judge's 1–5 verdict maps to (s − 1)/4). The **case score** is the weighted
+//! mean of its checks' scores, shown as well on the 1–5 scale (1 + 4·score). A case **passes**
+//! when its score reaches its threshold and every `required` check passes; a judge error never
+//! passes. A model's **quality** is the mean case score, with a percentile-bootstrap 95 % CI
+//! over the cases (the same bootstrap as the latency statistics).
+//!
+//! Judge checks are skipped (left out of the mean, and reported as skipped) when the run has no
+//! judge; they are never counted as passed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Default case threshold (0..1): 0.75, which is 4 on the 1–5 scale.
+pub const DEFAULT_THRESHOLD: f64 = 0.75;
+/// A judge check passes at this 1–5 score or above unless the check sets `min_score`.
+pub const DEFAULT_JUDGE_MIN_SCORE: f64 = 3.0;
+
+/// One check of a case: what is tested, its weight and whether the case needs it to pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
+pub struct Check {
+    pub kind: CheckKind,
+    /// Weight in the case's weighted mean (> 0).
+    pub weight: f64,
+    /// When set, the case fails unless this check passes, whatever its score.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    /// `contains` (case-sensitive) or `icontains` (case-insensitive): all of the values (partial
+    /// credit: the share found) or any of them.
+    Contains {
+        values: Vec<String>,
+        any: bool,
+        ignore_case: bool,
+        whole_word: bool,
+    },
+    /// None of the values appears (case-insensitive).
+    NotContains {
+        values: Vec<String>,
+        whole_word: bool,
+    },
+    /// The pattern (Rust `regex` syntax; `(?i)` for case-insensitive) matches somewhere.
+    Regex {
+        pattern: String,
+    },
+    /// The answer, trimmed, equals the value.
+    Equals {
+        value: String,
+        ignore_case: bool,
+    },
+    MaxWords(usize),
+    MaxChars(usize),
+    MinWords(usize),
+    /// The answer parses as JSON (surrounding whitespace and a Markdown code fence are allowed).
+    Json,
+    /// The answer parses as JSON and validates against the schema.
+    JsonSchema {
+        schema: Value,
+    },
+    /// A judge model scores the answer against the rubric, 1–5.
+    Judge {
+        rubric: String,
+        min_score: f64,
+    },
+}
+
+/// The check types a prompt file may use.
+pub const CHECK_TYPES: &[&str] = &[
+    "contains",
+    "icontains",
+    "not_contains",
+    "regex",
+    "equals",
+    "max_words",
+    "max_chars",
+    "min_words",
+    "json",
+    "json_schema",
+    "judge",
+];
+
+impl CheckKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CheckKind::Contains {
+                ignore_case: false, ..
+            } => "contains",
+            CheckKind::Contains { .. } => "icontains",
+            CheckKind::NotContains { .. } => "not_contains",
+            CheckKind::Regex { .. } => "regex",
+            CheckKind::Equals { .. } => "equals",
+            CheckKind::MaxWords(_) => "max_words",
+            CheckKind::MaxChars(_) => "max_chars",
+            CheckKind::MinWords(_) => "min_words",
+            CheckKind::Json => "json",
+            CheckKind::JsonSchema { .. } => "json_schema",
+            CheckKind::Judge { .. } => "judge",
+        }
+    }
+
+    /// A short human description, used in reports.
+    pub fn label(&self) -> String {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            CheckKind::Contains { values, any, .. } => format!(
+                "{} {} of {}",
+                self.type_name(),
+                if *any { "any" } else { "all" },
+                list(values)
+            ),
+            CheckKind::NotContains { values, .. } => format!("not_contains {}", list(values)),
+            CheckKind::Regex { pattern } => format!("regex /{pattern}/"),
+            CheckKind::Equals { value, .. } => format!("equals \"{value}\""),
+            CheckKind::MaxWords(n) => format!("max_words {n}"),
+            CheckKind::MaxChars(n) => format!("max_chars {n}"),
+            CheckKind::MinWords(n) => format!("min_words {n}"),
+            CheckKind::Json => "json".into(),
+            CheckKind::JsonSchema { .. } => "json_schema".into(),
+            CheckKind::Judge { rubric, .. } => {
+                let short: String = rubric.chars().take(60).collect();
+                if short.len() < rubric.len() {
+                    format!("judge: {short}…")
+                } else {
+                    format!("judge: {short}")
+                }
+            }
+        }
+    }
+}
+
+impl Check {
+    pub fn new(kind: CheckKind) -> Self {
+        Self {
+            kind,
+            weight: 1.0,
+            required: false,
+        }
+    }
+    pub fn weight(mut self, w: f64) -> Self {
+        self.weight = w;
+        self
+    }
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    pub fn is_judge(&self) -> bool {
+        matches!(self.kind, CheckKind::Judge { .. })
+    }
+}
+
+fn strings(v: &Value, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) if !a.is_empty() => a
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(format!("{what}: expected strings")),
+            })
+            .collect(),
+        _ => Err(format!(
+            "{what}: expected a string or a non-empty list of strings"
+        )),
+    }
+}
+
+fn count(v: &Value, what: &str) -> Result<usize, String> {
+    v.as_u64()
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("{what}: expected a non-negative integer"))
+}
+
+impl TryFrom<Value> for Check {
+    type Error = String;
+
+    /// Accepted forms: a bare string (`"x"`: the answer contains x, ignoring case); an object
+    /// with `type` and its parameters (`value`/`values`/`pattern`/`schema`/`rubric`, `match`:
+    /// `all`|`any`); or a one-key shorthand (`{"max_words": 50}`, `{"icontains": ["a", "b"]}`,
+    /// `{"judge": "rubric"}`). `weight` (default 1) and `required` (default false) go with any
+    /// object form.
+    fn try_from(v: Value) -> Result<Self, String> {
+        let o = match v {
+            Value::String(s) => {
+                return Ok(Check::new(CheckKind::Contains {
+                    values: vec![s],
+                    any: false,
+                    ignore_case: true,
+                    whole_word: false,
+                }))
+            }
+            Value::Object(o) => o,
+            _ => return Err("a check is a string or an object".into()),
+        };
+        // The type, and where its main parameter sits.
+        let (ty, main): (String, Option<Value>) = match o.get("type") {
+            Some(Value::String(t)) => (t.clone(), None),
+            Some(_) => return Err("check `type` must be a string".into()),
+            None => {
+                let keys: Vec<&String> = o
+                    .keys()
+                    .filter(|k| CHECK_TYPES.contains(&k.as_str()))
+                    .collect();
+                match keys.as_slice() {
+                    [k] => ((*k).clone(), o.get(*k).cloned()),
+                    [] => {
+                        return Err(format!(
+                            "check without a type (expected `type`, one of {})",
+                            CHECK_TYPES.join(", ")
+                        ))
+                    }
+                    _ => return Err("a check names more than one type".into()),
+                }
+            }
+        };
+        let param = |names: &[&str]| -> Option<Value> {
+            main.clone()
+                .or_else(|| names.iter().find_map(|n| o.get(*n).cloned()))
+        };
+        let need = |names: &[&str]| -> Result<Value, String> {
+            param(names).ok_or_else(|| format!("check {ty}: needs `{}`", names[0]))
+        };
+        let flag = |k: &str| o.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let any = match o.get("match").and_then(Value::as_str) {
+            None | Some("all") => false,
+            Some("any") => true,
+            Some(other) => {
+                return Err(format!("check {ty}: match must be all or any, not {other}"))
+            }
+        } || flag("any");
+        let kind = match ty.as_str() {
+            "contains" | "icontains" => CheckKind::Contains {
+                values: strings(&need(&["values", "value"])?, &ty)?,
+                any,
+                ignore_case: ty == "icontains" || flag("ignore_case"),
+                whole_word: flag("whole_word"),
+            },
+            "not_contains" => CheckKind::NotContains {
+                values: strings(&need(&["values", "value"])?, &ty)?,
+                whole_word: flag("whole_word"),
+            },
+            "regex" => {
+                let pattern = need(&["pattern", "value"])?
+                    .as_str()
+                    .ok_or("check regex: pattern must be a string")?
+                    .to_string();
+                regex::Regex::new(&pattern)
+                    .map_err(|e| format!("check regex: invalid pattern: {e}"))?;
+                CheckKind::Regex { pattern }
+            }
+            "equals" => CheckKind::Equals {
+                value: need(&["value"])?
+                    .as_str()
+                    .ok_or("check equals: value must be a string")?
+                    .to_string(),
+                ignore_case: flag("ignore_case"),
+            },
+            "max_words" => CheckKind::MaxWords(count(&need(&["value", "max"])?, &ty)?),
+            "max_chars" => CheckKind::MaxChars(count(&need(&["value", "max"])?, &ty)?),
+            "min_words" => CheckKind::MinWords(count(&need(&["value", "min"])?, &ty)?),
+            "json" => CheckKind::Json,
+            "json_schema" => {
+                let schema = need(&["schema", "value"])?;
+                jsonschema::validator_for(&schema)
+                    .map_err(|e| format!("check json_schema: invalid schema: {e}"))?;
+                CheckKind::JsonSchema { schema }
+            }
+            "judge" => {
+                let rubric = need(&["rubric", "value"])?
+                    .as_str()
+                    .ok_or("check judge: rubric must be a string")?
+                    .trim()
+                    .to_string();
+                if rubric.is_empty() {
+                    return Err("check judge: empty rubric".into());
+                }
+                let min_score = match o.get("min_score") {
+                    None => DEFAULT_JUDGE_MIN_SCORE,
+                    Some(v) => v
+                        .as_f64()
+                        .filter(|s| (1.0..=5.0).contains(s))
+                        .ok_or("check judge: min_score must be a number from 1 to 5")?,
+                };
+                CheckKind::Judge { rubric, min_score }
+            }
+            other => {
+                return Err(format!(
+                    "unknown check type `{other}` (expected one of {})",
+                    CHECK_TYPES.join(", ")
+                ))
+            }
+        };
+        let weight = match o.get("weight") {
+            None => 1.0,
+            Some(w) => w
+                .as_f64()
+                .filter(|w| w.is_finite() && *w > 0.0)
+                .ok_or_else(|| format!("check {ty}: weight must be a positive number"))?,
+        };
+        Ok(Check {
+            kind,
+            weight,
+            required: flag("required"),
+        })
+    }
+}
+
+impl From<Check> for Value {
+    fn from(c: Check) -> Value {
+        let mut v = match &c.kind {
+            CheckKind::Contains {
+                values,
+                any,
+                whole_word,
+                ..
+            } => {
+                let mut v = json!({"type": c.kind.type_name(), "values": values});
+                if *any {
+                    v["match"] = json!("any");
+                }
+                if *whole_word {
+                    v["whole_word"] = json!(true);
+                }
+                v
+            }
+            CheckKind::NotContains { values, whole_word } => {
+                let mut v = json!({"type": "not_contains", "values": values});
+                if *whole_word {
+                    v["whole_word"] = json!(true);
+                }
+                v
+            }
+            CheckKind::Regex { pattern } => json!({"type": "regex", "pattern": pattern}),
+            CheckKind::Equals { value, ignore_case } => {
+                let mut v = json!({"type": "equals", "value": value});
+                if *ignore_case {
+                    v["ignore_case"] = json!(true);
+                }
+                v
+            }
+            CheckKind::MaxWords(n) => json!({"type": "max_words", "value": n}),
+            CheckKind::MaxChars(n) => json!({"type": "max_chars", "value": n}),
+            CheckKind::MinWords(n) => json!({"type": "min_words", "value": n}),
+            CheckKind::Json => json!({"type": "json"}),
+            CheckKind::JsonSchema { schema } => json!({"type": "json_schema", "schema": schema}),
+            CheckKind::Judge { rubric, min_score } => {
+                let mut v = json!({"type": "judge", "rubric": rubric});
+                if *min_score != DEFAULT_JUDGE_MIN_SCORE {
+                    v["min_score"] = json!(min_score);
+                }
+                v
+            }
+        };
+        if c.weight != 1.0 {
+            v["weight"] = json!(c.weight);
+        }
+        if c.required {
+            v["required"] = json!(true);
+        }
+        v
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+/// A judge's verdict on one answer: the median of its valid samples, or an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct JudgeVerdict {
+    /// Which judge (alias or endpoint and model).
+    pub judge: String,
+    /// The rubric judged against (a later rescore without a judge reuses a verdict only for
+    /// the same rubric and answer).
+    #[serde(default)]
+    pub rubric: String,
+    /// Median 1–5 score of the valid samples; `None` is a judge error.
+    pub score: Option<f64>,
+    /// The reason given by the sample closest to the median.
+    pub reason: Option<String>,
+    /// Set when no sample gave a valid score.
+    pub error: Option<String>,
+    pub samples: Vec<JudgeSample>,
+}
+
+/// One judge call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct JudgeSample {
+    pub score: Option<f64>,
+    pub reason: Option<String>,
+    /// The judge's raw answer (truncated), kept for audit.
+    pub raw: String,
+    pub error: Option<String>,
+}
+
+/// The outcome of one check on one answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's type (`contains`, `judge`, ...).
+    pub check: String,
+    /// A short description.
+    pub label: String,
+    pub weight: f64,
+    pub required: bool,
+    /// 0..1; `None` when skipped.
+    pub score: Option<f64>,
+    pub passed: bool,
+    /// Judge checks in a run without a judge: left out of the case score.
+    pub skipped: bool,
+    /// What failed (missing values, the regex, the JSON error, the judge error).
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub judge: Option<JudgeVerdict>,
+}
+
+/// The score of one case (one prompt) for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseScore {
+    pub case: String,
+    /// Weighted mean of the checks that were scored, 0..1; `None` when every check was skipped.
+    pub score: Option<f64>,
+    /// The same on the 1–5 scale (1 + 4·score).
+    pub score_5: Option<f64>,
+    pub threshold: f64,
+    pub passed: bool,
+    /// A judge check of this case ended in a judge error.
+    pub judge_error: bool,
+    /// Why the case could not be scored normally (no successful output).
+    pub error: Option<String>,
+    pub checks: Vec<CheckResult>,
+    /// A person's 1–5 score from annotations.csv.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub human: Option<f64>,
+}
+
+/// 1 + 4·s: a 0..1 score on the 1–5 scale.
+pub fn to_5(s: f64) -> f64 {
+    1.0 + 4.0 * s
+}
+
+/// Words: whitespace-separated runs.
+pub fn word_count(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// The answer as JSON: trimmed, with a surrounding Markdown code fence removed.
+pub fn parse_json_answer(output: &str) -> Result<Value, String> {
+    let t = output.trim();
+    let t = match t.strip_prefix("```") {
+        Some(rest) => {
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+            rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
+        }
+        None => t,
+    };
+    serde_json::from_str(t).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn word_regex(value: &str, ignore_case: bool) -> regex::Regex {
+    let p = format!(
+        "{}\\b{}\\b",
+        if ignore_case { "(?i)" } else { "" },
+        regex::escape(value)
+    );
+    regex::Regex::new(&p).unwrap_or_else(|_| regex::Regex::new("$^").expect("valid"))
+}
+
+fn found(output: &str, value: &str, ignore_case: bool, whole_word: bool) -> bool {
+    if whole_word {
+        return word_regex(value, ignore_case).is_match(output);
+    }
+    if ignore_case {
+        output.to_lowercase().contains(&value.to_lowercase())
+    } else {
+        output.contains(value)
+    }
+}
+
+fn bool_result(c: &Check, ok: bool, detail: impl FnOnce() -> String) -> CheckResult {
+    CheckResult {
+        check: c.kind.type_name().into(),
+        label: c.kind.label(),
+        weight: c.weight,
+        required: c.required,
+        score: Some(if ok { 1.0 } else { 0.0 }),
+        passed: ok,
+        skipped: false,
+        detail: (!ok).then(detail),
+        judge: None,
+    }
+}
+
+/// Scores one non-judge check on an answer. Judge checks go through [`judge_result`].
+pub fn evaluate(c: &Check, output: &str) -> CheckResult {
+    match &c.kind {
+        CheckKind::Contains {
+            values,
+            any,
+            ignore_case,
+            whole_word,
+        } => {
+            let missing: Vec<&String> = values
+                .iter()
+                .filter(|v| !found(output, v, *ignore_case, *whole_word))
+                .collect();
+            let hit = values.len() - missing.len();
+            let (score, passed) = if *any {
+                let ok = hit > 0;
+                (if ok { 1.0 } else { 0.0 }, ok)
+            } else {
+                (hit as f64 / values.len() as f64, missing.is_empty())
+            };
+            CheckResult {
+                score: Some(score),
+                passed,
+                detail: (!passed).then(|| {
+                    format!(
+                        "missing: {}",
+                        missing
+                            .iter()
+                            .map(|s| format!("\"{s}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }),
+                ..bool_result(c, passed, String::new)
+            }
+        }
+        CheckKind::NotContains { values, whole_word } => {
+            let present: Vec<&String> = values
+                .iter()
+                .filter(|v| found(output, v, true, *whole_word))
+                .collect();
+            bool_result(c, present.is_empty(), || {
+                format!(
+                    "contains: {}",
+                    present
+                        .iter()
+                        .map(|s| format!("\"{s}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        }
+        CheckKind::Regex { pattern } => match regex::Regex::new(pattern) {
+            Ok(re) => bool_result(c, re.is_match(output), || "no match".into()),
+            Err(e) => bool_result(c, false, || format!("invalid pattern: {e}")),
+        },
+        CheckKind::Equals { value, ignore_case } => {
+            let (a, b) = (output.trim(), value.trim());
+            let ok = if *ignore_case {
+                a.to_lowercase() == b.to_lowercase()
+            } else {
+                a == b
+            };
+            bool_result(c, ok, || "differs".into())
+        }
+        CheckKind::MaxWords(n) => {
+            let w = word_count(output);
+            bool_result(c, w <= *n, || format!("{w} words > {n}"))
+        }
+        CheckKind::MinWords(n) => {
+            let w = word_count(output);
+            bool_result(c, w >= *n, || format!("{w} words < {n}"))
+        }
+        CheckKind::MaxChars(n) => {
+            let k = output.trim().chars().count();
+            bool_result(c, k <= *n, || format!("{k} characters > {n}"))
+        }
+        CheckKind::Json => match parse_json_answer(output) {
+            Ok(_) => bool_result(c, true, String::new),
+            Err(e) => bool_result(c, false, || e),
+        },
+        CheckKind::JsonSchema { schema } => match parse_json_answer(output) {
+            Err(e) => bool_result(c, false, || e),
+            Ok(v) => match jsonschema::validator_for(schema) {
+                Err(e) => bool_result(c, false, || format!("invalid schema: {e}")),
+                Ok(validator) => {
+                    let errors: Vec<String> = validator
+                        .iter_errors(&v)
+                        .take(3)
+                        .map(|e| format!("{e} at {}", e.instance_path))
+                        .collect();
+                    bool_result(c, errors.is_empty(), || errors.join("; "))
+                }
+            },
+        },
+        CheckKind::Judge { .. } => skipped(c, "no judge configured (--judge or --judge-endpoint)"),
+    }
+}
+
+/// A judge check left out of the score.
+pub fn skipped(c: &Check, why: &str) -> CheckResult {
+    CheckResult {
+        check: c.kind.type_name().into(),
+        label: c.kind.label(),
+        weight: c.weight,
+        required: c.required,
+        score: None,
+        passed: false,
+        skipped: true,
+        detail: Some(why.to_string()),
+        judge: None,
+    }
+}
+
+/// A judge check's result from the judge's verdict. A verdict without a score is a judge error:
+/// score 0, not passed.
+pub fn judge_result(c: &Check, verdict: JudgeVerdict) -> CheckResult {
+    let min = match &c.kind {
+        CheckKind::Judge { min_score, .. } => *min_score,
+        _ => DEFAULT_JUDGE_MIN_SCORE,
+    };
+    let (score, passed, detail) = match verdict.score {
+        Some(s) => (
+            ((s - 1.0) / 4.0).clamp(0.0, 1.0),
+            s >= min,
+            (s < min).then(|| format!("judge score {s} < {min}")),
+        ),
+        None => (
+            0.0,
+            false,
+            Some(format!(
+                "judge error: {}",
+                verdict.error.as_deref().unwrap_or("no score")
+            )),
+        ),
+    };
+    CheckResult {
+        check: "judge".into(),
+        label: c.kind.label(),
+        weight: c.weight,
+        required: c.required,
+        score: Some(score),
+        passed,
+        skipped: false,
+        detail,
+        judge: Some(verdict),
+    }
+}
+
+/// Combines check results into the case score: the weighted mean of the scored checks; passed
+/// when it reaches `threshold`, every required (scored) check passed and no judge erred.
+pub fn combine(case: &str, threshold: f64, checks: Vec<CheckResult>) -> CaseScore {
+    let scored: Vec<&CheckResult> = checks.iter().filter(|c| !c.skipped).collect();
+    let wsum: f64 = scored.iter().map(|c| c.weight).sum();
+    let score = (wsum > 0.0).then(|| {
+        scored
+            .iter()
+            .map(|c| c.weight * c.score.unwrap_or(0.0))
+            .sum::<f64>()
+            / wsum
+    });
+    let judge_error = checks
+        .iter()
+        .any(|c| c.judge.as_ref().is_some_and(|j| j.score.is_none()));
+    let required_ok = scored.iter().all(|c| !c.required || c.passed);
+    // Comparisons at 1e-9 so that e.g. 3 of 4 checks (0.75) reach a 0.75 threshold.
+    let passed = score.is_some_and(|s| s + 1e-9 >= threshold) && required_ok && !judge_error;
+    CaseScore {
+        case: case.to_string(),
+        score,
+        score_5: score.map(to_5),
+        threshold,
+        passed,
+        judge_error,
+        error: None,
+        checks,
+        human: None,
+    }
+}
+
+/// A case whose model produced no successful output: score 0, failed.
+pub fn no_output(case: &str, threshold: f64, why: &str) -> CaseScore {
+    CaseScore {
+        case: case.to_string(),
+        score: Some(0.0),
+        score_5: Some(1.0),
+        threshold,
+        passed: false,
+        judge_error: false,
+        error: Some(why.to_string()),
+        checks: Vec::new(),
+        human: None,
+    }
+}
+
+/// A threshold as written in a prompt file: 0..1, or on the 1–5 scale when above 1.
+pub fn normalize_threshold(t: f64) -> Result<f64, String> {
+    if !t.is_finite() || t < 0.0 || t > 5.0 {
+        return Err(format!("threshold {t}: expected 0..1 (or 1..5)"));
+    }
+    Ok(if t > 1.0 { (t - 1.0) / 4.0 } else { t })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A model's quality
+
+/// People's 1–5 scores from annotations.csv.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HumanScores {
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub mean_ci: Option<[f64; 2]>,
+}
+
+/// A model's quality over the run's cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelQuality {
+    /// Cases with a score (every check skipped: not counted).
+    pub cases: usize,
+    pub passed: usize,
+    pub pass_rate: Option<f64>,
+    /// Mean case score, 0..1, and its bootstrap 95 % CI.
+    pub score: Option<f64>,
+    pub score_ci: Option<[f64; 2]>,
+    /// The same on the 1–5 scale.
+    pub score_5: Option<f64>,
+    pub score_5_ci: Option<[f64; 2]>,
+    /// Cases with a judge error.
+    pub judge_errors: usize,
+    /// Checks skipped (judge checks without a judge).
+    pub skipped_checks: usize,
+    pub human: Option<HumanScores>,
+    pub case_scores: Vec<CaseScore>,
+}
+
+/// Aggregates case scores (and human scores, where set) into a model's quality.
+pub fn aggregate(case_scores: Vec<CaseScore>) -> ModelQuality {
+    let scores: Vec<f64> = case_scores.iter().filter_map(|c| c.score).collect();
+    let s = crate::stats::summarize(&scores);
+    let passed = case_scores
+        .iter()
+        .filter(|c| c.score.is_some() && c.passed)
+        .count();
+    let human: Vec<f64> = case_scores.iter().filter_map(|c| c.human).collect();
+    let human = (!human.is_empty()).then(|| {
+        let h = crate::stats::summarize(&human);
+        HumanScores {
+            n: h.n,
+            mean: h.mean,
+            mean_ci: h.mean_ci,
+        }
+    });
+    ModelQuality {
+        cases: scores.len(),
+        passed,
+        pass_rate: (!scores.is_empty()).then(|| passed as f64 / scores.len() as f64),
+        score: s.mean,
+        score_ci: s.mean_ci,
+        score_5: s.mean.map(to_5),
+        score_5_ci: s.mean_ci.map(|[a, b]| [to_5(a), to_5(b)]),
+        judge_errors: case_scores.iter().filter(|c| c.judge_error).count(),
+        skipped_checks: case_scores
+            .iter()
+            .flat_map(|c| c.checks.iter())
+            .filter(|c| c.skipped)
+            .count(),
+        human,
+        case_scores,
+    }
+}
+
+/// Common first names, used by the built-in summarisation cases to catch invented people
+/// (each case leaves out the names its source text contains).
+pub(crate) const COMMON_FIRST_NAMES: &[&str] = &[
+    "John", "Sarah", "Michael", "David", "Emily", "James", "Maria", "Jennifer", "Robert",
+    "Jessica", "Daniel", "Laura", "Kevin", "Anna", "Peter", "Lisa",
+];
+
+#[cfg(test)]
+mod tests;
