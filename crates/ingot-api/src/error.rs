@@ -55,6 +55,19 @@ pub enum ApiError {
     /// the cause from its only user helps nobody.
     #[error("{0}")]
     Internal(String),
+    /// The upstream server of a remote adapter failed. An HTTP error of the upstream keeps
+    /// its status, `param` and `code` (its 404 stays a 404); an unreachable upstream, or one
+    /// that answered something that is not an error status, is a 502 `upstream_error`.
+    #[error("{message}")]
+    Upstream {
+        /// The upstream's status (502 when it sent none or a non-error one).
+        status: u16,
+        message: String,
+        /// The upstream's `error.param`.
+        param: Option<String>,
+        /// The upstream's `error.code`.
+        code: Option<String>,
+    },
 }
 
 fn context_message(prompt_tokens: Option<u32>, max_tokens: u32, n_ctx: u32) -> String {
@@ -125,12 +138,18 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Upstream { status, .. } => StatusCode::from_u16(*status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::BAD_GATEWAY),
         }
     }
 
     /// OpenAI's `error.type`.
     pub fn error_type(&self) -> &'static str {
         match self {
+            ApiError::Upstream { .. } if self.status().is_client_error() => "invalid_request_error",
+            ApiError::Upstream { .. } => "server_error",
             ApiError::InvalidRequest { .. }
             | ApiError::ContextLengthExceeded { .. }
             | ApiError::ModelNotFound { .. }
@@ -154,6 +173,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => Some("request_too_large"),
             ApiError::Overloaded { .. } => Some("overloaded"),
             ApiError::Internal(_) => None,
+            ApiError::Upstream { code: Some(c), .. } => Some(c),
+            ApiError::Upstream { .. } => {
+                (self.status() == StatusCode::BAD_GATEWAY).then_some("upstream_error")
+            }
         }
     }
 
@@ -162,6 +185,7 @@ impl ApiError {
             ApiError::InvalidRequest { param, .. } => param.as_deref(),
             ApiError::ContextLengthExceeded { .. } => Some("messages"),
             ApiError::ModelNotFound { .. } => Some("model"),
+            ApiError::Upstream { param, .. } => param.as_deref(),
             _ => None,
         }
     }
@@ -172,6 +196,10 @@ impl ApiError {
             ApiError::Overloaded {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            // An overloaded upstream is worth retrying too.
+            ApiError::Upstream {
+                status: 429 | 503, ..
+            } => Some(1),
             _ => None,
         }
     }
@@ -286,6 +314,45 @@ mod tests {
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(e.retry_after(), Some(1));
         assert_eq!(e.error_type(), "server_error");
+    }
+
+    #[test]
+    fn issue7_upstream_errors_keep_their_status_or_are_502() {
+        let e = ApiError::Upstream {
+            status: 404,
+            message: "upstream: no such model".into(),
+            param: Some("model".into()),
+            code: Some("model_not_found".into()),
+        };
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let body: serde_json::Value = serde_json::from_str(&e.body_json()).unwrap();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["param"], "model");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        let unreachable = ApiError::Upstream {
+            status: 502,
+            message: "cannot reach".into(),
+            param: None,
+            code: None,
+        };
+        assert_eq!(unreachable.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(unreachable.code(), Some("upstream_error"));
+        assert_eq!(unreachable.error_type(), "server_error");
+        // A success status is no error status: it becomes a 502.
+        let odd = ApiError::Upstream {
+            status: 200,
+            message: "?".into(),
+            param: None,
+            code: None,
+        };
+        assert_eq!(odd.status(), StatusCode::BAD_GATEWAY);
+        let busy = ApiError::Upstream {
+            status: 503,
+            message: "busy".into(),
+            param: None,
+            code: None,
+        };
+        assert_eq!(busy.retry_after(), Some(1));
     }
 
     #[test]

@@ -364,6 +364,10 @@ pub struct Model {
     pub license: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    /// A remote adapter: requests are proxied to another OpenAI-compatible server (nothing
+    /// is cached or loaded here). Omitted for local models.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

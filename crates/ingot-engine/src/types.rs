@@ -296,7 +296,70 @@ pub enum EngineError {
     Backend(String),
 }
 
-/// A backend that can load models.
+/// What a loaded model can serve. The server checks every request against it before it
+/// generates anything, and answers a request the model cannot serve with a 400
+/// (`unsupported_capability`) that names the missing capability, instead of silently
+/// ignoring part of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Chat requests ([`Prompt::Chat`], `POST /v1/chat/completions`).
+    pub chat: bool,
+    /// Raw prompts ([`Prompt::Raw`], `POST /v1/completions`).
+    pub completion: bool,
+    /// Grammar-constrained sampling ([`SamplingParams::grammar`]): `response_format`
+    /// `json_object` and the `grammar` extension. An adapter that cannot constrain its
+    /// output must say so here, or JSON mode would silently produce free text.
+    pub grammar: bool,
+}
+
+impl Capabilities {
+    /// Everything: chat, raw completion and grammars (the llama.cpp engine).
+    pub const ALL: Capabilities = Capabilities {
+        chat: true,
+        completion: true,
+        grammar: true,
+    };
+
+    /// The names of the declared capabilities (`chat`, `completion`, `json_mode`), for error
+    /// messages and listings.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.chat {
+            v.push("chat");
+        }
+        if self.completion {
+            v.push("completion");
+        }
+        if self.grammar {
+            v.push("json_mode");
+        }
+        v
+    }
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities::ALL
+    }
+}
+
+/// A backend that can load models: the extension point for new inference engines.
+///
+/// The server, the benchmark harness and the CLI see models only through this trait and
+/// [`LoadedModel`], so any backend — another runtime, a rule-based responder, a test double —
+/// can be served over ingot's OpenAI-compatible API. An implementation has two parts:
+///
+/// 1. [`Engine::load`] (the adapter's `load()`): turn a model file into a [`LoadedModel`].
+///    It is called on a blocking thread, the first time a request names the model.
+/// 2. [`LoadedModel::generate`] (the adapter's `generate()`): start one generation and
+///    return an [`EventStream`] at once; send [`Event::Token`]s and then exactly one
+///    [`Event::Done`] (or [`Event::Error`]) from a thread of your own. Check the stream's
+///    [`CancelToken`] between steps: the server drops the stream when the client goes away.
+///
+/// Declare what the model supports with [`LoadedModel::capabilities`]; the server rejects
+/// other requests with a 400. `crates/ingot/examples/custom_engine.rs` is a complete, served
+/// example. The engines in this crate are [`crate::LlamaEngine`] (llama.cpp) and
+/// [`crate::mock::MockEngine`] (scripted, for tests).
 pub trait Engine: Send + Sync {
     /// A short name for logs and manifests (`llama.cpp`, `mock`).
     fn name(&self) -> &str;
@@ -315,4 +378,11 @@ pub trait LoadedModel: Send + Sync {
     fn count_tokens(&self, text: &str) -> Result<u32, EngineError>;
     /// Sequences currently decoding, and requests waiting for a slot.
     fn load_state(&self) -> (usize, usize);
+    /// What this model can serve; the server answers other requests with a 400. The default
+    /// declares everything, which is right for engines that implement the whole
+    /// [`GenerateRequest`] (llama.cpp, the mock). Adapters that cannot honour part of it —
+    /// no chat template, no grammar support — must override this.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
 }
