@@ -96,12 +96,72 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}-{:024x}", n & ((1u128 << 96) - 1))
 }
 
+/// Rejects what the model cannot serve before anything is generated: a chat request to a
+/// model without chat (per its engine adapter, or per the provider's catalog entry), a raw
+/// completion to a chat-only adapter, a grammar (JSON mode) to an engine without grammar
+/// support.
+fn check_capabilities(lease: &Lease, kind: Kind, v: &Validated) -> Result<(), ApiError> {
+    let caps = lease.model().capabilities();
+    let declared = lease.declared_capabilities();
+    let supports = || {
+        let mut names: Vec<&str> = caps.names();
+        if !declared.is_empty() && !declared.iter().any(|c| c == "chat") {
+            names.retain(|c| *c != "chat");
+        }
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let unsupported = |param: &str, message: String| ApiError::InvalidRequest {
+        message,
+        param: Some(param.into()),
+        code: Some("unsupported_capability".into()),
+    };
+    let model = lease.id();
+    match kind {
+        Kind::Chat
+            if !caps.chat || (!declared.is_empty() && !declared.iter().any(|c| c == "chat")) =>
+        {
+            return Err(unsupported(
+                "model",
+                format!(
+                    "model `{model}` does not support chat completions (it supports: {}); send a raw prompt to /v1/completions instead",
+                    supports()
+                ),
+            ));
+        }
+        Kind::Completion if !caps.completion => {
+            return Err(unsupported(
+                "model",
+                format!(
+                    "model `{model}` does not support raw completions (it supports: {}); use /v1/chat/completions instead",
+                    supports()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if v.request.sampling.grammar.is_some() && !caps.grammar {
+        return Err(unsupported(
+            "response_format",
+            format!(
+                "model `{model}` cannot constrain its output: response_format `json_object` and `grammar` are not supported by its engine (it supports: {})",
+                supports()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
 /// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
 pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Response, ApiError> {
     let started = Instant::now();
     let active = state.metrics.active_guard();
     let (lease, load_ms) = state.manager.acquire(&v.model, None).await?;
+    check_capabilities(&lease, kind, &v)?;
 
     let info = lease.model().info();
     if let Some(max) = v.request.sampling.max_tokens {

@@ -12,7 +12,7 @@ use axum::Json;
 use http::{header, StatusCode};
 use ingot_api::{
     parse_json, ApiError, ChatCompletionRequest, CompletionRequest, DownloadEvent, LoadRequest,
-    Model, ModelList, PsResponse,
+    Model, ModelList, PsResponse, Validated,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 
 use crate::generate::{self, Kind};
 use crate::provider::{DownloadProgress, ModelDescriptor};
-use crate::AppState;
+use crate::{proxy, AppState};
 
 /// The raw request body, with a too-large body mapped to an OpenAI-shaped 413.
 pub struct ApiBody(pub Bytes);
@@ -44,19 +44,6 @@ impl FromRequest<AppState> for ApiBody {
     }
 }
 
-/// Like `axum::Json`, but every rejection is an OpenAI error, and the content type is not
-/// checked (curl and many scripts send JSON without `application/json`).
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
-        parse_json(&bytes).map(ApiJson)
-    }
-}
-
 pub async fn health() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
@@ -74,18 +61,64 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
 
 pub async fn chat(
     State(st): State<AppState>,
-    ApiJson(req): ApiJson<ChatCompletionRequest>,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
-    let v = req.validate()?;
-    generate::run(st, v, Kind::Chat).await
+    completion_request::<ChatCompletionRequest>(st, &body, Kind::Chat).await
 }
 
 pub async fn completions(
     State(st): State<AppState>,
-    ApiJson(req): ApiJson<CompletionRequest>,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
-    let v = req.validate()?;
-    generate::run(st, v, Kind::Completion).await
+    completion_request::<CompletionRequest>(st, &body, Kind::Completion).await
+}
+
+/// Both completion routes (JSON parsed like `axum::Json`, but every rejection is an OpenAI
+/// error and the content type is not checked: curl and many scripts send JSON without
+/// `application/json`): a request for a remote adapter is forwarded to its upstream;
+/// anything else is validated and generated here.
+async fn completion_request<R>(st: AppState, body: &[u8], kind: Kind) -> Result<Response, ApiError>
+where
+    R: DeserializeOwned + Validate,
+{
+    let req: R = match parse_json(body) {
+        Ok(r) => r,
+        // A body ingot's own types reject may still be fine for a remote upstream (content
+        // arrays, tools); only the upstream can judge it.
+        Err(e) => match proxy::remote_for(&st, body) {
+            Some(remote) => return proxy::forward(&st, remote, kind, body).await,
+            None => return Err(e),
+        },
+    };
+    if let Some(remote) = st.manager.provider().remote(req.model()) {
+        return proxy::forward(&st, remote, kind, body).await;
+    }
+    let v = req.validate_request()?;
+    generate::run(st, v, kind).await
+}
+
+/// The two request types' common ground, for [`completion_request`].
+trait Validate {
+    fn model(&self) -> &str;
+    fn validate_request(self) -> Result<Validated, ApiError>;
+}
+
+impl Validate for ChatCompletionRequest {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn validate_request(self) -> Result<Validated, ApiError> {
+        self.validate()
+    }
+}
+
+impl Validate for CompletionRequest {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn validate_request(self) -> Result<Validated, ApiError> {
+        self.validate()
+    }
 }
 
 fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
@@ -104,6 +137,7 @@ fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
         size: d.size_bytes,
         license: d.license,
         capabilities: d.capabilities,
+        remote: d.remote,
     }
 }
 
@@ -160,6 +194,26 @@ pub async fn model_action(
             "model",
             "model id must not be empty",
         ));
+    }
+    // A remote adapter has nothing to load or download here; unloading it is a no-op.
+    if let Some(remote) = st.manager.provider().remote(id) {
+        return match action {
+            "unload" => Ok(Json(
+                serde_json::json!({ "id": id, "object": "model", "unloaded": false }),
+            )
+            .into_response()),
+            "load" | "download" => Err(ApiError::InvalidRequest {
+                message: format!(
+                    "`{id}` is a remote model served by {}: there is nothing to {action} here; send requests to it directly",
+                    remote.base_url
+                ),
+                param: Some("model".into()),
+                code: Some("remote_model".into()),
+            }),
+            other => Err(ApiError::NotFound(format!(
+                "unknown model action `{other}`; expected load, unload or download"
+            ))),
+        };
     }
     match action {
         "load" => load(st, id, &body).await,

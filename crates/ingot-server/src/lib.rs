@@ -49,12 +49,27 @@
 //! request uses it), and loading one beyond `max_loaded_models` evicts the least recently
 //! used (idle ones first). A client that disconnects cancels its engine sequence, freeing the
 //! slot within a decode step.
+//!
+//! # Capabilities and remote adapters
+//!
+//! Before generating, a request is checked against the model's
+//! [`ingot_engine::Capabilities`] (declared by its engine adapter) and the capabilities its
+//! provider lists: chat to a completion-only model, a raw completion to a chat-only adapter,
+//! or `response_format` `json_object`/`grammar` to an engine without grammars get a 400
+//! `unsupported_capability` naming what the model does support.
+//!
+//! A model for which [`ModelProvider::remote`] names an upstream ([`RemoteModel`]) is never
+//! loaded: its `/v1/chat/completions` and `/v1/completions` requests are forwarded to the
+//! upstream with `model` rewritten and the adapter's key, streams relayed chunk by chunk, and
+//! upstream failures mapped to `ApiError::Upstream` (the upstream's status and code, or 502
+//! `upstream_error` when it cannot be reached). `GET /v1/models` marks it `"remote": true`.
 
 mod config;
 mod generate;
 mod handlers;
 mod metrics;
 mod provider;
+mod proxy;
 mod registry;
 
 use std::net::SocketAddr;
@@ -76,7 +91,7 @@ use tokio::task::JoinHandle;
 pub use config::{ServeError, ServerConfig};
 pub use metrics::Metrics;
 pub use provider::{
-    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel,
+    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, RemoteModel, ResolvedModel,
 };
 
 use registry::ModelManager;

@@ -18,14 +18,22 @@ pub struct ModelDescriptor {
     pub context_length: Option<u32>,
     /// Size of the weights in bytes, when known.
     pub size_bytes: Option<u64>,
+    /// Licence identifier, when known.
     pub license: Option<String>,
-    /// E.g. `chat`, `completion`, `json`.
+    /// E.g. `chat`, `completion`. When the list is not empty and lacks `chat`, chat requests
+    /// for the model get a 400 (a base model without a chat template answers raw
+    /// completions only); an empty list declares nothing and leaves the checks to the
+    /// engine's [`ingot_engine::Capabilities`].
     pub capabilities: Vec<String>,
     /// OpenAI's `owned_by` (the publisher, e.g. `qwen`).
     pub owned_by: String,
+    /// A remote adapter: [`ModelProvider::remote`] names its upstream, and requests for it
+    /// are proxied there instead of loaded (`"remote": true` in `GET /v1/models`).
+    pub remote: bool,
 }
 
 impl ModelDescriptor {
+    /// Whether `name` is this model's id or one of its aliases.
     pub fn matches(&self, name: &str) -> bool {
         self.id == name || self.aliases.iter().any(|a| a == name)
     }
@@ -45,15 +53,47 @@ pub struct ResolvedModel {
     pub context_length: Option<u32>,
 }
 
+/// A model served by another OpenAI-compatible server (ingot, Foundry Local, Ollama, vLLM,
+/// llama-server...): a *remote adapter*. `POST /v1/chat/completions` and
+/// `POST /v1/completions` for it are forwarded to `{base_url}/chat/completions` and
+/// `{base_url}/completions` with `model` replaced by [`RemoteModel::model`]; the answer,
+/// streams included, is passed back as it arrives.
+#[derive(Clone, PartialEq)]
+pub struct RemoteModel {
+    /// The id clients use here.
+    pub id: String,
+    /// The upstream's OpenAI base URL, with its `/v1` (`http://127.0.0.1:5273/v1`).
+    pub base_url: String,
+    /// The model name the upstream knows it by.
+    pub model: String,
+    /// Sent upstream as `Authorization: Bearer`; the client's own key is never forwarded.
+    pub api_key: Option<String>,
+}
+
+// Hand-written so that the key never ends up in a log line.
+impl std::fmt::Debug for RemoteModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteModel")
+            .field("id", &self.id)
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 /// Progress of a download, reported to the callback of [`ModelProvider::download`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DownloadProgress {
     /// The file being fetched (models may have several).
     pub file: String,
+    /// Bytes on disk so far.
     pub downloaded_bytes: u64,
+    /// The file's size, when known.
     pub total_bytes: Option<u64>,
 }
 
+/// Why a provider could not list, resolve or download a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
     /// No such model (404 with the list of available models).
@@ -62,6 +102,7 @@ pub enum ProviderError {
     /// The download failed (network, checksum, disk).
     #[error("download failed: {0}")]
     Download(String),
+    /// Anything else (500).
     #[error("{0}")]
     Other(String),
 }
@@ -85,5 +126,13 @@ pub trait ModelProvider: Send + Sync + 'static {
     ) -> Result<ResolvedModel, ProviderError> {
         let _ = progress;
         self.resolve(id)
+    }
+
+    /// The upstream of `id` when it is a remote adapter, `None` for local models (the
+    /// default: no remote models). Called for every completion request on the async
+    /// runtime, so it must answer from memory, without I/O.
+    fn remote(&self, id: &str) -> Option<RemoteModel> {
+        let _ = id;
+        None
     }
 }

@@ -35,6 +35,9 @@ pub struct Entry {
     last_used: Mutex<Instant>,
     /// Requests holding a [`Lease`]; an entry in use is never reaped by the TTL.
     in_flight: AtomicUsize,
+    /// Capabilities the provider declares for the model (the catalog's), checked on top of
+    /// the engine's own; empty when it declares none.
+    declared: Vec<String>,
 }
 
 impl Entry {
@@ -105,6 +108,11 @@ impl Lease {
 
     pub fn id(&self) -> &str {
         &self.entry.id
+    }
+
+    /// The provider's declared capabilities (see [`crate::ModelDescriptor::capabilities`]).
+    pub fn declared_capabilities(&self) -> &[String] {
+        &self.entry.declared
     }
 }
 
@@ -364,6 +372,20 @@ impl ModelManager {
         let model = tokio::task::spawn_blocking(move || engine.load(&path, &opts))
             .await
             .map_err(|e| ApiError::Internal(format!("model load panicked: {e}")))??;
+        // What the catalog says the model is for (a base model: no chat). Looked up once per
+        // load, not per request: listing may touch the disk.
+        let provider = self.provider.clone();
+        let id = resolved.id.clone();
+        let declared = tokio::task::spawn_blocking(move || {
+            provider
+                .list()
+                .into_iter()
+                .find(|d| d.matches(&id))
+                .map(|d| d.capabilities)
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
         let secs = t0.elapsed().as_secs_f64();
         self.metrics.observe_load(secs);
         tracing::info!(model = %resolved.id, secs, "model loaded");
@@ -375,6 +397,7 @@ impl ModelManager {
             ttl_ms: AtomicU64::new(self.default_ttl.as_millis() as u64),
             last_used: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
+            declared,
         }))
     }
 

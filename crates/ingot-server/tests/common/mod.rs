@@ -268,6 +268,7 @@ impl ModelProvider for TestProvider {
                 license: Some("apache-2.0".into()),
                 capabilities: vec!["chat".into()],
                 owned_by: "test".into(),
+                remote: false,
             })
             .collect()
     }
