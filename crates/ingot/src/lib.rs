@@ -1,11 +1,36 @@
-//! ingot's Rust SDK facade. It ties the library crates together: [`CatalogModels`] serves the
-//! catalog and the cache to the HTTP server.
+//! ingot's Rust SDK.
+//!
+//! - [`Manager`] — like Foundry Local's `FoundryLocalManager`: finds the running ingot
+//!   service (or starts one), lists the catalog, the cache and the loaded models, downloads
+//!   and loads models, and hands out the OpenAI endpoint for any OpenAI client:
+//!
+//!   ```no_run
+//!   # fn main() -> Result<(), ingot::Error> {
+//!   let manager = ingot::Manager::builder().start_service(true).build()?;
+//!   manager.ensure_model("smollm2-135m")?;
+//!   println!("{} (key {})", manager.endpoint(), manager.api_key());
+//!   # Ok(()) }
+//!   ```
+//!
+//!   `examples/sdk_chat.rs` chats through it with `async-openai`.
+//! - [`CatalogModels`] — the server's model provider over the catalog and the cache (what
+//!   `ingot serve` runs), including remote adapters, which the server proxies.
+//! - [`service`] — the status file through which clients find the detached service.
+//! - The library crates, re-exported: [`catalog`], [`cache`], [`fetch`], [`engine`] (the
+//!   [`engine::Engine`] trait is the extension point for new backends; see
+//!   `examples/custom_engine.rs`) and [`server`].
 
+#![warn(missing_docs)]
+
+mod manager;
 mod provider;
+pub mod service;
 
+pub use ingot_api as api;
 pub use ingot_cache as cache;
 pub use ingot_catalog as catalog;
 pub use ingot_engine as engine;
 pub use ingot_fetch as fetch;
 pub use ingot_server as server;
+pub use manager::{Error, Manager, ManagerBuilder, Result};
 pub use provider::CatalogModels;

@@ -1,4 +1,8 @@
 //! The server's [`ModelProvider`] over the catalog, the cache and the downloader.
+//!
+//! Remote-adapter entries (`[models.remote]`, added by `ingot model add --endpoint`) are
+//! offered through [`ModelProvider::remote`]: the server proxies their requests, with the
+//! API key read from the entry's `api_key_env` at request time.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,7 +13,7 @@ use ingot_cache::Store;
 use ingot_catalog::{Catalog, CatalogError, ModelEntry};
 use ingot_fetch::{DownloadOptions, Downloader, Reporter};
 use ingot_server::{
-    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel,
+    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, RemoteModel, ResolvedModel,
 };
 
 /// Serves the catalog's models, downloading them into the store on first use.
@@ -57,6 +61,12 @@ impl CatalogModels {
         entry: &ModelEntry,
         reporter: &dyn Reporter,
     ) -> Result<ResolvedModel, ProviderError> {
+        if let Some(remote) = entry.remote() {
+            return Err(ProviderError::Other(format!(
+                "`{}` is a remote model served by {}: it is proxied, not loaded",
+                entry.alias, remote.endpoint
+            )));
+        }
         let downloader = Downloader::new(self.store.clone(), self.options.clone())
             .map_err(|e| ProviderError::Download(e.to_string()))?;
         let cached = block_on(downloader.download(entry, reporter))
@@ -66,7 +76,8 @@ impl CatalogModels {
         Ok(ResolvedModel {
             id: entry.alias.clone(),
             path: cached.path,
-            chat_template: None,
+            // `ingot model add --chat-template`: what makes a base model chat.
+            chat_template: entry.chat_template_override.clone(),
             context_length: None,
         })
     }
@@ -92,12 +103,13 @@ impl ModelProvider for CatalogModels {
             .map(|e| ModelDescriptor {
                 id: e.alias.clone(),
                 aliases: Vec::new(),
-                cached: matches!(self.store.lookup(&e.alias), Ok(Some(_))),
+                cached: e.remote().is_none() && matches!(self.store.lookup(&e.alias), Ok(Some(_))),
                 context_length: Some(e.context_length),
                 size_bytes: e.size,
                 license: Some(e.license.clone()),
                 capabilities: e.capabilities.iter().map(|c| c.to_string()).collect(),
                 owned_by: e.family.clone(),
+                remote: e.remote().is_some(),
             })
             .collect()
     }
@@ -119,6 +131,19 @@ impl ModelProvider for CatalogModels {
             total: Mutex::new(None),
         };
         self.fetch(entry, &reporter)
+    }
+
+    fn remote(&self, id: &str) -> Option<RemoteModel> {
+        // In memory only: this runs on the async runtime for every request.
+        let entry = self.catalog.get(id).ok()?;
+        let remote = entry.remote()?;
+        Some(RemoteModel {
+            id: entry.alias.clone(),
+            base_url: remote.endpoint.clone(),
+            model: remote.model.clone(),
+            // From the variable the entry names; the key itself is never stored.
+            api_key: remote.api_key(),
+        })
     }
 }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::cli::{ClientArgs, ServeArgs};
 use crate::output::{human_bytes, print_json, table};
@@ -17,95 +16,38 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `service stop` waits after SIGTERM before it kills the process.
 const STOP_GRACE: Duration = Duration::from_secs(20);
 
-/// What a running service records in `INGOT_HOME/service/status.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ServiceStatus {
-    pub pid: u32,
-    /// Base URL, without `/v1`.
-    pub url: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub started: time::OffsetDateTime,
-    pub version: String,
-}
+// The status file (its type, reading, writing, liveness) is shared with the SDK, which finds
+// the service through it too.
+use ingot::service::ServiceStatus;
 
 fn service_dir(ctx: &Context) -> PathBuf {
-    ctx.home.join("service")
+    ingot::service::service_dir(&ctx.home)
 }
 
 fn status_path(ctx: &Context) -> PathBuf {
-    service_dir(ctx).join("status.json")
+    ingot::service::status_path(&ctx.home)
 }
 
 fn log_path(ctx: &Context) -> PathBuf {
-    service_dir(ctx).join("ingot.log")
+    ingot::service::log_path(&ctx.home)
 }
 
 fn read_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
-    let path = status_path(ctx);
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-            format!("corrupt service status file {}", path.display())
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    Ok(ServiceStatus::read(&status_path(ctx))?)
 }
 
 /// Written by the server itself once it listens, so the URL is the real one even with port 0.
 fn write_status(path: &Path, status: &ServiceStatus) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(status)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(status.write(path)?)
 }
 
 fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    // Signal 0 checks existence; EPERM still means the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    exists && !is_zombie(pid)
-}
-
-/// A service that exited but was not reaped still answers signal 0. Its parent, `ingot
-/// service start`, is long gone, and in containers PID 1 often does not reap orphans, so
-/// without this check `stop` would wait for a dead process and `status` would call it running.
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: i32) -> bool {
-    // /proc/PID/stat is "PID (COMM) STATE ..."; COMM may hold spaces or parentheses.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')').and_then(|(_, rest)| {
-                rest.split_whitespace()
-                    .next()
-                    .map(|st| st == "Z" || st == "X")
-            })
-        })
-        .unwrap_or(false)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_zombie(_pid: i32) -> bool {
-    false
+    ingot::service::pid_alive(pid)
 }
 
 /// The status of a service that is actually running; a stale file is removed.
 fn live_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
-    match read_status(ctx)? {
-        Some(s) if pid_alive(s.pid) => Ok(Some(s)),
-        Some(_) => {
-            let _ = std::fs::remove_file(status_path(ctx));
-            Ok(None)
-        }
-        None => Ok(None),
-    }
+    Ok(ingot::service::live_status(&ctx.home)?)
 }
 
 fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
@@ -143,15 +85,7 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         let url = handle.url();
         println!("ingot serving on {url}/v1 (pid {})", std::process::id());
         if let Some(path) = &args.status_file {
-            write_status(
-                path,
-                &ServiceStatus {
-                    pid: std::process::id(),
-                    url: url.clone(),
-                    started: time::OffsetDateTime::now_utc(),
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                },
-            )?;
+            write_status(path, &ServiceStatus::for_this_process(url.clone()))?;
         }
         signals.await;
         eprintln!("shutting down: finishing running requests");

@@ -1,0 +1,206 @@
+//! The status file of the detached service.
+//!
+//! `ingot service start` runs `ingot serve --status-file $INGOT_HOME/service/status.json`
+//! in the background. The server writes the file once it listens (so the URL holds the real
+//! port, even with `--port 0`) and removes it when it stops. Clients — `ingot service
+//! status|stop`, `ingot model load|unload|ps`, and [`crate::Manager`] — find the running
+//! service through it. A file whose process is gone is stale and removed by
+//! [`live_status`].
+//!
+//! The format (JSON):
+//!
+//! ```json
+//! {"pid": 4242, "url": "http://127.0.0.1:5273", "started": "2026-01-01T12:00:00Z", "version": "0.1.0"}
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What a running service records in `$INGOT_HOME/service/status.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Process id of the server.
+    pub pid: u32,
+    /// Base URL, without `/v1` (`http://127.0.0.1:5273`).
+    pub url: String,
+    /// When the server started listening.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: time::OffsetDateTime,
+    /// The ingot version that runs it.
+    pub version: String,
+}
+
+/// Why the status file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusFileError {
+    /// The file exists but cannot be read, or its folder cannot be created.
+    #[error("cannot access the service status file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not a status file.
+    #[error("corrupt service status file {path}: {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}
+
+/// `$INGOT_HOME/service`: the status file and the service's log.
+pub fn service_dir(home: &Path) -> PathBuf {
+    home.join("service")
+}
+
+/// `$INGOT_HOME/service/status.json`.
+pub fn status_path(home: &Path) -> PathBuf {
+    service_dir(home).join("status.json")
+}
+
+/// `$INGOT_HOME/service/ingot.log`: the detached service's stdout and stderr.
+pub fn log_path(home: &Path) -> PathBuf {
+    service_dir(home).join("ingot.log")
+}
+
+impl ServiceStatus {
+    /// A status for this process, listening at `url`, starting now.
+    pub fn for_this_process(url: impl Into<String>) -> Self {
+        ServiceStatus {
+            pid: std::process::id(),
+            url: url.into(),
+            started: time::OffsetDateTime::now_utc(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Reads the status file at `path`; `None` when there is none.
+    pub fn read(path: &Path) -> Result<Option<ServiceStatus>, StatusFileError> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| {
+                StatusFileError::Corrupt {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StatusFileError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the status file atomically (a reader never sees half a file).
+    pub fn write(&self, path: &Path) -> Result<(), StatusFileError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StatusFileError::Io { path, source }
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        // Serializing these plain fields cannot fail.
+        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    }
+
+    /// Whether the process that wrote the file still runs.
+    pub fn is_alive(&self) -> bool {
+        pid_alive(self.pid)
+    }
+}
+
+/// The status of the service of `home` if it is actually running. A stale file (its process
+/// is gone) is removed.
+pub fn live_status(home: &Path) -> Result<Option<ServiceStatus>, StatusFileError> {
+    let path = status_path(home);
+    match ServiceStatus::read(&path)? {
+        Some(s) if s.is_alive() => Ok(Some(s)),
+        Some(_) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether process `pid` exists (and is not a zombie).
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        // 0 and negative values address process groups, not a process.
+        return false;
+    }
+    // Signal 0 checks existence; EPERM still means the process exists.
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let r = unsafe { libc::kill(pid, 0) };
+    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !is_zombie(pid)
+}
+
+/// A service that exited but was not reaped still answers signal 0. Its parent, `ingot
+/// service start`, is long gone, and in containers PID 1 often does not reap orphans, so
+/// without this check a dead service would count as running.
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: i32) -> bool {
+    // /proc/PID/stat is "PID (COMM) STATE ..."; COMM may hold spaces or parentheses.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')').and_then(|(_, rest)| {
+                rest.split_whitespace()
+                    .next()
+                    .map(|st| st == "Z" || st == "X")
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(_pid: i32) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_detects_stale_files() {
+        let home = tempfile::tempdir().unwrap();
+        assert!(live_status(home.path()).unwrap().is_none());
+        let s = ServiceStatus::for_this_process("http://127.0.0.1:1234");
+        s.write(&status_path(home.path())).unwrap();
+        assert_eq!(live_status(home.path()).unwrap(), Some(s.clone()));
+        // The CLI's format: these exact keys.
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(status_path(home.path())).unwrap()).unwrap();
+        for k in ["pid", "url", "started", "version"] {
+            assert!(v.get(k).is_some(), "{k} missing in {v}");
+        }
+        // A pid that cannot exist: the file is stale and goes away.
+        let stale = ServiceStatus {
+            pid: i32::MAX as u32,
+            ..s
+        };
+        stale.write(&status_path(home.path())).unwrap();
+        assert!(live_status(home.path()).unwrap().is_none());
+        assert!(!status_path(home.path()).exists());
+        // Garbage is reported, not ignored.
+        std::fs::write(status_path(home.path()), b"{nope").unwrap();
+        assert!(matches!(
+            live_status(home.path()),
+            Err(StatusFileError::Corrupt { .. })
+        ));
+        assert!(!pid_alive(0));
+    }
+}
