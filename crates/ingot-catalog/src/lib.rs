@@ -2,8 +2,17 @@
 //!
 //! A catalog is an ordered list of [`ModelEntry`]s keyed by alias. ingot ships a built-in
 //! catalog (`catalog.toml`, compiled in); a user catalog at `$INGOT_HOME/catalog.toml`
-//! and any extra files (see [`env::INGOT_CATALOG`]) are merged over it, later entries
-//! replacing earlier ones with the same alias.
+//! and any extra catalogs — TOML or JSON files, or http(s) URLs (see
+//! [`env::INGOT_CATALOG`] and [`Catalog::load_with`]) — are merged over it, later entries
+//! replacing earlier ones with the same alias. An alias defined differently by two of the
+//! extra catalogs (or by one of them and the catalogs below it) is reported as a
+//! [`MergeConflict`].
+//!
+//! [`UserCatalog`] edits the user catalog (`ingot model add` / `ingot model rm`).
+//!
+//! Entries are model files ([`Source`]s to fetch them from, or a [`Source::Local`] file used
+//! in place) or remote adapters ([`ModelEntry::remote`]: a model served by another
+//! OpenAI-compatible server, which `ingot serve` proxies).
 //!
 //! ```
 //! let catalog = ingot_catalog::Catalog::builtin();
@@ -17,7 +26,9 @@
 
 mod alias;
 pub mod env;
+mod location;
 mod model;
+mod user;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,7 +37,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use alias::{validate_alias, MAX_ALIAS_LEN};
-pub use model::{is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Source};
+pub use location::{join_catalog_list, split_catalog_list, CatalogLocation};
+pub use model::{
+    is_env_var_name, is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Remote,
+    Source,
+};
+pub use user::UserCatalog;
 
 /// The built-in catalog's text.
 pub const BUILTIN_CATALOG: &str = include_str!("../catalog.toml");
@@ -90,6 +106,38 @@ pub enum CatalogError {
         /// The alias.
         alias: String,
     },
+    /// A catalog URL could not be fetched.
+    #[error("cannot fetch catalog {url}: {message}")]
+    Fetch {
+        /// The URL (credentials redacted).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The alias is already taken (adding to the user catalog).
+    #[error("model '{alias}' already exists (defined in {origin}): choose another alias, or remove it first with `ingot model rm {alias}`")]
+    AliasTaken {
+        /// The alias.
+        alias: String,
+        /// Where the existing entry is defined.
+        origin: Origin,
+    },
+    /// The user catalog has no entry with this alias (removing from the user catalog).
+    #[error("model '{alias}' is not in the user catalog {}", path.display())]
+    NotInUserCatalog {
+        /// The alias.
+        alias: String,
+        /// The user catalog file.
+        path: PathBuf,
+    },
+    /// The user catalog could not be written (or locked).
+    #[error("cannot write catalog {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Result type of this crate.
@@ -110,7 +158,7 @@ impl fmt::Display for MergeConflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "model '{}' from {} overrides the one from {}",
+            "catalog conflict: model '{}' from {} overrides a different definition in {}",
             self.alias, self.replacement, self.previous
         )
     }
@@ -174,17 +222,29 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// [`Catalog::load`], then the files listed in `INGOT_CATALOG` (split like `PATH`)
-    /// merged in order. Returns the conflicts among those extra files and with what they
-    /// override.
+    /// [`Catalog::load`], then the catalogs listed in `INGOT_CATALOG` (files or URLs, see
+    /// [`split_catalog_list`]) merged in order. Returns the conflicts among those extra
+    /// catalogs and with what they override.
     pub fn load_with_env(home: &Path) -> Result<(Catalog, Vec<MergeConflict>)> {
+        let extra = match std::env::var_os(env::INGOT_CATALOG) {
+            Some(list) => split_catalog_list(&list.to_string_lossy()),
+            None => Vec::new(),
+        };
+        Catalog::load_with(home, &extra)
+    }
+
+    /// [`Catalog::load`], then `extra` catalogs (files or URLs) merged in order. Returns
+    /// the conflicts: aliases an extra catalog defines differently from an earlier one.
+    /// Nothing is merged if any extra catalog fails to load.
+    pub fn load_with(
+        home: &Path,
+        extra: &[CatalogLocation],
+    ) -> Result<(Catalog, Vec<MergeConflict>)> {
         let mut catalog = Catalog::load(home)?;
         let mut conflicts = Vec::new();
-        if let Some(list) = std::env::var_os(env::INGOT_CATALOG) {
-            let paths: Vec<PathBuf> = std::env::split_paths(&list)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect();
-            conflicts = catalog.merge_files(&paths)?;
+        for location in extra {
+            let entries = location.load()?;
+            conflicts.extend(catalog.merge_entries(entries));
         }
         Ok((catalog, conflicts))
     }
@@ -198,15 +258,7 @@ impl Catalog {
 
     /// Merges one catalog file (TOML or JSON, see [`Format::detect`]) over this catalog.
     pub fn merge_file(&mut self, path: &Path) -> Result<Vec<MergeConflict>> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let entries = parse(
-            &text,
-            Format::detect(path, &text),
-            Origin::File(path.to_path_buf()),
-        )?;
+        let entries = CatalogLocation::File(path.to_path_buf()).load()?;
         Ok(self.merge_entries(entries))
     }
 
@@ -223,16 +275,20 @@ impl Catalog {
     }
 
     /// Adds entries, replacing (in place, keeping the order) any with the same alias.
+    /// Returns the replacements that changed the entry (an identical redefinition is not a
+    /// conflict).
     pub fn merge_entries(&mut self, entries: Vec<ModelEntry>) -> Vec<MergeConflict> {
         let mut conflicts = Vec::new();
         for entry in entries {
             match self.index.get(&entry.alias) {
                 Some(&i) => {
-                    conflicts.push(MergeConflict {
-                        alias: entry.alias.clone(),
-                        previous: self.entries[i].origin.clone(),
-                        replacement: entry.origin.clone(),
-                    });
+                    if !self.entries[i].same_content(&entry) {
+                        conflicts.push(MergeConflict {
+                            alias: entry.alias.clone(),
+                            previous: self.entries[i].origin.clone(),
+                            replacement: entry.origin.clone(),
+                        });
+                    }
                     self.entries[i] = entry;
                 }
                 None => {
@@ -268,6 +324,11 @@ impl Catalog {
             alias: alias.to_string(),
             suggestion: alias::nearest(alias, self.aliases()),
         })
+    }
+
+    /// Whether an entry has this alias.
+    pub fn contains(&self, alias: &str) -> bool {
+        self.index.contains_key(alias)
     }
 
     /// All entries, in catalog order.
@@ -306,17 +367,36 @@ pub fn parse(text: &str, format: Format, origin: Origin) -> Result<Vec<ModelEntr
     for entry in &mut entries {
         entry.origin = origin.clone();
         entry.validate()?;
-        if let Origin::File(catalog_path) = &origin {
-            // A relative `file` source means "next to this catalog", not "wherever the
-            // command happens to run".
-            let base = catalog_path.parent().unwrap_or(Path::new(""));
-            for source in &mut entry.sources {
-                if let Source::File { path } = source {
-                    if path.is_relative() {
-                        *path = base.join(&*path);
+        match &origin {
+            Origin::File(catalog_path) => {
+                // A relative `file` source means "next to this catalog", not "wherever the
+                // command happens to run".
+                let base = catalog_path.parent().unwrap_or(Path::new(""));
+                for source in &mut entry.sources {
+                    if let Source::File { path } | Source::Local { path } = source {
+                        if path.is_relative() {
+                            *path = base.join(&*path);
+                        }
                     }
                 }
             }
+            Origin::Url(_) => {
+                // Whoever serves the catalog does not get to pick files on this machine.
+                if let Some(s) = entry
+                    .sources
+                    .iter()
+                    .find(|s| matches!(s, Source::File { .. } | Source::Local { .. }))
+                {
+                    return Err(CatalogError::InvalidEntry {
+                        origin: origin.clone(),
+                        alias: entry.alias.clone(),
+                        message: format!(
+                            "a catalog fetched from a URL cannot name local files ({s})"
+                        ),
+                    });
+                }
+            }
+            Origin::Builtin => {}
         }
         if seen.insert(entry.alias.clone(), ()).is_some() {
             return Err(CatalogError::DuplicateAlias {

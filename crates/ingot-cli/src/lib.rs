@@ -78,6 +78,14 @@ fn init_tracing(verbosity: u8) {
 
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
+    if !cli.catalogs.is_empty() {
+        // Through the environment, so the server's provider and `service start`'s child
+        // process see the same catalogs as this command.
+        std::env::set_var(
+            ingot_catalog::env::INGOT_CATALOG,
+            ingot_catalog::join_catalog_list(&cli.catalogs),
+        );
+    }
     let ctx = Context::new(cli.home.clone())?;
     commands::dispatch(&ctx, cli.command)
 }

@@ -206,6 +206,9 @@ impl Downloader {
         }
         let result = self.download_sources(entry, reporter).await;
         reporter.finish();
+        if let Some(path) = entry.local_path() {
+            return local_file(entry, path);
+        }
         result
     }
 
@@ -320,7 +323,7 @@ impl Downloader {
                 })?;
                 http = Some((parsed, None));
             }
-            Source::Pip { .. } | Source::File { .. } => {}
+            Source::Pip { .. } | Source::File { .. } | Source::Local { .. } => {}
         }
 
         let key = match &expected_sha {
@@ -372,7 +375,9 @@ impl Downloader {
                 self.replace_partial(alias, &lock, &out)?;
                 got
             }
-            (Source::File { path }, None) => {
+            // (A `local` source is used in place by `download`; copying is the fallback
+            // should one ever reach this point.)
+            (Source::File { path } | Source::Local { path }, None) => {
                 let scratch = self
                     .store
                     .scratch_dir(&lock)
@@ -494,6 +499,37 @@ async fn copy_file(
     alias: &str,
     source_desc: &str,
     path: &std::path::Path,
+/// A model used where it is (a `local` source): nothing is copied. The file must still be
+/// there with the size recorded when it was added (re-hashing gigabytes on every load
+/// would cost more than the check is worth; `ingot model add` hashed it).
+fn local_file(entry: &ModelEntry, path: &std::path::Path) -> Result<CachedModel, FetchError> {
+    let source_desc = format!("local:{}", path.display());
+    let meta = std::fs::metadata(path).map_err(|error| FetchError::SourceFile {
+        alias: entry.alias.clone(),
+        source_desc: source_desc.clone(),
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if let Some(expected) = entry.size {
+        if meta.len() != expected {
+            return Err(FetchError::SizeMismatch {
+                alias: entry.alias.clone(),
+                source_desc,
+                expected,
+                actual: meta.len(),
+            });
+        }
+    }
+    Ok(CachedModel {
+        alias: entry.alias.clone(),
+        path: path.to_path_buf(),
+        sha256: entry.sha256.clone().unwrap_or_default(),
+        size: meta.len(),
+        source: source_desc,
+        already_cached: true,
+    })
+}
+
     out: &std::path::Path,
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FetchError> {

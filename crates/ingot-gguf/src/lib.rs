@@ -212,6 +212,8 @@ pub struct GgufHeader {
     pub architecture: Option<String>,
     /// `general.name`.
     pub name: Option<String>,
+    /// `general.license` (an SPDX identifier or a model licence name).
+    pub license: Option<String>,
     /// `general.file_type`, the llama.cpp file type number (see [`file_type_name`]).
     pub file_type: Option<u32>,
     /// `{architecture}.context_length`: the context the model was trained for.
@@ -551,6 +553,7 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut architecture = None;
     let mut name = None;
+    let mut license = None;
     let mut file_type = None;
     let mut chat_template = None;
     // `{arch}.context_length` may come before `general.architecture`: keep every candidate
@@ -574,6 +577,9 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
                     architecture = Some(r.string(limits.max_string_len)?)
                 }
                 ("general.name", T_STRING) => name = Some(r.string(limits.max_string_len)?),
+                ("general.license", T_STRING) => {
+                    license = Some(r.string(limits.max_string_len)?)
+                }
                 ("tokenizer.chat_template", T_STRING) => {
                     chat_template = Some(r.string(limits.max_string_len)?)
                 }
@@ -698,6 +704,7 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
         data_size: data_needed,
         architecture,
         name,
+        license,
         file_type,
         context_length,
         chat_template,

@@ -113,6 +113,7 @@ fn model() -> Gguf {
         .u32("qwen2.context_length", 99)
         .str("general.architecture", "llama")
         .str("general.name", "Tiny Test")
+        .str("general.license", "apache-2.0")
         .u32("general.file_type", 15)
         .f32("llama.rope.freq_base", 10000.0)
         .strings("tokenizer.ggml.tokens", &["<s>", "</s>", "hello", ""])
@@ -130,7 +131,8 @@ fn parses_a_complete_file() {
     let bytes = model().build(MODEL_DATA);
     let h = parse(&bytes).unwrap();
     assert_eq!(h.version, 3);
-    assert_eq!((h.tensor_count, h.kv_count), (2, 9));
+    assert_eq!((h.tensor_count, h.kv_count), (2, 10));
+    assert_eq!(h.license.as_deref(), Some("apache-2.0"));
     assert_eq!(h.architecture.as_deref(), Some("llama"));
     assert_eq!(h.name.as_deref(), Some("Tiny Test"));
     assert_eq!(h.context_length, Some(2048), "the architecture's own key");

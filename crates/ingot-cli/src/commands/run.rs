@@ -45,7 +45,7 @@ pub(crate) fn load_model(
             std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read chat template {}", p.display()))?,
         ),
-        None => None,
+        None => entry.chat_template_override.clone(),
     };
     let opts = LoadOptions {
         context_length: load.ctx_size,

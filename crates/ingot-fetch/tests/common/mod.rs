@@ -66,8 +66,10 @@ pub fn entry(alias: &str, body: &[u8], sources: Vec<Source>) -> ModelEntry {
         context_length: 128,
         capabilities: vec![Capability::Completion],
         chat_template: false,
+        chat_template_override: None,
         description: None,
         sources,
+        remote: None,
         origin: Origin::Builtin,
     }
 }

@@ -1,0 +1,192 @@
+//! Editing the user catalog (`$INGOT_HOME/catalog.toml`).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use toml_edit::{ArrayOfTables, DocumentMut, Item};
+
+use crate::{parse, CatalogError, Format, ModelEntry, Origin, Result, USER_CATALOG_FILE};
+
+const LOCK_FILE: &str = ".catalog.lock";
+
+const HEADER: &str = "\
+# ingot user catalog. Entries here are merged over the built-in catalog.
+# `ingot model add` and `ingot model rm` edit this file (comments are kept); the format is
+# the built-in catalog's, see `ingot model info ALIAS` for what each entry resolves to.
+
+";
+
+/// The user catalog, opened for changes.
+///
+/// Holds an exclusive lock on `$INGOT_HOME/.catalog.lock` from [`UserCatalog::open`] until
+/// it is dropped, so two `ingot model add` running at once cannot lose each other's entry.
+/// Changes are in memory until [`UserCatalog::save`], which replaces the file atomically
+/// (a crash leaves the old file or the new one, never half of one). Comments and the
+/// layout of the existing entries are kept.
+#[derive(Debug)]
+pub struct UserCatalog {
+    path: PathBuf,
+    doc: DocumentMut,
+    entries: Vec<ModelEntry>,
+    existed: bool,
+    _lock: File,
+}
+
+impl UserCatalog {
+    /// Opens (and locks) the user catalog of `home`; a missing file is an empty catalog.
+    pub fn open(home: &Path) -> Result<UserCatalog> {
+        let write_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CatalogError::Write { path, source }
+        };
+        std::fs::create_dir_all(home).map_err(write_err(home))?;
+        let lock_path = home.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(write_err(&lock_path))?;
+        lock.lock().map_err(write_err(&lock_path))?;
+
+        let path = home.join(USER_CATALOG_FILE);
+        let (text, existed) = match std::fs::read_to_string(&path) {
+            Ok(t) => (t, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
+            Err(source) => return Err(CatalogError::Read { path, source }),
+        };
+        let origin = Origin::File(path.clone());
+        let entries = parse(&text, Format::Toml, origin.clone())?;
+        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+            CatalogError::Parse {
+                origin,
+                message: e.to_string(),
+            }
+        })?;
+        Ok(UserCatalog {
+            path,
+            doc,
+            entries,
+            existed,
+            _lock: lock,
+        })
+    }
+
+    /// The catalog file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its entries, in file order.
+    pub fn entries(&self) -> &[ModelEntry] {
+        &self.entries
+    }
+
+    /// The entry for `alias`, if this file defines it.
+    pub fn get(&self, alias: &str) -> Option<&ModelEntry> {
+        self.entries.iter().find(|e| e.alias == alias)
+    }
+
+    /// Adds `entry` (validated; its `sha256` normalised). Errors if it is invalid or the
+    /// file already defines its alias ([`CatalogError::AliasTaken`]). Whether the alias
+    /// is free in the other catalogs is the caller's question.
+    pub fn add(&mut self, entry: ModelEntry) -> Result<()> {
+        let mut entry = entry;
+        entry.origin = Origin::File(self.path.clone());
+        entry.validate()?;
+        if let Some(existing) = self.get(&entry.alias) {
+            return Err(CatalogError::AliasTaken {
+                alias: entry.alias.clone(),
+                origin: existing.origin.clone(),
+            });
+        }
+        let table = toml_edit::ser::to_document(&entry)
+            .map_err(|e| CatalogError::InvalidEntry {
+                origin: entry.origin.clone(),
+                alias: entry.alias.clone(),
+                message: format!("cannot be written as TOML: {e}"),
+            })?
+            .as_table()
+            .clone();
+        self.models_mut()?.push(table);
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    /// Removes the entry for `alias` and returns it.
+    pub fn remove(&mut self, alias: &str) -> Result<ModelEntry> {
+        let path = self.path.clone();
+        let not_here = move || CatalogError::NotInUserCatalog {
+            alias: alias.to_string(),
+            path,
+        };
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.alias == alias)
+            .ok_or_else(not_here.clone())?;
+        let models = self.models_mut()?;
+        let j = (0..models.len())
+            .find(|&j| {
+                models
+                    .get(j)
+                    .and_then(|t| t.get("alias"))
+                    .and_then(|v| v.as_str())
+                    == Some(alias)
+            })
+            .ok_or_else(not_here)?;
+        models.remove(j);
+        Ok(self.entries.remove(i))
+    }
+
+    fn models_mut(&mut self) -> Result<&mut ArrayOfTables> {
+        let origin = Origin::File(self.path.clone());
+        self.doc
+            .entry("models")
+            .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or(CatalogError::Parse {
+                origin,
+                message: "`models` is not an array of tables ([[models]])".into(),
+            })
+    }
+
+    /// The file's new text.
+    pub fn to_toml(&self) -> String {
+        let body = self.doc.to_string();
+        if self.existed {
+            body
+        } else {
+            format!("{HEADER}{}", body.trim_start())
+        }
+    }
+
+    /// Writes the catalog: to a temporary file next to it, fsynced, then renamed over it.
+    /// The text is parsed back first, so a file ingot could not read never replaces one
+    /// it can.
+    pub fn save(&self) -> Result<()> {
+        let text = self.to_toml();
+        parse(&text, Format::Toml, Origin::File(self.path.clone()))?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{USER_CATALOG_FILE}.tmp-{}",
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            // The rename itself is durable once the folder is synced.
+            File::open(dir)?.sync_all()
+        };
+        write().map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            CatalogError::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+}
