@@ -45,6 +45,13 @@ pub enum ApiError {
     /// Request body over the configured limit (413).
     #[error("request body too large: the limit is {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The request body did not arrive in time (408 `request_timeout`).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The server is shutting down and ended the request (503 `server_shutting_down`, with
+    /// `Retry-After`); sent as the error event of a stream cut by a shutdown.
+    #[error("the server is shutting down; the request was stopped. Retry once it is back")]
+    ShuttingDown,
     /// Too many requests waiting (503 with `Retry-After`).
     #[error("{message}")]
     Overloaded {
@@ -136,7 +143,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Upstream { status, .. } => StatusCode::from_u16(*status)
                 .ok()
@@ -156,8 +164,11 @@ impl ApiError {
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed(_)
             | ApiError::InvalidApiKey
-            | ApiError::PayloadTooLarge { .. } => "invalid_request_error",
-            ApiError::Overloaded { .. } | ApiError::Internal(_) => "server_error",
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::RequestTimeout(_) => "invalid_request_error",
+            ApiError::Overloaded { .. } | ApiError::ShuttingDown | ApiError::Internal(_) => {
+                "server_error"
+            }
         }
     }
 
@@ -171,6 +182,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => Some("method_not_allowed"),
             ApiError::InvalidApiKey => Some("invalid_api_key"),
             ApiError::PayloadTooLarge { .. } => Some("request_too_large"),
+            ApiError::RequestTimeout(_) => Some("request_timeout"),
+            ApiError::ShuttingDown => Some("server_shutting_down"),
             ApiError::Overloaded { .. } => Some("overloaded"),
             ApiError::Internal(_) => None,
             ApiError::Upstream { code: Some(c), .. } => Some(c),
@@ -200,6 +213,7 @@ impl ApiError {
             ApiError::Upstream {
                 status: 429 | 503, ..
             } => Some(1),
+            ApiError::ShuttingDown => Some(1),
             _ => None,
         }
     }
@@ -314,6 +328,19 @@ mod tests {
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(e.retry_after(), Some(1));
         assert_eq!(e.error_type(), "server_error");
+    }
+
+    #[test]
+    fn issue8_timeout_and_shutdown_errors() {
+        let e = ApiError::RequestTimeout("slow body".into());
+        assert_eq!(e.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(e.code(), Some("request_timeout"));
+        assert_eq!(e.error_type(), "invalid_request_error");
+        let e = ApiError::ShuttingDown;
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), Some("server_shutting_down"));
+        assert_eq!(e.error_type(), "server_error");
+        assert_eq!(e.retry_after(), Some(1));
     }
 
     #[test]

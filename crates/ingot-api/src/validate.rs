@@ -41,21 +41,29 @@ pub type ValidatedCompletion = Validated;
 /// Parses a JSON request body. Syntax errors and ill-typed or missing fields become 400s whose
 /// `param` names the offending field.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed = |inner: serde_json::Error| ApiError::InvalidRequest {
+        message: format!("malformed JSON in request body: {inner}"),
+        param: None,
+        code: Some("invalid_json".into()),
+    };
     let de = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) => {
+            // serde stops after the first value: `{...}{...}` or `{...} junk` must not pass.
+            de.end().map_err(malformed)?;
+            Ok(v)
+        }
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                Err(ApiError::InvalidRequest {
-                    message: format!("malformed JSON in request body: {inner}"),
-                    param: None,
-                    code: Some("invalid_json".into()),
-                })
+                Err(malformed(inner))
             } else {
                 // `.` is serde_path_to_error's name for the root (e.g. a missing field).
-                let param = (path != "." && !path.is_empty()).then_some(path);
+                // Errors inside the flattened sampling fields come out at the root too.
+                let param = (path != "." && !path.is_empty())
+                    .then_some(path)
+                    .or_else(|| flattened_param(body));
                 let message = match &param {
                     Some(p) => format!("invalid request: {p}: {inner}"),
                     None => format!("invalid request: {inner}"),
@@ -68,6 +76,22 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// The top-level field of `body` that the sampling fields reject. They are
+/// `#[serde(flatten)]`ed into the requests, and serde reports errors inside flattened fields
+/// without their path; checking each field on its own finds it (only on the error path).
+fn flattened_param(body: &[u8]) -> Option<String> {
+    let serde_json::Value::Object(map) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    map.into_iter().find_map(|(k, v)| {
+        let one: serde_json::Map<String, serde_json::Value> =
+            [(k.clone(), v)].into_iter().collect();
+        serde_json::from_value::<SamplingFields>(serde_json::Value::Object(one))
+            .is_err()
+            .then_some(k)
+    })
 }
 
 impl ChatCompletionRequest {
@@ -559,6 +583,46 @@ mod tests {
         assert!(e.to_string().contains("messages[0].content"), "{e}");
         let e = parse_json::<ChatCompletionRequest>(b"[1,2]").unwrap_err();
         assert_eq!(code_of(&e), 400);
+    }
+
+    #[test]
+    fn issue8_trailing_data_is_malformed() {
+        let one = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        assert!(parse_json::<ChatCompletionRequest>(one).is_ok());
+        let with_ws = [&one[..], b" \n\t "].concat();
+        assert!(parse_json::<ChatCompletionRequest>(&with_ws).is_ok());
+        for tail in [&one[..], &b"x"[..], &b"{"[..], &b"null"[..], &b"\0"[..]] {
+            let body = [&one[..], tail].concat();
+            let e = parse_json::<ChatCompletionRequest>(&body).unwrap_err();
+            assert_eq!(e.code(), Some("invalid_json"), "{e}");
+            assert!(e.to_string().contains("trailing characters"), "{e}");
+        }
+    }
+
+    #[test]
+    fn issue8_errors_in_sampling_fields_name_the_field() {
+        for (field, value) in [
+            ("temperature", r#""hot""#),
+            ("top_p", "[]"),
+            ("top_k", "9223372036854775808"),
+            ("seed", r#""x""#),
+            ("stop", "5"),
+            ("n", r#""1""#),
+            ("grammar", "1"),
+        ] {
+            let body = format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"{field}":{value}}}"#
+            );
+            let e = parse_json::<ChatCompletionRequest>(body.as_bytes()).unwrap_err();
+            assert_eq!(e.param(), Some(field), "{e}");
+            assert!(e.to_string().contains(field), "{e}");
+            let body = format!(r#"{{"model":"m","prompt":"p","{field}":{value}}}"#);
+            let e = parse_json::<CompletionRequest>(body.as_bytes()).unwrap_err();
+            assert_eq!(e.param(), Some(field), "{e}");
+        }
+        // A missing field still has no param.
+        let e = parse_json::<ChatCompletionRequest>(br#"{"messages":[]}"#).unwrap_err();
+        assert_eq!(e.param(), None);
     }
 
     /// A cheap stand-in for fuzzing: arbitrary byte soup and JSON-ish mutations never panic.

@@ -3,6 +3,11 @@
 use std::time::Duration;
 
 /// Everything `ingot serve` can tune. `Default` gives a loopback server on port 8080.
+///
+/// Limits that protect the server from its clients: `body_limit` (413), `header_read_timeout`
+/// (connection closed), `body_read_timeout` (408), and a `max_tokens` cap per request (the
+/// context of one sequence, `context_length / parallel`: larger values get a 400
+/// `context_length_exceeded`, and a request without `max_tokens` stops there too).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Host or IP to bind. Anything that is not loopback requires `api_key`.
@@ -31,9 +36,16 @@ pub struct ServerConfig {
     /// Layers offloaded to a GPU (ignored by CPU builds).
     pub gpu_layers: u32,
     /// A client that has not sent its request headers within this time is dropped, so idle
-    /// or slowloris connections cannot pile up.
+    /// or slowloris connections cannot pile up. It covers the first bytes of a connection
+    /// too (before the HTTP version is known) and idle keep-alive connections.
     pub header_read_timeout: Duration,
-    /// On shutdown, in-flight requests get this long to finish before they are cut.
+    /// A request whose body has not fully arrived within this time (counted from the end of
+    /// its headers) gets a 408: a client trickling its body must not hold a connection and
+    /// a buffer forever.
+    pub body_read_timeout: Duration,
+    /// The grace period of a shutdown. Running requests get most of it to finish; streams
+    /// still running near its end are ended with an SSE error event and `[DONE]`, other
+    /// requests with a 503, and whatever is left when it expires is cut.
     pub shutdown_timeout: Duration,
 }
 
@@ -53,6 +65,7 @@ impl Default for ServerConfig {
             context_length: None,
             gpu_layers: 0,
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
         }
     }

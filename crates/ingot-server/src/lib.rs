@@ -63,6 +63,18 @@
 //! upstream with `model` rewritten and the adapter's key, streams relayed chunk by chunk, and
 //! upstream failures mapped to `ApiError::Upstream` (the upstream's status and code, or 502
 //! `upstream_error` when it cannot be reached). `GET /v1/models` marks it `"remote": true`.
+//!
+//! # Limits and shutdown
+//!
+//! Requests: bodies beyond `body_limit` get a 413 (at once when `Content-Length` says so), a
+//! body not received within `body_read_timeout` a 408 `request_timeout`, headers not
+//! received within `header_read_timeout` a closed connection (also for a connection that
+//! sends nothing), and `max_tokens` is capped by one sequence's context (400
+//! `context_length_exceeded`). Loopback only unless an API key is set; the key is
+//! compared as a SHA-256 digest in constant time. A shutdown stops accepting at once, gives
+//! running requests most of `shutdown_timeout`, then ends streams with a
+//! `server_shutting_down` error event and `[DONE]` (other requests get a 503) and cuts
+//! whatever is left when the grace period expires.
 
 mod config;
 mod generate;
@@ -76,9 +88,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::{Stream, StreamExt};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -105,6 +121,9 @@ pub(crate) struct AppState {
     key_digest: Option<[u8; 32]>,
     /// Unix seconds at startup (OpenAI's `created` for listed models).
     started: u64,
+    /// Becomes true near the end of a shutdown's grace period: running requests end now
+    /// (streams with an error event and `[DONE]`, others with a 503).
+    drain: watch::Receiver<bool>,
 }
 
 /// How often idle models are checked against their TTL. Cheap (a scan of a tiny map), and
@@ -169,8 +188,9 @@ impl ServerHandle {
         &self.state.metrics
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (up to
-    /// `shutdown_timeout`), unloads the models and returns.
+    /// Stops accepting connections, lets in-flight requests finish within the grace period
+    /// (`shutdown_timeout`; streams still running near its end get an SSE error event and
+    /// `[DONE]`, other requests a 503), unloads the models and returns.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
         if let Some(task) = self.task.take() {
@@ -208,9 +228,18 @@ fn router(state: AppState) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        // After auth: the body of a request without a valid key is never read.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             handlers::auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            drain_on_shutdown,
         ))
         // Outermost, so that 401s and 413s are counted too.
         .layer(axum::middleware::from_fn_with_state(
@@ -306,12 +335,14 @@ pub async fn serve(
         config.default_ttl,
         metrics.clone(),
     );
+    let (drain_tx, drain_rx) = watch::channel(false);
     let state = AppState {
         manager: manager.clone(),
         metrics,
         key_digest: config.api_key.as_deref().map(handlers::key_digest),
         started: registry::unix_now(),
         config: Arc::new(config),
+        drain: drain_rx,
     };
     let app = router(state.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -329,7 +360,7 @@ pub async fn serve(
                 }
             })
         };
-        accept_loop(listener, app, &config, shutdown_rx).await;
+        accept_loop(listener, app, &config, shutdown_rx, drain_tx).await;
         reaper.abort();
         manager.unload_all();
     });
@@ -347,12 +378,14 @@ async fn accept_loop(
     app: Router,
     config: &ServerConfig,
     mut shutdown: watch::Receiver<bool>,
+    drain: watch::Sender<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
+    let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     // Connections live in a JoinSet so the ones still running after the shutdown timeout
     // can be cut (dropping their streams cancels their engine sequences).
@@ -371,10 +404,16 @@ async fn accept_loop(
                 };
                 let _ = stream.set_nodelay(true);
                 let svc = TowerToHyperService::new(app.clone());
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                let first_bytes_timeout = config.header_read_timeout;
                 conns.spawn(async move {
-                    if let Err(e) = conn.await {
+                    if !first_bytes(&stream, first_bytes_timeout).await {
+                        return;
+                    }
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
@@ -390,12 +429,174 @@ async fn accept_loop(
     }
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
-    if tokio::time::timeout(config.shutdown_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in time; closing them");
+    let (finish, cut) = grace_phases(config.shutdown_timeout);
+    let all_done = graceful.shutdown();
+    tokio::pin!(all_done);
+    if tokio::time::timeout(finish, &mut all_done).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; ending them");
+        let _ = drain.send(true);
+        if tokio::time::timeout(cut, &mut all_done).await.is_err() {
+            tracing::warn!("connections still open at the end of the grace period; closing them");
+        }
     }
     conns.abort_all();
     while conns.join_next().await.is_some() {}
+}
+
+/// Splits a shutdown grace period into the time running requests get to finish on their
+/// own and the time left to end the rest cleanly (an error event is one write, but a
+/// loaded machine needs a moment to schedule it).
+fn grace_phases(grace: Duration) -> (Duration, Duration) {
+    let cut = (grace / 4).min(Duration::from_secs(2));
+    (grace - cut, cut)
+}
+
+/// Waits until a new connection has sent enough to tell HTTP/1 from HTTP/2, at most
+/// `limit`. hyper's header timeout only starts once the version is known, so without this
+/// a client that connects and sends nothing (or a few bytes of the HTTP/2 preface) would
+/// hold its connection forever. Returns false when the connection should be dropped.
+async fn first_bytes(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
+    const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 24];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return false,
+        };
+        if n == 0 {
+            return false; // closed before sending anything
+        }
+        if n >= H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
+            return true;
+        }
+        // A prefix of the HTTP/2 preface: peek would return the same bytes at once, so
+        // poll for more at a gentle pace (this only happens with HTTP/2 clients, or
+        // slowloris ones).
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the whole request body before the handler runs, within `body_read_timeout` and
+/// `body_limit`: a trickled body gets a 408 instead of holding the connection, and an
+/// oversized one a 413 as soon as its `Content-Length` (or its bytes) say so.
+async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = st.config.body_limit;
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::PayloadTooLarge { limit }.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let mut data = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let read = async {
+        while let Some(chunk) = data.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::invalid(format!("cannot read request body: {e}")))?;
+            if buf.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok::<(), ApiError>(())
+    };
+    let outcome = tokio::time::timeout(st.config.body_read_timeout, read).await;
+    match outcome {
+        Err(_) => ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {} s",
+            st.config.body_read_timeout.as_secs_f64()
+        ))
+        .into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Ok(Ok(())) => {
+            next.run(Request::from_parts(parts, Body::from(buf.freeze())))
+                .await
+        }
+    }
+}
+
+/// Resolves once the server wants running requests to end (or is gone).
+async fn drained(mut drain: watch::Receiver<bool>) {
+    let _ = drain.wait_for(|d| *d).await;
+}
+
+/// Ends requests still running when the shutdown's grace period is nearly over: a
+/// request still waiting for its response gets a 503, a stream an error event and
+/// `[DONE]` (OpenAI clients then raise a clear error instead of a broken-connection one).
+/// Dropping the inner response cancels its engine sequence.
+async fn drain_on_shutdown(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = tokio::select! {
+        resp = next.run(req) => resp,
+        _ = drained(st.drain.clone()) => return ApiError::ShuttingDown.into_response(),
+    };
+    let is_stream = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !is_stream {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        Body::from_stream(cut_on_drain(body.into_data_stream(), st.drain.clone())),
+    )
+}
+
+/// Passes an SSE body through until the drain signal, then ends it with an error event
+/// and `[DONE]`. Our SSE bodies yield one whole event per item, so cutting between items
+/// never splits an event.
+fn cut_on_drain<S>(
+    inner: S,
+    drain: watch::Receiver<bool>,
+) -> impl Stream<Item = Result<Bytes, axum::Error>> + Send
+where
+    S: Stream<Item = Result<Bytes, axum::Error>> + Send + Unpin + 'static,
+{
+    futures_util::stream::unfold(Some((inner, drain)), |state| async move {
+        let (mut inner, drain) = state?;
+        tokio::select! {
+            // Whatever the stream has ready goes out first: a stream that just finished
+            // sends its own [DONE], not ours.
+            biased;
+            item = inner.next() => item.map(|item| (item, Some((inner, drain)))),
+            _ = drained(drain.clone()) => {
+                drop(inner);
+                let ev = format!(
+                    "data: {}\n\ndata: [DONE]\n\n",
+                    ApiError::ShuttingDown.body_json()
+                );
+                Some((Ok(Bytes::from(ev)), None))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_period_leaves_time_to_end_streams() {
+        assert_eq!(
+            grace_phases(Duration::from_secs(10)),
+            (Duration::from_secs(8), Duration::from_secs(2))
+        );
+        assert_eq!(
+            grace_phases(Duration::from_millis(400)),
+            (Duration::from_millis(300), Duration::from_millis(100))
+        );
+        assert_eq!(
+            grace_phases(Duration::ZERO),
+            (Duration::ZERO, Duration::ZERO)
+        );
+    }
 }
