@@ -5,8 +5,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// The disk (or the user's quota) is full.
-    #[error("disk full while writing {path}: free some space (`ingot gc` removes unused files) or point INGOT_HOME at a larger disk")]
+    #[error("disk full while writing {path}: free some space (`ingot cache gc` removes unused files) or point INGOT_HOME at a larger disk; a download resumes where it stopped")]
     DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// A file hit the largest size allowed: the process's file size limit (`ulimit -f`,
+    /// RLIMIT_FSIZE) or the file system's maximum file size.
+    #[error("file size limit reached while writing {path}: the process's file size limit (`ulimit -f`) or the file system does not allow a file this large; raise the limit or point INGOT_HOME at another file system; a download resumes where it stopped")]
+    FileTooLarge {
         /// The file being written.
         path: PathBuf,
     },
@@ -70,6 +77,7 @@ impl CacheError {
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
                 CacheError::DiskFull { path }
             }
+            io::ErrorKind::FileTooLarge => CacheError::FileTooLarge { path },
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 CacheError::PermissionDenied { path, source }
             }
@@ -77,12 +85,14 @@ impl CacheError {
         }
     }
 
-    /// Whether retrying elsewhere cannot help (full disk, no permission): a downloader
-    /// should stop rather than try the next source.
+    /// Whether retrying elsewhere cannot help (full disk, file size limit, no permission):
+    /// a downloader should stop rather than try the next source.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            CacheError::DiskFull { .. } | CacheError::PermissionDenied { .. }
+            CacheError::DiskFull { .. }
+                | CacheError::FileTooLarge { .. }
+                | CacheError::PermissionDenied { .. }
         )
     }
 }
@@ -118,6 +128,13 @@ mod tests {
         assert!(e.to_string().contains("/c/y"));
         let e = CacheError::from_io("/c/y", io::Error::from_raw_os_error(30));
         assert!(matches!(e, CacheError::PermissionDenied { .. }), "{e:?}");
+        // 27 = EFBIG: RLIMIT_FSIZE or the file system's largest file.
+        let e = CacheError::from_io("/c/f", io::Error::from_raw_os_error(27));
+        assert!(
+            matches!(e, CacheError::FileTooLarge { .. }) && e.is_fatal(),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("/c/f") && e.to_string().contains("ulimit -f"));
         let e = CacheError::from_io("/c/z", io::Error::from_raw_os_error(5));
         assert!(matches!(e, CacheError::Io { .. }) && !e.is_fatal());
     }

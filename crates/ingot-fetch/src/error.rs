@@ -59,6 +59,19 @@ pub enum FetchError {
         /// The last error.
         detail: String,
     },
+    /// The server redirected more than the client follows (10 times), usually in a loop.
+    /// Not retried: the next attempt would loop the same way.
+    #[error("'{alias}': {url} redirects in a loop (more than {max} redirects) [source {source_desc}]: the server or a proxy in between is misconfigured — try again later or use another source")]
+    RedirectLoop {
+        /// The alias.
+        alias: String,
+        /// The source.
+        source_desc: String,
+        /// The URL, credentials redacted.
+        url: String,
+        /// Redirects followed before giving up.
+        max: u32,
+    },
     /// The file's SHA-256 is not the expected one. The download was discarded.
     #[error("'{alias}': checksum mismatch [source {source_desc}]: expected sha256 {expected}, got {actual}; the file was discarded — run the command again, and if it persists the source or the catalog entry is wrong")]
     ChecksumMismatch {

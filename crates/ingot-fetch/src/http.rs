@@ -178,9 +178,21 @@ impl Downloader {
         if *done > 0 {
             req = req.header(header::RANGE, format!("bytes={}-", *done));
         }
-        let resp = req.send().await.map_err(|e| Attempt::Transient {
-            detail: describe(&e),
-            status: None,
+        let resp = req.send().await.map_err(|e| {
+            if e.is_redirect() {
+                // A loop loops again on retry: report it at once, as what it is.
+                Attempt::Fatal(FetchError::RedirectLoop {
+                    alias: job.alias.to_string(),
+                    source_desc: job.source_desc.to_string(),
+                    url: display_url.to_string(),
+                    max: crate::MAX_REDIRECTS as u32,
+                })
+            } else {
+                Attempt::Transient {
+                    detail: describe(&e),
+                    status: None,
+                }
+            }
         })?;
         let status = resp.status();
         let http_error = |status: StatusCode| {

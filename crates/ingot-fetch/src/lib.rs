@@ -127,6 +127,10 @@ impl CachedModel {
     }
 }
 
+/// Redirects followed per request (the hub redirects once, to its CDN); beyond it a
+/// download fails with [`FetchError::RedirectLoop`].
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
 /// Downloads catalog entries into a [`Store`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Downloader {
@@ -148,6 +152,7 @@ impl Downloader {
                 .read_timeout(options.read_timeout)
         };
         let client = builder()
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
         let no_redirect_client = builder()
@@ -201,14 +206,14 @@ impl Downloader {
     ) -> Result<CachedModel, FetchError> {
         ingot_catalog::validate_alias(&entry.alias)
             .map_err(|e| cache_err(&entry.alias, CacheError::InvalidAlias(e)))?;
+        if let Some(path) = entry.local_path() {
+            return local_file(entry, path);
+        }
         if let Some(hit) = self.cached(entry)? {
             return Ok(hit);
         }
         let result = self.download_sources(entry, reporter).await;
         reporter.finish();
-        if let Some(path) = entry.local_path() {
-            return local_file(entry, path);
-        }
         result
     }
 
@@ -494,11 +499,6 @@ fn hf_url(endpoint: &str, repo: &str, revision: &str, file: &str) -> Result<reqw
     Ok(url)
 }
 
-/// Copies a local file into `out`, hashing as it goes.
-async fn copy_file(
-    alias: &str,
-    source_desc: &str,
-    path: &std::path::Path,
 /// A model used where it is (a `local` source): nothing is copied. The file must still be
 /// there with the size recorded when it was added (re-hashing gigabytes on every load
 /// would cost more than the check is worth; `ingot model add` hashed it).
@@ -530,6 +530,11 @@ fn local_file(entry: &ModelEntry, path: &std::path::Path) -> Result<CachedModel,
     })
 }
 
+/// Copies a local file into `out`, hashing as it goes.
+async fn copy_file(
+    alias: &str,
+    source_desc: &str,
+    path: &std::path::Path,
     out: &std::path::Path,
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FetchError> {

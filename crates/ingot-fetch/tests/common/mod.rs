@@ -136,6 +136,12 @@ pub enum Action {
     WithHeaders(Vec<(String, String)>),
     /// Answer `302 Found` to this location.
     Redirect(String),
+    /// Serve (honouring `Range`) announcing `Content-Length` (and the `Content-Range`
+    /// total) off by this many bytes, then close after the real bytes.
+    LieLength(i64),
+    /// Serve (honouring `Range`) 16 KiB chunks with this pause between them, then hold
+    /// the connection open without sending more after this many bytes.
+    SlowThenStall(Duration, usize),
 }
 
 type Plan = dyn Fn(usize, &Request) -> Action + Send + Sync;
@@ -288,13 +294,17 @@ async fn handle(
             None => (200, 0),
         },
     };
-    let len = body.len() - start;
+    let lie = match action {
+        Action::LieLength(d) => d,
+        _ => 0,
+    };
+    let len = ((body.len() - start) as i64 + lie).max(0);
     let mut head = format!("HTTP/1.1 {status} OK\r\ncontent-length: {len}\r\naccept-ranges: bytes\r\nconnection: close\r\n{extra}");
     if status == 206 {
+        let total = (body.len() as i64 + lie).max(0);
         head.push_str(&format!(
-            "content-range: bytes {start}-{}/{}\r\n",
-            body.len() - 1,
-            body.len()
+            "content-range: bytes {start}-{}/{total}\r\n",
+            (start as i64 + len - 1).max(0),
         ));
     }
     head.push_str("\r\n");
@@ -310,19 +320,21 @@ async fn handle(
         data[mid] ^= 0xff;
     }
     let limit = match action {
-        Action::DropAfter(n) | Action::StallAfter(n) => n.min(data.len()),
+        Action::DropAfter(n) | Action::StallAfter(n) | Action::SlowThenStall(_, n) => {
+            n.min(data.len())
+        }
         _ => data.len(),
     };
     for chunk in data[..limit].chunks(16 * 1024) {
         stream.write_all(chunk).await?;
         stream.flush().await?;
         sent.fetch_add(chunk.len(), Ordering::SeqCst);
-        if let Action::Slow(d) = action {
+        if let Action::Slow(d) | Action::SlowThenStall(d, _) = action {
             tokio::time::sleep(d).await;
         }
     }
     match action {
-        Action::StallAfter(_) => {
+        Action::StallAfter(_) | Action::SlowThenStall(..) => {
             // Hold the connection open until the client goes away or the test ends.
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
