@@ -649,6 +649,10 @@ fn issue6_real_judge_qwen_scores_smollm2_on_two_cases() {
         assert!(verdict["reason"].is_string(), "{verdict:#}");
         let cs = judge["score"].as_f64().unwrap();
         assert!((cs - (score - 1.0) / 4.0).abs() < 1e-9);
+        eprintln!(
+            "judge verdict on {}: {score}/5, {}",
+            case["case"], verdict["reason"]
+        );
     }
     // The judge's reasons are in the per-request records.
     let jsonl = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
