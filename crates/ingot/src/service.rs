@@ -29,6 +29,12 @@ pub struct ServiceStatus {
     pub started: time::OffsetDateTime,
     /// The ingot version that runs it.
     pub version: String,
+    /// The process's start time (Linux: clock ticks since boot, from `/proc/PID/stat`), so a
+    /// pid reused by an unrelated process after the service died is not mistaken for it (and
+    /// `ingot service stop` never signals that process). Absent in older files and on other
+    /// systems, where only the pid is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
 }
 
 /// Why the status file could not be read or written.
@@ -75,6 +81,7 @@ impl ServiceStatus {
             url: url.into(),
             started: time::OffsetDateTime::now_utc(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            process_start: process_start(std::process::id()),
         }
     }
 
@@ -111,9 +118,14 @@ impl ServiceStatus {
         std::fs::rename(&tmp, path).map_err(io(path))
     }
 
-    /// Whether the process that wrote the file still runs.
+    /// Whether the process that wrote the file still runs: its pid exists and, where the
+    /// file records it, has the same start time (it is the same process, not a reused pid).
     pub fn is_alive(&self) -> bool {
         pid_alive(self.pid)
+            && match self.process_start {
+                Some(start) => process_start(self.pid) == Some(start),
+                None => true,
+            }
     }
 }
 
@@ -170,6 +182,21 @@ fn is_zombie(_pid: i32) -> bool {
     false
 }
 
+/// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot); `None` where unknown.
+#[cfg(target_os = "linux")]
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "PID (COMM) " come fields 3.. ; starttime is field 22, the 20th after COMM.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Start times are only read on Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn process_start(_pid: u32) -> Option<u64> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +229,31 @@ mod tests {
             Err(StatusFileError::Corrupt { .. })
         ));
         assert!(!pid_alive(0));
+    }
+
+    /// Issue 4: `service stop` must not signal an unrelated process that reused the pid.
+    #[test]
+    fn issue4_a_reused_pid_is_not_the_service() {
+        let home = tempfile::tempdir().unwrap();
+        let me = ServiceStatus::for_this_process("http://127.0.0.1:1234");
+        assert!(me.process_start.is_some());
+        assert!(me.is_alive());
+        // Same pid (this test process is alive), different start time: another process.
+        let reused = ServiceStatus {
+            process_start: me.process_start.map(|t| t + 1),
+            ..me.clone()
+        };
+        assert!(!reused.is_alive());
+        reused.write(&status_path(home.path())).unwrap();
+        assert!(live_status(home.path()).unwrap().is_none());
+        assert!(!status_path(home.path()).exists());
+        // Files written before start times were recorded still work (pid check only).
+        let old: ServiceStatus = serde_json::from_str(&format!(
+            r#"{{"pid": {}, "url": "http://127.0.0.1:1", "started": "2026-01-01T00:00:00Z", "version": "0.1.0"}}"#,
+            std::process::id()
+        ))
+        .unwrap();
+        assert_eq!(old.process_start, None);
+        assert!(old.is_alive());
     }
 }
