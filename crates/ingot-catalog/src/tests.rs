@@ -378,7 +378,9 @@ fn local_entry(alias: &str, path: &str) -> ModelEntry {
          [[models.sources]]\nkind = \"local\"\npath = \"{path}\"\n",
         "b".repeat(64)
     );
-    parse(&text, Format::Toml, Origin::Builtin).unwrap().remove(0)
+    parse(&text, Format::Toml, Origin::Builtin)
+        .unwrap()
+        .remove(0)
 }
 
 #[test]
@@ -395,7 +397,11 @@ fn issue7_local_sources_and_remote_entries() {
         context_length = 1\ncapabilities = [\"chat\"]\nchat_template = true\n\
         [[models.sources]]\nkind = \"local\"\npath = \"/x\"\n\
         [[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"\n";
-    assert!(parse_err(mixed).contains("cannot be combined"), "{}", parse_err(mixed));
+    assert!(
+        parse_err(mixed).contains("cannot be combined"),
+        "{}",
+        parse_err(mixed)
+    );
 
     let remote = |endpoint: &str, extra: &str| {
         format!(
@@ -414,8 +420,14 @@ fn issue7_local_sources_and_remote_entries() {
     .unwrap()
     .remove(0);
     let r = e.remote().unwrap();
-    assert_eq!(r.endpoint, "http://127.0.0.1:9/v1", "trailing slash trimmed");
-    assert_eq!(r.url("/chat/completions"), "http://127.0.0.1:9/v1/chat/completions");
+    assert_eq!(
+        r.endpoint, "http://127.0.0.1:9/v1",
+        "trailing slash trimmed"
+    );
+    assert_eq!(
+        r.url("/chat/completions"),
+        "http://127.0.0.1:9/v1/chat/completions"
+    );
     assert_eq!(r.api_key_env.as_deref(), Some("FAR_KEY"));
     assert!(e.sources.is_empty() && e.local_path().is_none());
     // Round trip through JSON keeps it a remote entry without sources.
@@ -505,7 +517,10 @@ fn issue7_toml_file_then_json_url_merge_with_conflicts() {
     let extra = split_catalog_list(&list);
     assert_eq!(
         extra,
-        vec![CatalogLocation::File(a.clone()), CatalogLocation::Url(url.clone())]
+        vec![
+            CatalogLocation::File(a.clone()),
+            CatalogLocation::Url(url.clone())
+        ]
     );
     let (c, conflicts) = Catalog::load_with(dir.path(), &extra).unwrap();
     assert_eq!(server.join().unwrap(), 1);
@@ -529,7 +544,10 @@ fn issue7_url_catalog_errors() {
     .unwrap_err();
     server.join().unwrap();
     let msg = err.to_string();
-    assert!(msg.contains("cannot fetch catalog") && msg.contains("404"), "{msg}");
+    assert!(
+        msg.contains("cannot fetch catalog") && msg.contains("404"),
+        "{msg}"
+    );
 
     // Nothing listens on port 1.
     let err = CatalogLocation::Url("http://127.0.0.1:1/c.json".into())
@@ -542,11 +560,16 @@ fn issue7_url_catalog_errors() {
         .load()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(!msg.contains("pw") && msg.contains("***@127.0.0.1:1"), "{msg}");
+    assert!(
+        !msg.contains("pw") && msg.contains("***@127.0.0.1:1"),
+        "{msg}"
+    );
 
     // A catalog served over HTTP may not point at files of this machine.
     let (base, server) = serve_http(200, USER_TOML.to_string());
-    let err = CatalogLocation::Url(format!("{base}/c.toml")).load().unwrap_err();
+    let err = CatalogLocation::Url(format!("{base}/c.toml"))
+        .load()
+        .unwrap_err();
     server.join().unwrap();
     assert!(err.to_string().contains("cannot name local files"), "{err}");
 }
@@ -581,14 +604,19 @@ fn issue7_user_catalog_add_remove_keeps_comments_and_reloads() {
     let mut user = UserCatalog::open(home.path()).unwrap();
     assert_eq!(user.remove("mine").unwrap().alias, "mine");
     let err = user.remove("mine").unwrap_err();
-    assert!(matches!(err, CatalogError::NotInUserCatalog { .. }), "{err}");
+    assert!(
+        matches!(err, CatalogError::NotInUserCatalog { .. }),
+        "{err}"
+    );
     user.remove("tiny-local").unwrap();
     user.save().unwrap();
     drop(user);
     let c = Catalog::load(home.path()).unwrap();
     assert!(!c.contains("mine") && !c.contains("tiny-local"));
     assert_eq!(c.get("smollm2-135m").unwrap().name, "My SmolLM");
-    assert!(std::fs::read_to_string(&path).unwrap().starts_with("# my own notes"));
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("# my own notes"));
     // No temporary files are left behind.
     let names: Vec<_> = std::fs::read_dir(home.path())
         .unwrap()
@@ -615,7 +643,11 @@ fn issue7_user_catalog_created_on_first_add_and_remote_round_trip() {
     // Invalid entries are refused before they reach the file.
     let mut bad = local_entry("bad", "/x");
     bad.sources.clear();
-    assert!(user.add(bad).unwrap_err().to_string().contains("no sources"));
+    assert!(user
+        .add(bad)
+        .unwrap_err()
+        .to_string()
+        .contains("no sources"));
     user.save().unwrap();
     drop(user);
     let text = std::fs::read_to_string(sub.join(USER_CATALOG_FILE)).unwrap();

@@ -58,12 +58,12 @@ impl UserCatalog {
         };
         let origin = Origin::File(path.clone());
         let entries = parse(&text, Format::Toml, origin.clone())?;
-        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-            CatalogError::Parse {
-                origin,
-                message: e.to_string(),
-            }
-        })?;
+        let doc: DocumentMut =
+            text.parse()
+                .map_err(|e: toml_edit::TomlError| CatalogError::Parse {
+                    origin,
+                    message: e.to_string(),
+                })?;
         Ok(UserCatalog {
             path,
             doc,
@@ -169,10 +169,7 @@ impl UserCatalog {
         let text = self.to_toml();
         parse(&text, Format::Toml, Origin::File(self.path.clone()))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{USER_CATALOG_FILE}.tmp-{}",
-            std::process::id()
-        ));
+        let tmp = dir.join(format!(".{USER_CATALOG_FILE}.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(text.as_bytes())?;

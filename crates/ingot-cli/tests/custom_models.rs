@@ -81,7 +81,7 @@ fn tiny_gguf(arch: &str) -> Vec<u8> {
     b.extend_from_slice(&8u64.to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     b.extend_from_slice(&0u64.to_le_bytes());
-    while b.len() % 32 != 0 {
+    while !b.len().is_multiple_of(32) {
         b.push(0);
     }
     b.extend_from_slice(&[0u8; 32]);
@@ -107,7 +107,15 @@ struct Server {
 impl Server {
     fn start(home: &Path) -> Server {
         let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("ingot"))
-            .args(["serve", "--port", "0", "--threads", "2", "--ctx-size", "2048"])
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--threads",
+                "2",
+                "--ctx-size",
+                "2048",
+            ])
             .env("INGOT_HOME", home)
             .env_remove("INGOT_CATALOG")
             .env_remove("INGOT_LOG")
@@ -150,9 +158,7 @@ impl Server {
 
     fn get(&self, path: &str) -> Value {
         let url = format!("{}{path}", self.base);
-        runtime().block_on(async move {
-            reqwest::get(url).await.unwrap().json().await.unwrap()
-        })
+        runtime().block_on(async move { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// A greedy chat request; returns the HTTP status and the answer (or the error body).
@@ -227,13 +233,20 @@ fn issue7_add_a_gguf_from_a_path_then_list_info_run_and_rm() {
     assert_eq!(m["path"], json!(file));
     let table = stdout_of(ingot(home.path()).args(["model", "list"]));
     assert!(
-        table.lines().any(|l| l.contains("my-smol") && l.contains("in place")),
+        table
+            .lines()
+            .any(|l| l.contains("my-smol") && l.contains("in place")),
         "{table}"
     );
     let info = stdout_of(ingot(home.path()).args(["model", "info", "my-smol"]));
-    assert!(info.contains("used in place") && info.contains("catalog.toml"), "{info}");
+    assert!(
+        info.contains("used in place") && info.contains("catalog.toml"),
+        "{info}"
+    );
     // In place: nothing went into the cache.
-    let cached = json_of(&stdout_of(ingot(home.path()).args(["cache", "list", "--json"])));
+    let cached = json_of(&stdout_of(
+        ingot(home.path()).args(["cache", "list", "--json"]),
+    ));
     assert_eq!(cached, json!([]));
 
     let out = stdout_of(ingot(home.path()).args([
@@ -269,7 +282,10 @@ fn issue7_add_a_gguf_from_a_path_then_list_info_run_and_rm() {
         "--alias",
         "smollm2-135m",
     ]));
-    assert!(err.contains("already exists (defined in built-in catalog)"), "{err}");
+    assert!(
+        err.contains("already exists (defined in built-in catalog)"),
+        "{err}"
+    );
 
     let out = stdout_of(ingot(home.path()).args(["model", "rm", "my-smol"]));
     assert!(out.contains("left as it is"), "{out}");
@@ -371,7 +387,12 @@ fn issue7_gemma3_base_model_with_a_template_override_answers_chat() {
     assert_eq!(v["chat_template_override"], json!(template));
     // The same file without a template: completion only.
     let v = json_of(&stdout_of(ingot(home.path()).args([
-        "model", "add", file_arg, "--alias", "gemma-base", "--json",
+        "model",
+        "add",
+        file_arg,
+        "--alias",
+        "gemma-base",
+        "--json",
     ])));
     assert_eq!(v["capabilities"], json!(["completion"]));
 
@@ -444,7 +465,10 @@ fn issue7_bad_input_is_rejected_and_nothing_is_registered() {
     );
 
     let err = failure_of(&mut add(&dir.path().join("missing.gguf"), &[]));
-    assert!(err.contains("cannot read") && err.contains("missing.gguf"), "{err}");
+    assert!(
+        err.contains("cannot read") && err.contains("missing.gguf"),
+        "{err}"
+    );
     let err = failure_of(&mut add(dir.path(), &[]));
     assert!(err.contains("not a regular file"), "{err}");
 
@@ -461,7 +485,10 @@ fn issue7_bad_input_is_rejected_and_nothing_is_registered() {
     assert!(err.contains("cannot read chat template"), "{err}");
     let broken = dir.path().join("broken.jinja");
     std::fs::write(&broken, "{% for m in messages %}{{ m.content }").unwrap();
-    let err = failure_of(&mut add(&good, &["--chat-template", broken.to_str().unwrap()]));
+    let err = failure_of(&mut add(
+        &good,
+        &["--chat-template", broken.to_str().unwrap()],
+    ));
     assert!(err.contains("does not compile"), "{err}");
     let err = failure_of(&mut add(&good, &["--capabilities", "embeddings"]));
     assert!(err.contains("unknown capability"), "{err}");
@@ -469,7 +496,14 @@ fn issue7_bad_input_is_rejected_and_nothing_is_registered() {
     assert!(err.contains("not the expected"), "{err}");
     // Usage errors (exit 2): --url needs --sha256, and one model at a time.
     ingot(home.path())
-        .args(["model", "add", "--url", "http://127.0.0.1:1/x.gguf", "--alias", "x"])
+        .args([
+            "model",
+            "add",
+            "--url",
+            "http://127.0.0.1:1/x.gguf",
+            "--alias",
+            "x",
+        ])
         .assert()
         .code(2);
     ingot(home.path())
@@ -496,13 +530,19 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
     let bytes = tiny_gguf("llama");
     std::fs::write(&file, &bytes).unwrap();
     let v = json_of(&stdout_of(
-        ingot(home.path())
-            .args(["model", "add"])
-            .arg(&file)
-            .args(["--alias", "tiny", "--copy", "--license", "MIT", "--json"]),
+        ingot(home.path()).args(["model", "add"]).arg(&file).args([
+            "--alias",
+            "tiny",
+            "--copy",
+            "--license",
+            "MIT",
+            "--json",
+        ]),
     ));
     assert_eq!(v["sources"][0]["kind"], "file");
-    let cached = json_of(&stdout_of(ingot(home.path()).args(["cache", "list", "--json"])));
+    let cached = json_of(&stdout_of(
+        ingot(home.path()).args(["cache", "list", "--json"]),
+    ));
     assert_eq!(cached[0]["alias"], "tiny");
     assert_eq!(cached[0]["sha256"], v["sha256"]);
     let copy = PathBuf::from(cached[0]["path"].as_str().unwrap());
@@ -519,7 +559,9 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
     let out = stdout_of(ingot(home.path()).args(["model", "rm", "tiny"]));
     assert!(out.contains("cached copy is gone"), "{out}");
     assert!(!copy.exists());
-    let cached = json_of(&stdout_of(ingot(home.path()).args(["cache", "list", "--json"])));
+    let cached = json_of(&stdout_of(
+        ingot(home.path()).args(["cache", "list", "--json"]),
+    ));
     assert_eq!(cached, json!([]));
     assert!(find(&list(home.path()), "tiny").is_none());
 }
@@ -562,7 +604,14 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
     assert_eq!(v["capabilities"], json!(["completion"]));
 
     let err = failure_of(ingot(home.path()).args([
-        "model", "add", "--hf", "not-a-repo", "--file", "x.gguf", "--alias", "bad-hf",
+        "model",
+        "add",
+        "--hf",
+        "not-a-repo",
+        "--file",
+        "x.gguf",
+        "--alias",
+        "bad-hf",
     ]));
     assert!(err.contains("owner/name"), "{err}");
 
@@ -611,7 +660,9 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
 
     let table = stdout_of(ingot(home.path()).args(["model", "list"]));
     assert!(
-        table.lines().any(|l| l.contains("far-qwen") && l.contains("remote")),
+        table
+            .lines()
+            .any(|l| l.contains("far-qwen") && l.contains("remote")),
         "{table}"
     );
     let info = stdout_of(ingot(home.path()).args(["model", "info", "far-qwen"]));
@@ -624,7 +675,10 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
 
     // The user catalog is plain TOML that the next command reads back.
     let text = std::fs::read_to_string(home.path().join("catalog.toml")).unwrap();
-    assert!(text.contains("far-qwen") && text.contains("later-hf"), "{text}");
+    assert!(
+        text.contains("far-qwen") && text.contains("later-hf"),
+        "{text}"
+    );
     let aliases: Vec<String> = list(home.path())
         .iter()
         .map(|m| m["alias"].as_str().unwrap().to_string())
@@ -783,13 +837,20 @@ fn issue7_extra_catalogs_merge_in_order_and_report_conflicts() {
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     // --catalog takes URLs too, and replaces INGOT_CATALOG.
     let models = json_of(&stdout_of(
-        ingot(home.path())
-            .env("INGOT_CATALOG", &b)
-            .args(["model", "list", "--json", "--catalog", &url]),
+        ingot(home.path()).env("INGOT_CATALOG", &b).args([
+            "model",
+            "list",
+            "--json",
+            "--catalog",
+            &url,
+        ]),
     ));
     let models = models.as_array().unwrap();
     assert!(find(models, "from-url").is_some());
-    assert!(find(models, "extra-x").is_none(), "INGOT_CATALOG was replaced");
+    assert!(
+        find(models, "extra-x").is_none(),
+        "INGOT_CATALOG was replaced"
+    );
 
     // A catalog that cannot be read is an error that names it.
     let err = failure_of(

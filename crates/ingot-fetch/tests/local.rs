@@ -28,7 +28,10 @@ async fn issue7_local_source_is_used_in_place_and_size_checked() {
     // A file that changed size since it was added is refused.
     std::fs::write(&file, &body[..100]).unwrap();
     let err = downloader.download(&e, &NoopReporter).await.unwrap_err();
-    assert!(matches!(err, FetchError::SizeMismatch { actual: 100, .. }), "{err}");
+    assert!(
+        matches!(err, FetchError::SizeMismatch { actual: 100, .. }),
+        "{err}"
+    );
 
     // A file that is gone says which file.
     std::fs::remove_file(&file).unwrap();

@@ -469,9 +469,10 @@ impl<B: Bytes> Cursor<B> {
                     )));
                 }
                 match (fixed_width(elem), elem) {
-                    (Some(w), _) => {
-                        self.skip(n.checked_mul(w).ok_or_else(|| corrupt("array size overflows"))?)
-                    }
+                    (Some(w), _) => self.skip(
+                        n.checked_mul(w)
+                            .ok_or_else(|| corrupt("array size overflows"))?,
+                    ),
                     (None, T_STRING) => {
                         // Each element takes at least its 8-byte length.
                         if n > self.remaining() / 8 {
@@ -577,9 +578,7 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
                     architecture = Some(r.string(limits.max_string_len)?)
                 }
                 ("general.name", T_STRING) => name = Some(r.string(limits.max_string_len)?),
-                ("general.license", T_STRING) => {
-                    license = Some(r.string(limits.max_string_len)?)
-                }
+                ("general.license", T_STRING) => license = Some(r.string(limits.max_string_len)?),
                 ("tokenizer.chat_template", T_STRING) => {
                     chat_template = Some(r.string(limits.max_string_len)?)
                 }

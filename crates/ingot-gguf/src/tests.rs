@@ -95,7 +95,7 @@ impl Gguf {
         b.extend_from_slice(&self.n_kv.to_le_bytes());
         b.extend_from_slice(&self.kv);
         b.extend_from_slice(&self.tensors);
-        while b.len() as u64 % self.alignment != 0 {
+        while !(b.len() as u64).is_multiple_of(self.alignment) {
             b.push(0);
         }
         b.extend(std::iter::repeat_n(0u8, data));
@@ -229,7 +229,10 @@ fn truncated_tensor_data_names_the_tensor() {
 #[test]
 fn bad_magic_and_versions() {
     let msg = parse(b"<html>not a model</html>").unwrap_err().to_string();
-    assert!(msg.contains("bad magic") && msg.contains("not a GGUF"), "{msg}");
+    assert!(
+        msg.contains("bad magic") && msg.contains("not a GGUF"),
+        "{msg}"
+    );
 
     for (version, hint) in [
         (1u32, "obsolete"),
@@ -248,7 +251,10 @@ fn bad_magic_and_versions() {
     }
     let mut g = model();
     g.version = 2;
-    assert!(parse(&g.build(MODEL_DATA)).is_ok(), "v2 has the same layout");
+    assert!(
+        parse(&g.build(MODEL_DATA)).is_ok(),
+        "v2 has the same layout"
+    );
 }
 
 /// Offset of the first metadata key's length.
@@ -271,10 +277,7 @@ fn huge_lengths_fail_fast_without_allocating() {
     assert!(err.to_string().contains("implausible header"), "{err}");
     let mut b = model().build(MODEL_DATA);
     b[16..24].copy_from_slice(&(1u64 << 40).to_le_bytes());
-    assert!(matches!(
-        parse(&b),
-        Err(GgufError::LimitExceeded { .. })
-    ));
+    assert!(matches!(parse(&b), Err(GgufError::LimitExceeded { .. })));
 
     // An array of 2^62 strings, of 2^61 u32s, and one longer than the limit.
     let mut g = Gguf::new();
@@ -289,7 +292,10 @@ fn huge_lengths_fail_fast_without_allocating() {
     };
     let err = parse_with_limits(&g.build(0), &limits).unwrap_err();
     assert!(err.is_truncated(), "{err}");
-    assert!(err.to_string().contains("metadata tokenizer.ggml.tokens"), "{err}");
+    assert!(
+        err.to_string().contains("metadata tokenizer.ggml.tokens"),
+        "{err}"
+    );
     let mut g = Gguf::new();
     let a = g.key("x", T_ARRAY);
     a.extend_from_slice(&T_U32.to_le_bytes());
@@ -312,7 +318,14 @@ fn huge_lengths_fail_fast_without_allocating() {
     };
     let err = parse_with_limits(&bytes, &small).unwrap_err();
     assert!(matches!(err, GgufError::LimitExceeded { .. }), "{err}");
-    assert!(parse_with_limits(&bytes, &Limits { max_string_len: 100, ..small }).is_ok());
+    assert!(parse_with_limits(
+        &bytes,
+        &Limits {
+            max_string_len: 100,
+            ..small
+        }
+    )
+    .is_ok());
 }
 
 #[test]
@@ -325,7 +338,11 @@ fn impossible_values_are_corrupt() {
         ),
         (Gguf::new().tensor("t", &[], 0, 0), 32, "dimensions 0"),
         (Gguf::new().tensor("t", &[8], 4, 0), 32, "removed"),
-        (Gguf::new().tensor("t", &[8], 1000, 0), 32, "unknown ggml type 1000"),
+        (
+            Gguf::new().tensor("t", &[8], 1000, 0),
+            32,
+            "unknown ggml type 1000",
+        ),
         (Gguf::new().tensor("t", &[8], 0, 4), 64, "not aligned"),
         (Gguf::new().tensor("t", &[31], 2, 0), 64, "block size"),
         (
@@ -333,7 +350,11 @@ fn impossible_values_are_corrupt() {
             64,
             "overflows",
         ),
-        (Gguf::new().tensor("t", &[u64::MAX], 0, 0), 64, "dimension 0"),
+        (
+            Gguf::new().tensor("t", &[u64::MAX], 0, 0),
+            64,
+            "dimension 0",
+        ),
         (
             Gguf::new().tensor("t", &[8], 0, u64::MAX - 31),
             64,
@@ -351,7 +372,10 @@ fn impossible_values_are_corrupt() {
     let mut g = Gguf::new();
     g.key("x", 13).extend_from_slice(&[0; 8]);
     let err = parse(&g.build(0)).unwrap_err().to_string();
-    assert!(err.contains("metadata x: unknown metadata value type 13"), "{err}");
+    assert!(
+        err.contains("metadata x: unknown metadata value type 13"),
+        "{err}"
+    );
 
     let mut g = Gguf::new();
     let a = g.key("x", T_ARRAY);
@@ -419,7 +443,17 @@ fn mutations_never_panic() {
         state ^= state << 17;
         state
     };
-    let interesting = [0u64, 1, 7, 8, 255, 1 << 31, u32::MAX as u64, 1 << 62, u64::MAX];
+    let interesting = [
+        0u64,
+        1,
+        7,
+        8,
+        255,
+        1 << 31,
+        u32::MAX as u64,
+        1 << 62,
+        u64::MAX,
+    ];
     for _ in 0..20_000 {
         let mut b = base.clone();
         for _ in 0..(next() % 4 + 1) {

@@ -4,9 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use ingot_catalog::{
-    Capability, CatalogError, ModelEntry, Origin, Remote, Source, UserCatalog,
-};
+use ingot_catalog::{Capability, CatalogError, ModelEntry, Origin, Remote, Source, UserCatalog};
 use ingot_gguf::{GgufError, Limits};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -294,13 +292,22 @@ pub(crate) fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         if let Some(var) = &r.api_key_env {
             println!("  api key from:  ${var}");
         }
-        println!("Serve it with: ingot serve   (requests for '{}' are forwarded)", entry.alias);
+        println!(
+            "Serve it with: ingot serve   (requests for '{}' are forwarded)",
+            entry.alias
+        );
         return Ok(());
     }
     match (&copied, entry.local_path(), &entry.sources[..]) {
-        (Some(c), _, _) => println!("  file:          {} (copied into the cache)", c.path.display()),
+        (Some(c), _, _) => println!(
+            "  file:          {} (copied into the cache)",
+            c.path.display()
+        ),
         (None, Some(p), _) => println!("  file:          {} (used in place)", p.display()),
-        (None, None, [s]) => println!("  source:        {} (downloaded on first use)", describe_source(s)),
+        (None, None, [s]) => println!(
+            "  source:        {} (downloaded on first use)",
+            describe_source(s)
+        ),
         _ => {}
     }
     if entry.architecture != "unknown" {
@@ -380,8 +387,8 @@ fn file_entry(
     template: Option<String>,
 ) -> Result<ModelEntry> {
     // Absolute, so the entry does not depend on the folder the command ran in.
-    let path = std::fs::canonicalize(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let path =
+        std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
     let header = ingot_gguf::read_header(&path, &Limits::default()).map_err(|e| match e {
         GgufError::Open { source, .. } => anyhow!("cannot read {}: {source}", path.display()),
         other => anyhow!("{} is not a valid GGUF model file: {other}", path.display()),
@@ -457,14 +464,12 @@ fn quantization_in_name(file: &str) -> Option<&'static str> {
         .filter_map(ingot_gguf::file_type_name)
         // Longest first, so Q4_K_M wins over Q4_K... and over Q4.
         .fold(None, |best: Option<&'static str>, name| {
-            let found = upper
-                .match_indices(name)
-                .any(|(i, _)| {
-                    let before = upper[..i].chars().next_back();
-                    let after = upper[i + name.len()..].chars().next();
-                    !before.is_some_and(|c| c.is_ascii_alphanumeric())
-                        && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                });
+            let found = upper.match_indices(name).any(|(i, _)| {
+                let before = upper[..i].chars().next_back();
+                let after = upper[i + name.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
             match best {
                 Some(b) if b.len() >= name.len() => Some(b),
                 _ if found => Some(name),
@@ -547,7 +552,8 @@ fn remote_entry(args: &AddArgs, endpoint: &str, capabilities: Vec<Capability>) -
 
 /// (lowercase hex SHA-256, size) of a file.
 fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -638,11 +644,20 @@ mod tests {
 
     #[test]
     fn quantization_from_file_names() {
-        assert_eq!(quantization_in_name("gemma-3-270m-q4_k_m.gguf"), Some("Q4_K_M"));
-        assert_eq!(quantization_in_name("SmolLM2-135M-Instruct.Q4_1.gguf"), Some("Q4_1"));
+        assert_eq!(
+            quantization_in_name("gemma-3-270m-q4_k_m.gguf"),
+            Some("Q4_K_M")
+        );
+        assert_eq!(
+            quantization_in_name("SmolLM2-135M-Instruct.Q4_1.gguf"),
+            Some("Q4_1")
+        );
         assert_eq!(quantization_in_name("model-f16.gguf"), Some("F16"));
         assert_eq!(quantization_in_name("Q8_0.gguf"), Some("Q8_0"));
-        assert_eq!(quantization_in_name("Qwen2.5-0.5B-Instruct-IQ4_XS.gguf"), Some("IQ4_XS"));
+        assert_eq!(
+            quantization_in_name("Qwen2.5-0.5B-Instruct-IQ4_XS.gguf"),
+            Some("IQ4_XS")
+        );
         assert_eq!(quantization_in_name("model.gguf"), None);
         assert_eq!(quantization_in_name("xq4_0y.gguf"), None);
     }
@@ -654,7 +669,10 @@ mod tests {
             [Capability::Chat, Capability::Completion]
         );
         assert!(parse_capabilities(&["embeddings".into()]).is_err());
-        assert_eq!(capabilities_for(vec![], false).unwrap(), [Capability::Completion]);
+        assert_eq!(
+            capabilities_for(vec![], false).unwrap(),
+            [Capability::Completion]
+        );
         assert!(capabilities_for(vec![Capability::Chat], false).is_err());
     }
 }
