@@ -697,7 +697,7 @@ pub fn no_output(case: &str, threshold: f64, why: &str) -> CaseScore {
 
 /// A threshold as written in a prompt file: 0..1, or on the 1–5 scale when above 1.
 pub fn normalize_threshold(t: f64) -> Result<f64, String> {
-    if !t.is_finite() || t < 0.0 || t > 5.0 {
+    if !(0.0..=5.0).contains(&t) {
         return Err(format!("threshold {t}: expected 0..1 (or 1..5)"));
     }
     Ok(if t > 1.0 { (t - 1.0) / 4.0 } else { t })

@@ -288,7 +288,7 @@ mod tests {
             .clone()
             .with_checks(vec![Check::new(crate::quality::CheckKind::Json)]);
         assert_eq!(
-            prompt_set_hash(&[plain.clone()]),
+            prompt_set_hash(std::slice::from_ref(&plain)),
             prompt_set_hash(&[checked])
         );
         assert_ne!(

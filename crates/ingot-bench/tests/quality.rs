@@ -233,7 +233,10 @@ fn local_judge_scores_rules_and_verdicts_then_annotate_report_rescore() {
     let jsonl_before = std::fs::read(run_dir.join("requests.jsonl")).unwrap();
     assert_eq!(run.report(None).unwrap(), 6);
     // The raw records are written back byte for byte (floats round-trip exactly).
-    assert_eq!(std::fs::read(run_dir.join("requests.jsonl")).unwrap(), jsonl_before);
+    assert_eq!(
+        std::fs::read(run_dir.join("requests.jsonl")).unwrap(),
+        jsonl_before
+    );
     let good_h = run.results.models[0]
         .quality
         .as_ref()
