@@ -185,26 +185,38 @@ fn count(v: &Value, what: &str) -> Result<usize, String> {
 impl TryFrom<Value> for Check {
     type Error = String;
 
-    /// Accepted forms: a bare string (`"x"`: the answer contains x, ignoring case); an object
-    /// with `type` and its parameters (`value`/`values`/`pattern`/`schema`/`rubric`, `match`:
+    /// Accepted forms: a bare string, an *expected aspect*: up to three words are a keyword
+    /// the answer must contain (ignoring case), a longer text is a judge rubric ("the answer
+    /// covers this expected aspect: ..."); an object with `type` (or `kind`) and its parameters (`value`/`values`/`pattern`/`schema`/`rubric`, `match`:
     /// `all`|`any`); or a one-key shorthand (`{"max_words": 50}`, `{"icontains": ["a", "b"]}`,
     /// `{"judge": "rubric"}`). `weight` (default 1) and `required` (default false) go with any
     /// object form.
     fn try_from(v: Value) -> Result<Self, String> {
         let o = match v {
             Value::String(s) => {
-                return Ok(Check::new(CheckKind::Contains {
-                    values: vec![s],
-                    any: false,
-                    ignore_case: true,
-                    whole_word: false,
-                }))
+                let s = s.trim().to_string();
+                if s.is_empty() {
+                    return Err("empty check".into());
+                }
+                return Ok(Check::new(if word_count(&s) <= 3 {
+                    CheckKind::Contains {
+                        values: vec![s],
+                        any: false,
+                        ignore_case: true,
+                        whole_word: false,
+                    }
+                } else {
+                    CheckKind::Judge {
+                        rubric: format!("The answer covers this expected aspect: {s}"),
+                        min_score: DEFAULT_JUDGE_MIN_SCORE,
+                    }
+                }));
             }
             Value::Object(o) => o,
             _ => return Err("a check is a string or an object".into()),
         };
         // The type, and where its main parameter sits.
-        let (ty, main): (String, Option<Value>) = match o.get("type") {
+        let (ty, main): (String, Option<Value>) = match o.get("type").or_else(|| o.get("kind")) {
             Some(Value::String(t)) => (t.clone(), None),
             Some(_) => return Err("check `type` must be a string".into()),
             None => {

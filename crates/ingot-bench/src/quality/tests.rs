@@ -247,6 +247,17 @@ fn checks_parse_in_every_form_and_round_trip() {
     ] {
         assert!(Check::try_from(bad.clone()).is_err(), "{bad}");
     }
+    // Bare strings: short ones are keywords, long ones aspects for the judge.
+    assert_eq!(check(json!("Paris")).kind.type_name(), "icontains");
+    let aspect = check(json!("mentions that documents are retrieved first"));
+    assert_eq!(aspect.kind.type_name(), "judge");
+    assert!(matches!(&aspect.kind, CheckKind::Judge { rubric, .. }
+        if rubric == "The answer covers this expected aspect: mentions that documents are retrieved first"));
+    assert_eq!(
+        check(json!({"kind": "max_words", "value": 3})).kind,
+        CheckKind::MaxWords(3)
+    );
+    assert!(Check::try_from(json!("  ")).is_err());
     assert_eq!(normalize_threshold(0.6), Ok(0.6));
     assert_eq!(normalize_threshold(3.0), Ok(0.5));
     assert!(normalize_threshold(6.0).is_err());
