@@ -79,16 +79,35 @@ pub enum Error {
     },
     /// The catalog could not be loaded, or has no such alias.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Catalog(Box<CatalogError>),
     /// The cache could not be read.
     #[error(transparent)]
-    Cache(#[from] CacheError),
+    Cache(Box<CacheError>),
     /// A download failed.
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Fetch(Box<FetchError>),
     /// The service status file is unreadable.
     #[error(transparent)]
     StatusFile(#[from] StatusFileError),
+}
+
+// Boxed: these errors are large, and every SDK call returns a `Result`.
+impl From<CatalogError> for Error {
+    fn from(e: CatalogError) -> Self {
+        Error::Catalog(Box::new(e))
+    }
+}
+
+impl From<CacheError> for Error {
+    fn from(e: CacheError) -> Self {
+        Error::Cache(Box::new(e))
+    }
+}
+
+impl From<FetchError> for Error {
+    fn from(e: FetchError) -> Self {
+        Error::Fetch(Box::new(e))
+    }
 }
 
 /// The SDK's result type.
