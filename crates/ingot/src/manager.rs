@@ -211,12 +211,12 @@ impl ManagerBuilder {
             http,
             base_url: String::new(),
             api_key,
-            service: Service::Found { pid: 0 },
+            service: Service::Detached(None),
         };
 
         if let Some(s) = service::live_status(&manager.home)? {
             manager.base_url = s.url.trim_end_matches('/').to_string();
-            manager.service = Service::Found { pid: s.pid };
+            manager.service = Service::Detached(Some(s));
             manager.check_health()?;
             return Ok(manager);
         }
@@ -231,7 +231,7 @@ impl ManagerBuilder {
                 let status =
                     spawn_detached(bin, &manager.home, &self.service_args, &manager.api_key)?;
                 manager.base_url = status.url.trim_end_matches('/').to_string();
-                manager.service = Service::Spawned { pid: status.pid };
+                manager.service = Service::Detached(Some(status));
                 manager.check_health()?;
             }
             None => {
@@ -261,10 +261,9 @@ impl ManagerBuilder {
 
 /// How the manager reaches its service.
 enum Service {
-    /// A service that was already running (found through the status file).
-    Found { pid: u32 },
-    /// A detached service this manager started with the `ingot` binary.
-    Spawned { pid: u32 },
+    /// A detached service, found through its status file or started with the `ingot`
+    /// binary (`None` once stopped).
+    Detached(Option<ServiceStatus>),
     /// The server runs inside this process, on the manager's runtime.
     Embedded(Option<ServerHandle>),
 }
@@ -321,8 +320,7 @@ impl std::fmt::Debug for Manager {
             .field(
                 "service",
                 &match self.service {
-                    Service::Found { .. } => "found",
-                    Service::Spawned { .. } => "spawned",
+                    Service::Detached(_) => "detached",
                     Service::Embedded(_) => "embedded",
                 },
             )
@@ -437,15 +435,17 @@ impl Manager {
     /// detached one, whether this manager started it or found it, gets SIGTERM (and SIGKILL
     /// if it has not stopped within 20 s), like `ingot service stop`.
     pub fn stop_service(mut self) -> Result<()> {
-        match std::mem::replace(&mut self.service, Service::Found { pid: 0 }) {
+        match std::mem::replace(&mut self.service, Service::Detached(None)) {
             Service::Embedded(handle) => {
                 if let Some(handle) = handle {
                     self.block(handle.shutdown());
                 }
                 Ok(())
             }
-            Service::Found { pid } | Service::Spawned { pid } => {
-                stop_process(pid);
+            Service::Detached(None) => Ok(()),
+            Service::Detached(Some(status)) => {
+                let pid = status.pid;
+                stop_process(&status);
                 // The service removes its status file itself; a killed one cannot.
                 if let Ok(Some(s)) = ServiceStatus::read(&service::status_path(&self.home)) {
                     if s.pid == pid {
@@ -639,15 +639,18 @@ fn wait_with_timeout(
 }
 
 /// SIGTERM, then SIGKILL after [`STOP_GRACE`].
-fn stop_process(pid: u32) {
+fn stop_process(status: &ServiceStatus) {
+    let pid = status.pid;
     let Ok(raw) = i32::try_from(pid) else { return };
-    if raw <= 0 || !service::pid_alive(pid) {
+    // `is_alive` also checks the recorded start time: a pid reused by an unrelated process
+    // since is never signalled.
+    if raw <= 0 || !status.is_alive() {
         return;
     }
     // SAFETY: plain signals to one known pid.
     unsafe { libc::kill(raw, libc::SIGTERM) };
     let deadline = Instant::now() + STOP_GRACE;
-    while service::pid_alive(pid) {
+    while status.is_alive() {
         if Instant::now() > deadline {
             tracing::warn!(
                 pid,
