@@ -191,5 +191,51 @@ mod tests {
             p.resolve("../etc").unwrap_err(),
             ProviderError::NotFound("../etc".into())
         );
+        assert_eq!(p.remote("smollm2-135m"), None);
+    }
+
+    #[test]
+    fn issue7_remote_entries_are_proxied_not_loaded() {
+        let home = tempfile::tempdir().unwrap();
+        // A variable only this test sets, so parallel tests cannot interfere.
+        let var = "INGOT_TEST_ISSUE7_PROVIDER_KEY";
+        std::fs::write(
+            home.path().join(ingot_catalog::USER_CATALOG_FILE),
+            format!(
+                r#"
+[[models]]
+alias = "far"
+name = "Remote"
+family = "qwen"
+architecture = "qwen2"
+quantization = "unknown"
+license = "Apache-2.0"
+context_length = 4096
+capabilities = ["chat"]
+chat_template = true
+
+[models.remote]
+endpoint = "http://127.0.0.1:11434/v1/"
+model = "qwen2.5:0.5b"
+api_key_env = "{var}"
+"#
+            ),
+        )
+        .unwrap();
+        let p = CatalogModels::open(home.path()).unwrap();
+        let far = p.list().into_iter().find(|d| d.id == "far").unwrap();
+        assert!(far.remote && !far.cached);
+        let r = p.remote("far").unwrap();
+        assert_eq!(r.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(r.model, "qwen2.5:0.5b");
+        assert_eq!(r.api_key, None, "{var} is unset");
+        std::env::set_var(var, "k-123");
+        assert_eq!(p.remote("far").unwrap().api_key.as_deref(), Some("k-123"));
+        std::env::remove_var(var);
+        // Never loaded: resolving says why.
+        match p.resolve("far").unwrap_err() {
+            ProviderError::Other(msg) => assert!(msg.contains("remote"), "{msg}"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }
