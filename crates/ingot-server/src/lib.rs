@@ -66,7 +66,8 @@
 //!
 //! # Limits and shutdown
 //!
-//! Requests: bodies beyond `body_limit` get a 413 (at once when `Content-Length` says so), a
+//! Requests: bodies beyond `body_limit` get a 413 (read on and discarded up to 4 × the
+//! limit first, so that clients still sending see it rather than a reset connection), a
 //! body not received within `body_read_timeout` a 408 `request_timeout`, headers not
 //! received within `header_read_timeout` a closed connection (also for a connection that
 //! sends nothing), and `max_tokens` is capped by one sequence's context (400
@@ -480,35 +481,50 @@ async fn first_bytes(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
     }
 }
 
+/// A body over the limit is still read (and thrown away) up to this multiple of the limit
+/// before the 413 goes out. Closing a connection whose request is still arriving makes the
+/// kernel reset it, and most clients then report "connection reset" instead of the 413;
+/// like nginx's lingering close, reading on lets them see the answer. Beyond it the 413
+/// goes out at once (nobody should send that much).
+const OVERSIZE_DRAIN_FACTOR: u64 = 4;
+
 /// Reads the whole request body before the handler runs, within `body_read_timeout` and
 /// `body_limit`: a trickled body gets a 408 instead of holding the connection, and an
-/// oversized one a 413 as soon as its `Content-Length` (or its bytes) say so.
+/// oversized one a 413 (see [`OVERSIZE_DRAIN_FACTOR`]).
 async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let limit = st.config.body_limit;
+    let drain_cap = (limit as u64).saturating_mul(OVERSIZE_DRAIN_FACTOR);
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > drain_cap) {
         return ApiError::PayloadTooLarge { limit }.into_response();
     }
     let (parts, body) = req.into_parts();
     let mut data = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
+    let mut seen: u64 = 0;
     let read = async {
         while let Some(chunk) = data.next().await {
             let chunk =
                 chunk.map_err(|e| ApiError::invalid(format!("cannot read request body: {e}")))?;
-            if buf.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
+            seen += chunk.len() as u64;
+            if seen > drain_cap {
+                break;
             }
-            buf.extend_from_slice(&chunk);
+            if seen <= limit as u64 {
+                buf.extend_from_slice(&chunk);
+            }
         }
         Ok::<(), ApiError>(())
     };
     let outcome = tokio::time::timeout(st.config.body_read_timeout, read).await;
+    let too_large = seen > limit as u64 || declared.is_some_and(|n| n > limit as u64);
     match outcome {
+        // However it ended, a body already over the limit gets the 413.
+        _ if too_large => ApiError::PayloadTooLarge { limit }.into_response(),
         Err(_) => ApiError::RequestTimeout(format!(
             "the request body did not arrive within {} s",
             st.config.body_read_timeout.as_secs_f64()
