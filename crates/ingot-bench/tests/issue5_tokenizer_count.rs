@@ -28,7 +28,9 @@ fn issue5_no_usage_counts_are_recounted_with_the_model_tokenizer() {
     )
     .unwrap();
     let mut recs = common::run(&server, None, Mode::Chat, 1, 2);
-    assert!(recs.iter().all(|r| r.ok() && r.count_source == CountSource::Chunks));
+    assert!(recs
+        .iter()
+        .all(|r| r.ok() && r.count_source == CountSource::Chunks));
     assert!(recs.iter().all(|r| r.completion_tokens == Some(6)));
 
     let tok = ingot_engine::Tokenizer::load(&model_file::model_path()).unwrap();
