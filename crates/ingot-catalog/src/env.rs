@@ -26,5 +26,7 @@ pub const INGOT_HOST: &str = "INGOT_HOST";
 pub const INGOT_PORT: &str = "INGOT_PORT";
 /// API key required by `ingot serve` (`--api-key`); mandatory for non-loopback binds.
 pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
+/// API key sent to `ingot bench --judge-endpoint` (`--judge-api-key`).
+pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
 pub const INGOT_LOG: &str = "INGOT_LOG";

@@ -345,7 +345,7 @@ pub struct BenchJudgeArgs {
     #[arg(long, value_name = "NAME")]
     pub judge_model: Option<String>,
     /// API key for --judge-endpoint
-    #[arg(long, hide_env_values = true)]
+    #[arg(long, env = env::INGOT_JUDGE_API_KEY, hide_env_values = true)]
     pub judge_api_key: Option<String>,
     /// Judge samples per answer; the verdict is their median [default: 1]
     #[arg(long, value_name = "K")]
