@@ -368,7 +368,7 @@ fn check(case: &Case, outcome: &Outcome) -> Result<(), String> {
             if err["type"] != kind.as_str() {
                 return Err(format!("type {}, expected {kind}: {v}", err["type"]));
             }
-            if !err["message"].as_str().is_some_and(|m| !m.is_empty()) {
+            if err["message"].as_str().is_none_or(str::is_empty) {
                 return Err(format!("no message: {v}"));
             }
             for (field, want) in [("code", &e.code), ("param", &e.param)] {
