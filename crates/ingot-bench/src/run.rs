@@ -49,6 +49,9 @@ pub struct ResolvedModel {
     pub parameters: Option<u64>,
     /// Whether the model has a chat template (else it is benchmarked in completion mode).
     pub chat_template: bool,
+    /// A chat template from the catalog entry (`ingot model add --chat-template`) that replaces
+    /// or supplies the file's own; the model is loaded with it.
+    pub chat_template_override: Option<String>,
 }
 
 /// Finds (downloading if needed) a model's file. Called outside any async runtime.
@@ -639,6 +642,7 @@ fn bench_model(
                 n_parallel,
                 prefix_cache: false,
                 max_queue: 1 << 20,
+                chat_template: resolved.chat_template_override.clone(),
                 ..LoadOptions::default()
             };
             let mut load = LoadMetrics::default();

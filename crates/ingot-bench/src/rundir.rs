@@ -203,6 +203,7 @@ pub fn local_judge(
     let opts = LoadOptions {
         threads,
         n_parallel: 1,
+        chat_template: resolved.chat_template_override.clone(),
         ..LoadOptions::default()
     };
     let model = engine

@@ -59,6 +59,7 @@ impl Resolver for Files {
             quantization: None,
             parameters: None,
             chat_template: true,
+            chat_template_override: None,
         })
     }
     fn license(&self, alias: &str) -> Option<(String, bool)> {

@@ -490,6 +490,7 @@ impl Resolver for Files {
             quantization: Some("Q8_0".into()),
             parameters: None,
             chat_template: alias != "base-model",
+            chat_template_override: None,
         })
     }
 }
@@ -566,4 +567,55 @@ fn in_process_run_with_failing_models_continues_and_writes_everything() {
     assert_eq!(written["models"][1]["status"], "failed");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("broken-model failed: load:"));
+}
+
+/// A base model registered with `ingot model add --chat-template` is benchmarked in chat mode,
+/// loaded with the catalog's template (issue 7 override, used by the in-process bench too).
+#[test]
+fn chat_template_override_reaches_the_in_process_loader() {
+    struct Override(PathBuf);
+    impl Resolver for Override {
+        fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
+            let path = self.0.join(format!("{alias}.gguf"));
+            std::fs::write(&path, b"GGUF")?;
+            Ok(ResolvedModel {
+                path,
+                sha256: None,
+                size_bytes: None,
+                quantization: None,
+                parameters: None,
+                chat_template: true,
+                chat_template_override: Some("{{ messages[0].content }}".into()),
+            })
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A file without a template of its own: chat requests fail unless the override is loaded.
+    let mut mock =
+        MockConfig::default().with_timing(Duration::from_millis(1), Duration::from_millis(1));
+    mock.has_chat_template = false;
+    let cfg = RunConfig {
+        models: vec![ModelSpec {
+            alias: "gemma-chat".into(),
+            mode: None,
+        }],
+        gen: GenParams {
+            max_tokens: 4,
+            ..GenParams::default()
+        },
+        rounds: 1,
+        warmup: 0,
+        out_dir: dir.path().join("out"),
+        calibrate: false,
+        load_test: false,
+        ..RunConfig::default()
+    };
+    let engine = Arc::new(MockEngine::new(mock));
+    let res = ingot_bench::run::run(&cfg, &Override(dir.path().to_path_buf()), engine).unwrap();
+    let m = &res.results.models[0];
+    assert_eq!(m.status, Status::Ok, "{:?}", m.reason);
+    assert_eq!(m.mode, Mode::Chat);
+    let metrics = m.scenarios[0].metrics.as_ref().unwrap();
+    assert_eq!(metrics.failed, 0);
+    assert!(metrics.requests > 0);
 }

@@ -468,7 +468,8 @@ impl Resolver for CatalogResolver<'_> {
             size_bytes: Some(cached.size),
             quantization: Some(entry.quantization.clone()),
             parameters: entry.parameters,
-            chat_template: entry.chat_template,
+            chat_template: entry.chat_template || entry.chat_template_override.is_some(),
+            chat_template_override: entry.chat_template_override.clone(),
         })
     }
 
@@ -482,7 +483,8 @@ impl Resolver for CatalogResolver<'_> {
             path: cached.path,
             quantization: Some(entry.quantization.clone()),
             parameters: entry.parameters,
-            chat_template: entry.chat_template,
+            chat_template: entry.chat_template || entry.chat_template_override.is_some(),
+            chat_template_override: entry.chat_template_override.clone(),
         })
     }
 }
