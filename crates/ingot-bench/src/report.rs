@@ -588,9 +588,16 @@ pub fn markdown(results: &Results) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.alias,
             license_cell(m),
-            match m.mode {
-                crate::workload::Mode::Chat => "chat",
-                crate::workload::Mode::Completion => "completion",
+            {
+                let mode = match m.mode {
+                    crate::workload::Mode::Chat => "chat",
+                    crate::workload::Mode::Completion => "completion",
+                };
+                match &m.remote {
+                    // Resources are blank for a remote adapter: its server is elsewhere.
+                    Some(r) => format!("{mode}, remote: {r}"),
+                    None => mode.to_string(),
+                }
             },
             m.file
                 .as_ref()

@@ -131,6 +131,9 @@ pub struct ModelResult {
     /// Quality over the prompt set's checks (and human scores, once annotated).
     #[serde(default)]
     pub quality: Option<ModelQuality>,
+    /// For a remote adapter measured over HTTP in an in-process run: "MODEL at URL".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -54,6 +54,17 @@ pub struct ResolvedModel {
     pub chat_template_override: Option<String>,
 }
 
+/// A catalog alias served by another OpenAI-compatible server (a remote adapter, `ingot model
+/// add --endpoint`): in-process runs benchmark it over HTTP beside the local models.
+#[derive(Debug, Clone)]
+pub struct RemoteModel {
+    /// The upstream base URL (with or without `/v1`).
+    pub url: String,
+    /// The model name the upstream knows it by.
+    pub model: String,
+    pub api_key: Option<String>,
+}
+
 /// Finds (downloading if needed) a model's file. Called outside any async runtime.
 pub trait Resolver {
     fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
@@ -64,6 +75,10 @@ pub trait Resolver {
     /// The model's file if it is already local, without downloading (used with an endpoint
     /// to report the disk footprint of a model served under a known alias).
     fn lookup(&self, _alias: &str) -> Option<ResolvedModel> {
+        None
+    }
+    /// Where a remote adapter's requests go; `None` for local models.
+    fn remote(&self, _alias: &str) -> Option<RemoteModel> {
         None
     }
 }
@@ -416,6 +431,7 @@ pub fn run(
             license: None,
             license_permissive: None,
             quality: None,
+            remote: None,
         };
         if let Some((l, permissive)) = resolver.license(&spec.alias) {
             mr.license = Some(l);
@@ -589,7 +605,13 @@ fn bench_model(
 ) -> anyhow::Result<()> {
     let pid = server_pid.unwrap_or_else(std::process::id);
     let baseline_rss = crate::resources::memory(pid).map(|m| m.0);
-    let sampler = if in_process_or_pid(cfg, server_pid) {
+    // A remote adapter in an in-process run: its server is elsewhere, so this process's
+    // memory and CPU say nothing about it.
+    let remote = match cfg.target {
+        TargetSpec::InProcess => resolver.remote(&spec.alias),
+        TargetSpec::Endpoint { .. } => None,
+    };
+    let sampler = if in_process_or_pid(cfg, server_pid) && remote.is_none() {
         Some(MemorySampler::start(pid, Duration::from_millis(50)))
     } else {
         None
@@ -615,6 +637,18 @@ fn bench_model(
                 url,
                 &spec.alias,
                 api_key.clone(),
+                mr.mode,
+                cfg.gen.clone(),
+            )?)
+        }
+        TargetSpec::InProcess if remote.is_some() => {
+            let r = remote.as_ref().expect("checked");
+            mr.mode = spec.mode.unwrap_or(Mode::Chat);
+            mr.remote = Some(format!("{} at {}", r.model, r.url));
+            Arc::new(HttpTarget::new(
+                &r.url,
+                &r.model,
+                r.api_key.clone(),
                 mr.mode,
                 cfg.gen.clone(),
             )?)
@@ -771,7 +805,10 @@ fn bench_model(
         records.extend(recs);
     }
     let cpu = match (cpu_before, cpu_seconds(pid)) {
-        (Some(a), Some(b)) if server_pid.is_some() || in_process_or_pid(cfg, server_pid) => {
+        (Some(a), Some(b))
+            if remote.is_none()
+                && (server_pid.is_some() || in_process_or_pid(cfg, server_pid)) =>
+        {
             Some(b - a)
         }
         _ => None,
@@ -792,6 +829,9 @@ fn bench_model(
             None => "self".into(),
         },
     });
+    if remote.is_some() {
+        mr.resources = None;
+    }
     if measured > 0 && failed == measured {
         mr.status = Status::Failed;
         mr.reason = Some(format!(

@@ -121,6 +121,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
             ),
             license_permissive: Some(alias == "fast-model"),
             quality: None,
+            remote: None,
         });
     }
     models.push(ModelResult {
@@ -135,6 +136,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
         license: None,
         license_permissive: None,
         quality: None,
+        remote: None,
     });
     let prompts = builtin_prompts();
     let results = Results {
@@ -618,4 +620,85 @@ fn chat_template_override_reaches_the_in_process_loader() {
     let metrics = m.scenarios[0].metrics.as_ref().unwrap();
     assert_eq!(metrics.failed, 0);
     assert!(metrics.requests > 0);
+}
+
+/// Issue 7: a remote adapter sits in the same in-process comparison as local models; it is
+/// measured over HTTP (here against the mock server) and gets no local resource figures.
+#[test]
+fn issue7_remote_adapter_is_benchmarked_beside_local_models() {
+    use ingot_bench::mock::{MockServer, MockServerConfig};
+    use ingot_bench::run::RemoteModel;
+
+    struct WithRemote(PathBuf, String);
+    impl Resolver for WithRemote {
+        fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
+            anyhow::ensure!(alias != "far", "a remote alias is never downloaded");
+            Files(self.0.clone()).resolve(alias)
+        }
+        fn remote(&self, alias: &str) -> Option<RemoteModel> {
+            (alias == "far").then(|| RemoteModel {
+                url: format!("{}/v1", self.1),
+                model: "mock".into(),
+                api_key: None,
+            })
+        }
+    }
+    let server = MockServer::start(
+        MockServerConfig {
+            ttft: Duration::from_millis(2),
+            itl: Duration::from_millis(1),
+            tokens: 5,
+            ..MockServerConfig::default()
+        },
+        1,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RunConfig {
+        models: ["good-model", "far"]
+            .iter()
+            .map(|a| ModelSpec {
+                alias: a.to_string(),
+                mode: None,
+            })
+            .collect(),
+        gen: GenParams {
+            max_tokens: 5,
+            ..GenParams::default()
+        },
+        rounds: 1,
+        warmup: 0,
+        out_dir: dir.path().join("out"),
+        calibrate: false,
+        ..RunConfig::default()
+    };
+    let engine = Arc::new(MockEngine::new(
+        MockConfig::default().with_timing(Duration::from_millis(1), Duration::from_millis(1)),
+    ));
+    let res = ingot_bench::run::run(
+        &cfg,
+        &WithRemote(dir.path().to_path_buf(), server.url()),
+        engine,
+    )
+    .unwrap();
+    let models = &res.results.models;
+    assert_eq!(models[0].status, Status::Ok, "{:?}", models[0].reason);
+    assert_eq!(models[0].remote, None);
+    let far = &models[1];
+    assert_eq!(far.status, Status::Ok, "{:?}", far.reason);
+    assert_eq!(
+        far.remote.as_deref(),
+        Some(&*format!("mock at {}/v1", server.url()))
+    );
+    assert!(far.resources.is_none() && far.file.is_none() && far.load.is_none());
+    let m = far.scenarios[0].metrics.as_ref().unwrap();
+    assert!(m.requests > 0);
+    assert_eq!(m.failed, 0);
+    // The mock streams exactly 5 tokens per request and reports usage.
+    assert_eq!(m.completion_tokens, 5 * m.requests as u64);
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(
+        md.contains("chat, remote: mock at http://127.0.0.1:"),
+        "{md}"
+    );
 }

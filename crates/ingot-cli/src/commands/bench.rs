@@ -91,7 +91,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use ingot_bench::exec::Arrivals;
-use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, TargetSpec};
+use ingot_bench::run::{ModelSpec, RemoteModel, ResolvedModel, Resolver, RunConfig, TargetSpec};
 use ingot_bench::stats::Slo;
 use ingot_bench::workload::{GenParams, Mode};
 use serde::Deserialize;
@@ -470,6 +470,16 @@ impl Resolver for CatalogResolver<'_> {
             parameters: entry.parameters,
             chat_template: entry.chat_template || entry.chat_template_override.is_some(),
             chat_template_override: entry.chat_template_override.clone(),
+        })
+    }
+
+    fn remote(&self, alias: &str) -> Option<RemoteModel> {
+        let catalog = self.ctx.catalog().ok()?;
+        let remote = catalog.get(alias).ok()?.remote()?.clone();
+        Some(RemoteModel {
+            url: remote.endpoint.clone(),
+            api_key: remote.api_key(),
+            model: remote.model,
         })
     }
 
