@@ -8,20 +8,8 @@ use assert_cmd::Command;
 use ingot_bench::mock::{MockServer, MockServerConfig};
 use serde_json::Value;
 
-fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_API_KEY")
-        .timeout(Duration::from_secs(900));
-    cmd
-}
-
-fn json_of(out: &[u8]) -> Value {
-    serde_json::from_slice(out)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
-}
+mod common;
+use common::*;
 
 fn mock(ttft_ms: u64, itl_ms: u64) -> MockServer {
     MockServer::start(

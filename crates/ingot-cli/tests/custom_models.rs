@@ -12,42 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{json, Value};
+
+mod common;
+use common::*;
 
 const SMOL_SHA: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 const GEMMA_TEMPLATE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/gemma3-chat-template.jinja"
 );
-
-fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .timeout(Duration::from_secs(600));
-    cmd
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.assert().success().get_output().clone();
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail with exit code 1 and returns its stderr.
-fn failure_of(cmd: &mut Command) -> String {
-    let out = cmd.assert().code(1).get_output().clone();
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn json_of(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
 
 fn list(home: &Path) -> Vec<Value> {
     json_of(&stdout_of(ingot(home).args(["model", "list", "--json"])))

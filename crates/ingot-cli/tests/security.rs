@@ -8,21 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use ingot_server::ModelProvider;
 use serde_json::{json, Value};
 
-fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .timeout(Duration::from_secs(300));
-    cmd
-}
+mod common;
+use common::*;
 
 /// A foreground `ingot serve`, killed on drop unless it exited.
 struct Serve {

@@ -3,43 +3,14 @@
 //! starts is killed by a guard when the test ends, pass or fail.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
-fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .timeout(Duration::from_secs(300));
-    cmd
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.assert().success().get_output().clone();
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_of(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
-
-fn home_with_smollm2() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    ingot(home.path())
-        .args(["model", "download", "smollm2-135m"])
-        .timeout(Duration::from_secs(900))
-        .assert()
-        .success();
-    home
-}
+mod common;
+use common::*;
 
 /// Whether `pid` is a running process (an exited but unreaped one counts as gone).
 fn running(pid: u32) -> bool {

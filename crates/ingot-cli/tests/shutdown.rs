@@ -9,33 +9,13 @@ use std::path::Path;
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
+
+mod common;
+use common::*;
 
 /// `ingot_server::ServerConfig::default().shutdown_timeout`.
 const GRACE: Duration = Duration::from_secs(10);
-
-fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .timeout(Duration::from_secs(300));
-    cmd
-}
-
-fn home_with_smollm2() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    ingot(home.path())
-        .args(["model", "download", "smollm2-135m"])
-        .timeout(Duration::from_secs(900))
-        .assert()
-        .success();
-    home
-}
 
 /// A foreground `ingot serve`, killed on drop unless it exited.
 struct Serve {
