@@ -2,10 +2,9 @@
 //! and the real `ingot serve`), binds other than loopback need a key (IPv6 too), and the
 //! server's log never holds the API key or prompt text.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use ingot_server::ModelProvider;
@@ -14,78 +13,22 @@ use serde_json::{json, Value};
 mod common;
 use common::*;
 
-/// A foreground `ingot serve`, killed on drop unless it exited.
-struct Serve {
-    child: Child,
-    base: String,
-    stderr: Option<std::thread::JoinHandle<String>>,
+/// `ingot [GLOBAL] serve --port 0 --threads 2 ARGS`, with `key` as INGOT_API_KEY.
+fn start_serve(home: &Path, global: &[&str], args: &[&str], key: Option<&str>) -> Serve {
+    let mut cmd = serve_command(home, global);
+    cmd.args(["--threads", "2"]).args(args);
+    if let Some(k) = key {
+        cmd.env("INGOT_API_KEY", k);
+    }
+    Serve::spawn(cmd)
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Serve {
-    fn start(home: &Path, global: &[&str], args: &[&str], key: Option<&str>) -> Serve {
-        let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("ingot"));
-        cmd.args(global)
-            .args(["serve", "--port", "0", "--threads", "2"])
-            .args(args)
-            .env("INGOT_HOME", home)
-            .env_remove("INGOT_CATALOG")
-            .env_remove("INGOT_LOG")
-            .env_remove("INGOT_HOST")
-            .env_remove("INGOT_PORT")
-            .env_remove("INGOT_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(k) = key {
-            cmd.env("INGOT_API_KEY", k);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut pipe = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let start = line
-            .find("http://")
-            .unwrap_or_else(|| panic!("no URL in {line:?}"));
-        let base = line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .trim_end_matches("/v1")
-            .to_string();
-        Serve {
-            child,
-            base,
-            stderr: Some(stderr),
-        }
-    }
-
-    fn addr(&self) -> String {
-        self.base.trim_start_matches("http://").to_string()
-    }
-
-    /// SIGTERM, wait for the exit, and return everything it wrote to stderr.
-    fn stop(&mut self) -> String {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status}");
-        self.stderr.take().unwrap().join().unwrap_or_default()
-    }
+/// SIGTERM, wait for the exit, and return everything it wrote to stderr.
+fn stop(serve: &mut Serve) -> String {
+    serve.sigterm();
+    let status = serve.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    serve.take_stderr()
 }
 
 /// One raw HTTP/1.1 request (the path exactly as given: no client normalises `..` away);
@@ -224,7 +167,7 @@ fn issue8_model_ids_never_reach_outside_the_cache() {
 
     // The real server, over HTTP: in the body's `model`, and raw in management paths.
     let before = all_files(outer.path());
-    let mut serve = Serve::start(&home, &[], &[], None);
+    let mut serve = start_serve(&home, &[], &[], None);
     let addr = serve.addr();
     for id in &ids {
         for route in ["/v1/chat/completions", "/v1/completions"] {
@@ -262,7 +205,7 @@ fn issue8_model_ids_never_reach_outside_the_cache() {
     assert_eq!(status, 404);
     let (status, resp) = raw_request(&addr, "GET", "/health", None, "");
     assert_eq!(status, 200, "{resp}");
-    let stderr = serve.stop();
+    let stderr = stop(&mut serve);
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // Nothing was written outside the home, and nothing in it is named after an id.
@@ -289,13 +232,13 @@ fn issue8_model_ids_never_reach_outside_the_cache() {
 fn issue8_loopback_by_default_and_any_public_bind_needs_a_key() {
     let home = tempfile::tempdir().unwrap();
     // Default host: loopback (the printed URL is the bound address).
-    let mut serve = Serve::start(home.path(), &[], &[], None);
+    let mut serve = start_serve(home.path(), &[], &[], None);
     assert!(
         serve.base.starts_with("http://127.0.0.1:"),
         "{}",
         serve.base
     );
-    serve.stop();
+    stop(&mut serve);
     // Every spelling of "all interfaces" is refused without a key.
     for host in ["0.0.0.0", "::", "[::]"] {
         let out = ingot(home.path())
@@ -387,14 +330,14 @@ fn issue8_logs_never_hold_the_api_key_or_prompts() {
         .success();
     // The default level, and -v (INFO), which logs a line per request.
     for (global, must_log) in [(&[][..], None), (&["-v"][..], Some("request done"))] {
-        let mut serve = Serve::start(
+        let mut serve = start_serve(
             home.path(),
             global,
             &["--parallel", "2", "--ctx-size", "4096"],
             Some(KEY),
         );
         exercise(&serve);
-        let log = serve.stop();
+        let log = stop(&mut serve);
         if let Some(line) = must_log {
             assert!(
                 log.contains(line),

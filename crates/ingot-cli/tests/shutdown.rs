@@ -4,9 +4,7 @@
 //! (`server_shutting_down`) and `[DONE]`; the listener closes at once; the process exits
 //! 0 within the grace period.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -17,89 +15,12 @@ use common::*;
 /// `ingot_server::ServerConfig::default().shutdown_timeout`.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// A foreground `ingot serve`, killed on drop unless it exited.
-struct Serve {
-    child: Child,
-    base: String,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Serve {
-    fn start(home: &Path, args: &[&str]) -> Serve {
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("ingot"))
-            .args(["serve", "--port", "0"])
-            // One thread: two OpenMP threads spinning at each decode step's barrier crawl on
-            // a busy 2-core machine, and "short" must stay short there.
-            .args(["--threads", "1"])
-            .args(args)
-            .env("INGOT_HOME", home)
-            .env("RUST_BACKTRACE", "1")
-            .env_remove("INGOT_CATALOG")
-            .env_remove("INGOT_LOG")
-            .env_remove("INGOT_HOST")
-            .env_remove("INGOT_PORT")
-            .env_remove("INGOT_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut s);
-            s
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let start = line
-            .find("http://")
-            .unwrap_or_else(|| panic!("no URL in {line:?}"));
-        let base = line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .trim_end_matches("/v1")
-            .to_string();
-        Serve {
-            child,
-            base,
-            stderr: Some(stderr),
-        }
-    }
-
-    fn sigterm(&self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-    }
-
-    /// Waits for the exit; returns (status, time waited, stderr).
-    fn wait_exit(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration, String) {
-        let t0 = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "ingot serve still running {limit:?} after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let waited = t0.elapsed();
-        let stderr = self.stderr.take().unwrap().join().unwrap_or_default();
-        (status, waited, stderr)
-    }
+/// `ingot serve --port 0 --threads 1 ARGS`. One thread: two OpenMP threads spinning at each
+/// decode step's barrier crawl on a busy 2-core machine, and "short" must stay short there.
+fn start_serve(home: &Path, args: &[&str]) -> Serve {
+    let mut cmd = serve_command(home, &[]);
+    cmd.args(["--threads", "1"]).args(args);
+    Serve::spawn(cmd)
 }
 
 fn chat(max_tokens: u32, ignore_eos: bool) -> Value {
@@ -164,7 +85,7 @@ fn issue8_sigterm_finishes_short_streams_ends_long_ones_with_an_error_event_and_
     let home = home_with_smollm2();
     // 3 slots of 2048 tokens: two streams that cannot finish within the grace period
     // (1800 tokens, EOS ignored) and one that can (4 tokens, so even on a loaded machine).
-    let mut serve = Serve::start(home.path(), &["--parallel", "3", "--ctx-size", "6144"]);
+    let mut serve = start_serve(home.path(), &["--parallel", "3", "--ctx-size", "6144"]);
     let base = serve.base.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -244,7 +165,7 @@ fn issue8_sigterm_finishes_short_streams_ends_long_ones_with_an_error_event_and_
 #[test]
 fn issue8_sigterm_with_short_streams_lets_them_finish() {
     let home = home_with_smollm2();
-    let mut serve = Serve::start(home.path(), &["--parallel", "2", "--ctx-size", "2048"]);
+    let mut serve = start_serve(home.path(), &["--parallel", "2", "--ctx-size", "2048"]);
     let base = serve.base.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

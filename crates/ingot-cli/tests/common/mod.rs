@@ -52,3 +52,109 @@ pub fn home_with_smollm2() -> tempfile::TempDir {
         .success();
     home
 }
+
+/// `ingot ARGS serve --port 0 ...` with the same clean environment as [`ingot`]; callers add
+/// their flags, then hand it to [`Serve::spawn`].
+pub fn serve_command(home: &Path, global: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ingot"));
+    cmd.args(global)
+        .args(["serve", "--port", "0"])
+        .env("INGOT_HOME", home)
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("INGOT_CATALOG")
+        .env_remove("INGOT_LOG")
+        .env_remove("INGOT_HOST")
+        .env_remove("INGOT_PORT")
+        .env_remove("INGOT_API_KEY")
+        .env_remove("INGOT_JUDGE_API_KEY");
+    cmd
+}
+
+/// A foreground `ingot serve`, killed on drop unless it exited. Its stderr is collected in
+/// the background.
+pub struct Serve {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, from the line it prints once it listens.
+    pub base: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Serve {
+    /// Spawns `cmd` (from [`serve_command`]) and waits for its "serving on URL" line.
+    pub fn spawn(mut cmd: std::process::Command) -> Serve {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        });
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let start = line
+            .find("http://")
+            .unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let base = line[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches("/v1")
+            .to_string();
+        Serve {
+            child,
+            base,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
+    pub fn sigterm(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+    }
+
+    /// Everything it wrote to stderr (call after it exited).
+    pub fn take_stderr(&mut self) -> String {
+        self.stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Waits for the exit; returns (status, time waited, stderr).
+    pub fn wait_exit(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration, String) {
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "ingot serve still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, t0.elapsed(), self.take_stderr())
+    }
+}
