@@ -806,8 +806,7 @@ fn bench_model(
     }
     let cpu = match (cpu_before, cpu_seconds(pid)) {
         (Some(a), Some(b))
-            if remote.is_none()
-                && (server_pid.is_some() || in_process_or_pid(cfg, server_pid)) =>
+            if remote.is_none() && (server_pid.is_some() || in_process_or_pid(cfg, server_pid)) =>
         {
             Some(b - a)
         }

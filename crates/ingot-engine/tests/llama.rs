@@ -635,12 +635,19 @@ fn issue5_vocab_only_tokenizer_counts_like_the_loaded_model() {
         "<|im_start|>",
         "naïve café – 東京",
     ] {
-        assert_eq!(tok.count(text).unwrap(), m.count_tokens(text).unwrap(), "{text:?}");
+        assert_eq!(
+            tok.count(text).unwrap(),
+            m.count_tokens(text).unwrap(),
+            "{text:?}"
+        );
     }
     assert!(tok.count("Hello, world!").unwrap() >= 3);
     let bad = std::env::temp_dir().join("ingot-issue5-not-a-gguf.bin");
     std::fs::write(&bad, b"not a gguf file at all").unwrap();
     let err = Tokenizer::load(&bad).err().expect("not a GGUF");
-    assert!(err.to_string().contains("ingot-issue5-not-a-gguf.bin"), "{err}");
+    assert!(
+        err.to_string().contains("ingot-issue5-not-a-gguf.bin"),
+        "{err}"
+    );
     let _ = std::fs::remove_file(&bad);
 }
