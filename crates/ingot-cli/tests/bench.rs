@@ -272,7 +272,7 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
     cmd.args(["bench", "--models", "smollm2-135m,no-such-model", "--out"])
         .arg(dir.path().join("inproc"));
     common(&mut cmd);
-    let v = json_of(&cmd.assert().success().get_output().stdout.clone());
+    let v = json_of(cmd.assert().success().get_output().stdout.clone());
     let models = v["models"].as_array().unwrap();
     assert_eq!(models[0]["alias"], "smollm2-135m");
     assert_eq!(models[0]["status"], "ok", "{}", models[0]);
@@ -441,7 +441,7 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
     fill_scores(&csv, &[("a", "4"), ("b", "2")]);
     let requests_before = std::fs::read_to_string(run.join("requests.jsonl")).unwrap();
     let v = json_of(
-        &ingot(home.path())
+        ingot(home.path())
             .args(["bench", "report", "--json"])
             .arg(&run)
             .assert()
@@ -473,7 +473,7 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
     // The stored question is asked again; a new one can be given.
     assert_eq!(v["selection"]["recommended"], "mock");
     let v = json_of(
-        &ingot(home.path())
+        ingot(home.path())
             .args(["bench", "report", "--json", "--select", "quality>=4"])
             .arg(&run)
             .assert()
@@ -496,7 +496,7 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
     )
     .unwrap();
     let v = json_of(
-        &ingot(home.path())
+        ingot(home.path())
             .args(["bench", "rescore", "--json", "--prompts"])
             .arg(&new)
             .arg(&run)

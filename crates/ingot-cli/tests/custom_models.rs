@@ -25,7 +25,7 @@ const GEMMA_TEMPLATE: &str = concat!(
 );
 
 fn list(home: &Path) -> Vec<Value> {
-    json_of(&stdout_of(ingot(home).args(["model", "list", "--json"])))
+    json_of(stdout_of(ingot(home).args(["model", "list", "--json"])))
         .as_array()
         .unwrap()
         .clone()
@@ -171,7 +171,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn add_smollm2(home: &Path, alias: &str) -> Value {
     let path = model_file::model_path();
-    json_of(&stdout_of(ingot(home).args([
+    json_of(stdout_of(ingot(home).args([
         "model",
         "add",
         path.to_str().unwrap(),
@@ -219,7 +219,7 @@ fn issue7_add_a_gguf_from_a_path_then_list_info_run_and_rm() {
         "{info}"
     );
     // In place: nothing went into the cache.
-    let cached = json_of(&stdout_of(
+    let cached = json_of(stdout_of(
         ingot(home.path()).args(["cache", "list", "--json"]),
     ));
     assert_eq!(cached, json!([]));
@@ -308,7 +308,7 @@ fn gemma3_file() -> PathBuf {
         .timeout(Duration::from_secs(1800))
         .assert()
         .success();
-    let cached = json_of(&stdout_of(ingot(&home).args(["cache", "list", "--json"])));
+    let cached = json_of(stdout_of(ingot(&home).args(["cache", "list", "--json"])));
     let path = cached
         .as_array()
         .unwrap()
@@ -340,7 +340,7 @@ fn issue7_gemma3_base_model_with_a_template_override_answers_chat() {
     assert!(err.contains("needs a chat template"), "{err}");
     assert_nothing_registered(home.path());
 
-    let v = json_of(&stdout_of(ingot(home.path()).args([
+    let v = json_of(stdout_of(ingot(home.path()).args([
         "model",
         "add",
         file_arg,
@@ -361,7 +361,7 @@ fn issue7_gemma3_base_model_with_a_template_override_answers_chat() {
     let template = std::fs::read_to_string(GEMMA_TEMPLATE).unwrap();
     assert_eq!(v["chat_template_override"], json!(template));
     // The same file without a template: completion only.
-    let v = json_of(&stdout_of(ingot(home.path()).args([
+    let v = json_of(stdout_of(ingot(home.path()).args([
         "model",
         "add",
         file_arg,
@@ -491,7 +491,7 @@ fn issue7_bad_input_is_rejected_and_nothing_is_registered() {
     assert_nothing_registered(home.path());
 
     // And the good file goes in.
-    let v = json_of(&stdout_of(&mut add(&good, &["--json"])));
+    let v = json_of(stdout_of(&mut add(&good, &["--json"])));
     assert_eq!(v["context_length"], 512);
     assert_eq!(v["capabilities"], json!(["completion"]));
     assert_eq!(list(home.path()).len(), 7);
@@ -504,7 +504,7 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
     let file = dir.path().join("tiny.gguf");
     let bytes = tiny_gguf("llama");
     std::fs::write(&file, &bytes).unwrap();
-    let v = json_of(&stdout_of(
+    let v = json_of(stdout_of(
         ingot(home.path()).args(["model", "add"]).arg(&file).args([
             "--alias",
             "tiny",
@@ -515,7 +515,7 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
         ]),
     ));
     assert_eq!(v["sources"][0]["kind"], "file");
-    let cached = json_of(&stdout_of(
+    let cached = json_of(stdout_of(
         ingot(home.path()).args(["cache", "list", "--json"]),
     ));
     assert_eq!(cached[0]["alias"], "tiny");
@@ -534,7 +534,7 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
     let out = stdout_of(ingot(home.path()).args(["model", "rm", "tiny"]));
     assert!(out.contains("cached copy is gone"), "{out}");
     assert!(!copy.exists());
-    let cached = json_of(&stdout_of(
+    let cached = json_of(stdout_of(
         ingot(home.path()).args(["cache", "list", "--json"]),
     ));
     assert_eq!(cached, json!([]));
@@ -545,7 +545,7 @@ fn issue7_add_copy_caches_the_file_and_rm_removes_the_copy() {
 fn issue7_entries_downloaded_later_and_remote_adapters() {
     let home = tempfile::tempdir().unwrap();
     let sha = "ab".repeat(32);
-    let v = json_of(&stdout_of(ingot(home.path()).args([
+    let v = json_of(stdout_of(ingot(home.path()).args([
         "model",
         "add",
         "--hf",
@@ -562,7 +562,7 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
     );
     assert_eq!(v["quantization"], "Q4_K_M");
     assert_eq!(v["cached"], false);
-    let v = json_of(&stdout_of(ingot(home.path()).args([
+    let v = json_of(stdout_of(ingot(home.path()).args([
         "model",
         "add",
         "--url",
@@ -590,7 +590,7 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
     ]));
     assert!(err.contains("owner/name"), "{err}");
 
-    let v = json_of(&stdout_of(ingot(home.path()).args([
+    let v = json_of(stdout_of(ingot(home.path()).args([
         "model",
         "add",
         "--endpoint",
@@ -772,7 +772,7 @@ fn issue7_extra_catalogs_merge_in_order_and_report_conflicts() {
         .success()
         .get_output()
         .clone();
-    let models = json_of(&String::from_utf8(out.stdout).unwrap())
+    let models = json_of(String::from_utf8(out.stdout).unwrap())
         .as_array()
         .unwrap()
         .clone();
@@ -811,7 +811,7 @@ fn issue7_extra_catalogs_merge_in_order_and_report_conflicts() {
     assert!(out.contains("From a URL") && out.contains(&url), "{out}");
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     // --catalog takes URLs too, and replaces INGOT_CATALOG.
-    let models = json_of(&stdout_of(
+    let models = json_of(stdout_of(
         ingot(home.path()).env("INGOT_CATALOG", &b).args([
             "model",
             "list",

@@ -97,7 +97,7 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
     // Nothing runs yet.
     let out = stdout_of(ingot(home.path()).args(["service", "status"]));
     assert!(out.contains("not running"), "{out}");
-    let v = json_of(&stdout_of(
+    let v = json_of(stdout_of(
         ingot(home.path()).args(["service", "status", "--json"]),
     ));
     assert_eq!(v["running"], false, "{v}");
@@ -148,7 +148,7 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
     assert!(out.contains(&format!("pid:     {pid}")), "{out}");
     assert!(out.contains("uptime:"), "{out}");
     assert!(out.contains("no models loaded"), "{out}");
-    let v = json_of(&stdout_of(
+    let v = json_of(stdout_of(
         ingot(home.path()).args(["service", "status", "--json"]),
     ));
     assert_eq!(v["running"], true, "{v}");
@@ -164,7 +164,7 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
     let out = stdout_of(ingot(home.path()).args(["model", "ps"]));
     assert!(out.contains("smollm2-135m"), "{out}");
     assert!(out.contains("unloads in"), "{out}");
-    let v = json_of(&stdout_of(
+    let v = json_of(stdout_of(
         ingot(home.path()).args(["model", "ps", "--json"]),
     ));
     let models = v.as_array().expect("ps --json is a list");
@@ -208,7 +208,7 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
     assert!(out.contains("unloaded smollm2-135m"), "{out}");
     let out = stdout_of(ingot(home.path()).args(["model", "ps"]));
     assert!(out.contains("no models loaded"), "{out}");
-    let v = json_of(&stdout_of(
+    let v = json_of(stdout_of(
         ingot(home.path()).args(["model", "ps", "--json"]),
     ));
     assert_eq!(v, json!([]));
