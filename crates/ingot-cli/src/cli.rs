@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// Layers to offload to the GPU (GPU builds only)
     #[arg(long, default_value_t = 0)]
     pub gpu_layers: u32,
+    /// Most tokens one request may generate; larger max_tokens get a 400, and requests
+    /// without max_tokens stop here [default: one sequence's context]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens_cap: Option<u32>,
     /// Write a status file (pid, url, started) once listening (used by `service start`)
     #[arg(long, hide = true)]
     pub status_file: Option<PathBuf>,

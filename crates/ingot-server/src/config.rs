@@ -5,9 +5,10 @@ use std::time::Duration;
 /// Everything `ingot serve` can tune. `Default` gives a loopback server on port 8080.
 ///
 /// Limits that protect the server from its clients: `body_limit` (413), `header_read_timeout`
-/// (connection closed), `body_read_timeout` (408), and a `max_tokens` cap per request (the
-/// context of one sequence, `context_length / parallel`: larger values get a 400
-/// `context_length_exceeded`, and a request without `max_tokens` stops there too).
+/// (connection closed), `body_read_timeout` (408), and a `max_tokens` cap per request: the
+/// context of one sequence, `context_length / parallel` (larger values get a 400
+/// `context_length_exceeded`, and a request without `max_tokens` stops there too), and
+/// `max_tokens_cap` below it when set.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Host or IP to bind. Anything that is not loopback requires `api_key`.
@@ -47,6 +48,10 @@ pub struct ServerConfig {
     /// still running near its end are ended with an SSE error event and `[DONE]`, other
     /// requests with a 503, and whatever is left when it expires is cut.
     pub shutdown_timeout: Duration,
+    /// The most tokens one request may generate (`ingot serve --max-tokens-cap`): a larger
+    /// `max_tokens` gets a 400 naming the cap, and a request without `max_tokens` stops at
+    /// it. `None`: only the sequence's context limits it.
+    pub max_tokens_cap: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +72,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            max_tokens_cap: None,
         }
     }
 }

@@ -163,6 +163,21 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     let (lease, load_ms) = state.manager.acquire(&v.model, None).await?;
     check_capabilities(&lease, kind, &v)?;
 
+    if let Some(cap) = state.config.max_tokens_cap {
+        match v.request.sampling.max_tokens {
+            Some(max) if max > cap => {
+                return Err(ApiError::InvalidRequest {
+                    message: format!(
+                        "max_tokens is {max}, but this server allows at most {cap} tokens per request (--max-tokens-cap)"
+                    ),
+                    param: Some("max_tokens".into()),
+                    code: Some("max_tokens_exceeded".into()),
+                });
+            }
+            Some(_) => {}
+            None => v.request.sampling.max_tokens = Some(cap),
+        }
+    }
     let info = lease.model().info();
     if let Some(max) = v.request.sampling.max_tokens {
         if max >= info.n_ctx_per_seq {

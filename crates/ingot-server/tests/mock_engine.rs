@@ -222,3 +222,46 @@ async fn slow_headers_are_cut_off() {
     // And the server still serves others.
     assert_eq!(s.get_json("/health").await["status"], "ok");
 }
+
+/// Issue 8: "a max_tokens cap". Above `--max-tokens-cap` a request gets a 400 that names the
+/// cap; without max_tokens a request stops at the cap instead of running to the context end.
+#[tokio::test]
+async fn issue8_max_tokens_cap_rejects_and_bounds_requests() {
+    let config = ServerConfig {
+        max_tokens_cap: Some(5),
+        ..test_config()
+    };
+    let s = start_mock(config, MockConfig::default().with_text(&long_text())).await;
+    let mut body = chat_body("tiny-chat");
+    body["max_tokens"] = json!(6);
+    let r = s.post_json("/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["param"], "max_tokens");
+    assert_eq!(v["error"]["code"], "max_tokens_exceeded");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 5"),
+        "{v}"
+    );
+
+    // Without max_tokens: bounded by the cap.
+    let r = s
+        .post_json("/v1/chat/completions", chat_body("tiny-chat"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["usage"]["completion_tokens"], 5, "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+
+    // At the cap: allowed.
+    let mut body = chat_body("tiny-chat");
+    body["max_tokens"] = json!(5);
+    assert_eq!(
+        s.post_json("/v1/chat/completions", body).await.status(),
+        200
+    );
+}
