@@ -25,23 +25,20 @@ fn mock(ttft_ms: u64, itl_ms: u64) -> MockServer {
 }
 
 fn bench_endpoint(home: &Path, url: &str, out: &Path) -> Value {
-    let o = ingot(home)
-        .args([
-            "bench",
-            "--endpoint",
-            url,
-            "--model",
-            "mock",
-            "--rounds",
-            "3",
-        ])
-        .args(["--concurrency", "1,2", "--no-calibrate", "--json", "--out"])
-        .arg(out)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let o = stdout_of(
+        ingot(home)
+            .args([
+                "bench",
+                "--endpoint",
+                url,
+                "--model",
+                "mock",
+                "--rounds",
+                "3",
+            ])
+            .args(["--concurrency", "1,2", "--no-calibrate", "--json", "--out"])
+            .arg(out),
+    );
     json_of(&o)
 }
 
@@ -148,14 +145,11 @@ fn bench_config_file_with_seed_formats_open_loop_and_slo() {
         ),
     )
     .unwrap();
-    let out = ingot(home.path())
-        .args(["bench", "--json", "--config"])
-        .arg(dir.path().join("bench.toml"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        ingot(home.path())
+            .args(["bench", "--json", "--config"])
+            .arg(dir.path().join("bench.toml")),
+    );
     let v = json_of(&out);
     assert_eq!(
         v["manifest"]["prompt_set"]["ids"],
@@ -176,24 +170,21 @@ fn bench_config_file_with_seed_formats_open_loop_and_slo() {
         r#"{"mock-b": {"capabilities": ["chat"], "size_mb": 1}}"#,
     )
     .unwrap();
-    let out = ingot(home.path())
-        .args([
-            "bench",
-            "--json",
-            "--rate",
-            "50",
-            "--concurrency",
-            "1",
-            "--models",
-        ])
-        .arg(dir.path().join("models.json"))
-        .arg("--config")
-        .arg(dir.path().join("bench.toml"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        ingot(home.path())
+            .args([
+                "bench",
+                "--json",
+                "--rate",
+                "50",
+                "--concurrency",
+                "1",
+                "--models",
+            ])
+            .arg(dir.path().join("models.json"))
+            .arg("--config")
+            .arg(dir.path().join("bench.toml")),
+    );
     let v = json_of(&out);
     assert_eq!(v["models"][0]["alias"], "mock-b");
     assert_eq!(
@@ -205,29 +196,26 @@ fn bench_config_file_with_seed_formats_open_loop_and_slo() {
 #[test]
 fn bench_calibrate_json_has_the_figures() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path())
-        .args([
-            "bench",
-            "calibrate",
-            "--json",
-            "--concurrency",
-            "1",
-            "--requests",
-            "10",
-        ])
-        .args([
-            "--ttft-ms",
-            "5",
-            "--itl-ms",
-            "2",
-            "--throughput-requests",
-            "300",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        ingot(home.path())
+            .args([
+                "bench",
+                "calibrate",
+                "--json",
+                "--concurrency",
+                "1",
+                "--requests",
+                "10",
+            ])
+            .args([
+                "--ttft-ms",
+                "5",
+                "--itl-ms",
+                "2",
+                "--throughput-requests",
+                "300",
+            ]),
+    );
     let v = json_of(&out);
     for k in [
         "ttft_error_ms_p50",
@@ -388,25 +376,21 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    let out = ingot(home.path())
-        .args(["bench", "--endpoint", &server.url(), "--model", "mock"])
-        .arg("--prompts")
-        .arg(&prompts)
-        .args(["--rounds", "1", "--no-calibrate", "-q"])
-        .args([
-            "--select",
-            "p95_ms<=60000,error_rate<=0",
-            "--maximize",
-            "quality",
-        ])
-        .arg("--out")
-        .arg(&run)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8_lossy(&out);
+    let out = stdout_of(
+        ingot(home.path())
+            .args(["bench", "--endpoint", &server.url(), "--model", "mock"])
+            .arg("--prompts")
+            .arg(&prompts)
+            .args(["--rounds", "1", "--no-calibrate", "-q"])
+            .args([
+                "--select",
+                "p95_ms<=60000,error_rate<=0",
+                "--maximize",
+                "quality",
+            ])
+            .arg("--out")
+            .arg(&run),
+    );
     assert!(out.contains("quality mock: 3.00/5"), "{out}");
     assert!(out.contains("1/2 cases passed"), "{out}");
     assert!(
@@ -421,15 +405,8 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
     );
 
     // Annotate, fill in, report.
-    let o = ingot(home.path())
-        .args(["bench", "annotate"])
-        .arg(&run)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert!(String::from_utf8_lossy(&o).contains("2 rows"));
+    let o = stdout_of(ingot(home.path()).args(["bench", "annotate"]).arg(&run));
+    assert!(o.contains("2 rows"));
     let csv = run.join("annotations.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(

@@ -18,13 +18,7 @@ const ALIASES: [&str; 6] = [
 #[test]
 fn issue2_model_list_json_lists_the_six_aliases() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path())
-        .args(["model", "list", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(ingot(home.path()).args(["model", "list", "--json"]));
     let v = json_of(&out);
     let mut aliases: Vec<&str> = v
         .as_array()
@@ -55,35 +49,17 @@ fn issue2_model_list_json_lists_the_six_aliases() {
 #[test]
 fn issue2_model_list_table_snapshot() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path())
-        .args(["model", "list"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    let out = stdout_of(ingot(home.path()).args(["model", "list"]));
+    insta::assert_snapshot!(out);
 }
 
 #[test]
 fn issue2_model_info_shows_sources_in_order() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path())
-        .args(["model", "info", "gemma3-270m"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let out = stdout_of(ingot(home.path()).args(["model", "info", "gemma3-270m"]));
+    let text = out;
     insta::assert_snapshot!(text);
-    let out = ingot(home.path())
-        .args(["model", "info", "gemma3-270m", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(ingot(home.path()).args(["model", "info", "gemma3-270m", "--json"]));
     let v = json_of(&out);
     assert_eq!(v["alias"], "gemma3-270m");
     assert_eq!(v["chat_template"], false);
@@ -138,25 +114,13 @@ fn issue2_usage_errors_exit_2() {
 #[test]
 fn issue2_cache_dir_and_empty_list() {
     let home = tempfile::tempdir().unwrap();
-    let out = ingot(home.path())
-        .args(["cache", "dir"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let dir = String::from_utf8(out).unwrap();
+    let out = stdout_of(ingot(home.path()).args(["cache", "dir"]));
+    let dir = out;
     assert!(
         dir.trim().starts_with(home.path().to_str().unwrap()),
         "{dir}"
     );
-    let out = ingot(home.path())
-        .args(["cache", "list", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(ingot(home.path()).args(["cache", "list", "--json"]));
     assert_eq!(json_of(&out), serde_json::json!([]));
     ingot(home.path())
         .args(["cache", "gc"])
@@ -179,25 +143,13 @@ fn issue2_download_smollm2_list_and_remove() {
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         ));
 
-    let out = ingot(home.path())
-        .args(["model", "list", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(ingot(home.path()).args(["model", "list", "--json"]));
     let v = json_of(&out);
     for m in v.as_array().unwrap() {
         let expect = m["alias"] == "smollm2-135m";
         assert_eq!(m["cached"], Value::Bool(expect), "{m}");
     }
-    let out = ingot(home.path())
-        .args(["cache", "list", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(ingot(home.path()).args(["cache", "list", "--json"]));
     let v = json_of(&out);
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["alias"], "smollm2-135m");
@@ -328,22 +280,19 @@ fn issue3_model_run_unknown_alias_and_bad_template_fail_cleanly() {
 #[test]
 fn issue3_bench_engine_json() {
     let home = home_with_smollm2();
-    let out = ingot(home.path())
-        .args([
-            "bench",
-            "engine",
-            "smollm2-135m",
-            "--prompt-tokens",
-            "64",
-            "--gen-tokens",
-            "16",
-        ])
-        .args(["--repetitions", "2", "--threads", "2", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        ingot(home.path())
+            .args([
+                "bench",
+                "engine",
+                "smollm2-135m",
+                "--prompt-tokens",
+                "64",
+                "--gen-tokens",
+                "16",
+            ])
+            .args(["--repetitions", "2", "--threads", "2", "--json"]),
+    );
     let v = json_of(&out);
     assert_eq!(v["threads"], 2);
     assert_eq!(
