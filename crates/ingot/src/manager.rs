@@ -640,26 +640,10 @@ fn wait_with_timeout(
 
 /// SIGTERM, then SIGKILL after [`STOP_GRACE`].
 fn stop_process(status: &ServiceStatus) {
-    let pid = status.pid;
-    let Ok(raw) = i32::try_from(pid) else { return };
-    // `is_alive` also checks the recorded start time: a pid reused by an unrelated process
-    // since is never signalled.
-    if raw <= 0 || !status.is_alive() {
-        return;
-    }
-    // SAFETY: plain signals to one known pid.
-    unsafe { libc::kill(raw, libc::SIGTERM) };
-    let deadline = Instant::now() + STOP_GRACE;
-    while status.is_alive() {
-        if Instant::now() > deadline {
-            tracing::warn!(
-                pid,
-                "the service did not stop within {STOP_GRACE:?}; killing it"
-            );
-            // SAFETY: as above.
-            unsafe { libc::kill(raw, libc::SIGKILL) };
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if let Ok(service::Stopped::Killed) = service::stop(status, STOP_GRACE) {
+        tracing::warn!(
+            pid = status.pid,
+            "the service did not stop within {STOP_GRACE:?}; it was killed"
+        );
     }
 }

@@ -143,6 +143,39 @@ pub fn live_status(home: &Path) -> Result<Option<ServiceStatus>, StatusFileError
     }
 }
 
+/// How [`stop`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It exited after SIGTERM (or was already gone).
+    Gracefully,
+    /// It was still running after the grace period and got SIGKILL.
+    Killed,
+}
+
+/// Stops the service `status` describes: SIGTERM, then SIGKILL if it is still running after
+/// `grace`. [`ServiceStatus::is_alive`] checks the recorded start time too, so a pid reused
+/// by an unrelated process is never signalled. Errors: the SIGTERM could not be sent.
+pub fn stop(status: &ServiceStatus, grace: std::time::Duration) -> std::io::Result<Stopped> {
+    let pid = match i32::try_from(status.pid) {
+        Ok(p) if p > 0 && status.is_alive() => p,
+        _ => return Ok(Stopped::Gracefully),
+    };
+    // SAFETY: plain signals to one pid, checked above to be the service.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while status.is_alive() {
+        if std::time::Instant::now() > deadline {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Ok(Stopped::Killed);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(Stopped::Gracefully)
+}
+
 /// Whether process `pid` exists (and is not a zombie).
 pub fn pid_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {

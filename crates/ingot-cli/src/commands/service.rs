@@ -41,10 +41,6 @@ fn write_status(path: &Path, status: &ServiceStatus) -> Result<()> {
     Ok(status.write(path)?)
 }
 
-fn pid_alive(pid: u32) -> bool {
-    ingot::service::pid_alive(pid)
-}
-
 /// The status of a service that is actually running; a stale file is removed.
 fn live_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
     Ok(ingot::service::live_status(&ctx.home)?)
@@ -212,21 +208,10 @@ pub(crate) fn stop(ctx: &Context) -> Result<()> {
         println!("the service is not running");
         return Ok(());
     };
-    let pid = i32::try_from(s.pid).context("bad pid in the status file")?;
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        bail!(
-            "cannot signal pid {pid}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    while pid_alive(s.pid) {
-        if Instant::now() > deadline {
-            eprintln!("the service did not stop within {STOP_GRACE:?}; killing it");
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let how = ingot::service::stop(&s, STOP_GRACE)
+        .with_context(|| format!("cannot signal pid {}", s.pid))?;
+    if how == ingot::service::Stopped::Killed {
+        eprintln!("the service did not stop within {STOP_GRACE:?}; it was killed");
     }
     let _ = std::fs::remove_file(status_path(ctx));
     println!("ingot service stopped (pid {})", s.pid);
