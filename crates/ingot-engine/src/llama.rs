@@ -120,21 +120,8 @@ impl LlamaLoadedModel {
             ));
         }
         let summary = gguf::validate(path)?;
-        let backend = backend()?;
-
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
-        backend::clear_last_error();
-        let model = LlamaModel::load_from_file(backend, path, &mparams).map_err(|e| {
-            let reason = match backend::take_last_error() {
-                Some(msg) => format!("llama.cpp cannot load it: {msg}"),
-                None => format!("llama.cpp cannot load it ({e})"),
-            };
-            EngineError::InvalidModel {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
-        let model = Arc::new(model);
+        let model = Arc::new(load_model(path, &mparams, "it")?);
 
         let (n_ctx, n_ctx_seq) = context_geometry(opts, model.n_ctx_train())?;
         if opts.n_parallel > opts.batch_size as usize {
@@ -283,6 +270,24 @@ impl LlamaLoadedModel {
     }
 }
 
+/// Loads a (validated) GGUF file into llama.cpp. A failure quotes llama.cpp's own logged
+/// reason: "llama.cpp cannot load WHAT: ...".
+fn load_model(
+    path: &Path,
+    params: &LlamaModelParams,
+    what: &str,
+) -> Result<LlamaModel, EngineError> {
+    let backend = backend()?;
+    backend::clear_last_error();
+    LlamaModel::load_from_file(backend, path, params).map_err(|e| EngineError::InvalidModel {
+        path: path.to_path_buf(),
+        reason: match backend::take_last_error() {
+            Some(msg) => format!("llama.cpp cannot load {what}: {msg}"),
+            None => format!("llama.cpp cannot load {what} ({e})"),
+        },
+    })
+}
+
 /// A model's vocabulary alone (llama.cpp's `vocab_only` load: no weights, a few MB), for
 /// counting tokens in text that some other process generated, e.g. `ingot bench --endpoint`
 /// against a server that reports no `usage`.
@@ -295,17 +300,8 @@ impl Tokenizer {
     /// loads).
     pub fn load(path: &Path) -> Result<Self, EngineError> {
         gguf::validate(path)?;
-        let backend = backend()?;
         let params = LlamaModelParams::default().with_vocab_only(true);
-        backend::clear_last_error();
-        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
-            EngineError::InvalidModel {
-                path: path.to_path_buf(),
-                reason: backend::take_last_error()
-                    .map(|m| format!("llama.cpp cannot load its vocabulary: {m}"))
-                    .unwrap_or_else(|| format!("llama.cpp cannot load its vocabulary ({e})")),
-            }
-        })?;
+        let model = load_model(path, &params, "its vocabulary")?;
         Ok(Self { model })
     }
 
