@@ -620,8 +620,8 @@ fn bench_model(
     // Counts tokens when the server sends no usage (the model's vocabulary only, when its
     // GGUF is cached locally).
     let mut tokenizer: Option<ingot_engine::Tokenizer> = None;
-    let target: Arc<dyn Target> = match &cfg.target {
-        TargetSpec::Endpoint { url, api_key, .. } => {
+    let target: Arc<dyn Target> = match (&cfg.target, &remote) {
+        (TargetSpec::Endpoint { url, api_key, .. }, _) => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
             if let Some(local) = resolver.lookup(&spec.alias) {
                 tokenizer = ingot_engine::Tokenizer::load(&local.path).ok();
@@ -641,8 +641,7 @@ fn bench_model(
                 cfg.gen.clone(),
             )?)
         }
-        TargetSpec::InProcess if remote.is_some() => {
-            let r = remote.as_ref().expect("checked");
+        (TargetSpec::InProcess, Some(r)) => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
             mr.remote = Some(format!("{} at {}", r.model, r.url));
             Arc::new(HttpTarget::new(
@@ -653,7 +652,7 @@ fn bench_model(
                 cfg.gen.clone(),
             )?)
         }
-        TargetSpec::InProcess => {
+        (TargetSpec::InProcess, None) => {
             let resolved = resolver
                 .resolve(&spec.alias)
                 .map_err(|e| anyhow::anyhow!("download: {e:#}"))?;
