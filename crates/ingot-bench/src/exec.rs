@@ -318,9 +318,11 @@ mod tests {
         }
         let sc = Scenario::closed(2, StopAt::Duration(0.2));
         let (_, recs) = run_scenario(Arc::new(Slow), &prompts(), &sc, "m", 0, false, None).await;
-        // Two workers × ~10 requests of 20 ms in 200 ms; none starts after the deadline.
-        assert!((12..=22).contains(&recs.len()), "{}", recs.len());
-        assert!(recs.iter().all(|r| r.send_ms < 200.0 + 5.0));
+        // Two workers × ~10 requests of 20 ms in 200 ms; none starts after the deadline. A
+        // loaded 2-core machine oversleeps (fewer requests) and may preempt a worker between
+        // its deadline check and the send, hence the wide lower bound and slack (issue 12).
+        assert!((4..=22).contains(&recs.len()), "{}", recs.len());
+        assert!(recs.iter().all(|r| r.send_ms < 200.0 + 30.0));
     }
 
     #[test]
@@ -350,19 +352,22 @@ mod tests {
         let first = recs.first().unwrap().send_ms;
         let last = recs.last().unwrap().send_ms;
         let rate = 399.0 / ((last - first) / 1000.0);
-        // n = 400 exponential gaps: the realised rate is within ±15 % (3 standard errors).
-        assert!(
-            (rate - 400.0).abs() / 400.0 < 0.15,
-            "actual send rate {rate}"
-        );
+        // n = 400 exponential gaps: the scheduled rate is within ±15 % (3 standard errors).
         let intended_rate = 399.0 / (recs.last().unwrap().intended_start_ms / 1000.0);
         assert!(
-            (rate - intended_rate).abs() / intended_rate < 0.05,
+            (intended_rate - 400.0).abs() / 400.0 < 0.15,
+            "scheduled rate {intended_rate}"
+        );
+        // The sends keep to it. The bounds leave room for a loaded 2-core machine (a stall of
+        // up to 200 ms over the second; issue 12): an open loop that waited for responses
+        // would fall seconds behind.
+        assert!(
+            (rate - intended_rate).abs() / intended_rate < 0.2,
             "{rate} vs {intended_rate}"
         );
         let m = crate::stats::scenario_metrics(&recs, &crate::stats::Slo::default());
         assert!(
-            m.schedule_lag_ms.p50.unwrap() < 2.0,
+            m.schedule_lag_ms.p50.unwrap() < 20.0,
             "{:?}",
             m.schedule_lag_ms
         );

@@ -84,23 +84,25 @@ fn scripted_text_and_timing() {
     assert_eq!(r.text, "one two three four");
     assert_eq!(r.finish, Some(FinishReason::Stop));
     assert_eq!(r.usage.completion_tokens, 4);
+    // Lower bounds are exact (the mock never emits early); the upper ones only catch a
+    // timing that is not applied at all, with room for a loaded 2-core CI machine (issue 12).
     let first = r.token_times[0];
     assert!(
-        first >= ms(80) && first < ms(180),
+        first >= ms(80) && first < ms(480),
         "ttft {first:?} (configured 80 ms)"
     );
     let gaps: Vec<_> = r.token_times.windows(2).map(|w| w[1] - w[0]).collect();
     for g in &gaps {
-        assert!(*g >= ms(10) && *g < ms(120), "inter-token gap {g:?}");
+        assert!(*g >= ms(10) && *g < ms(420), "inter-token gap {g:?}");
     }
     let t = r.timings;
     assert!(
-        t.ttft_ms >= 80.0 && t.ttft_ms < 180.0,
+        t.ttft_ms >= 80.0 && t.ttft_ms < 480.0,
         "reported ttft {}",
         t.ttft_ms
     );
     // 3 gaps of ~20 ms: gen_ms ~60, rate = (n-1)/gen_ms ~ 50 tok/s.
-    assert!(t.gen_ms >= 55.0 && t.gen_ms < 200.0, "gen_ms {}", t.gen_ms);
+    assert!(t.gen_ms >= 55.0 && t.gen_ms < 600.0, "gen_ms {}", t.gen_ms);
     assert!(
         (t.gen_tokens_per_s - 3.0 * 1e3 / t.gen_ms).abs() < 1e-9,
         "rate is (n-1)/gen_ms"
@@ -149,7 +151,7 @@ fn single_slot_queues_and_reports_queue_time() {
     let m = load(
         MockConfig::default()
             .with_text("x y z")
-            .with_timing(ms(50), ms(10)),
+            .with_timing(ms(200), ms(10)),
         LoadOptions::default(),
     );
     let a = m.generate(req(None)).unwrap();
@@ -157,10 +159,11 @@ fn single_slot_queues_and_reports_queue_time() {
     let ha = std::thread::spawn(move || run(a));
     let rb = run(b);
     let ra = ha.join().unwrap();
-    assert!(ra.timings.queue_ms < 20.0, "{}", ra.timings.queue_ms);
-    // B waits for all of A (~50 + 2*10 ms).
-    assert!(rb.timings.queue_ms >= 60.0, "{}", rb.timings.queue_ms);
-    assert!(rb.timings.ttft_ms >= rb.timings.queue_ms + 50.0);
+    // A starts at once, B waits for all of A (~200 + 2*10 ms): the margins between the two
+    // hold on a loaded 2-core machine.
+    assert!(ra.timings.queue_ms < 100.0, "{}", ra.timings.queue_ms);
+    assert!(rb.timings.queue_ms >= 200.0, "{}", rb.timings.queue_ms);
+    assert!(rb.timings.ttft_ms >= rb.timings.queue_ms + 200.0);
 }
 
 #[test]
@@ -168,7 +171,7 @@ fn parallel_slots_run_concurrently() {
     let m = load(
         MockConfig::default()
             .with_text("x y z")
-            .with_timing(ms(100), ms(10)),
+            .with_timing(ms(400), ms(10)),
         LoadOptions {
             n_parallel: 4,
             ..Default::default()
@@ -183,10 +186,10 @@ fn parallel_slots_run_concurrently() {
     for h in handles {
         let r = h.join().unwrap();
         assert_eq!(r.finish, Some(FinishReason::Stop));
-        assert!(r.timings.queue_ms < 20.0);
+        assert!(r.timings.queue_ms < 200.0, "{}", r.timings.queue_ms);
     }
-    // Four requests of ~120 ms in parallel, not ~480 ms in series.
-    assert!(t.elapsed() < ms(400), "{:?}", t.elapsed());
+    // Four requests of ~420 ms in parallel, not ~1680 ms in series (wide margins: issue 12).
+    assert!(t.elapsed() < ms(1200), "{:?}", t.elapsed());
 }
 
 #[test]
@@ -204,7 +207,8 @@ fn overload_is_immediate() {
     let t = Instant::now();
     let err = m.generate(req(None)).map(|_| ()).unwrap_err();
     assert!(matches!(err, EngineError::Overloaded { max_queue: 2 }));
-    assert!(t.elapsed() < ms(50));
+    // Without waiting for the running request (500 ms); room for a loaded machine.
+    assert!(t.elapsed() < ms(250), "{:?}", t.elapsed());
     std::thread::sleep(ms(30));
     assert_eq!(m.load_state(), (1, 2));
 }
@@ -223,14 +227,15 @@ fn cancellation_and_dropping_free_the_slot() {
     s.cancel();
     let r = run(s);
     assert_eq!(r.finish, Some(FinishReason::Cancelled));
-    assert!(t.elapsed() < ms(100));
+    // The script would run 5 s; a loaded machine may take a while to schedule the cancel.
+    assert!(t.elapsed() < ms(1000), "{:?}", t.elapsed());
 
     let mut s = m.generate(req(None)).unwrap();
     assert!(matches!(s.blocking_next(), Some(Event::Token { .. })));
     drop(s);
     let t = Instant::now();
     while m.load_state() != (0, 0) {
-        assert!(t.elapsed() < ms(200));
+        assert!(t.elapsed() < ms(1000), "{:?}", m.load_state());
         std::thread::sleep(ms(2));
     }
     // A queued request that is cancelled never runs.
