@@ -248,6 +248,11 @@ impl From<EngineError> for ApiError {
                 max_tokens,
                 n_ctx,
             },
+            EngineError::PromptTooLong { .. } => ApiError::InvalidRequest {
+                message: e.to_string(),
+                param: Some("messages".into()),
+                code: Some("context_length_exceeded".into()),
+            },
             EngineError::NoChatTemplate { .. } => ApiError::InvalidRequest {
                 message: e.to_string(),
                 param: Some("messages".into()),
@@ -271,6 +276,7 @@ impl From<EngineError> for ApiError {
                 retry_after_secs: 1,
             },
             EngineError::Load { .. }
+            | EngineError::InsufficientMemory { .. }
             | EngineError::InvalidModel { .. }
             | EngineError::Backend(_) => ApiError::Internal(e.to_string()),
         }

@@ -192,6 +192,8 @@ pub struct RunConfig {
     pub requests: Option<u64>,
     pub duration_s: Option<f64>,
     pub threads: Option<usize>,
+    /// Memory each in-process model may take (`--max-memory`); `None`: the free memory.
+    pub max_memory: Option<u64>,
     /// Sequences the in-process engine decodes together [default: the highest concurrency].
     pub parallel: Option<usize>,
     pub slo: Slo,
@@ -225,6 +227,7 @@ impl Default for RunConfig {
             requests: None,
             duration_s: None,
             threads: None,
+            max_memory: None,
             parallel: None,
             slo: Slo::default(),
             watts_per_core: crate::resources::DEFAULT_WATTS_PER_CORE,
@@ -676,6 +679,7 @@ fn bench_model(
                 prefix_cache: false,
                 max_queue: 1 << 20,
                 chat_template: resolved.chat_template_override.clone(),
+                max_memory: cfg.max_memory,
                 ..LoadOptions::default()
             };
             let mut load = LoadMetrics::default();

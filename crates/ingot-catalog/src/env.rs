@@ -24,6 +24,9 @@ pub const INGOT_THREADS: &str = "INGOT_THREADS";
 pub const INGOT_HOST: &str = "INGOT_HOST";
 /// Port `ingot serve` binds to (`--port`). Default: 5273; 0 picks a free port.
 pub const INGOT_PORT: &str = "INGOT_PORT";
+/// Memory a model may take (`--max-memory` of `serve`, `run`, `bench run`), e.g. `4GiB`.
+/// Default: the memory the system has free.
+pub const INGOT_MAX_MEMORY: &str = "INGOT_MAX_MEMORY";
 /// API key required by `ingot serve` (`--api-key`); mandatory for non-loopback binds.
 pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
 /// API key sent to `ingot bench --judge-endpoint` (`--judge-api-key`).

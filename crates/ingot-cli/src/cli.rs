@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// without max_tokens stop here [default: one sequence's context]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tokens_cap: Option<u32>,
+    /// Memory the loaded models may take together, e.g. 4GiB or 512MB; idle models are
+    /// unloaded to make room, and a model that still does not fit is refused before it is
+    /// loaded [default: the memory the system has free]
+    #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
+    pub max_memory: Option<u64>,
     /// Write a status file (pid, url, started) once listening (used by `service start`)
     #[arg(long, hide = true)]
     pub status_file: Option<PathBuf>,
@@ -290,6 +295,10 @@ pub struct LoadArgs {
     /// Chat template file (Jinja) to use instead of, or in the absence of, the model's own
     #[arg(long, value_name = "FILE")]
     pub chat_template: Option<PathBuf>,
+    /// Memory the model may take, e.g. 4GiB or 512MB; one that would need more is refused
+    /// before it is loaded [default: the memory the system has free]
+    #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
+    pub max_memory: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -462,6 +471,10 @@ pub struct BenchRunArgs {
     /// Inference threads (in-process) [default: physical cores]
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Memory each model may take (in-process), e.g. 4GiB or 512MB; one that would need more is refused
+    /// before it is loaded [default: the memory the system has free]
+    #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
+    pub max_memory: Option<u64>,
     /// Sequences decoded together (in-process) [default: the highest concurrency, at least 4 with --rate]
     #[arg(long)]
     pub parallel: Option<usize>,

@@ -26,6 +26,7 @@ where
     for name in [
         ingot_catalog::env::INGOT_HOME,
         ingot_catalog::env::INGOT_THREADS,
+        ingot_catalog::env::INGOT_MAX_MEMORY,
         ingot_catalog::env::INGOT_HOST,
         ingot_catalog::env::INGOT_PORT,
         ingot_catalog::env::INGOT_API_KEY,

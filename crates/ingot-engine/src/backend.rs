@@ -17,9 +17,60 @@ use crate::types::EngineError;
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
+/// Longest log line kept, in bytes. llama.cpp logs some inputs whole (a rejected grammar,
+/// a token's text); a request must not be able to write megabytes into the server's log.
+const MAX_LOG_LINE: usize = 1024;
+
+/// A log line being assembled: its text (at most [`MAX_LOG_LINE`] bytes), its level and how
+/// many bytes were dropped.
+struct Line {
+    text: String,
+    level: u32,
+    dropped: usize,
+}
+
+impl Line {
+    const fn new() -> Self {
+        Self {
+            text: String::new(),
+            level: 0,
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        let room = MAX_LOG_LINE.saturating_sub(self.text.len());
+        if s.len() <= room {
+            self.text.push_str(s);
+            return;
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.text.push_str(&s[..cut]);
+        // Keep the newline that ends the line, so it is still emitted.
+        let nl = s.ends_with('\n');
+        self.dropped += s.len() - cut - usize::from(nl);
+        if nl {
+            self.text.push('\n');
+        }
+    }
+
+    /// The finished line (trimmed, with a note of what was cut) and a reset buffer.
+    fn take(&mut self) -> String {
+        let mut msg = std::mem::take(&mut self.text).trim_end().to_string();
+        if self.dropped > 0 {
+            msg.push_str(&format!(" [... {} more bytes]", self.dropped));
+            self.dropped = 0;
+        }
+        msg
+    }
+}
+
 thread_local! {
-    /// Partial log line (llama.cpp emits some lines in several calls) and its level.
-    static LINE: RefCell<(String, u32)> = const { RefCell::new((String::new(), 0)) };
+    /// Partial log line (llama.cpp emits some lines in several calls).
+    static LINE: RefCell<Line> = const { RefCell::new(Line::new()) };
     /// The last error logged on this thread.
     static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -85,8 +136,19 @@ pub(crate) fn clear_last_error() {
     LAST_ERROR.with(|e| e.borrow_mut().take());
 }
 
-/// The last error llama.cpp logged on this thread since [`clear_last_error`].
+/// The last error llama.cpp logged on this thread since [`clear_last_error`] (at most
+/// [`MAX_LOG_LINE`] bytes). An error line still waiting for its newline counts too: some
+/// llama.cpp errors end without one.
 pub(crate) fn take_last_error() -> Option<String> {
+    let _ = std::panic::catch_unwind(|| {
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            if line.level == llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR && !line.text.is_empty() {
+                let msg = line.take();
+                emit(llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR, &msg);
+            }
+        })
+    });
     LAST_ERROR.with(|e| e.borrow_mut().take())
 }
 
@@ -102,13 +164,13 @@ extern "C" fn log_callback(level: u32, text: *const c_char, _user: *mut c_void) 
     let _ = std::panic::catch_unwind(|| {
         LINE.with(|line| {
             let mut line = line.borrow_mut();
-            if level != GGML_LOG_LEVEL_CONT && line.0.is_empty() {
-                line.1 = level;
+            if level != GGML_LOG_LEVEL_CONT && line.text.is_empty() {
+                line.level = level;
             }
-            line.0.push_str(&text);
-            if line.0.ends_with('\n') {
-                let msg = std::mem::take(&mut line.0);
-                emit(line.1, msg.trim_end());
+            line.push(&text);
+            if line.text.ends_with('\n') {
+                let msg = line.take();
+                emit(line.level, &msg);
             }
         });
     });
@@ -150,6 +212,38 @@ pub(crate) fn release_thread_pool() {
 #[cfg(feature = "openmp")]
 extern "C" {
     fn omp_pause_resource_all(kind: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn long_log_lines_are_cut_and_unterminated_errors_are_kept() {
+        // A rejected 64 KiB grammar must not land in the log (or an error message) whole.
+        let mut line = Line::new();
+        line.push(&"g".repeat(10_000));
+        line.push("tail\n");
+        assert!(line.text.ends_with('\n'));
+        let msg = line.take();
+        assert!(msg.len() < MAX_LOG_LINE + 40, "{}", msg.len());
+        assert!(msg.ends_with("[... 8980 more bytes]"), "{msg}");
+        assert!(line.text.is_empty() && line.dropped == 0);
+
+        // An error without a newline (llama.cpp's left-recursion message) is still reported.
+        clear_last_error();
+        let text = std::ffi::CString::new("left recursion detected").unwrap();
+        log_callback(
+            llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR,
+            text.as_ptr(),
+            std::ptr::null_mut(),
+        );
+        assert_eq!(
+            take_last_error().as_deref(),
+            Some("left recursion detected")
+        );
+        assert_eq!(take_last_error(), None);
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ impl Engine for LlamaEngine {
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError> {
         Ok(Arc::new(LlamaLoadedModel::load(path, opts)?))
     }
+
+    fn estimate_memory(&self, path: &Path, opts: &LoadOptions) -> Option<crate::MemoryEstimate> {
+        crate::memory::estimate_memory(path, opts).ok()
+    }
 }
 
 /// Why chat requests cannot be served, when they cannot.
@@ -66,6 +70,10 @@ pub struct LlamaLoadedModel {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The load time is reported once, on the first request (see [`Timings::load_ms`]).
     load_reported: AtomicBool,
+    /// The most prompt bytes one token can cover, when the vocabulary bounds it (see
+    /// [`max_token_bytes`]): a prompt longer than the context times this cannot fit and is
+    /// refused before it is tokenized.
+    max_token_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for LlamaLoadedModel {
@@ -120,6 +128,9 @@ impl LlamaLoadedModel {
             ));
         }
         let summary = gguf::validate(path)?;
+        // Refuse what would not fit before llama.cpp maps the weights (issue 12).
+        let estimate = crate::memory::estimate_from_header(&summary.header, opts);
+        crate::memory::check_fits(path, &estimate, opts.max_memory)?;
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
         let model = Arc::new(load_model(path, &mparams, "it")?);
 
@@ -211,8 +222,10 @@ impl LlamaLoadedModel {
         };
         tracing::info!(
             model = %name, n_ctx = actual_ctx, n_ctx_per_seq = n_ctx_seq, n_parallel = opts.n_parallel,
-            threads, n_batch, load_ms = info.load_ms, "model loaded"
+            threads, n_batch, load_ms = info.load_ms,
+            memory_estimate_mib = estimate.total() >> 20, "model loaded"
         );
+        let max_token_bytes = max_token_bytes(&model);
         Ok(Self {
             info,
             model,
@@ -223,6 +236,7 @@ impl LlamaLoadedModel {
             cmd_tx,
             thread: Mutex::new(Some(thread)),
             load_reported: AtomicBool::new(false),
+            max_token_bytes,
         })
     }
 
@@ -334,6 +348,50 @@ pub(crate) fn tokenize(
     Ok(tokens)
 }
 
+/// The longest text of any token of the vocabulary, in bytes: an upper bound on the prompt
+/// bytes one token covers, so a prompt needs at least `bytes / max_token_bytes` tokens.
+///
+/// It holds for the byte-level BPE and SentencePiece vocabularies (nearly every generative
+/// model): their tokenizers consume the input bytes without normalizing them away, and a
+/// token's stored text is never shorter than the bytes it stands for (`Ġ`, `▁` and `<0x0A>`
+/// are longer); special tokens match their text exactly. WordPiece and Unigram tokenizers
+/// normalize (collapse whitespace, strip accents), so they get no bound (`None`): their
+/// prompts are tokenized and checked by token count only.
+fn max_token_bytes(model: &LlamaModel) -> Option<usize> {
+    use llama_cpp_2::model::VocabType;
+    let vocab = model.vocab();
+    if !matches!(vocab.vocab_type(), VocabType::BPE | VocabType::SPM) {
+        return None;
+    }
+    (0..vocab.n_tokens())
+        .map(|t| vocab.text(LlamaToken(t)).map_or(0, |c| c.to_bytes().len()))
+        .max()
+        .filter(|&m| m > 0)
+}
+
+/// Refuses, by its byte length alone, a prompt that cannot fit `n_ctx` even with a single
+/// generated token (issue 12: a 2 MB prompt was tokenized in full before the context check).
+/// A prompt that passes is at most `n_ctx × max_token_bytes` bytes, so tokenizing it is
+/// bounded too; the exact check (with `max_tokens`) follows tokenization.
+pub(crate) fn check_prompt_bytes(
+    bytes: usize,
+    max_token_bytes: Option<usize>,
+    n_ctx: u32,
+) -> Result<(), EngineError> {
+    let Some(per_token) = max_token_bytes else {
+        return Ok(());
+    };
+    let min_tokens = bytes.div_ceil(per_token.max(1)) as u64;
+    if min_tokens >= u64::from(n_ctx) {
+        return Err(EngineError::PromptTooLong {
+            bytes: bytes as u64,
+            min_tokens,
+            n_ctx,
+        });
+    }
+    Ok(())
+}
+
 /// BOS/EOS token texts for templates; empty when the vocabulary has none.
 fn special_texts(model: &LlamaModel) -> (String, String) {
     let vocab = model.vocab();
@@ -362,12 +420,13 @@ impl LoadedModel for LlamaLoadedModel {
         let enqueued = Instant::now();
         sampling::validate(&req.sampling)?;
         let text = self.render_prompt(&req.prompt)?;
+        let n_ctx = self.info.n_ctx_per_seq;
+        check_prompt_bytes(text.len(), self.max_token_bytes, n_ctx)?;
         let tokens = self.tokenize_prompt(&text)?;
         if tokens.is_empty() {
             return Err(EngineError::InvalidRequest("the prompt is empty".into()));
         }
         let n_prompt = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-        let n_ctx = self.info.n_ctx_per_seq;
         let max_tokens = match req.sampling.max_tokens {
             Some(m) => {
                 if u64::from(n_prompt) + u64::from(m) > u64::from(n_ctx) {
@@ -394,11 +453,7 @@ impl LoadedModel for LlamaLoadedModel {
         let mut sampler = sampling::Sampler::new(&self.model, &req.sampling, n_ctx)?;
         if req.sampling.repeat_penalty != 1.0 {
             // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
-            let last_n = if req.sampling.repeat_last_n < 0 {
-                tokens.len()
-            } else {
-                req.sampling.repeat_last_n as usize
-            };
+            let last_n = sampling::penalty_window(req.sampling.repeat_last_n, n_ctx) as usize;
             sampler.accept_prompt(&tokens[tokens.len().saturating_sub(last_n)..]);
         }
 
@@ -452,6 +507,28 @@ impl Drop for LlamaLoadedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_bytes_beyond_the_context_are_refused_before_tokenizing() {
+        // 4096 tokens of at most 64 bytes each: 262,080 bytes may still fit with one more.
+        assert!(check_prompt_bytes(4095 * 64, Some(64), 4096).is_ok());
+        assert!(check_prompt_bytes(4096 * 64, Some(64), 4096).is_err());
+        // No bound for vocabularies that normalize.
+        assert!(check_prompt_bytes(2_000_000, None, 4096).is_ok());
+        let e = check_prompt_bytes(2_000_000, Some(64), 4096).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::PromptTooLong {
+                    bytes: 2_000_000,
+                    min_tokens: 31250,
+                    n_ctx: 4096
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("2000000 bytes"), "{e}");
+    }
 
     #[test]
     fn geometry_defaults_and_limits() {

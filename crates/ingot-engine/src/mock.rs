@@ -213,6 +213,7 @@ impl LoadedModel for MockModel {
         let text = self.render(&req.prompt)?;
         let prompt_tokens = self.count_tokens(&text)?.max(1);
         let n_ctx = self.info.n_ctx_per_seq;
+        crate::sampling::validate_for_context(&req.sampling, n_ctx)?;
         let max_tokens = match req.sampling.max_tokens {
             Some(m) if u64::from(prompt_tokens) + u64::from(m) > u64::from(n_ctx) => {
                 return Err(EngineError::ContextOverflow {

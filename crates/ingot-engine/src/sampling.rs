@@ -50,7 +50,90 @@ pub(crate) fn validate(p: &SamplingParams) -> Result<(), EngineError> {
     if p.stop.len() > 16 || p.stop.iter().any(|s| s.len() > 1024) {
         return bad("at most 16 stop strings of at most 1024 bytes each".into());
     }
+    if p.repeat_last_n < -1 {
+        return bad(format!(
+            "repeat_last_n must be >= -1 (-1: the whole context), got {}",
+            p.repeat_last_n
+        ));
+    }
+    if let Some(g) = &p.grammar {
+        // The syntax and size part; `<token>` references are checked against the model's
+        // vocabulary when the sampler is built.
+        crate::grammar::check(g, &|_| true).map_err(grammar_error)?;
+    }
     Ok(())
+}
+
+/// The checks that depend on the model's context (issue 12: nothing size-like reaches
+/// llama.cpp unbounded).
+///
+/// - `repeat_last_n` above the per-sequence context is refused (400) rather than clamped:
+///   llama.cpp sizes the penalty's ring buffer by it (2^31 tokens held a server for 25 s
+///   and doubled its memory), and no request can hold more tokens than its context, so a
+///   larger value is a client error, as `max_tokens` beyond the context is. `-1` means the
+///   whole context, as in llama.cpp.
+/// - `top_k` above the vocabulary size is clamped by [`Sampler::new`] (same result: it
+///   keeps every token), as llama.cpp does.
+/// - `max_tokens` is checked against the context by the caller (the prompt length is needed);
+///   `seed` is any 64-bit value; stop strings are bounded by [`validate`].
+pub(crate) fn validate_for_context(p: &SamplingParams, n_ctx_seq: u32) -> Result<(), EngineError> {
+    // Unused (and so unchecked) while the penalty is off, as llama.cpp ignores it then.
+    if p.repeat_penalty != 1.0 && i64::from(p.repeat_last_n) > i64::from(n_ctx_seq) {
+        return Err(EngineError::InvalidRequest(format!(
+            "repeat_last_n ({}) is larger than the model's context ({n_ctx_seq} tokens per \
+             sequence); use at most {n_ctx_seq}, or -1 for the whole context",
+            p.repeat_last_n
+        )));
+    }
+    Ok(())
+}
+
+/// The repeat penalty's window: `-1` is the whole context; never more than the context.
+pub(crate) fn penalty_window(repeat_last_n: i32, n_ctx_seq: u32) -> i32 {
+    let n_ctx = i32::try_from(n_ctx_seq).unwrap_or(i32::MAX);
+    if repeat_last_n < 0 {
+        n_ctx
+    } else {
+        repeat_last_n.min(n_ctx)
+    }
+}
+
+fn grammar_error(msg: String) -> EngineError {
+    EngineError::InvalidRequest(format!("invalid grammar: {msg}"))
+}
+
+/// Stack for building a grammar sampler. llama.cpp's parser and its left-recursion check
+/// recurse once per nested group or chained rule; the bounds of [`crate::grammar`] keep that
+/// to a few thousand frames, and a dedicated thread with a large (lazily committed) stack
+/// keeps even those clear of the 2 MiB of a runtime or blocking-pool thread.
+const GRAMMAR_STACK_BYTES: usize = 64 << 20;
+
+/// Checks `grammar` against the model and builds its sampler on a thread with a large stack.
+fn build_grammar(model: &LlamaModel, grammar: &str) -> Result<LlamaSampler, EngineError> {
+    let vocab = model.vocab();
+    let single_token = |text: &str| vocab.tokenize(text.as_bytes(), false, true).len() == 1;
+    crate::grammar::check(grammar, &single_token).map_err(grammar_error)?;
+    std::thread::scope(|s| {
+        let built = std::thread::Builder::new()
+            .name("ingot-grammar".into())
+            .stack_size(GRAMMAR_STACK_BYTES)
+            .spawn_scoped(s, || {
+                crate::backend::clear_last_error();
+                LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
+                    // The log record is per thread: take it here.
+                    let detail = crate::backend::take_last_error().unwrap_or_default();
+                    grammar_error(
+                        format!("llama.cpp refused it ({e}) {detail}")
+                            .trim_end()
+                            .to_string(),
+                    )
+                })
+            })
+            .map_err(|e| EngineError::Backend(format!("cannot start the grammar thread: {e}")))?;
+        built
+            .join()
+            .unwrap_or_else(|_| Err(EngineError::Backend("the grammar thread panicked".into())))
+    })
 }
 
 /// llama.cpp seeds are 32-bit; fold the 64-bit API seed so all its bits matter.
@@ -80,34 +163,24 @@ pub(crate) struct Sampler {
 impl Sampler {
     /// Builds: grammar (if any) → repeat penalty → then either greedy (temperature 0) or
     /// top-k → top-p → min-p → temperature → dist(seed). `n_ctx_seq` resolves
-    /// `repeat_last_n = -1` ("the whole context") like llama.cpp's CLI does.
+    /// `repeat_last_n = -1` ("the whole context") like llama.cpp's CLI does and bounds it
+    /// (see [`validate_for_context`]); the grammar is bounded by [`crate::grammar::check`].
     pub fn new(
         model: &LlamaModel,
         p: &SamplingParams,
         n_ctx_seq: u32,
     ) -> Result<Self, EngineError> {
+        validate_for_context(p, n_ctx_seq)?;
         let grammar = match &p.grammar {
             None => None,
-            Some(g) => Some(LlamaSampler::grammar(model, g, "root").map_err(|e| {
-                let detail = crate::backend::take_last_error().unwrap_or_default();
-                EngineError::InvalidRequest(
-                    format!("invalid GBNF grammar: {e} {detail}")
-                        .trim_end()
-                        .to_string(),
-                )
-            })?),
+            Some(g) => Some(build_grammar(model, g)?),
         };
         let greedy = grammar.is_none() && p.temperature <= 0.0 && p.repeat_penalty == 1.0;
         let mut chain = Vec::with_capacity(6);
         if p.repeat_penalty != 1.0 {
-            let last_n = if p.repeat_last_n < 0 {
-                n_ctx_seq as i32
-            } else {
-                p.repeat_last_n
-            };
             chain.push(LlamaSampler::penalties(
                 model.n_vocab(),
-                last_n,
+                penalty_window(p.repeat_last_n, n_ctx_seq),
                 p.repeat_penalty,
                 0.0,
                 0.0,
@@ -116,7 +189,8 @@ impl Sampler {
         if p.temperature <= 0.0 {
             chain.push(LlamaSampler::greedy());
         } else {
-            if p.top_k > 0 {
+            // top_k at or above the vocabulary keeps every token: skip the sort it would cost.
+            if p.top_k > 0 && p.top_k < model.n_vocab() {
                 chain.push(LlamaSampler::top_k(p.top_k));
             }
             if p.top_p < 1.0 {

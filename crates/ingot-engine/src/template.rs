@@ -22,6 +22,15 @@ use crate::types::{ChatMessage, EngineError};
 
 const TEMPLATE_NAME: &str = "chat";
 
+/// Instructions one rendering may run (minijinja's fuel). A chat template runs a few dozen
+/// per message, so this covers conversations of tens of thousands of messages (far beyond
+/// any context), while a template that loops (a GGUF's own template is untrusted input)
+/// stops within a fraction of a second instead of pinning a core (issue 12).
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+/// Largest rendered prompt: far beyond any context (the prompt is checked against the
+/// context right after), small enough that a template cannot exhaust memory.
+pub const MAX_RENDERED_BYTES: usize = 64 << 20;
+
 /// A compiled chat template together with the special tokens it may refer to.
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -107,7 +116,33 @@ impl ChatTemplate {
                 )))
             }
         };
-        tmpl.render(ctx).map_err(template_error)
+        let mut out = LimitedWriter(Vec::new());
+        tmpl.render_captured_to(ctx, &mut out)
+            .map_err(|e| match e.kind() {
+                ErrorKind::WriteFailure => EngineError::Template(format!(
+                    "the chat template's output exceeds {MAX_RENDERED_BYTES} bytes"
+                )),
+                _ => template_error(e),
+            })?;
+        String::from_utf8(out.0)
+            .map_err(|_| EngineError::Template("the chat template's output is not UTF-8".into()))
+    }
+}
+
+/// A buffer that refuses to grow beyond [`MAX_RENDERED_BYTES`].
+struct LimitedWriter(Vec<u8>);
+
+impl std::io::Write for LimitedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other("rendered prompt too large"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -123,6 +158,12 @@ pub fn render_chat(
 }
 
 fn template_error(err: Error) -> EngineError {
+    if err.kind() == ErrorKind::OutOfFuel {
+        return EngineError::Template(format!(
+            "the chat template ran out of its budget of {TEMPLATE_FUEL} instructions: it loops \
+             (too long) or the conversation is unreasonably long"
+        ));
+    }
     // Include the chain of causes: minijinja wraps errors raised inside filters/functions.
     let mut msg = err.to_string();
     let mut source = std::error::Error::source(&err);
@@ -135,6 +176,7 @@ fn template_error(err: Error) -> EngineError {
 
 fn hf_environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);

@@ -31,6 +31,12 @@ pub struct LoadOptions {
     /// Bounded queue for requests waiting for a free slot. Beyond it `generate` fails with
     /// [`EngineError::Overloaded`].
     pub max_queue: usize,
+    /// Memory the load may take, in bytes (`--max-memory`). Before loading, the engine
+    /// estimates what the model needs (weights, KV cache, compute buffers; see
+    /// [`crate::memory`]) and refuses with [`EngineError::InsufficientMemory`] when it does
+    /// not fit. `None`: the memory the OS reports available.
+    #[serde(default)]
+    pub max_memory: Option<u64>,
 }
 
 impl Default for LoadOptions {
@@ -44,6 +50,7 @@ impl Default for LoadOptions {
             prefix_cache: true,
             chat_template: None,
             max_queue: 64,
+            max_memory: None,
         }
     }
 }
@@ -282,6 +289,14 @@ pub enum EngineError {
         max_tokens: u32,
         n_ctx: u32,
     },
+    /// The prompt is too long for the context by its byte length alone (checked before
+    /// tokenizing it): it needs at least `min_tokens` tokens.
+    #[error("the prompt is {bytes} bytes, at least {min_tokens} tokens: more than the context length of {n_ctx} tokens allows")]
+    PromptTooLong {
+        bytes: u64,
+        min_tokens: u64,
+        n_ctx: u32,
+    },
     #[error("model {model} has no chat template; use a raw completion or configure a fallback chat template")]
     NoChatTemplate { model: String },
     #[error("chat template error: {0}")]
@@ -294,6 +309,44 @@ pub enum EngineError {
     Unloaded,
     #[error("llama.cpp error: {0}")]
     Backend(String),
+    /// The model would not fit in memory (checked before loading it).
+    #[error("{}", insufficient_memory_message(path, *needed, *available, *limit, detail))]
+    InsufficientMemory {
+        path: PathBuf,
+        /// Estimated bytes the load takes.
+        needed: u64,
+        /// Bytes available to it.
+        available: u64,
+        /// Where `available` came from.
+        limit: crate::memory::MemorySource,
+        /// The estimate's parts, for the message.
+        detail: String,
+    },
+}
+
+fn insufficient_memory_message(
+    path: &Path,
+    needed: u64,
+    available: u64,
+    limit: crate::memory::MemorySource,
+    detail: &str,
+) -> String {
+    use crate::memory::{human_bytes, MemorySource};
+    let name = path
+        .file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
+    let what = match limit {
+        MemorySource::Limit => "the --max-memory limit (INGOT_MAX_MEMORY) allows",
+        MemorySource::Free => "the system has free",
+    };
+    format!(
+        "not enough memory to load {name}: it needs about {} ({detail}), but {what} only {}. \
+         Try a smaller quantization of the model, a shorter context (--ctx-size), or fewer parallel \
+         slots (--parallel); unload other models first",
+        human_bytes(needed),
+        human_bytes(available)
+    )
 }
 
 /// What a loaded model can serve. The server checks every request against it before it
@@ -365,6 +418,12 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &str;
     /// Loads a model. Slow (seconds); call it off the async runtime.
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError>;
+    /// What loading `path` with `opts` would take in memory, when the engine can tell
+    /// (cheap: reads the file's header). The server uses it to unload idle models before a
+    /// load that would not fit otherwise. The default: unknown.
+    fn estimate_memory(&self, _path: &Path, _opts: &LoadOptions) -> Option<crate::MemoryEstimate> {
+        None
+    }
 }
 
 /// A model in memory, ready to generate. Cheap to share; generation happens on the model's own

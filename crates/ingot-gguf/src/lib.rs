@@ -224,9 +224,35 @@ pub struct GgufHeader {
     pub parameter_count: u64,
     /// The ggml type holding most tensor bytes (see [`ggml_type`]).
     pub dominant_type: Option<u32>,
+    /// `tokenizer.ggml.model`: the tokenizer family (`gpt2` byte-level BPE, `llama`
+    /// SentencePiece, `bert`, `t5`, ...).
+    pub tokenizer_model: Option<String>,
+    /// Entries of `tokenizer.ggml.tokens`: the vocabulary size.
+    pub vocab_size: Option<u64>,
+    /// Integer hyperparameters of the architecture (`{arch}.block_count`,
+    /// `{arch}.attention.head_count_kv`, ...), without the `{arch}.` prefix. Per-layer arrays
+    /// (some models give `head_count_kv` per layer) keep every value; a scalar is one value.
+    /// Read with [`GgufHeader::hparam`] and [`GgufHeader::hparam_per_layer`].
+    pub hparams: std::collections::BTreeMap<String, Vec<u64>>,
 }
 
 impl GgufHeader {
+    /// The architecture's integer hyperparameter `name` (`block_count`,
+    /// `attention.head_count`): the scalar, or the largest value of a per-layer array.
+    pub fn hparam(&self, name: &str) -> Option<u64> {
+        self.hparams.get(name).and_then(|v| v.iter().copied().max())
+    }
+
+    /// `name` for each of `n_layer` layers: a per-layer array as is, a scalar repeated.
+    /// `None` when missing or when an array has another length.
+    pub fn hparam_per_layer(&self, name: &str, n_layer: usize) -> Option<Vec<u64>> {
+        match self.hparams.get(name)?.as_slice() {
+            [one] => Some(vec![*one; n_layer]),
+            many if many.len() == n_layer => Some(many.to_vec()),
+            _ => None,
+        }
+    }
+
     /// The quantisation, by name: from `general.file_type` (`Q4_K_M`), else the type that
     /// holds most of the tensor data (`Q4_K`).
     pub fn quantization(&self) -> Option<&'static str> {
@@ -462,36 +488,41 @@ impl<B: Bytes> Cursor<B> {
                 let elem = self.u32()?;
                 let at = self.pos;
                 let n = self.u64()?;
-                if n > limits.max_array_len {
-                    return Err(limit(format!(
-                        "an array of {n} elements at byte {at} is longer than the limit of {}",
-                        limits.max_array_len
-                    )));
-                }
-                match (fixed_width(elem), elem) {
-                    (Some(w), _) => self.skip(
-                        n.checked_mul(w)
-                            .ok_or_else(|| corrupt("array size overflows"))?,
-                    ),
-                    (None, T_STRING) => {
-                        // Each element takes at least its 8-byte length.
-                        if n > self.remaining() / 8 {
-                            return Err(truncated(format!(
-                                "truncated or corrupt: an array of {n} strings at byte {at} \
-                                 does not fit in the file ({} bytes)",
-                                self.size
-                            )));
-                        }
-                        for _ in 0..n {
-                            self.skip_string(limits.max_string_len)?;
-                        }
-                        Ok(())
-                    }
-                    (None, T_ARRAY) => Err(corrupt("nested arrays are not supported")),
-                    (None, other) => Err(corrupt(format!("unknown array element type {other}"))),
-                }
+                self.skip_array(elem, n, at, limits)
             }
             other => Err(corrupt(format!("unknown metadata value type {other}"))),
+        }
+    }
+
+    /// Skips the `n` elements of type `elem` of an array whose count was read at `at`.
+    fn skip_array(&mut self, elem: u32, n: u64, at: u64, limits: &Limits) -> Result<(), GgufError> {
+        if n > limits.max_array_len {
+            return Err(limit(format!(
+                "an array of {n} elements at byte {at} is longer than the limit of {}",
+                limits.max_array_len
+            )));
+        }
+        match (fixed_width(elem), elem) {
+            (Some(w), _) => self.skip(
+                n.checked_mul(w)
+                    .ok_or_else(|| corrupt("array size overflows"))?,
+            ),
+            (None, T_STRING) => {
+                // Each element takes at least its 8-byte length.
+                if n > self.remaining() / 8 {
+                    return Err(truncated(format!(
+                        "truncated or corrupt: an array of {n} strings at byte {at} \
+                         does not fit in the file ({} bytes)",
+                        self.size
+                    )));
+                }
+                for _ in 0..n {
+                    self.skip_string(limits.max_string_len)?;
+                }
+                Ok(())
+            }
+            (None, T_ARRAY) => Err(corrupt("nested arrays are not supported")),
+            (None, other) => Err(corrupt(format!("unknown array element type {other}"))),
         }
     }
 }
@@ -560,6 +591,11 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
     // `{arch}.context_length` may come before `general.architecture`: keep every candidate
     // (one per key that really is in the file) and pick once the architecture is known.
     let mut context_lengths: Vec<(String, u64)> = Vec::new();
+    let mut tokenizer_model = None;
+    let mut vocab_size = None;
+    // Integer metadata outside `general.`/`tokenizer.`, by full key; filtered by the
+    // architecture's prefix once it is known (it may come later).
+    let mut ints: Vec<(String, Vec<u64>)> = Vec::new();
     for i in 0..kv_count {
         let key = r
             .string(limits.max_key_len)
@@ -590,6 +626,38 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
                         context_lengths.push((k.to_string(), v));
                     }
                 }
+                ("tokenizer.ggml.model", T_STRING) => {
+                    tokenizer_model = Some(r.string(limits.max_string_len)?)
+                }
+                ("tokenizer.ggml.tokens", T_ARRAY) => {
+                    let elem = r.u32()?;
+                    let at = r.pos;
+                    let n = r.u64()?;
+                    vocab_size = Some(n);
+                    r.skip_array(elem, n, at, limits)?;
+                }
+                (k, t)
+                    if is_int(t) && !k.starts_with("general.") && !k.starts_with("tokenizer.") =>
+                {
+                    if let Some(v) = r.int(t)? {
+                        ints.push((k.to_string(), vec![v]));
+                    }
+                }
+                (k, T_ARRAY) if !k.starts_with("general.") && !k.starts_with("tokenizer.") => {
+                    let elem = r.u32()?;
+                    let at = r.pos;
+                    let n = r.u64()?;
+                    // Per-layer hyperparameters: a few hundred entries at most.
+                    if is_int(elem) && n <= 4096 {
+                        let mut values = Vec::with_capacity(n as usize);
+                        for _ in 0..n {
+                            values.push(r.int(elem)?.unwrap_or(0));
+                        }
+                        ints.push((k.to_string(), values));
+                    } else {
+                        r.skip_array(elem, n, at, limits)?;
+                    }
+                }
                 (_, t) => r.skip_value(t, limits)?,
             }
             Ok(())
@@ -604,6 +672,16 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
             .find(|(k, _)| *k == want)
             .map(|(_, v)| *v)
     });
+
+    let hparams = match &architecture {
+        Some(arch) => {
+            let prefix = format!("{arch}.");
+            ints.into_iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
+                .collect()
+        }
+        None => Default::default(),
+    };
 
     let mut data_needed: u64 = 0;
     let mut last_tensor = String::new();
@@ -709,6 +787,9 @@ fn parse_from<B: Bytes>(r: &mut Cursor<B>, limits: &Limits) -> Result<GgufHeader
         chat_template,
         parameter_count,
         dominant_type,
+        tokenizer_model,
+        vocab_size,
+        hparams,
     })
 }
 

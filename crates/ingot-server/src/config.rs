@@ -52,6 +52,11 @@ pub struct ServerConfig {
     /// `max_tokens` gets a 400 naming the cap, and a request without `max_tokens` stops at
     /// it. `None`: only the sequence's context limits it.
     pub max_tokens_cap: Option<u32>,
+    /// Memory the loaded models may take together, in bytes (`ingot serve --max-memory`).
+    /// A model whose estimated size does not fit beside the others is refused with an error
+    /// naming both numbers, after idle models were unloaded to make room. `None`: the memory
+    /// the OS reports available at each load.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +78,7 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             max_tokens_cap: None,
+            max_memory: None,
         }
     }
 }

@@ -191,7 +191,13 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     if v.random_seed {
         v.request.sampling.seed = rand::random();
     }
-    let events = lease.model().generate(v.request)?;
+    // Rendering the template, tokenizing (up to a 2 MB body) and building the sampler
+    // (a grammar) are synchronous work: keep them off the runtime's threads (issue 12).
+    let model = lease.model().clone();
+    let request = v.request;
+    let events = tokio::task::spawn_blocking(move || model.generate(request))
+        .await
+        .map_err(|e| ApiError::Internal(format!("preparing the request failed: {e}")))??;
     let gen = Generation {
         kind,
         id: new_id(if kind == Kind::Chat {

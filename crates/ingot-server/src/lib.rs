@@ -326,6 +326,7 @@ pub async fn serve(
         n_parallel: config.parallel,
         prefix_cache: config.prefix_cache,
         max_queue: config.max_queue,
+        max_memory: config.max_memory,
         ..LoadOptions::default()
     };
     let manager = ModelManager::new(

@@ -38,6 +38,9 @@ pub struct Entry {
     /// Capabilities the provider declares for the model (the catalog's), checked on top of
     /// the engine's own; empty when it declares none.
     declared: Vec<String>,
+    /// The engine's estimate of the memory the model takes (0: unknown), counted against
+    /// `--max-memory` when the next model loads.
+    memory: u64,
 }
 
 impl Entry {
@@ -92,35 +95,50 @@ impl Entry {
 /// A request's hold on a loaded model: keeps it from TTL expiry, and marks it recently used
 /// when released.
 pub struct Lease {
-    entry: Arc<Entry>,
+    /// `None` only inside `drop`.
+    entry: Option<Arc<Entry>>,
 }
 
 impl Lease {
     fn new(entry: Arc<Entry>) -> Self {
         entry.in_flight.fetch_add(1, Ordering::SeqCst);
         entry.touch();
-        Lease { entry }
+        Lease { entry: Some(entry) }
+    }
+
+    fn entry(&self) -> &Entry {
+        self.entry
+            .as_deref()
+            .expect("a lease holds its entry until dropped")
     }
 
     pub fn model(&self) -> &Arc<dyn LoadedModel> {
-        &self.entry.model
+        &self.entry().model
     }
 
     pub fn id(&self) -> &str {
-        &self.entry.id
+        &self.entry().id
     }
 
     /// The provider's declared capabilities (see [`crate::ModelDescriptor::capabilities`]).
     pub fn declared_capabilities(&self) -> &[String] {
-        &self.entry.declared
+        &self.entry().declared
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
         // Touch before releasing so the TTL counts from the end of the last request.
-        self.entry.touch();
-        self.entry.in_flight.fetch_sub(1, Ordering::SeqCst);
+        entry.touch();
+        entry.in_flight.fetch_sub(1, Ordering::SeqCst);
+        // The last lease of a model evicted while busy frees it: gigabytes and a thread
+        // join, which must not happen on the runtime thread dropping the response.
+        if let Some(last) = Arc::into_inner(entry) {
+            drop_off_runtime(last);
+        }
     }
 }
 
@@ -355,8 +373,12 @@ impl ModelManager {
             }
         }
 
-        // Free memory before loading, not after.
-        self.evict_over_limit(None, 1);
+        // Free memory before loading, not after, and wait until it is freed: the memory
+        // check below measures what is left.
+        let victims = self.take_over_limit(None, 1);
+        if !victims.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || drop(victims)).await;
+        }
 
         let mut opts = self.base_opts.clone();
         if resolved.context_length.is_some() && opts.context_length.is_none() {
@@ -364,6 +386,17 @@ impl ModelManager {
         }
         if resolved.chat_template.is_some() {
             opts.chat_template = resolved.chat_template.clone();
+        }
+        let engine = self.engine.clone();
+        let (path, est_opts) = (resolved.path.clone(), opts.clone());
+        let estimate =
+            tokio::task::spawn_blocking(move || engine.estimate_memory(&path, &est_opts))
+                .await
+                .ok()
+                .flatten();
+        let memory = estimate.map_or(0, |e| e.total());
+        if estimate.is_some() {
+            self.make_room(memory, &mut opts).await;
         }
         let engine = self.engine.clone();
         let path = resolved.path.clone();
@@ -398,13 +431,67 @@ impl ModelManager {
             last_used: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
             declared,
+            memory,
         }))
+    }
+
+    /// Unloads idle models, least recently used first, until `needed` bytes fit: in what
+    /// `--max-memory` leaves beside the other loaded models, else in the free memory. Sets
+    /// the load's own budget to what is left under `--max-memory`, so the engine refuses a
+    /// model that still does not fit, naming both numbers (issue 12).
+    async fn make_room(&self, needed: u64, opts: &mut ingot_engine::LoadOptions) {
+        loop {
+            let available = match self.base_opts.max_memory {
+                Some(max) => {
+                    let used: u64 = self.loaded().iter().map(|e| e.memory).sum();
+                    let left = max.saturating_sub(used);
+                    opts.max_memory = Some(left);
+                    left
+                }
+                None => match ingot_engine::available_memory() {
+                    Some(a) => a,
+                    None => return,
+                },
+            };
+            if needed <= available {
+                return;
+            }
+            let victim = {
+                let mut inner = self.lock();
+                let victim = inner
+                    .slots
+                    .iter()
+                    .filter_map(|(k, s)| match s {
+                        Slot::Loaded(e) if *k == e.id && !e.busy() => Some(e.clone()),
+                        _ => None,
+                    })
+                    .min_by_key(|e| e.last_used());
+                if let Some(v) = &victim {
+                    inner.slots.remove(&v.id);
+                }
+                victim
+            };
+            let Some(victim) = victim else { return };
+            tracing::info!(
+                model = %victim.id,
+                needed_mib = needed >> 20,
+                available_mib = available >> 20,
+                "unloading an idle model to make room"
+            );
+            // Wait until its memory is really freed before measuring again.
+            let _ = tokio::task::spawn_blocking(move || drop(victim)).await;
+        }
     }
 
     /// Evicts least-recently-used models until at most `max_loaded - reserve` remain, never
     /// `keep`. Idle models go first; a busy one is evicted only when nothing else is left
     /// (its requests keep their reference and finish; the memory is freed after them).
     fn evict_over_limit(&self, keep: Option<&str>, reserve: usize) {
+        free_later(self.take_over_limit(keep, reserve));
+    }
+
+    /// [`Self::evict_over_limit`]'s choice: removes the victims and hands them over.
+    fn take_over_limit(&self, keep: Option<&str>, reserve: usize) -> Vec<Arc<Entry>> {
         let limit = self.max_loaded.saturating_sub(reserve);
         let mut victims = Vec::new();
         {
@@ -432,7 +519,7 @@ impl ModelManager {
                 victims.push(victim);
             }
         }
-        free_later(victims);
+        victims
     }
 
     /// Unloads `model` (id or alias). Returns whether it was loaded. A load in progress is
@@ -523,14 +610,17 @@ impl ModelManager {
 /// Dropping a model frees gigabytes and joins its scheduler thread: do it on a blocking
 /// thread, never on the runtime (or under our lock).
 fn free_later(entries: Vec<Arc<Entry>>) {
-    if entries.is_empty() {
-        return;
+    if !entries.is_empty() {
+        drop_off_runtime(entries);
     }
+}
+
+fn drop_off_runtime<T: Send + 'static>(value: T) {
     match tokio::runtime::Handle::try_current() {
         Ok(h) => {
-            h.spawn_blocking(move || drop(entries));
+            h.spawn_blocking(move || drop(value));
         }
-        Err(_) => drop(entries),
+        Err(_) => drop(value),
     }
 }
 

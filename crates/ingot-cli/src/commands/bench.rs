@@ -351,6 +351,7 @@ fn build_config(a: &BenchRunArgs) -> Result<RunConfig> {
         requests: a.requests.or(file.requests),
         duration_s,
         threads: a.threads.or(file.threads),
+        max_memory: a.max_memory,
         parallel: a.parallel.or(file.parallel),
         slo,
         watts_per_core: a

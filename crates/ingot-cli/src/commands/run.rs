@@ -55,6 +55,7 @@ pub(crate) fn load_model(
         // The CLI serves one conversation; its prompt prefix is reused turn after turn.
         n_parallel: 1,
         prefix_cache: true,
+        max_memory: load.max_memory,
         ..LoadOptions::default()
     };
     let engine = ingot_engine::LlamaEngine::new();

@@ -61,6 +61,7 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
         context_length: args.ctx_size,
         gpu_layers: args.gpu_layers,
         max_tokens_cap: args.max_tokens_cap,
+        max_memory: args.max_memory,
         ..ingot_server::ServerConfig::default()
     }
 }
@@ -157,6 +158,9 @@ pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
     }
     if let Some(c) = args.max_tokens_cap {
         cmd.args(["--max-tokens-cap", &c.to_string()]);
+    }
+    if let Some(m) = args.max_memory {
+        cmd.args(["--max-memory", &m.to_string()]);
     }
     cmd.arg("--status-file").arg(&status);
     // The key goes through the environment, not argv, which any local user can read in ps.
