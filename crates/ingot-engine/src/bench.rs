@@ -132,7 +132,16 @@ fn bench_on_this_thread(
         ));
     }
     let threads = params.threads.unwrap_or_else(cpu::physical_cores).max(1);
-    gguf::validate(model_path)?;
+    let summary = gguf::validate(model_path)?;
+    // The same refusal as every other load: a model that cannot fit the free memory is not
+    // mapped (issue 12).
+    let opts = crate::LoadOptions {
+        context_length: Some(params.prompt_tokens.max(params.gen_tokens).max(64)),
+        batch_size: params.n_ubatch,
+        ..Default::default()
+    };
+    let estimate = crate::memory::estimate_from_header(&summary.header, &opts);
+    crate::memory::check_fits(model_path, &estimate, None)?;
     let backend = backend()?;
     let t0 = Instant::now();
     backend::clear_last_error();
