@@ -2,16 +2,18 @@
 //! `parallel 4` and a small queue (8), for `INGOT_SOAK_SECS` seconds (default 15, the CI
 //! form; the full form is 60):
 //!
-//! - 120 clients stream chat completions back to back;
+//! - 120 clients stream chat completions back to back, a third of them with random
+//!   in-range sampling parameters (repeat penalty, top-k/p, min-p) and some of those with
+//!   a generated GBNF grammar or JSON mode;
 //! - 40 (20 %) start streams and disconnect at random points: before the answer (while
 //!   queued or in prompt processing), after the first chunk, or mid-stream;
 //! - 40 send malformed requests (bad JSON, wrong types, unknown roles, negative or huge
 //!   `max_tokens`, unknown models, invalid UTF-8, oversized bodies, wrong methods).
 //!
-//! The server runs in its own process (this test binary, re-run as `soak_server_process`),
-//! so its RSS is its own, a crash is visible as an exit, and panics show on its stderr
-//! (run with `RUST_BACKTRACE=1`). At the end: the server is alive; `/metrics` shows 0
-//! active requests, 0 queued and 0 sequences; every streaming client got a complete answer
+//! The server runs in its own process (`common/server_process.rs`: this test binary, re-run
+//! as `server_process`), so its RSS is its own, a crash is visible as an exit, and panics
+//! show on its stderr (run with `RUST_BACKTRACE=1`). At the end: the server is alive;
+//! `/metrics` shows 0 active requests, 0 queued and 0 sequences; every streaming client got a complete answer
 //! or a clean 503 (JSON `overloaded` error with `Retry-After`), every malformed request its
 //! exact status and error type; the RSS grew by less than 10 % from its warm level (after a
 //! warm-up round of the same load); SIGTERM stops it with exit 0 and its stderr has no panic.
@@ -25,19 +27,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::real::{model_path, OneModel};
+use common::real::model_path;
+use common::server_process::{crash_lines, rss_bytes, ServerProcess, ServerSpec, Stopped};
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-const CHILD_MODEL: &str = "INGOT_SOAK_CHILD_MODEL";
 const SECS_VAR: &str = "INGOT_SOAK_SECS";
 const REPORT_VAR: &str = "INGOT_SOAK_REPORT";
 const DEFAULT_SECS: u64 = 15;
@@ -64,134 +64,7 @@ const PROMPTS: &[&str] = &[
     "List two uses of copper.",
 ];
 
-/// Not a test on its own: the server process of `soak`, which runs this binary with
-/// `--ignored --exact soak_server_process` and the model path in the environment.
-#[test]
-#[ignore = "the server process of the soak test, started by it"]
-fn soak_server_process() {
-    let Ok(model) = std::env::var(CHILD_MODEL) else {
-        eprintln!("run by the soak test only");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).unwrap();
-        let config = ingot_server::ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            parallel: PARALLEL,
-            max_queue: MAX_QUEUE,
-            // One thread: with two, llama.cpp's OpenMP threads spin at each decode step's
-            // barrier, and on a 2-core machine shared with 200 clients a descheduled one stalls
-            // the other (aggregate speed collapses to a few tokens/s).
-            threads: Some(1),
-            context_length: Some(4096),
-            shutdown_timeout: Duration::from_secs(10),
-            ..Default::default()
-        };
-        let handle = ingot_server::serve(
-            config,
-            Arc::new(ingot_engine::LlamaEngine::new()),
-            Arc::new(OneModel(model.into())),
-        )
-        .await
-        .expect("server starts");
-        handle
-            .load_model("smollm2", Some(Duration::ZERO))
-            .await
-            .expect("model loads");
-        println!("SOAK_URL {}", handle.url());
-        term.recv().await;
-        handle.shutdown().await;
-        println!("SOAK_EXIT clean");
-    });
-}
-
-/// Kills the server process if the test fails before stopping it.
-struct ServerProcess {
-    child: Child,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl ServerProcess {
-    fn start(model: &std::path::Path) -> (ServerProcess, String) {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "soak_server_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_MODEL, model)
-            .env("RUST_BACKTRACE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server process");
-        let mut stderr_pipe = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr_pipe.read_to_string(&mut s);
-            s
-        });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Drained to the end, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // libtest prints "test soak_server_process ... " on the same line.
-                if let Some((_, url)) = line.split_once("SOAK_URL ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let mut server = ServerProcess {
-            child,
-            stderr: Some(stderr),
-        };
-        let url = match rx.recv_timeout(Duration::from_secs(300)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = server.child.kill();
-                let _ = server.child.wait();
-                let err = server.stderr.take().unwrap().join().unwrap_or_default();
-                panic!("the server process did not start; stderr:\n{err}");
-            }
-        };
-        (server, url)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-/// VmRSS of a process in bytes.
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
+server_process_entry!();
 
 #[derive(Default)]
 struct Tally {
@@ -232,8 +105,12 @@ impl Tally {
     }
 }
 
+/// A streamed chat with the default sampler, or (one in three) a random in-range sampler:
+/// top-k / top-p / min-p, a repeat penalty over a random window, and sometimes a grammar
+/// from the fuzz driver's generator or JSON mode, so the load runs through llama.cpp's
+/// penalty and grammar samplers too.
 fn stream_body(rng: &mut StdRng, max_tokens: u32) -> Value {
-    json!({
+    let mut body = json!({
         "model": "smollm2",
         "stream": true,
         "stream_options": {"include_usage": true},
@@ -244,7 +121,20 @@ fn stream_body(rng: &mut StdRng, max_tokens: u32) -> Value {
             {"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": PROMPTS[rng.gen_range(0..PROMPTS.len())]},
         ],
-    })
+    });
+    if rng.gen_bool(1.0 / 3.0) {
+        body["top_k"] = json!(rng.gen_range(0..100));
+        body["top_p"] = json!(rng.gen_range(0.5..=1.0));
+        body["min_p"] = json!(rng.gen_range(0.0..0.2));
+        body["repeat_penalty"] = json!(rng.gen_range(1.0..1.5));
+        body["repeat_last_n"] = json!(rng.gen_range(-1..256));
+        match rng.gen_range(0..4) {
+            0 => body["grammar"] = json!(common::gen::gbnf(rng)),
+            1 => body["response_format"] = json!({"type": "json_object"}),
+            _ => {}
+        }
+    }
+    body
 }
 
 /// Checks a 503 is the clean kind: `Retry-After` and the OpenAI `overloaded` error.
@@ -260,53 +150,6 @@ async fn check_overloaded(r: reqwest::Response) -> Result<(), String> {
         return Err(format!("503 with an unexpected body: {v}"));
     }
     Ok(())
-}
-
-/// Checks a whole SSE body: role chunk first, text chunks, exactly one finish chunk, a
-/// usage chunk, then `[DONE]` last; no error event. Returns the completion tokens.
-fn check_stream(body: &str, max_tokens: u32) -> Result<u64, String> {
-    let events = common::sse_data(body);
-    let short = || body.chars().take(600).collect::<String>();
-    if events.last().map(String::as_str) != Some("[DONE]") {
-        return Err(format!("stream does not end with [DONE]: {}", short()));
-    }
-    let mut finishes = 0;
-    let mut usage = None;
-    let mut id = None::<String>;
-    for (i, ev) in events[..events.len() - 1].iter().enumerate() {
-        let v: Value =
-            serde_json::from_str(ev).map_err(|e| format!("event {i} is not JSON ({e}): {ev}"))?;
-        if v.get("error").is_some() {
-            return Err(format!("error event in a stream: {ev}"));
-        }
-        let this_id = v["id"].as_str().unwrap_or_default().to_string();
-        if id.get_or_insert_with(|| this_id.clone()) != &this_id {
-            return Err("chunks of one stream carry different ids".into());
-        }
-        if i == 0 && v["choices"][0]["delta"]["role"] != "assistant" {
-            return Err(format!("first chunk is not the role chunk: {ev}"));
-        }
-        if v["choices"][0]["finish_reason"].is_string() {
-            finishes += 1;
-        }
-        if v["usage"].is_object() {
-            usage = Some(v["usage"].clone());
-        }
-    }
-    if finishes != 1 {
-        return Err(format!("{finishes} finish chunks: {}", short()));
-    }
-    let usage = usage.ok_or_else(|| format!("no usage chunk: {}", short()))?;
-    // 0 is possible: the model may end the answer at once.
-    let n = usage["completion_tokens"]
-        .as_u64()
-        .ok_or_else(|| format!("usage without completion_tokens: {usage}"))?;
-    if n > max_tokens as u64 {
-        return Err(format!(
-            "completion_tokens {n} over max_tokens {max_tokens}: {usage}"
-        ));
-    }
-    Ok(n)
 }
 
 async fn backoff_after_503(rng: &mut StdRng) {
@@ -340,7 +183,7 @@ async fn streamer(url: String, seed: u64, end: Instant, t: Arc<Tally>) {
         };
         match r.status().as_u16() {
             200 => match r.text().await {
-                Ok(body) => match check_stream(&body, max_tokens) {
+                Ok(body) => match common::check_stream(&body, max_tokens, true) {
                     Ok(n) => {
                         t.completed.fetch_add(1, Ordering::SeqCst);
                         t.completion_tokens.fetch_add(n, Ordering::SeqCst);
@@ -664,9 +507,13 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
         .filter(|s| *s > 0)
         .unwrap_or(DEFAULT_SECS);
     let duration = Duration::from_secs(secs);
-    let model = model_path();
-    let (mut server, url) = ServerProcess::start(&model);
-    let pid = server.pid();
+    let server = ServerProcess::start(&ServerSpec {
+        parallel: PARALLEL,
+        max_queue: MAX_QUEUE,
+        context_length: 4096,
+        ..ServerSpec::new(model_path())
+    });
+    let url = server.url.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -681,8 +528,8 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
     let settled = rt.block_on(settle(&probe, &url));
     assert_eq!(settled, (0.0, 0.0, 0.0), "warm-up did not drain");
     std::thread::sleep(Duration::from_millis(500));
-    let rss_warm = rss_bytes(pid);
-    assert!(rss_warm > 0, "cannot read the server's RSS");
+    let pid = server.pid();
+    let rss_warm = server.rss_bytes().expect("cannot read the server's RSS");
 
     // The soak, sampling the RSS on the side.
     let tally = Arc::new(Tally::default());
@@ -692,7 +539,7 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
         let (peak, sampling) = (peak.clone(), sampling.clone());
         std::thread::spawn(move || {
             while sampling.load(Ordering::SeqCst) {
-                peak.fetch_max(rss_bytes(pid), Ordering::SeqCst);
+                peak.fetch_max(rss_bytes(pid).unwrap_or(0), Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(250));
             }
         })
@@ -704,13 +551,16 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
     sampler.join().unwrap();
 
     // No crash, nothing left running or queued.
-    assert!(
-        matches!(server.child.try_wait(), Ok(None)),
-        "the server process died during the soak"
-    );
+    let mut server = server;
+    if let Some(status) = server.exited() {
+        panic!(
+            "the server process died during the soak ({status}):\n{}",
+            server.stderr_now()
+        );
+    }
     let (active, queued, seqs) = rt.block_on(settle(&probe, &url));
     std::thread::sleep(Duration::from_millis(500));
-    let rss_end = rss_bytes(pid);
+    let rss_end = server.rss_bytes().unwrap_or(0);
     let growth = (rss_end as f64 - rss_warm as f64) / rss_warm as f64;
 
     // Still serving: one more complete answer.
@@ -729,18 +579,11 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
     });
 
     // SIGTERM: a clean exit within the grace period.
-    unsafe { libc_kill(pid as i32, 15) };
-    let t_stop = Instant::now();
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if t_stop.elapsed() > Duration::from_secs(30) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = server.stderr.take().unwrap().join().unwrap_or_default();
+    let Stopped {
+        status,
+        stop_time,
+        stderr,
+    } = server.stop();
 
     let mut report = tally.snapshot();
     report["duration_s"] = json!(secs);
@@ -752,7 +595,7 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
     report["rss_peak_bytes"] = json!(peak.load(Ordering::SeqCst));
     report["rss_growth_percent"] = json!((growth * 1000.0).round() / 10.0);
     report["exit_status"] = json!(status.map(|s| s.to_string()));
-    report["stop_s"] = json!((t_stop.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+    report["stop_s"] = json!((stop_time.as_secs_f64() * 10.0).round() / 10.0);
     println!("SOAK_SUMMARY {report}");
     if let Ok(path) = std::env::var(REPORT_VAR) {
         std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
@@ -785,13 +628,7 @@ fn issue8_soak_200_clients_disconnects_and_malformed_requests() {
     );
     let status = status.expect("the server did not exit within 30 s of SIGTERM");
     assert!(status.success(), "server exit: {status}; stderr:\n{stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
-        "the server panicked:\n{stderr}"
-    );
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
+    if let Some(lines) = crash_lines(&stderr) {
+        panic!("the server panicked:\n{lines}\n{stderr}");
+    }
 }

@@ -3,12 +3,17 @@
 
 #![allow(dead_code)]
 
+pub mod corpus;
+pub mod gen;
 pub mod real;
+pub mod server_process;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use ingot_engine::{
     CancelToken, ChatMessage, Engine, EngineError, Event, EventStream, FinishReason,
@@ -404,6 +409,53 @@ pub fn sse_data(body: &str) -> Vec<String> {
                 .map(str::to_string)
         })
         .collect()
+}
+
+/// Checks a whole SSE body: role chunk first (chat), text chunks, exactly one finish chunk, a
+/// usage chunk, then `[DONE]` last; no error event. Returns the completion tokens.
+pub fn check_stream(body: &str, max_tokens: u32, chat: bool) -> Result<u64, String> {
+    let events = sse_data(body);
+    let short = || body.chars().take(600).collect::<String>();
+    if events.last().map(String::as_str) != Some("[DONE]") {
+        return Err(format!("stream does not end with [DONE]: {}", short()));
+    }
+    let mut finishes = 0;
+    let mut usage = None;
+    let mut id = None::<String>;
+    for (i, ev) in events[..events.len() - 1].iter().enumerate() {
+        let v: Value =
+            serde_json::from_str(ev).map_err(|e| format!("event {i} is not JSON ({e}): {ev}"))?;
+        if v.get("error").is_some() {
+            return Err(format!("error event in a stream: {ev}"));
+        }
+        let this_id = v["id"].as_str().unwrap_or_default().to_string();
+        if id.get_or_insert_with(|| this_id.clone()) != &this_id {
+            return Err("chunks of one stream carry different ids".into());
+        }
+        if chat && i == 0 && v["choices"][0]["delta"]["role"] != "assistant" {
+            return Err(format!("first chunk is not the role chunk: {ev}"));
+        }
+        if v["choices"][0]["finish_reason"].is_string() {
+            finishes += 1;
+        }
+        if v["usage"].is_object() {
+            usage = Some(v["usage"].clone());
+        }
+    }
+    if finishes != 1 {
+        return Err(format!("{finishes} finish chunks: {}", short()));
+    }
+    let usage = usage.ok_or_else(|| format!("no usage chunk: {}", short()))?;
+    // 0 is possible: the model may end the answer at once.
+    let n = usage["completion_tokens"]
+        .as_u64()
+        .ok_or_else(|| format!("usage without completion_tokens: {usage}"))?;
+    if n > max_tokens as u64 {
+        return Err(format!(
+            "completion_tokens {n} over max_tokens {max_tokens}: {usage}"
+        ));
+    }
+    Ok(n)
 }
 
 /// Polls `cond` until it holds or `timeout` passes.
