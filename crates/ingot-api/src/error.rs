@@ -236,6 +236,30 @@ impl ApiError {
     }
 }
 
+/// The request field an engine validation message is about: the engine's messages start
+/// with the field's name (`repeat_last_n (...) is larger ...`, `invalid grammar: ...`).
+fn engine_param(msg: &str) -> Option<&'static str> {
+    const FIELDS: [&str; 7] = [
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "repeat_penalty",
+        "repeat_last_n",
+        "max_tokens",
+    ];
+    if msg.starts_with("invalid grammar") || msg.starts_with("the grammar ") {
+        return Some("grammar");
+    }
+    if msg.starts_with("at most 16 stop strings") {
+        return Some("stop");
+    }
+    FIELDS.into_iter().find(|f| {
+        msg.strip_prefix(f)
+            .is_some_and(|rest| rest.starts_with([' ', ':']))
+    })
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
@@ -265,7 +289,11 @@ impl From<EngineError> for ApiError {
                 param: Some("messages".into()),
                 code: Some("chat_template_error".into()),
             },
-            EngineError::InvalidRequest(msg) => ApiError::invalid(msg),
+            EngineError::InvalidRequest(msg) => ApiError::InvalidRequest {
+                param: engine_param(&msg).map(String::from),
+                message: msg,
+                code: None,
+            },
             EngineError::Overloaded { .. } => ApiError::Overloaded {
                 message: e.to_string(),
                 retry_after_secs: 1,
@@ -330,6 +358,18 @@ mod tests {
 
     #[test]
     fn overloaded_has_retry_after() {
+        for (msg, param) in [
+            ("invalid grammar: the grammar is 9 bytes", Some("grammar")),
+            (
+                "repeat_last_n (5) is larger than the model's context",
+                Some("repeat_last_n"),
+            ),
+            ("top_k must be >= 0 (0 disables it), got -1", Some("top_k")),
+            ("the prompt is empty", None),
+        ] {
+            let e: ApiError = EngineError::InvalidRequest(msg.into()).into();
+            assert_eq!((e.status().as_u16(), e.param()), (400, param), "{msg}");
+        }
         let e: ApiError = EngineError::Overloaded { max_queue: 3 }.into();
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(e.retry_after(), Some(1));
