@@ -6,6 +6,10 @@ pub const INGOT_HOME: &str = "INGOT_HOME";
 /// Extra catalog files (TOML or JSON), separated like `PATH`, merged in order over the
 /// built-in and user catalogs.
 pub const INGOT_CATALOG: &str = "INGOT_CATALOG";
+/// Catalog URLs (from `INGOT_CATALOG` / `--catalog`) trusted to set `api_key_env`, a
+/// `chat_template_override`, or turn a known alias into a remote endpoint; separated like
+/// `INGOT_CATALOG`, matched exactly (`--trust-catalog` replaces it).
+pub const INGOT_TRUST_CATALOG: &str = "INGOT_TRUST_CATALOG";
 /// Python interpreter used for `pip` sources. Default: [`DEFAULT_PYTHON`].
 pub const INGOT_PYTHON: &str = "INGOT_PYTHON";
 /// Base URL of the Hugging Face hub (mirrors, tests). Default: [`DEFAULT_HF_ENDPOINT`].

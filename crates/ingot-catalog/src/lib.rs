@@ -6,7 +6,8 @@
 //! [`env::INGOT_CATALOG`] and [`Catalog::load_with`]) — are merged over it, later entries
 //! replacing earlier ones with the same alias. An alias defined differently by two of the
 //! extra catalogs (or by one of them and the catalogs below it) is reported as a
-//! [`MergeConflict`].
+//! [`MergeConflict`]. A catalog fetched from a URL cannot set secrets, templates or
+//! redirect a model to a remote endpoint unless it is trusted: see [`trust`].
 //!
 //! [`UserCatalog`] edits the user catalog (`ingot model add` / `ingot model rm`).
 //!
@@ -28,9 +29,10 @@ mod alias;
 pub mod env;
 mod location;
 mod model;
+pub mod trust;
 mod user;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +44,7 @@ pub use model::{
     is_env_var_name, is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Remote,
     Source,
 };
+pub use trust::{trusted_urls, Refusal, UntrustedField};
 pub use user::UserCatalog;
 
 /// The built-in catalog's text.
@@ -130,6 +133,10 @@ pub enum CatalogError {
         /// The user catalog file.
         path: PathBuf,
     },
+    /// The alias was defined by a catalog fetched from a URL, with a field such a catalog
+    /// may only set when it is trusted (see [`trust`]).
+    #[error("{0}")]
+    Untrusted(Refusal),
     /// The user catalog could not be written (or locked).
     #[error("cannot write catalog {path}: {source}")]
     Write {
@@ -197,6 +204,8 @@ struct CatalogFile {
 pub struct Catalog {
     entries: Vec<ModelEntry>,
     index: HashMap<String, usize>,
+    /// Entries of untrusted catalogs that were left out, by alias (the last one wins).
+    refused: Vec<Refusal>,
 }
 
 impl Catalog {
@@ -223,30 +232,71 @@ impl Catalog {
     }
 
     /// [`Catalog::load`], then the catalogs listed in `INGOT_CATALOG` (files or URLs, see
-    /// [`split_catalog_list`]) merged in order. Returns the conflicts among those extra
-    /// catalogs and with what they override.
+    /// [`split_catalog_list`]) merged in order, the URLs listed in `INGOT_TRUST_CATALOG`
+    /// trusted. Returns the conflicts among those extra catalogs and with what they
+    /// override; refused entries are in [`Catalog::refused`].
     pub fn load_with_env(home: &Path) -> Result<(Catalog, Vec<MergeConflict>)> {
-        let extra = match std::env::var_os(env::INGOT_CATALOG) {
+        let list = |name| match std::env::var_os(name) {
             Some(list) => split_catalog_list(&list.to_string_lossy()),
             None => Vec::new(),
         };
-        Catalog::load_with(home, &extra)
+        let trusted = trusted_urls(&list(env::INGOT_TRUST_CATALOG));
+        Catalog::load_with_trust(home, &list(env::INGOT_CATALOG), &trusted)
+    }
+
+    /// [`Catalog::load_with_trust`] trusting no URL.
+    pub fn load_with(
+        home: &Path,
+        extra: &[CatalogLocation],
+    ) -> Result<(Catalog, Vec<MergeConflict>)> {
+        Catalog::load_with_trust(home, extra, &[])
     }
 
     /// [`Catalog::load`], then `extra` catalogs (files or URLs) merged in order. Returns
     /// the conflicts: aliases an extra catalog defines differently from an earlier one.
     /// Nothing is merged if any extra catalog fails to load.
-    pub fn load_with(
+    ///
+    /// Files, and the URLs listed (exactly) in `trusted`, are merged as they are. From any
+    /// other URL, the entries that [`trust`] forbids are left out and recorded in
+    /// [`Catalog::refused`]; [`Catalog::get`] answers their alias with
+    /// [`CatalogError::Untrusted`].
+    pub fn load_with_trust(
         home: &Path,
         extra: &[CatalogLocation],
+        trusted: &[String],
     ) -> Result<(Catalog, Vec<MergeConflict>)> {
         let mut catalog = Catalog::load(home)?;
+        // Aliases an untrusted catalog may not turn into remote endpoints.
+        let mut protected: HashSet<String> = catalog.aliases().map(str::to_string).collect();
         let mut conflicts = Vec::new();
         for location in extra {
             let entries = location.load()?;
+            let entries = if trust::is_trusted(location, trusted) {
+                protected.extend(entries.iter().map(|e| e.alias.clone()));
+                entries
+            } else {
+                let mut accepted = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    match trust::check(&entry, &protected) {
+                        Some(refusal) => catalog.refuse(refusal),
+                        None => accepted.push(entry),
+                    }
+                }
+                accepted
+            };
             conflicts.extend(catalog.merge_entries(entries));
         }
         Ok((catalog, conflicts))
+    }
+
+    /// The entries of untrusted catalogs that were left out, in load order (one per alias).
+    pub fn refused(&self) -> &[Refusal] {
+        &self.refused
+    }
+
+    fn refuse(&mut self, refusal: Refusal) {
+        self.refused.retain(|r| r.alias != refusal.alias);
+        self.refused.push(refusal);
     }
 
     /// Parses a catalog from text.
@@ -280,6 +330,8 @@ impl Catalog {
     pub fn merge_entries(&mut self, entries: Vec<ModelEntry>) -> Vec<MergeConflict> {
         let mut conflicts = Vec::new();
         for entry in entries {
+            // A later, acceptable definition supersedes an earlier refused one.
+            self.refused.retain(|r| r.alias != entry.alias);
             match self.index.get(&entry.alias) {
                 Some(&i) => {
                     if !self.entries[i].same_content(&entry) {
@@ -303,8 +355,14 @@ impl Catalog {
     /// The entry for `alias`.
     ///
     /// Errors: [`CatalogError::InvalidAlias`] for a malformed alias,
-    /// [`CatalogError::UnknownAlias`] (with the nearest alias) for an unknown one.
+    /// [`CatalogError::UnknownAlias`] (with the nearest alias) for an unknown one,
+    /// [`CatalogError::Untrusted`] for one whose definition by an untrusted catalog was
+    /// refused (even where ingot or an earlier catalog defines it: the user asked for the
+    /// untrusted catalog's model, and must learn why they do not get it).
     pub fn get(&self, alias: &str) -> Result<&ModelEntry> {
+        if let Some(r) = self.refused.iter().find(|r| r.alias == alias) {
+            return Err(CatalogError::Untrusted(r.clone()));
+        }
         if let Some(&i) = self.index.get(alias) {
             return Ok(&self.entries[i]);
         }

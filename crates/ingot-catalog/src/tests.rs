@@ -472,7 +472,7 @@ fn issue7_identical_redefinitions_are_not_conflicts() {
 
 /// A one-shot HTTP server on port 0: answers the first request with `status` and `body`,
 /// then returns how many requests it saw (1).
-fn serve_http(status: u16, body: String) -> (String, std::thread::JoinHandle<usize>) {
+pub(crate) fn serve_http(status: u16, body: String) -> (String, std::thread::JoinHandle<usize>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

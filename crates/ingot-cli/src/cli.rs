@@ -22,6 +22,12 @@ pub struct Cli {
     #[arg(long = "catalog", global = true, value_name = "FILE|URL")]
     pub catalogs: Vec<String>,
 
+    /// Trust this catalog URL to name API-key variables, ship chat templates and turn known
+    /// aliases into remote endpoints (refused otherwise); repeatable, exact URL
+    /// [default: the INGOT_TRUST_CATALOG list]
+    #[arg(long = "trust-catalog", global = true, value_name = "URL", value_parser = catalog_url)]
+    pub trust_catalogs: Vec<String>,
+
     /// More log output (repeat for more)
     #[arg(short = 'v', long = "log-verbose", global = true, action = clap::ArgAction::Count)]
     pub log_verbose: u8,
@@ -581,4 +587,14 @@ pub struct BenchEngineArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--trust-catalog` takes URLs only: catalog files are the user's own and always trusted.
+fn catalog_url(s: &str) -> Result<String, String> {
+    match ingot_catalog::CatalogLocation::parse(s) {
+        ingot_catalog::CatalogLocation::Url(u) => Ok(u),
+        ingot_catalog::CatalogLocation::File(_) => Err(
+            "not an http(s) URL (catalog files are always trusted; only URLs need trust)".into(),
+        ),
+    }
 }

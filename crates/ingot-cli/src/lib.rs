@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 pub use cli::Cli;
 
@@ -35,14 +36,23 @@ where
             std::env::remove_var(name);
         }
     }
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    for (flag, var) in secrets_on_command_line(&matches) {
+        eprintln!(
+            "warning: {flag} on the command line can be read by other users of this machine \
+             (ps, /proc) and is kept in shell history; set {var} instead"
+        );
+    }
     init_tracing(cli.log_verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,6 +61,34 @@ where
             ExitCode::from(1)
         }
     }
+}
+
+/// Flags whose values are secrets (by clap id), and the variable to pass them in instead.
+const SECRET_FLAGS: [(&str, &str, &str); 2] = [
+    ("api_key", "--api-key", ingot_catalog::env::INGOT_API_KEY),
+    (
+        "judge_api_key",
+        "--judge-api-key",
+        ingot_catalog::env::INGOT_JUDGE_API_KEY,
+    ),
+];
+
+/// The secret flags given on the command line itself (not through their variable), in any
+/// subcommand: (flag, variable).
+fn secrets_on_command_line(matches: &ArgMatches) -> Vec<(&'static str, &'static str)> {
+    let mut found = Vec::new();
+    let mut level = Some(matches);
+    while let Some(m) = level {
+        for (id, flag, var) in SECRET_FLAGS {
+            // Only ids this level defines may be queried.
+            let present = m.ids().any(|i| i.as_str() == id);
+            if present && m.value_source(id) == Some(ValueSource::CommandLine) {
+                found.push((flag, var));
+            }
+        }
+        level = m.subcommand().map(|(_, sub)| sub);
+    }
+    found
 }
 
 fn init_tracing(verbosity: u8) {
@@ -87,6 +125,12 @@ pub fn run(cli: Cli) -> Result<()> {
             ingot_catalog::join_catalog_list(&cli.catalogs),
         );
     }
+    if !cli.trust_catalogs.is_empty() {
+        std::env::set_var(
+            ingot_catalog::env::INGOT_TRUST_CATALOG,
+            ingot_catalog::join_catalog_list(&cli.trust_catalogs),
+        );
+    }
     let ctx = Context::new(cli.home.clone())?;
     commands::dispatch(&ctx, cli.command)
 }
@@ -109,6 +153,9 @@ impl Context {
         let (catalog, conflicts) = ingot_catalog::Catalog::load_with_env(&self.home)?;
         for c in conflicts {
             tracing::warn!("{c}");
+        }
+        for r in catalog.refused() {
+            tracing::warn!("{r}");
         }
         Ok(catalog)
     }

@@ -352,3 +352,36 @@ fn issue8_logs_never_hold_the_api_key_or_prompts() {
         }
     }
 }
+
+/// Issue 12: a key given as `--api-key` is in the process's argv, which every local user can
+/// read (`ps`, /proc): say so, and point at INGOT_API_KEY; never print the key itself.
+#[test]
+fn an_api_key_on_the_command_line_warns_that_ps_shows_it() {
+    let home = tempfile::tempdir().unwrap();
+    // `model ps` against a closed port: it fails (exit 1) after parsing, as any command would.
+    let stderr = failure_of(ingot(home.path()).args([
+        "model",
+        "ps",
+        "--endpoint",
+        "http://127.0.0.1:1",
+        "--api-key",
+        "k-issue12",
+    ]));
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: --api-key"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warning.contains("ps") && warning.contains("INGOT_API_KEY"),
+        "{warning}"
+    );
+    assert!(!stderr.contains("k-issue12"), "{stderr}");
+    // The same key through the variable: no warning.
+    let stderr = failure_of(ingot(home.path()).env("INGOT_API_KEY", "k-issue12").args([
+        "model",
+        "ps",
+        "--endpoint",
+        "http://127.0.0.1:1",
+    ]));
+    assert!(!stderr.contains("warning: --api-key"), "{stderr}");
+}

@@ -365,6 +365,9 @@ impl Manager {
         for c in conflicts {
             tracing::warn!("{c}");
         }
+        for r in catalog.refused() {
+            tracing::warn!("{r}");
+        }
         Ok(catalog.entries().to_vec())
     }
 

@@ -33,6 +33,9 @@ impl CatalogModels {
         for c in conflicts {
             tracing::warn!("{c}");
         }
+        for r in catalog.refused() {
+            tracing::warn!("{r}");
+        }
         let store = Store::open(&home).map_err(|e| format!("{e:#}"))?;
         Ok(Self {
             home,

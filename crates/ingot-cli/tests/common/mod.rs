@@ -13,6 +13,7 @@ pub fn ingot(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("ingot").unwrap();
     cmd.env("INGOT_HOME", home)
         .env_remove("INGOT_CATALOG")
+        .env_remove("INGOT_TRUST_CATALOG")
         .env_remove("INGOT_LOG")
         .env_remove("INGOT_HOST")
         .env_remove("INGOT_PORT")
@@ -62,6 +63,7 @@ pub fn serve_command(home: &Path, global: &[&str]) -> std::process::Command {
         .env("INGOT_HOME", home)
         .env("RUST_BACKTRACE", "1")
         .env_remove("INGOT_CATALOG")
+        .env_remove("INGOT_TRUST_CATALOG")
         .env_remove("INGOT_LOG")
         .env_remove("INGOT_HOST")
         .env_remove("INGOT_PORT")
