@@ -7,6 +7,7 @@
 //!   blobs/sha256-<hex>        verified model files, named by content
 //!   manifests/<alias>.json    alias -> blob, source, timestamps
 //!   partials/<key>.partial    in-progress downloads, resumable
+//!   partials/<key>.validator  the server's ETag/Last-Modified for resuming that partial
 //!   locks/<key>.lock          one lock per download (see PartialKey)
 //!   tmp/<key>~<random>/       scratch space of a download (pip wheels)
 //! ```
@@ -273,15 +274,22 @@ impl Store {
         Ok(Some(entry.path))
     }
 
+    /// Records a use of `manifest`'s model. The manifest on disk is read again under the
+    /// store lock, held exclusively: what `manifest` says may be stale by now (a concurrent
+    /// download committed a new file for the alias, or `rm` removed it), and writing it back
+    /// would undo that commit (issue 12). Only `last_used_at` changes.
     fn touch(&self, manifest: &Manifest) -> Result<()> {
-        let _guard = StoreLock::shared(&self.store_lock_path())?;
-        let mut m = manifest.clone();
-        m.last_used_at = OffsetDateTime::now_utc();
+        let _guard = StoreLock::exclusive(&self.store_lock_path())?;
+        let path = self.manifest_path(&manifest.alias);
         // Someone may have removed the model meanwhile; do not resurrect its manifest.
-        if !self.manifest_path(&m.alias).exists() {
+        let Some(mut current) = read_manifest(&path)? else {
             return Ok(());
+        };
+        if current.alias != manifest.alias {
+            return Ok(()); // corrupt; `lookup` and `gc` deal with it
         }
-        self.write_manifest(&m)
+        current.last_used_at = current.last_used_at.max(OffsetDateTime::now_utc());
+        self.write_manifest(&current)
     }
 
     fn write_manifest(&self, m: &Manifest) -> Result<()> {
@@ -371,6 +379,8 @@ impl Store {
                 sync_dir(&self.blobs_dir())?;
             }
         }
+        // The partial is gone, and with it what its validator described.
+        let _ = fs::remove_file(lock.validator_path());
         sync_dir(&self.partials_dir())?;
         let now = OffsetDateTime::now_utc();
         let manifest = Manifest {
@@ -501,8 +511,10 @@ impl Store {
     }
 }
 
+/// The key stem of a partial or of its validator file.
 fn partial_stem(name: &str) -> Option<&str> {
     name.strip_suffix(".partial")
+        .or_else(|| name.strip_suffix(".validator"))
         .filter(|s| !s.is_empty() && !s.starts_with('.'))
 }
 

@@ -77,6 +77,14 @@ impl DownloadLock {
     pub fn partial_path(&self) -> &Path {
         &self.partial
     }
+
+    /// Where the downloader keeps what identifies the server's version of the partial's
+    /// file (`partials/<key>.validator`: ETag or Last-Modified), so that a resume, even by
+    /// another process, asks for the rest of that same version (`If-Range`). Removed with
+    /// the partial by a commit, and by `gc`.
+    pub fn validator_path(&self) -> PathBuf {
+        self.partial.with_extension("validator")
+    }
 }
 
 pub(crate) fn open_lock_file(path: &Path) -> Result<File> {

@@ -69,6 +69,97 @@ fn cached_path_records_last_use() {
     assert_eq!(store.cached_path("other").unwrap(), None);
 }
 
+/// Issue 12: a use recorded from a manifest read before a new download of the alias was
+/// committed must not write the old manifest back over the new one.
+#[test]
+fn a_stale_touch_does_not_undo_a_commit() {
+    let (_dir, store) = open();
+    put(&store, "m", b"old");
+    let stale = store.lookup("m").unwrap().unwrap();
+    let fresh = put(&store, "m", b"new file");
+    store.touch(&stale.manifest).unwrap();
+    let now = store.lookup("m").unwrap().unwrap();
+    assert_eq!(now.manifest.sha256, fresh.manifest.sha256);
+    assert_eq!(now.manifest.size, 8);
+    assert!(now.manifest.last_used_at >= fresh.manifest.last_used_at);
+    // A model removed meanwhile stays removed.
+    store.rm("m").unwrap();
+    store.touch(&stale.manifest).unwrap();
+    assert!(store.lookup("m").unwrap().is_none());
+}
+
+/// Issue 12: uses recorded from several threads while downloads of the alias commit: the
+/// manifest always ends up describing the last commit.
+#[test]
+fn concurrent_touches_and_commits_keep_the_last_commit() {
+    let (_dir, store) = open();
+    put(&store, "m", b"v0");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let touchers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.cached_path("m").unwrap();
+                }
+            })
+        })
+        .collect();
+    for i in 1..=60 {
+        let body = format!("version {i}");
+        let committed = put(&store, "m", body.as_bytes());
+        // Whatever the touchers do between the commits, they never bring back an older one.
+        let seen = store.lookup("m").unwrap().unwrap();
+        assert_eq!(
+            seen.manifest.sha256, committed.manifest.sha256,
+            "commit {i}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in touchers {
+        t.join().unwrap();
+    }
+    let last = store.lookup("m").unwrap().unwrap();
+    assert_eq!(last.manifest.sha256, sha_of(b"version 60"));
+}
+
+/// Issue 12: the validator kept beside a partial (for `If-Range`) goes with it.
+#[test]
+fn validators_go_with_their_partials() {
+    let (_dir, store) = open();
+    let key = |n: u8| PartialKey::for_sha256(&format!("{n:064}")).unwrap();
+    // Committed: the validator is removed with the partial.
+    let lock = store
+        .lock(&PartialKey::for_alias_source("v.1", "url:x").unwrap())
+        .unwrap();
+    assert_eq!(
+        lock.validator_path(),
+        lock.partial_path()
+            .with_file_name(format!("{}.validator", lock.key().stem()))
+    );
+    fs::write(lock.partial_path(), b"body").unwrap();
+    fs::write(lock.validator_path(), b"etag \"1\"").unwrap();
+    store
+        .commit(&lock, "v.1", &sha_of(b"body"), 4, "url:x")
+        .unwrap();
+    assert!(!lock.validator_path().exists());
+    drop(lock);
+    // Abandoned: gc removes an old one, and keeps that of a live download.
+    let old = store.lock(&key(1)).unwrap().validator_path();
+    fs::write(&old, b"etag \"1\"").unwrap();
+    age(&old, Duration::from_secs(8 * 24 * 3600));
+    let live_lock = store.lock(&key(2)).unwrap();
+    fs::write(live_lock.validator_path(), b"etag \"2\"").unwrap();
+    let report = store
+        .gc(&GcOptions {
+            all_partials: true,
+            ..GcOptions::default()
+        })
+        .unwrap();
+    assert!(!old.exists() && report.removed.contains(&old));
+    assert!(live_lock.validator_path().exists());
+}
+
 #[test]
 fn partials_and_broken_blobs_are_not_visible() {
     let (_dir, store) = open();

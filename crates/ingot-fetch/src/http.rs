@@ -1,4 +1,4 @@
-//! HTTP transfers: resume with Range, retries with backoff, streaming hash.
+//! HTTP transfers: resume with Range (and If-Range), retries with backoff, streaming hash.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::FetchError;
 use crate::report::{Progress, Reporter};
+use crate::validator::{record, Validator};
 use crate::Downloader;
 
 /// One HTTP transfer into a partial file.
@@ -23,6 +24,8 @@ pub(crate) struct HttpJob<'a> {
     /// cross-origin redirects, e.g. to the hub's CDN).
     pub auth: Option<String>,
     pub partial: &'a Path,
+    /// Where the server's version of the partial's file is recorded (see [`Validator`]).
+    pub validator: &'a Path,
     pub expected_size: Option<u64>,
 }
 
@@ -71,12 +74,16 @@ impl Downloader {
             .await
             .map_err(cache_err)?;
         let mut done = existing;
-        if existing > 0 {
+        let mut validator = if existing > 0 {
             reporter.message(&format!(
                 "resuming download of '{}' at byte {existing}",
                 job.alias
             ));
-        }
+            Validator::load(job.validator, &job.url)
+        } else {
+            record(job.validator, None);
+            None
+        };
 
         let mut failures: u32 = 0;
         let mut requests: u32 = 0;
@@ -97,6 +104,7 @@ impl Downloader {
                     &partial,
                     &mut hasher,
                     &mut done,
+                    &mut validator,
                     reporter,
                 )
                 .await;
@@ -162,6 +170,7 @@ impl Downloader {
         partial: &Path,
         hasher: &mut Sha256,
         done: &mut u64,
+        validator: &mut Option<Validator>,
         reporter: &dyn Reporter,
     ) -> Result<(), Attempt> {
         let fatal = |e: FetchError| Attempt::Fatal(e);
@@ -175,9 +184,24 @@ impl Downloader {
         if let Some(auth) = &job.auth {
             req = req.header(header::AUTHORIZATION, auth);
         }
+        let mut if_range = None;
         if *done > 0 {
             req = req.header(header::RANGE, format!("bytes={}-", *done));
+            // The rest of the same version, or (a 200) the whole of the current one.
+            if_range = validator.as_ref().and_then(Validator::if_range);
+            if let Some(v) = &if_range {
+                req = req.header(header::IF_RANGE, v.clone());
+            }
         }
+        // Starting over (below) discards the partial, and with it what described it.
+        let restart = |file: &mut File, hasher: &mut Sha256, done: &mut u64, v: &mut Option<_>| {
+            truncate(file, partial).map_err(|e| Box::new(Attempt::Fatal(cache(job.alias, e))))?;
+            *hasher = Sha256::new();
+            *done = 0;
+            *v = None;
+            record(job.validator, None);
+            Ok::<(), Box<Attempt>>(())
+        };
         let resp = req.send().await.map_err(|e| {
             if e.is_redirect() {
                 // A loop loops again on retry: report it at once, as what it is.
@@ -240,12 +264,33 @@ impl Downloader {
             StatusCode::PARTIAL_CONTENT => {
                 let range = content_range(resp.headers());
                 match range {
-                    Some((start, total)) if start == *done => total,
+                    Some((start, total))
+                        if start == *done
+                            && validator
+                                .as_ref()
+                                .and_then(Validator::total)
+                                .zip(total)
+                                .is_none_or(|(was, is)| was == is) =>
+                    {
+                        if validator.is_none() {
+                            // A partial from before validators were kept: from now on.
+                            *validator = Validator::from_response(&job.url, resp.headers(), total);
+                            record(job.validator, validator.as_ref());
+                        }
+                        total
+                    }
+                    Some((start, _)) if start == *done => {
+                        // The file's length changed since the partial was started (a server
+                        // without ETags, or one that ignores If-Range): not the same file.
+                        restart(file, hasher, done, validator).map_err(|e| *e)?;
+                        return Err(Attempt::Transient {
+                            detail: "the file changed on the server; restarting".into(),
+                            status: None,
+                        });
+                    }
                     _ => {
                         // Not the range we asked for: start over rather than splice.
-                        truncate(file, partial).map_err(|e| Attempt::Fatal(cache(job.alias, e)))?;
-                        *hasher = Sha256::new();
-                        *done = 0;
+                        restart(file, hasher, done, validator).map_err(|e| *e)?;
                         return Err(Attempt::Transient {
                             detail: "server answered with an unexpected range".into(),
                             status: None,
@@ -255,16 +300,27 @@ impl Downloader {
             }
             StatusCode::OK => {
                 if *done > 0 {
-                    // The server ignored Range and sends the whole file: restart from 0.
-                    reporter.message(&format!(
-                        "'{}': the server does not support resuming; restarting",
-                        job.alias
-                    ));
-                    truncate(file, partial).map_err(|e| Attempt::Fatal(cache(job.alias, e)))?;
-                    *hasher = Sha256::new();
-                    *done = 0;
+                    // The whole file instead of the rest: with If-Range, because it changed
+                    // since the partial was started; otherwise the server ignores Range.
+                    // Either way, restart from 0 with what this response sends.
+                    reporter.message(&if if_range.is_some() {
+                        format!(
+                            "'{}': the file changed on the server since the download started; \
+                             restarting",
+                            job.alias
+                        )
+                    } else {
+                        format!(
+                            "'{}': the server does not support resuming; restarting",
+                            job.alias
+                        )
+                    });
+                    restart(file, hasher, done, validator).map_err(|e| *e)?;
                 }
-                resp.content_length()
+                let total = resp.content_length();
+                *validator = Validator::from_response(&job.url, resp.headers(), total);
+                record(job.validator, validator.as_ref());
+                total
             }
             StatusCode::RANGE_NOT_SATISFIABLE if *done > 0 => {
                 let total = resp
@@ -276,9 +332,7 @@ impl Downloader {
                 if total == Some(*done) {
                     return Ok(()); // we already have all of it
                 }
-                truncate(file, partial).map_err(|e| Attempt::Fatal(cache(job.alias, e)))?;
-                *hasher = Sha256::new();
-                *done = 0;
+                restart(file, hasher, done, validator).map_err(|e| *e)?;
                 return Err(Attempt::Transient {
                     detail: "the partial file does not match the server's file".into(),
                     status: None,

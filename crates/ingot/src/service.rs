@@ -5,7 +5,9 @@
 //! port, even with `--port 0`) and removes it when it stops. Clients — `ingot service
 //! status|stop`, `ingot model load|unload|ps`, and [`crate::Manager`] — find the running
 //! service through it. A file whose process is gone is stale and removed by
-//! [`live_status`].
+//! [`live_status`]. A server removes the file only while it is its own
+//! ([`remove_status_of`]), and `service start` holds a [`StartLock`] from its check for a
+//! running service until the new one has written the file, so two starts give one service.
 //!
 //! The format (JSON):
 //!
@@ -66,6 +68,61 @@ pub fn service_dir(home: &Path) -> PathBuf {
 /// `$INGOT_HOME/service/status.json`.
 pub fn status_path(home: &Path) -> PathBuf {
     service_dir(home).join("status.json")
+}
+
+/// `$INGOT_HOME/service/start.lock`: see [`StartLock`].
+pub fn start_lock_path(home: &Path) -> PathBuf {
+    service_dir(home).join("start.lock")
+}
+
+/// An exclusive lock on starting the service of one home, held by `ingot service start` from
+/// its check that no service runs until the one it spawned has written its status file (or
+/// failed). Without it, two starts at once both find no service and both spawn one (issue
+/// 12). Released when dropped, or by the kernel when the process dies.
+#[derive(Debug)]
+pub struct StartLock(#[allow(dead_code)] std::fs::File);
+
+impl StartLock {
+    /// Takes the lock, waiting while another start holds it.
+    pub fn acquire(home: &Path) -> Result<StartLock, StatusFileError> {
+        let path = start_lock_path(home);
+        let io = |source| StatusFileError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(service_dir(home)).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(StartLock(file))
+    }
+}
+
+/// Removes the status file at `path` only if it still describes the process of `status`
+/// (same pid and, where recorded, start time). A server shutting down must not remove the
+/// file of another server that has replaced it meanwhile (issue 12). Returns whether it
+/// removed the file.
+pub fn remove_status_of(path: &Path, status: &ServiceStatus) -> Result<bool, StatusFileError> {
+    match ServiceStatus::read(path) {
+        Ok(Some(s)) if s.pid == status.pid && s.process_start == status.process_start => {
+            match std::fs::remove_file(path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(source) => Err(StatusFileError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }),
+            }
+        }
+        Ok(_) => Ok(false),
+        // Not a status file (any more): not ours to remove either.
+        Err(StatusFileError::Corrupt { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `$INGOT_HOME/service/ingot.log`: the detached service's stdout and stderr.
@@ -288,5 +345,56 @@ mod tests {
         .unwrap();
         assert_eq!(old.process_start, None);
         assert!(old.is_alive());
+    }
+
+    /// Issue 12: a server removes the status file only while it is its own.
+    #[test]
+    fn only_the_owner_removes_the_status_file() {
+        let home = tempfile::tempdir().unwrap();
+        let path = status_path(home.path());
+        let me = ServiceStatus::for_this_process("http://127.0.0.1:1234");
+        // Another process (PID 1 always runs) replaced it: it stays.
+        let other = ServiceStatus {
+            pid: 1,
+            process_start: process_start(1),
+            ..me.clone()
+        };
+        other.write(&path).unwrap();
+        assert!(!remove_status_of(&path, &me).unwrap());
+        assert_eq!(ServiceStatus::read(&path).unwrap(), Some(other));
+        // Same pid, another start time (a reused pid): not ours either.
+        let reused = ServiceStatus {
+            process_start: me.process_start.map(|t| t + 1),
+            ..me.clone()
+        };
+        reused.write(&path).unwrap();
+        assert!(!remove_status_of(&path, &me).unwrap());
+        assert!(path.exists());
+        // Ours: removed; and nothing to remove is fine.
+        me.write(&path).unwrap();
+        assert!(remove_status_of(&path, &me).unwrap());
+        assert!(!path.exists());
+        assert!(!remove_status_of(&path, &me).unwrap());
+    }
+
+    /// Issue 12: a second start waits for the first to finish.
+    #[test]
+    fn the_start_lock_is_exclusive() {
+        let home = tempfile::tempdir().unwrap();
+        let first = StartLock::acquire(home.path()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = home.path().to_path_buf();
+        let second = std::thread::spawn(move || {
+            let lock = StartLock::acquire(&h).unwrap();
+            tx.send(()).unwrap();
+            drop(lock);
+        });
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second start proceeds once the first is done");
+        second.join().unwrap();
     }
 }

@@ -82,14 +82,18 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         let handle = ingot_server::serve(config, engine, provider).await?;
         let url = handle.url();
         println!("ingot serving on {url}/v1 (pid {})", std::process::id());
+        let status = ServiceStatus::for_this_process(url.clone());
         if let Some(path) = &args.status_file {
-            write_status(path, &ServiceStatus::for_this_process(url.clone()))?;
+            write_status(path, &status)?;
         }
         signals.await;
         eprintln!("shutting down: finishing running requests");
         handle.shutdown().await;
         if let Some(path) = &args.status_file {
-            let _ = std::fs::remove_file(path);
+            // Only our own: another server may have taken the file over meanwhile.
+            if let Err(e) = ingot::service::remove_status_of(path, &status) {
+                eprintln!("warning: {e}");
+            }
         }
         Ok::<_, anyhow::Error>(())
     })
@@ -109,6 +113,9 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 }
 
 pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
+    // Held until the new service has written its status file (or failed): a concurrent
+    // start waits here, then finds this one running.
+    let _start_lock = ingot::service::StartLock::acquire(&ctx.home)?;
     if let Some(s) = live_status(ctx)? {
         bail!(
             "the service is already running at {}/v1 (pid {}); stop it with `ingot service stop`",
@@ -217,7 +224,8 @@ pub(crate) fn stop(ctx: &Context) -> Result<()> {
     if how == ingot::service::Stopped::Killed {
         eprintln!("the service did not stop within {STOP_GRACE:?}; it was killed");
     }
-    let _ = std::fs::remove_file(status_path(ctx));
+    // A killed service leaves its file behind; one started since then keeps its own.
+    let _ = ingot::service::remove_status_of(&status_path(ctx), &s);
     println!("ingot service stopped (pid {})", s.pid);
     Ok(())
 }
