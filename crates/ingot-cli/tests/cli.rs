@@ -302,7 +302,9 @@ fn issue3_bench_engine_json() {
     for k in ["prompt_tok_s", "gen_tok_s"] {
         let mean = v[k]["mean"].as_f64().unwrap();
         let sd = v[k]["sd"].as_f64().unwrap();
-        assert!(mean > 1.0 && mean.is_finite(), "{k}: {v}");
+        // A rate was measured; how high depends on the machine and its load (under 1 tok/s
+        // on a busy 2-core CI machine: issue 12).
+        assert!(mean > 0.0 && mean.is_finite(), "{k}: {v}");
         assert!(sd >= 0.0 && sd.is_finite(), "{k}: {v}");
     }
 }
