@@ -224,11 +224,13 @@ fn bench_calibrate_json_has_the_figures() {
     ] {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }
-    // The harness's error against the mock's emitted timestamps: never negative (nothing is
-    // read before it is sent); the bound leaves room for a loaded 2-core machine in a debug
-    // build (issue 12), the precise figure is what the command reports.
+    // The harness's error against the mock's emitted timestamps. It can come out slightly
+    // negative: the mock stamps a token when its write returns, and on a loaded machine the
+    // client may read the bytes before that stamp is taken (seen: -0.12 ms at load 20). The
+    // bounds leave room for a loaded 2-core machine in a debug build (issue 12); the precise
+    // figure is what the command reports.
     let error = v["ttft_error_ms_p50"].as_f64().unwrap();
-    assert!((-0.01..30.0).contains(&error), "{v}");
+    assert!((-5.0..30.0).contains(&error), "{v}");
 }
 
 fn write_prompts(dir: &Path) -> std::path::PathBuf {
