@@ -5,7 +5,10 @@
 //! surface can be fuzzed on its own.
 
 pub mod error;
+pub mod extras;
 pub mod grammar;
+pub mod logprobs;
+pub mod structured;
 pub mod types;
 pub mod validate;
 

@@ -25,6 +25,15 @@ pub struct ChatCompletionRequest {
     pub stream_options: Option<StreamOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ResponseFormat>,
+    /// Return the log-probabilities of the output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<bool>,
+    /// Alternatives per position, 0..=20; needs `logprobs: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<i64>,
+    /// Fields ingot refuses rather than ignores (see [`crate::extras`]).
+    #[serde(flatten)]
+    pub extras: crate::extras::ChatExtras,
 }
 
 /// `POST /v1/completions`.
@@ -40,9 +49,16 @@ pub struct CompletionRequest {
     pub stream: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
-    /// Accepted and ignored (we never echo the prompt).
+    /// `true` is refused: the prompt is not echoed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echo: Option<bool>,
+    /// Log-probabilities of the output tokens with this many alternatives per position
+    /// (0..=20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<i64>,
+    /// Fields ingot refuses rather than ignores (see [`crate::extras`]).
+    #[serde(flatten)]
+    pub extras: crate::extras::CompletionExtras,
 }
 
 /// Sampling fields shared by both endpoints. Everything is optional; defaults are applied in
@@ -73,10 +89,11 @@ pub struct SamplingFields {
     /// Only 1 is supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<i64>,
-    /// Accepted and ignored: llama.cpp's repeat penalty is the supported knob.
+    /// -2..=2: subtracted once from the logit of every token already in the window
+    /// (`repeat_last_n`), llama.cpp's penalties sampler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presence_penalty: Option<f32>,
-    /// Accepted and ignored.
+    /// -2..=2: subtracted per occurrence of a token in the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f32>,
     /// Extension: keep generating past EOS until `max_tokens` (fixed-length benchmarks).
@@ -224,12 +241,7 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResponseFormat {
-    /// `text`, `json_object` (supported) or `json_schema` (rejected).
-    #[serde(rename = "type")]
-    pub kind: String,
-}
+pub use crate::structured::{JsonSchemaFormat, ResponseFormat, SchemaText};
 
 /// Token counts, as OpenAI reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,31 +172,23 @@ impl ChatCompletionRequest {
         let (sampling, random_seed) = validate_sampling(&self.sampling, max_tokens)?;
         let mut sampling = sampling;
 
-        match self.response_format.as_ref().map(|f| f.kind.as_str()) {
-            None | Some("text") => {}
-            Some("json_object") => {
-                if sampling.grammar.is_some() {
-                    return Err(ApiError::invalid_param(
-                        "response_format",
-                        "response_format json_object and grammar cannot be combined",
-                    ));
-                }
-                sampling.grammar = Some(crate::grammar::JSON_GBNF.to_string());
-            }
-            Some("json_schema") => {
+        self.extras.check()?;
+        sampling.logprobs = match (self.logprobs, self.top_logprobs) {
+            (Some(true), top) => Some(validate_top_logprobs("top_logprobs", top.unwrap_or(0))?),
+            (_, Some(_)) => {
                 return Err(ApiError::invalid_param(
-                    "response_format.type",
-                    "response_format `json_schema` is not supported; use `json_object`",
+                    "top_logprobs",
+                    "top_logprobs needs `logprobs: true`",
                 ))
             }
-            Some(other) => {
-                return Err(ApiError::invalid_param(
-                    "response_format.type",
-                    format!(
-                        "unknown response_format type `{other}`; expected `text` or `json_object`"
-                    ),
-                ))
-            }
+            _ => None,
+        };
+        if let Some(g) = crate::structured::format_grammar(
+            self.response_format.as_ref(),
+            "response_format",
+            sampling.grammar.is_some(),
+        )? {
+            sampling.grammar = Some(g);
         }
 
         let stream = self.stream.unwrap_or(false);
@@ -232,7 +224,19 @@ impl CompletionRequest {
             }
         };
         let max_tokens = validate_max_tokens("max_tokens", self.max_tokens)?;
-        let (sampling, random_seed) = validate_sampling(&self.sampling, max_tokens)?;
+        let (mut sampling, random_seed) = validate_sampling(&self.sampling, max_tokens)?;
+        self.extras.check()?;
+        if self.echo == Some(true) {
+            return Err(ApiError::InvalidRequest {
+                message: "echo: echoing the prompt is not supported".into(),
+                param: Some("echo".into()),
+                code: Some("unsupported_parameter".into()),
+            });
+        }
+        sampling.logprobs = self
+            .logprobs
+            .map(|k| validate_top_logprobs("logprobs", k))
+            .transpose()?;
         Ok(Validated {
             model,
             request: GenerateRequest {
@@ -267,6 +271,16 @@ fn validate_max_tokens(name: &str, v: Option<i64>) -> Result<Option<u32>, ApiErr
             .map(Some)
             .map_err(|_| ApiError::invalid_param(name, format!("{name} is too large: {n}"))),
     }
+}
+
+fn validate_top_logprobs(name: &str, k: i64) -> Result<u32, ApiError> {
+    let max = ingot_engine::MAX_TOP_LOGPROBS;
+    u32::try_from(k)
+        .ok()
+        .filter(|k| *k <= max)
+        .ok_or_else(|| {
+            ApiError::invalid_param(name, format!("{name} must be between 0 and {max}, got {k}"))
+        })
 }
 
 fn check_range(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ApiError> {
@@ -361,7 +375,13 @@ fn validate_sampling(
             ));
         }
     }
+    let frequency_penalty =
+        check_range("frequency_penalty", f.frequency_penalty, -2.0, 2.0)?.unwrap_or(0.0);
+    let presence_penalty =
+        check_range("presence_penalty", f.presence_penalty, -2.0, 2.0)?.unwrap_or(0.0);
     let sampling = SamplingParams {
+        frequency_penalty,
+        presence_penalty,
         temperature,
         top_k,
         top_p,
@@ -374,6 +394,7 @@ fn validate_sampling(
         stop,
         ignore_eos: f.ignore_eos.unwrap_or(false),
         grammar: f.grammar.clone(),
+        logprobs: None,
     };
     Ok((sampling, f.seed.is_none()))
 }
@@ -535,17 +556,39 @@ mod tests {
     #[test]
     fn response_format() {
         let mut r = chat(vec![ChatMessage::new("user", "hi")]);
-        r.response_format = Some(ResponseFormat {
-            kind: "json_object".into(),
-        });
+        r.response_format = Some(ResponseFormat::new("json_object"));
         assert!(r.validate().unwrap().request.sampling.grammar.is_some());
-        r.response_format = Some(ResponseFormat {
-            kind: "json_schema".into(),
-        });
+        r.response_format = Some(ResponseFormat::new("json_schema"));
         assert!(r.validate().is_err());
-        r.response_format = Some(ResponseFormat {
-            kind: "yaml".into(),
-        });
+        let with_schema = |schema: serde_json::Value| {
+            Some(ResponseFormat {
+                kind: "json_schema".into(),
+                json_schema: Some(crate::JsonSchemaFormat {
+                    name: Some("notes".into()),
+                    schema: Some(crate::SchemaText::from_value(&schema)),
+                    strict: Some(true),
+                    ..Default::default()
+                }),
+            })
+        };
+        r.response_format = with_schema(serde_json::json!({
+            "type": "object",
+            "properties": {"n": {"type": "integer", "minimum": 1}},
+            "required": ["n"]
+        }));
+        let g = r.validate().unwrap().request.sampling.grammar.unwrap();
+        assert!(g.contains("root ::="), "{g}");
+        // A keyword the converter would drop is a 400 that names it.
+        r.response_format = with_schema(serde_json::json!({"type": "integer", "multipleOf": 5}));
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.param(), Some("response_format.json_schema.schema"));
+        assert_eq!(e.code(), Some("invalid_json_schema"));
+        assert!(e.to_string().contains("`multipleOf`"), "{e}");
+        r.sampling.grammar = Some("root ::= \"x\"".into());
+        r.response_format = with_schema(serde_json::json!({"type": "integer"}));
+        assert_eq!(r.validate().unwrap_err().param(), Some("response_format"));
+        r.sampling.grammar = None;
+        r.response_format = Some(ResponseFormat::new("yaml"));
         assert!(r.validate().is_err());
     }
 
@@ -646,5 +689,66 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod logprob_and_extra_tests {
+    use super::*;
+    use crate::types::ChatMessage;
+
+    #[test]
+    fn logprobs_fields() {
+        let mut r = ChatCompletionRequest {
+            model: "m".into(),
+            messages: vec![ChatMessage::new("user", "hi")],
+            ..Default::default()
+        };
+        assert_eq!(r.validate().unwrap().request.sampling.logprobs, None);
+        r.logprobs = Some(true);
+        assert_eq!(r.validate().unwrap().request.sampling.logprobs, Some(0));
+        r.top_logprobs = Some(5);
+        assert_eq!(r.validate().unwrap().request.sampling.logprobs, Some(5));
+        r.top_logprobs = Some(21);
+        assert_eq!(r.validate().unwrap_err().param(), Some("top_logprobs"));
+        r.logprobs = None;
+        r.top_logprobs = Some(2);
+        assert_eq!(r.validate().unwrap_err().param(), Some("top_logprobs"));
+
+        let mut c = CompletionRequest {
+            model: "m".into(),
+            prompt: PromptInput::One("x".into()),
+            logprobs: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(c.validate().unwrap().request.sampling.logprobs, Some(3));
+        c.logprobs = Some(-1);
+        assert_eq!(c.validate().unwrap_err().param(), Some("logprobs"));
+        c.logprobs = None;
+        c.echo = Some(true);
+        assert_eq!(c.validate().unwrap_err().param(), Some("echo"));
+    }
+
+    #[test]
+    fn refused_fields_surface_through_parse_and_validate() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}]}"#;
+        let e = parse_json::<ChatCompletionRequest>(body)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.param(), Some("tools"));
+        let body = br#"{"model":"m","prompt":"x","suffix":"y"}"#;
+        let e = parse_json::<CompletionRequest>(body)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.param(), Some("suffix"));
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5,"frequency_penalty":-0.5,"prediction":{"type":"content","content":"x"}}"#;
+        let v = parse_json::<ChatCompletionRequest>(body)
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(v.request.sampling.presence_penalty, 0.5);
+        assert_eq!(v.request.sampling.frequency_penalty, -0.5);
     }
 }

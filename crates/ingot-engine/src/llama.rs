@@ -451,7 +451,7 @@ impl LoadedModel for LlamaLoadedModel {
             }
         };
         let mut sampler = sampling::Sampler::new(&self.model, &req.sampling, n_ctx)?;
-        if req.sampling.repeat_penalty != 1.0 {
+        if req.sampling.has_penalties() {
             // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
             let last_n = sampling::penalty_window(req.sampling.repeat_last_n, n_ctx) as usize;
             sampler.accept_prompt(&tokens[tokens.len().saturating_sub(last_n)..]);
@@ -471,6 +471,7 @@ impl LoadedModel for LlamaLoadedModel {
             max_tokens,
             stop: req.sampling.stop.clone(),
             ignore_eos: req.sampling.ignore_eos,
+            logprobs: req.sampling.logprobs,
             tx,
             cancel: cancel.clone(),
             enqueued,

@@ -110,6 +110,7 @@ struct MockJob {
     max_tokens: u32,
     stop: Vec<String>,
     ignore_eos: bool,
+    logprobs: Option<u32>,
     tx: tokio::sync::mpsc::UnboundedSender<Event>,
     cancel: CancelToken,
     enqueued: Instant,
@@ -250,6 +251,7 @@ impl LoadedModel for MockModel {
             max_tokens,
             stop: req.sampling.stop,
             ignore_eos: req.sampling.ignore_eos,
+            logprobs: req.sampling.logprobs,
             tx,
             cancel: cancel.clone(),
             enqueued,
@@ -289,6 +291,8 @@ struct MockRun {
     first: Option<Instant>,
     last: Option<Instant>,
     stop: StopMatcher,
+    /// Logprob entries of tokens whose text is still held back.
+    pending_lp: Vec<crate::TokenLogprob>,
 }
 
 struct MockScheduler {
@@ -400,6 +404,7 @@ impl MockScheduler {
                     first: None,
                     last: None,
                     stop,
+                    pending_lp: Vec::new(),
                 });
             }
         }
@@ -436,12 +441,33 @@ impl MockScheduler {
         r.last = Some(now);
         r.emitted += 1;
         let piece = &self.config.tokens[idx % n_tokens.max(1)];
+        if let Some(k) = r.job.logprobs {
+            // A scripted token is certain: probability 1, and the only alternative.
+            let bytes = piece.as_bytes().to_vec();
+            let top = (k > 0)
+                .then(|| crate::TopLogprob {
+                    id: idx as i32,
+                    token: piece.clone(),
+                    bytes: bytes.clone(),
+                    logprob: 0.0,
+                })
+                .into_iter()
+                .collect();
+            r.pending_lp.push(crate::TokenLogprob {
+                id: idx as i32,
+                token: piece.clone(),
+                bytes,
+                logprob: 0.0,
+                top,
+            });
+        }
         let mut out = String::new();
         let stopped = r.stop.push(piece, &mut out);
         if !out.is_empty() {
             let _ = r.job.tx.send(Event::Token {
                 text: out,
                 id: idx as i32,
+                logprobs: std::mem::take(&mut r.pending_lp),
             });
         }
         if stopped {
@@ -465,6 +491,7 @@ impl MockScheduler {
                 let _ = r.job.tx.send(Event::Token {
                     text: tail,
                     id: r.emitted as i32 - 1,
+                    logprobs: std::mem::take(&mut r.pending_lp),
                 });
             }
         }

@@ -38,10 +38,24 @@ pub(crate) fn validate(p: &SamplingParams) -> Result<(), EngineError> {
             p.repeat_penalty
         ));
     }
+    for (name, v) in [
+        ("frequency_penalty", p.frequency_penalty),
+        ("presence_penalty", p.presence_penalty),
+    ] {
+        if !(v.is_finite() && (-2.0..=2.0).contains(&v)) {
+            return bad(format!("{name} must be between -2 and 2, got {v}"));
+        }
+    }
     if p.top_k < 0 {
         return bad(format!(
             "top_k must be >= 0 (0 disables it), got {}",
             p.top_k
+        ));
+    }
+    if p.logprobs.is_some_and(|k| k > crate::MAX_TOP_LOGPROBS) {
+        return bad(format!(
+            "top_logprobs must be at most {}",
+            crate::MAX_TOP_LOGPROBS
         ));
     }
     if p.max_tokens == Some(0) {
@@ -78,7 +92,7 @@ pub(crate) fn validate(p: &SamplingParams) -> Result<(), EngineError> {
 ///   `seed` is any 64-bit value; stop strings are bounded by [`validate`].
 pub(crate) fn validate_for_context(p: &SamplingParams, n_ctx_seq: u32) -> Result<(), EngineError> {
     // Unused (and so unchecked) while the penalty is off, as llama.cpp ignores it then.
-    if p.repeat_penalty != 1.0 && i64::from(p.repeat_last_n) > i64::from(n_ctx_seq) {
+    if p.has_penalties() && i64::from(p.repeat_last_n) > i64::from(n_ctx_seq) {
         return Err(EngineError::InvalidRequest(format!(
             "repeat_last_n ({}) is larger than the model's context ({n_ctx_seq} tokens per \
              sequence); use at most {n_ctx_seq}, or -1 for the whole context",
@@ -175,15 +189,15 @@ impl Sampler {
             None => None,
             Some(g) => Some(build_grammar(model, g)?),
         };
-        let greedy = grammar.is_none() && p.temperature <= 0.0 && p.repeat_penalty == 1.0;
+        let greedy = grammar.is_none() && p.temperature <= 0.0 && !p.has_penalties();
         let mut chain = Vec::with_capacity(6);
-        if p.repeat_penalty != 1.0 {
+        if p.has_penalties() {
             chain.push(LlamaSampler::penalties(
                 model.n_vocab(),
                 penalty_window(p.repeat_last_n, n_ctx_seq),
                 p.repeat_penalty,
-                0.0,
-                0.0,
+                p.frequency_penalty,
+                p.presence_penalty,
             ));
         }
         if p.temperature <= 0.0 {

@@ -35,6 +35,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use crate::logprobs::TokenLogprob;
 use crate::stop::StopMatcher;
 use crate::types::*;
 use crate::utf8::Utf8Decoder;
@@ -116,6 +117,8 @@ pub(crate) struct Job {
     pub max_tokens: u32,
     pub stop: Vec<String>,
     pub ignore_eos: bool,
+    /// Alternatives per position when the caller wants logprobs.
+    pub logprobs: Option<u32>,
     pub tx: tokio::sync::mpsc::UnboundedSender<Event>,
     pub cancel: CancelToken,
     pub enqueued: Instant,
@@ -163,6 +166,8 @@ struct Running {
     last_token: Option<Instant>,
     utf8: Utf8Decoder,
     stop: StopMatcher,
+    /// Logprob entries of sampled tokens whose text has not been sent yet.
+    pending_lp: Vec<TokenLogprob>,
 }
 
 struct Slot {
@@ -418,6 +423,7 @@ impl Scheduler<'_> {
             last_token: None,
             utf8: Utf8Decoder::new(),
             stop,
+            pending_lp: Vec::new(),
         }));
     }
 
@@ -539,8 +545,26 @@ impl Scheduler<'_> {
                     continue;
                 }
             };
+            if let Some(k) = r.job.logprobs {
+                // Before on_token: the entry goes out with the text this token releases.
+                let lp = self.logprob_entry(idx, tok, k);
+                if let Some(r) = self.slots[i].req.as_mut() {
+                    r.pending_lp.push(lp);
+                }
+            }
             self.on_token(i, tok, now);
         }
+    }
+
+    /// The logprob entry of `tok`, sampled from batch row `idx` (see [`crate::logprobs`]).
+    fn logprob_entry(&self, idx: i32, tok: LlamaToken, k: u32) -> TokenLogprob {
+        let vocab = self.model.vocab();
+        let mut piece = |id: i32| {
+            let mut buf = Vec::new();
+            vocab.token_to_piece_into(LlamaToken(id), &mut buf, false, None);
+            buf
+        };
+        crate::logprobs::entry(self.ctx.get_logits_ith(idx), tok.0, k as usize, &mut piece)
     }
 
     fn on_token(&mut self, i: usize, tok: LlamaToken, now: Instant) {
@@ -551,6 +575,8 @@ impl Scheduler<'_> {
             r.first_token = Some(now);
         }
         if vocab.is_eog(tok) && !r.job.ignore_eos {
+            // The end-of-generation token is not part of the output, nor is its logprob.
+            r.pending_lp.pop();
             self.finish(i, End::Eos);
             return;
         }
@@ -568,6 +594,7 @@ impl Scheduler<'_> {
             let _ = r.job.tx.send(Event::Token {
                 text: out,
                 id: tok.0,
+                logprobs: std::mem::take(&mut r.pending_lp),
             });
         }
         if stopped {
@@ -596,6 +623,7 @@ impl Scheduler<'_> {
                 let _ = r.job.tx.send(Event::Token {
                     text: tail,
                     id: r.last_id,
+                    logprobs: std::mem::take(&mut r.pending_lp),
                 });
             }
         }

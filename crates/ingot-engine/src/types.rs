@@ -92,8 +92,14 @@ pub struct SamplingParams {
     pub min_p: f32,
     /// 1.0 disables the repeat penalty.
     pub repeat_penalty: f32,
-    /// Tokens considered by the repeat penalty.
+    /// Tokens considered by the repeat, frequency and presence penalties.
     pub repeat_last_n: i32,
+    /// OpenAI's frequency penalty (per occurrence in the window); 0 disables it.
+    #[serde(default)]
+    pub frequency_penalty: f32,
+    /// OpenAI's presence penalty (once per token present in the window); 0 disables it.
+    #[serde(default)]
+    pub presence_penalty: f32,
     pub seed: u64,
     /// `None`: until EOS or the context is full.
     pub max_tokens: Option<u32>,
@@ -103,6 +109,10 @@ pub struct SamplingParams {
     pub ignore_eos: bool,
     /// A GBNF grammar that constrains the output (e.g. JSON mode).
     pub grammar: Option<String>,
+    /// Report log-probabilities of the generated tokens, with this many alternatives per
+    /// position (0..=[`crate::MAX_TOP_LOGPROBS`]); `None` computes none (no cost).
+    #[serde(default)]
+    pub logprobs: Option<u32>,
 }
 
 impl Default for SamplingParams {
@@ -114,12 +124,22 @@ impl Default for SamplingParams {
             min_p: 0.05,
             repeat_penalty: 1.0,
             repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
             seed: 0,
             max_tokens: None,
             stop: Vec::new(),
             ignore_eos: false,
             grammar: None,
+            logprobs: None,
         }
+    }
+}
+
+impl SamplingParams {
+    /// Whether any of the repeat, frequency or presence penalties is on.
+    pub fn has_penalties(&self) -> bool {
+        self.repeat_penalty != 1.0 || self.frequency_penalty != 0.0 || self.presence_penalty != 0.0
     }
 }
 
@@ -197,6 +217,10 @@ pub enum Event {
     Token {
         text: String,
         id: i32,
+        /// With [`SamplingParams::logprobs`]: one entry per token whose text this event
+        /// releases (text held back and released later carries its tokens' entries then).
+        /// Empty otherwise.
+        logprobs: Vec<crate::TokenLogprob>,
     },
     Done {
         finish_reason: FinishReason,

@@ -13,7 +13,8 @@ use ingot_api::{
     ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
-use ingot_engine::{Event, EventStream, FinishReason, Timings};
+use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
+use ingot_engine::{Event, EventStream, FinishReason, Timings, TokenLogprob};
 use serde::Serialize;
 
 use crate::metrics::{ActiveGuard, Metrics};
@@ -39,6 +40,10 @@ struct Generation {
     created: u64,
     model: String,
     include_usage: bool,
+    /// The request asked for logprobs (plain requests skip all logprob work).
+    logprobs: bool,
+    /// Bytes of text streamed so far (completions' `text_offset`).
+    streamed: usize,
     started: Instant,
     load_ms: f64,
     events: EventStream,
@@ -191,6 +196,7 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     if v.random_seed {
         v.request.sampling.seed = rand::random();
     }
+    let logprobs = v.request.sampling.logprobs.is_some();
     // Rendering the template, tokenizing (up to a 2 MB body) and building the sampler
     // (a grammar) are synchronous work: keep them off the runtime's threads (issue 12).
     let model = lease.model().clone();
@@ -210,6 +216,8 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
         // model that actually answered.
         model: lease.id().to_string(),
         include_usage: v.include_usage,
+        logprobs,
+        streamed: 0,
         started,
         load_ms,
         events,
@@ -227,11 +235,17 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
 
 async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
     let mut text = String::new();
+    let mut lps: Vec<TokenLogprob> = Vec::new();
     loop {
         match gen.events.next().await {
-            Some(Event::Token { text: t, .. }) => {
+            Some(Event::Token {
+                text: t, logprobs, ..
+            }) => {
                 gen.on_token();
                 text.push_str(&t);
+                if gen.logprobs {
+                    lps.extend(logprobs);
+                }
             }
             Some(Event::Done {
                 finish_reason: reason,
@@ -253,7 +267,7 @@ async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
                                 content: Some(text),
                             },
                             finish_reason: Some(finish_reason(reason)),
-                            logprobs: None,
+                            logprobs: gen.logprobs.then(|| chat_logprobs(&lps)),
                         }],
                         usage,
                         timings: Some(timings),
@@ -267,7 +281,7 @@ async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
                             index: 0,
                             text,
                             finish_reason: Some(finish_reason(reason)),
-                            logprobs: None,
+                            logprobs: gen.logprobs.then(|| completion_logprobs(&lps, 0)),
                         }],
                         usage: Some(usage),
                         timings: Some(timings),
@@ -302,7 +316,13 @@ struct StreamState {
 }
 
 impl StreamState {
-    fn chat_chunk(&self, delta: Delta, finish: Option<String>, timings: Option<Timings>) -> Bytes {
+    fn chat_chunk(
+        &self,
+        delta: Delta,
+        finish: Option<String>,
+        timings: Option<Timings>,
+        logprobs: Option<serde_json::Value>,
+    ) -> Bytes {
         sse_data(&ChatCompletionChunk {
             id: self.gen.id.clone(),
             object: "chat.completion.chunk".into(),
@@ -312,14 +332,20 @@ impl StreamState {
                 index: 0,
                 delta,
                 finish_reason: finish,
-                logprobs: None,
+                logprobs,
             }],
             usage: None,
             timings,
         })
     }
 
-    fn text_chunk(&self, text: String, finish: Option<String>, timings: Option<Timings>) -> Bytes {
+    fn text_chunk(
+        &self,
+        text: String,
+        finish: Option<String>,
+        timings: Option<Timings>,
+        logprobs: Option<serde_json::Value>,
+    ) -> Bytes {
         sse_data(&Completion {
             id: self.gen.id.clone(),
             object: "text_completion".into(),
@@ -329,7 +355,7 @@ impl StreamState {
                 index: 0,
                 text,
                 finish_reason: finish,
-                logprobs: None,
+                logprobs,
             }],
             usage: None,
             timings,
@@ -377,21 +403,32 @@ impl StreamState {
             }
         };
         match event {
-            Some(Event::Token { text, .. }) => {
+            Some(Event::Token { text, logprobs, .. }) => {
                 self.gen.on_token();
                 if text.is_empty() {
                     return;
                 }
                 let chunk = match self.gen.kind {
-                    Kind::Chat => self.chat_chunk(
-                        Delta {
-                            role: None,
-                            content: Some(text),
-                        },
-                        None,
-                        None,
-                    ),
-                    Kind::Completion => self.text_chunk(text, None, None),
+                    Kind::Chat => {
+                        let lp = self.gen.logprobs.then(|| chat_logprobs(&logprobs));
+                        self.chat_chunk(
+                            Delta {
+                                role: None,
+                                content: Some(text),
+                            },
+                            None,
+                            None,
+                            lp,
+                        )
+                    }
+                    Kind::Completion => {
+                        let lp = self
+                            .gen
+                            .logprobs
+                            .then(|| completion_logprobs(&logprobs, self.gen.streamed));
+                        self.gen.streamed += text.len();
+                        self.text_chunk(text, None, None, lp)
+                    }
                 };
                 self.pending.push_back(chunk);
             }
@@ -403,8 +440,10 @@ impl StreamState {
                 self.gen.on_done(usage, &mut timings);
                 let reason = Some(finish_reason(reason));
                 let last = match self.gen.kind {
-                    Kind::Chat => self.chat_chunk(Delta::default(), reason, Some(timings)),
-                    Kind::Completion => self.text_chunk(String::new(), reason, Some(timings)),
+                    Kind::Chat => self.chat_chunk(Delta::default(), reason, Some(timings), None),
+                    Kind::Completion => {
+                        self.text_chunk(String::new(), reason, Some(timings), None)
+                    }
                 };
                 self.pending.push_back(last);
                 if self.gen.include_usage {
@@ -435,6 +474,7 @@ fn stream(gen: Generation) -> Response {
                 role: Some("assistant".into()),
                 content: Some(String::new()),
             },
+            None,
             None,
             None,
         );

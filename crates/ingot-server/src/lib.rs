@@ -30,8 +30,25 @@
 //! Model ids may contain `/`. Every response carries an ingot `timings` object (the engine's
 //! [`ingot_engine::Timings`], with `load_ms` set when the request waited for a load); streams
 //! carry it on the chunk with `finish_reason`. Request extensions beyond OpenAI: `top_k`,
-//! `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `grammar` (GBNF). Unknown
-//! fields are ignored; `presence_penalty`/`frequency_penalty` are accepted and ignored.
+//! `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `grammar` (GBNF).
+//!
+//! # OpenAI features
+//!
+//! - `response_format` `json_object` (any JSON object) and `json_schema` (structured outputs):
+//!   the schema becomes a GBNF grammar through llama.cpp's converter
+//!   ([`ingot_engine::json_schema_grammar_str`]); a keyword it cannot enforce is a 400
+//!   `invalid_json_schema` naming the keyword ([`ingot_api::structured`]).
+//! - `logprobs`/`top_logprobs` (chat) and `logprobs: k` (completions), streamed per chunk:
+//!   log-softmax of the raw logits over the whole vocabulary ([`ingot_engine::logprobs`]).
+//!   Requests without them do no logprob work.
+//! - `presence_penalty`/`frequency_penalty` go to llama.cpp's penalties sampler;
+//!   `max_completion_tokens` is the newer `max_tokens`.
+//!
+//! Unknown fields are ignored, and so are known harmless ones (`user`, `metadata`, `store`,
+//! `prediction`). Fields that would change the answer and cannot be honoured are a 400
+//! `unsupported_parameter` naming them ([`ingot_api::extras`]): `tools`, `tool_choice`,
+//! `functions`, `logit_bias`, `audio`, `modalities` other than text, `web_search_options`,
+//! and for completions `echo`, `suffix`, `best_of` > 1; `n` > 1 is a 400 too.
 //!
 //! # Errors
 //!

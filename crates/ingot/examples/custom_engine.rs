@@ -162,6 +162,7 @@ impl LoadedModel for RulesModel {
                 let _ = tx.send(Event::Token {
                     text: w.clone(),
                     id: i as i32,
+                    logprobs: Vec::new(),
                 });
                 sent += 1;
             }

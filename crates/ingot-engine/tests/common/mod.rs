@@ -57,7 +57,7 @@ pub fn collect(mut stream: EventStream) -> Collected {
     };
     while let Some(ev) = stream.blocking_next() {
         match ev {
-            Event::Token { text, id } => {
+            Event::Token { text, id, .. } => {
                 c.text.push_str(&text);
                 c.pieces.push(text);
                 c.ids.push(id);

@@ -217,6 +217,7 @@ impl LoadedModel for TestModel {
                 let _ = tx.send(Event::Token {
                     text: tok.clone(),
                     id: i as i32,
+                    logprobs: Vec::new(),
                 });
                 n += 1;
             }
