@@ -136,12 +136,7 @@ impl CompletionExtras {
         match &self.best_of {
             None | Some(Value::Null) => {}
             Some(v) if v.as_i64() == Some(1) => {}
-            Some(_) => {
-                return Err(refuse(
-                    "best_of",
-                    "best_of other than 1 is not supported",
-                ))
-            }
+            Some(_) => return Err(refuse("best_of", "best_of other than 1 is not supported")),
         }
         if !is_empty(&self.suffix) {
             return Err(refuse(
@@ -165,14 +160,20 @@ mod tests {
     #[test]
     fn meaningful_fields_are_refused_by_name() {
         for (body, param) in [
-            (json!({"tools": [{"type": "function", "function": {"name": "f"}}]}), "tools"),
+            (
+                json!({"tools": [{"type": "function", "function": {"name": "f"}}]}),
+                "tools",
+            ),
             (json!({"tool_choice": "required"}), "tool_choice"),
             (json!({"functions": [{"name": "f"}]}), "functions"),
             (json!({"function_call": {"name": "f"}}), "function_call"),
             (json!({"logit_bias": {"50256": -100}}), "logit_bias"),
             (json!({"audio": {"voice": "alloy"}}), "audio"),
             (json!({"modalities": ["text", "audio"]}), "modalities"),
-            (json!({"web_search_options": {"search_context_size": "low"}}), "web_search_options"),
+            (
+                json!({"web_search_options": {"search_context_size": "low"}}),
+                "web_search_options",
+            ),
         ] {
             let e = chat(body.clone()).unwrap_err();
             assert_eq!(e.param(), Some(param), "{body}");
@@ -183,7 +184,8 @@ mod tests {
     #[test]
     fn empty_and_neutral_values_pass() {
         chat(json!({"tools": [], "tool_choice": "none", "logit_bias": {}, "modalities": ["text"], "audio": null, "functions": []})).unwrap();
-        let c: CompletionExtras = serde_json::from_value(json!({"best_of": 1, "suffix": ""})).unwrap();
+        let c: CompletionExtras =
+            serde_json::from_value(json!({"best_of": 1, "suffix": ""})).unwrap();
         c.check().unwrap();
         let c: CompletionExtras = serde_json::from_value(json!({"best_of": 3})).unwrap();
         assert_eq!(c.check().unwrap_err().param(), Some("best_of"));

@@ -93,10 +93,7 @@ pub fn format_grammar(
     let conflict = || {
         ApiError::invalid_param(
             param,
-            format!(
-                "{param} `{}` and `grammar` cannot be combined",
-                f.kind
-            ),
+            format!("{param} `{}` and `grammar` cannot be combined", f.kind),
         )
     };
     match f.kind.as_str() {
@@ -114,7 +111,9 @@ pub fn format_grammar(
             let Some(js) = &f.json_schema else {
                 return Err(ApiError::invalid_param(
                     format!("{param}.json_schema"),
-                    format!("{param}: type `json_schema` needs a `json_schema` object with a `schema`"),
+                    format!(
+                        "{param}: type `json_schema` needs a `json_schema` object with a `schema`"
+                    ),
                 ));
             };
             schema_grammar(js, &format!("{param}.json_schema")).map(Some)
@@ -142,7 +141,9 @@ pub fn schema_grammar(js: &JsonSchemaFormat, param: &str) -> Result<String, ApiE
         {
             return Err(ApiError::invalid_param(
                 format!("{param}.name"),
-                format!("{param}.name must be 1 to {MAX_NAME} characters of a-z, A-Z, 0-9, _ and -"),
+                format!(
+                    "{param}.name must be 1 to {MAX_NAME} characters of a-z, A-Z, 0-9, _ and -"
+                ),
             ));
         }
     }

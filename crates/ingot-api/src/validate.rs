@@ -275,12 +275,9 @@ fn validate_max_tokens(name: &str, v: Option<i64>) -> Result<Option<u32>, ApiErr
 
 fn validate_top_logprobs(name: &str, k: i64) -> Result<u32, ApiError> {
     let max = ingot_engine::MAX_TOP_LOGPROBS;
-    u32::try_from(k)
-        .ok()
-        .filter(|k| *k <= max)
-        .ok_or_else(|| {
-            ApiError::invalid_param(name, format!("{name} must be between 0 and {max}, got {k}"))
-        })
+    u32::try_from(k).ok().filter(|k| *k <= max).ok_or_else(|| {
+        ApiError::invalid_param(name, format!("{name} must be between 0 and {max}, got {k}"))
+    })
 }
 
 fn check_range(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ApiError> {

@@ -51,7 +51,8 @@ fn run_script(name: &str, args: &[&str]) -> String {
 
 fn serve(home: &Path) -> Serve {
     let mut cmd = serve_command(home, &[]);
-    cmd.args(["--threads", "2", "--ctx-size", "4096"]);
+    // Four slots: the scripts send requests concurrently, which the server batches.
+    cmd.args(["--threads", "2", "--parallel", "4", "--ctx-size", "8192"]);
     Serve::spawn(cmd)
 }
 
@@ -158,7 +159,10 @@ fn logprobs_match_llama_server_n_probs_within_1e_3() {
         std::thread::sleep(Duration::from_millis(100));
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             && StdCommand::new("python3")
-                .args(["-c", &format!("import urllib.request; urllib.request.urlopen('{peer_base}/health')")])
+                .args([
+                    "-c",
+                    &format!("import urllib.request; urllib.request.urlopen('{peer_base}/health')"),
+                ])
                 .status()
                 .is_ok_and(|st| st.success())
     });

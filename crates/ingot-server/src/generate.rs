@@ -9,11 +9,11 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header;
+use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
 use ingot_api::{
     ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
-use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
 use ingot_engine::{Event, EventStream, FinishReason, Timings, TokenLogprob};
 use serde::Serialize;
 
@@ -441,9 +441,7 @@ impl StreamState {
                 let reason = Some(finish_reason(reason));
                 let last = match self.gen.kind {
                     Kind::Chat => self.chat_chunk(Delta::default(), reason, Some(timings), None),
-                    Kind::Completion => {
-                        self.text_chunk(String::new(), reason, Some(timings), None)
-                    }
+                    Kind::Completion => self.text_chunk(String::new(), reason, Some(timings), None),
                 };
                 self.pending.push_back(last);
                 if self.gen.include_usage {

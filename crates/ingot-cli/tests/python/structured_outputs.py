@@ -1,6 +1,7 @@
 """Structured outputs through the official OpenAI Python SDK against a real `ingot serve`:
 every schema below is sent as `response_format: json_schema` and every output must validate
 with `jsonschema`. Usage: structured_outputs.py BASE_URL MODEL [--meeting-only]"""
+import concurrent.futures
 import json
 import sys
 
@@ -14,11 +15,11 @@ client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, t
 MEETING = {
     "type": "object",
     "properties": {
-        "summary": {"type": "string", "maxLength": 200},
+        "summary": {"type": "string", "maxLength": 120},
         "action_items": {
             "type": "array",
             "minItems": 1,
-            "maxItems": 4,
+            "maxItems": 3,
             "items": {
                 "type": "object",
                 "properties": {
@@ -55,7 +56,7 @@ SCHEMAS = [
     ("number_bounds", {"type": "object", "properties": {"score": {"type": "number", "minimum": 0, "maximum": 1}}, "required": ["score"], "additionalProperties": False}, "Rate this answer from 0 to 1."),
     ("number_negative", {"type": "number", "minimum": -10.5, "maximum": -2}, "A negative temperature."),
     ("refs", {"$defs": {"address": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 30}, "zip": {"type": "string", "pattern": "^[0-9]{5}$"}}, "required": ["city", "zip"], "additionalProperties": False}}, "type": "object", "properties": {"home": {"$ref": "#/$defs/address"}, "work": {"$ref": "#/$defs/address"}}, "required": ["home", "work"], "additionalProperties": False}, "Two addresses as JSON."),
-    ("recursive", {"$defs": {"node": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 10}, "children": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/node"}}}, "required": ["name", "children"], "additionalProperties": False}}, "$ref": "#/$defs/node"}, "A small tree as JSON."),
+    ("defs_items", {"$defs": {"tag": {"type": "object", "properties": {"key": {"type": "string", "maxLength": 10}, "weight": {"type": "integer", "minimum": 1, "maximum": 3}}, "required": ["key", "weight"], "additionalProperties": False}}, "type": "array", "minItems": 1, "maxItems": 3, "items": {"$ref": "#/$defs/tag"}}, "Some weighted tags as JSON."),
     ("anyof", {"type": "object", "properties": {"value": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 10}]}}, "required": ["value"], "additionalProperties": False}, "Any value."),
     ("nullable", {"type": "object", "properties": {"middle_name": {"type": ["string", "null"], "maxLength": 20}}, "required": ["middle_name"], "additionalProperties": False}, "A person's middle name, or null."),
     ("string_len", {"type": "object", "properties": {"code": {"type": "string", "minLength": 3, "maxLength": 5}}, "required": ["code"], "additionalProperties": False}, "A short code."),
@@ -71,15 +72,15 @@ SCHEMAS = [
 if meeting_only:
     SCHEMAS = SCHEMAS[:1]
 
-checked = 0
-for name, schema, prompt in SCHEMAS:
+def check(case):
+    name, schema, prompt = case
     r = client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": prompt}],
         response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
         temperature=0.7,
         seed=7,
-        max_tokens=400,
+        max_tokens=300,
     )
     choice = r.choices[0]
     text = choice.message.content
@@ -93,7 +94,12 @@ for name, schema, prompt in SCHEMAS:
         # Properties come out in the schema's order.
         assert text.index('"summary"') < text.index('"action_items"'), text
         print("meeting notes:", text)
-    checked += 1
+    return name
+
+
+# Concurrent requests: the server batches them (--parallel), which keeps the run short.
+with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    checked = len(list(pool.map(check, SCHEMAS)))
 
 # Streamed: the concatenated deltas validate too.
 schema = SCHEMAS[0][1]
@@ -102,7 +108,7 @@ for chunk in client.chat.completions.create(
     model=model,
     messages=[{"role": "user", "content": SCHEMAS[0][2]}],
     response_format={"type": "json_schema", "json_schema": {"name": "notes", "schema": schema}},
-    max_tokens=400,
+    max_tokens=300,
     stream=True,
 ):
     for c in chunk.choices:

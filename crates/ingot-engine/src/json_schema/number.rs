@@ -65,24 +65,26 @@ pub(crate) fn rules(
 
     let mut out = String::new();
     let mut alts = Vec::new();
-    let mut range = |suffix: &str, min: Option<f64>, max: Option<f64>| -> Result<Option<String>, SchemaError> {
-        if let (Some(a), Some(b)) = (min, max) {
-            if a > b {
-                return Ok(None);
+    let mut range =
+        |suffix: &str, min: Option<f64>, max: Option<f64>| -> Result<Option<String>, SchemaError> {
+            if let (Some(a), Some(b)) = (min, max) {
+                if a > b {
+                    return Ok(None);
+                }
             }
-        }
-        let mut schema = serde_json::json!({"type": "integer"});
-        if let Some(a) = min {
-            schema["minimum"] = (a as i64).into();
-        }
-        if let Some(b) = max {
-            schema["maximum"] = (b as i64).into();
-        }
-        let g = convert(&schema.to_string()).map_err(|e| fail(format!("cannot build the bounded number rule: {e}")))?;
-        let rule = format!("{name}-{suffix}");
-        out.push_str(&rename(&g, &rule));
-        Ok(Some(rule))
-    };
+            let mut schema = serde_json::json!({"type": "integer"});
+            if let Some(a) = min {
+                schema["minimum"] = (a as i64).into();
+            }
+            if let Some(b) = max {
+                schema["maximum"] = (b as i64).into();
+            }
+            let g = convert(&schema.to_string())
+                .map_err(|e| fail(format!("cannot build the bounded number rule: {e}")))?;
+            let rule = format!("{name}-{suffix}");
+            out.push_str(&rename(&g, &rule));
+            Ok(Some(rule))
+        };
     if let Some(r) = range("int", imin, imax)? {
         alts.push(r);
     }

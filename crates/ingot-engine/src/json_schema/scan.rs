@@ -79,7 +79,15 @@ const SUPPORTED: &[&str] = &[
 
 /// String formats the converter turns into grammar rules.
 const FORMATS: &[&str] = &[
-    "date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5",
+    "date",
+    "time",
+    "date-time",
+    "uuid",
+    "uuid1",
+    "uuid2",
+    "uuid3",
+    "uuid4",
+    "uuid5",
 ];
 
 /// One numeric bound: the value and whether it is exclusive.
@@ -309,9 +317,7 @@ impl Scan<'_> {
         let has = |k: &str| get(entries, k).is_some();
         let kind = match type_name {
             Some(t) => t,
-            None if has("properties") || has("additionalProperties") || has("required") => {
-                "object"
-            }
+            None if has("properties") || has("additionalProperties") || has("required") => "object",
             None if has("allOf") => "allOf",
             None if has("items") || has("prefixItems") || has("minItems") || has("maxItems") => {
                 "array"
@@ -321,7 +327,13 @@ impl Scan<'_> {
             }
             None => {
                 if let Some(k) = constraints.first() {
-                    return Err(err(path, k, format!("`{k}` without a `type` is not supported: say which type it applies to")));
+                    return Err(err(
+                        path,
+                        k,
+                        format!(
+                            "`{k}` without a `type` is not supported: say which type it applies to"
+                        ),
+                    ));
                 }
                 return Ok(OVal::Obj(out));
             }
@@ -344,7 +356,11 @@ impl Scan<'_> {
                 .iter()
                 .find(|k| !["allOf", "type", "required", "additionalProperties"].contains(k))
             {
-                return Err(err(path, k, format!("`{k}` next to allOf is not supported: the converter would ignore it")));
+                return Err(err(
+                    path,
+                    k,
+                    format!("`{k}` next to allOf is not supported: the converter would ignore it"),
+                ));
             }
         }
         match kind {
@@ -693,7 +709,11 @@ fn bounds(e: &[(String, OVal)], path: &str) -> Result<(Option<Bound>, Option<Bou
     );
     if let (Some(l), Some(h)) = (lo, hi) {
         if l.v > h.v || (l.v == h.v && (l.exclusive || h.exclusive)) {
-            return Err(err(path, "minimum", "no number satisfies minimum and maximum"));
+            return Err(err(
+                path,
+                "minimum",
+                "no number satisfies minimum and maximum",
+            ));
         }
     }
     Ok((lo, hi))

@@ -28,11 +28,18 @@ fn bounded_numbers_get_their_own_rule() {
     }))
     .unwrap();
     assert!(!g.contains("ingot-bounded-number"), "{g}");
-    let rule = g.lines().find(|l| l.starts_with("ingot-number-0 ::=")).unwrap();
-    assert!(rule.contains("ingot-number-0-int") && rule.contains("ingot-number-0-pos"), "{g}");
+    let rule = g
+        .lines()
+        .find(|l| l.starts_with("ingot-number-0 ::="))
+        .unwrap();
+    assert!(
+        rule.contains("ingot-number-0-int") && rule.contains("ingot-number-0-pos"),
+        "{g}"
+    );
     // No negative decimals fit in [0, 1].
     assert!(!rule.contains("-neg"), "{g}");
-    let g = json_schema_grammar(&json!({"type": "number", "exclusiveMinimum": -2.5, "maximum": 3})).unwrap();
+    let g = json_schema_grammar(&json!({"type": "number", "exclusiveMinimum": -2.5, "maximum": 3}))
+        .unwrap();
     assert!(g.contains("ingot-number-0-neg ::="), "{g}");
 }
 
@@ -40,19 +47,40 @@ fn bounded_numbers_get_their_own_rule() {
 fn keywords_the_converter_ignores_are_named() {
     for (schema, kw) in [
         (json!({"type": "integer", "multipleOf": 3}), "multipleOf"),
-        (json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}), "uniqueItems"),
+        (
+            json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}),
+            "uniqueItems",
+        ),
         (json!({"not": {"type": "string"}}), "not"),
-        (json!({"type": "object", "properties": {"a": {"type": "string"}}, "patternProperties": {"^x": {}}}), "patternProperties"),
-        (json!({"type": "object", "properties": {"a": {"type": "string", "format": "email"}}}), "format"),
+        (
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "patternProperties": {"^x": {}}}),
+            "patternProperties",
+        ),
+        (
+            json!({"type": "object", "properties": {"a": {"type": "string", "format": "email"}}}),
+            "format",
+        ),
         (json!({"type": "string", "pattern": "abc"}), "pattern"),
-        (json!({"type": "object", "properties": {"a": {}}, "required": ["b"]}), "required"),
+        (
+            json!({"type": "object", "properties": {"a": {}}, "required": ["b"]}),
+            "required",
+        ),
         (json!({"$ref": "#/$defs/x", "$defs": {}}), "$ref"),
         (json!({"$ref": "https://example.com/s.json"}), "$ref"),
-        (json!({"anyOf": [{"type": "string"}], "minLength": 3}), "minLength"),
+        (
+            json!({"anyOf": [{"type": "string"}], "minLength": 3}),
+            "minLength",
+        ),
         (json!({"type": "string", "nullable": true}), "nullable"),
         (json!({"type": "array", "maxItems": 1_000_000}), "maxItems"),
-        (json!({"type": "object", "minProperties": 1}), "minProperties"),
-        (json!({"type": "number", "minimum": 5, "maximum": 1}), "minimum"),
+        (
+            json!({"type": "object", "minProperties": 1}),
+            "minProperties",
+        ),
+        (
+            json!({"type": "number", "minimum": 5, "maximum": 1}),
+            "minimum",
+        ),
         (json!({"minimum": 1}), "minimum"),
         (json!({"type": "widget"}), "type"),
     ] {
