@@ -15,9 +15,9 @@ use super::SchemaError;
 
 /// Nesting deeper than this is refused: the converter recurses on the C++ stack.
 pub(crate) const MAX_DEPTH: usize = 40;
-/// Largest `minItems`/`maxItems`/`minLength`/`maxLength`: GBNF expands `x{m,n}` into one rule
-/// per repetition, so a huge bound would build a huge grammar.
-pub(crate) const MAX_COUNT: u64 = 5_000;
+/// Largest `minItems`/`maxItems`/`minLength`/`maxLength`: llama.cpp's grammar parser refuses
+/// repetitions `x{m,n}` beyond 2000 (and expands each into one rule per repetition).
+pub(crate) const MAX_COUNT: u64 = 2_000;
 
 // Annotations (`title`, `description`, `default`, `examples`, `$schema`, `$comment`, ...)
 // and keywords JSON Schema does not define are ignored, as validators ignore them.
