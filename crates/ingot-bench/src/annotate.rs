@@ -5,6 +5,11 @@
 //! breaks are quoted, quotes doubled). Reading goes by the header's names, so a spreadsheet may
 //! reorder or add columns; `;`-separated files (some spreadsheet locales) are read too. A
 //! blank score means "not annotated"; anything else must be a number from 1 to 5.
+//!
+//! Cells are model output and prompts, i.e. untrusted text, and the file is meant to be opened
+//! in a spreadsheet: a cell starting with `=`, `+`, `-`, `@` (or a tab or carriage return) would
+//! be run as a formula there (CSV injection). Such cells are written with a leading `'`, which
+//! spreadsheets show as text, and [`read`] takes that `'` off again.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -56,7 +61,17 @@ pub fn rows(results: &Results, records: &[RequestRecord], prompts: &[PromptSpec]
     out
 }
 
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's list).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn field(s: &str) -> String {
+    let escaped;
+    let s = if s.starts_with(FORMULA_START) {
+        escaped = format!("'{s}");
+        escaped.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r', ';']) || s.starts_with(' ') || s.ends_with(' ') {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -158,6 +173,14 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
     Ok(out)
 }
 
+/// A cell as written before [`field`] escaped it: `'=1+1` is `=1+1`.
+fn unescape(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => s,
+    }
+}
+
 /// Reads annotations.csv: every row, with its score if filled in.
 pub fn read(text: &str) -> Result<Vec<Row>, String> {
     let recs = parse_csv(text)?;
@@ -174,7 +197,7 @@ pub fn read(text: &str) -> Result<Vec<Row>, String> {
     let (pi, oi) = (col("prompt").ok(), col("output").ok());
     let mut out = Vec::new();
     for (n, r) in recs.iter().enumerate().skip(1) {
-        let get = |i: usize| r.get(i).map(|s| s.as_str()).unwrap_or("");
+        let get = |i: usize| r.get(i).map(|s| unescape(s)).unwrap_or("");
         let raw = get(si).trim();
         let score = if raw.is_empty() {
             None
@@ -249,6 +272,45 @@ mod tests {
         let back = read(&crlf).unwrap();
         assert_eq!(back[1].score, Some(4.0));
         assert_eq!(back[0].output, "line one\r\nline two; with \"quotes\"");
+    }
+
+    /// Issue 12: output and prompts are untrusted text; a cell that starts like a formula
+    /// must not run as one when annotations.csv is opened in a spreadsheet.
+    #[test]
+    fn formula_like_cells_are_escaped_and_read_back_unchanged() {
+        let rows: Vec<Row> = [
+            "=HYPERLINK(\"http://x\",\"a\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "- a list",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Row {
+            case: format!("c{i}"),
+            model: "-m".into(),
+            prompt: "plain".into(),
+            output: t.to_string(),
+            score: Some(3.0),
+        })
+        .collect();
+        let text = to_csv(&rows);
+        for rec in parse_csv(&text).unwrap().iter().skip(1) {
+            for cell in rec {
+                assert!(
+                    !cell.starts_with(FORMULA_START),
+                    "cell {cell:?} would be read as a formula"
+                );
+            }
+        }
+        assert!(text.contains("'=HYPERLINK"), "{text}");
+        assert!(text.contains(",'-m,"), "{text}");
+        // Reading gives back exactly what was written, so scores still match (case, model).
+        assert_eq!(read(&text).unwrap(), rows);
+        // A cell that merely starts with a quote is left alone.
+        assert_eq!(unescape("'quoted"), "'quoted");
     }
 
     #[test]

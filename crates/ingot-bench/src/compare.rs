@@ -23,6 +23,9 @@ pub struct DiffRow {
     pub change_pct: Option<f64>,
     pub significant: bool,
     pub higher_is_better: bool,
+    /// A/B rows ([`from_comparison`]): the 95 % CI of new/old over interleaved rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_ci: Option<[f64; 2]>,
 }
 
 type Getter = fn(&ScenarioMetrics) -> (Option<f64>, Option<[f64; 2]>);
@@ -120,11 +123,34 @@ pub fn compare(old: &Results, new: &Results) -> Vec<DiffRow> {
                     change_pct,
                     significant,
                     higher_is_better: *higher,
+                    ratio_ci: None,
                 });
             }
         }
     }
     rows
+}
+
+/// The rows of an interleaved A/B run ([`crate::ab`]): `old` is the baseline target, `new`
+/// each other target; the change is the geometric-mean ratio over rounds, significant when
+/// its bootstrap CI excludes 1 (the run's verdict).
+pub fn from_comparison(c: &crate::ab::Comparison) -> Vec<DiffRow> {
+    c.ratios
+        .iter()
+        .map(|r| DiffRow {
+            model: r.target.clone(),
+            scenario: r.scenario.clone(),
+            metric: r.metric.clone(),
+            old: r.baseline_value,
+            old_ci: None,
+            new: r.value,
+            new_ci: None,
+            change_pct: r.ratio.map(|x| (x - 1.0) * 100.0),
+            significant: r.verdict != crate::ab::Verdict::NotSignificant,
+            higher_is_better: r.higher_is_better,
+            ratio_ci: r.ci,
+        })
+        .collect()
 }
 
 /// One `--fail-if` rule: `metric>+10%` (fail when it grows by more than 10 %) or
@@ -227,6 +253,7 @@ mod tests {
             change_pct: Some(change),
             significant,
             higher_is_better: false,
+            ratio_ci: None,
         }
     }
 

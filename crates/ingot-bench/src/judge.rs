@@ -338,15 +338,14 @@ impl HttpJudge {
             if let Some(k) = &self.api_key {
                 req = req.bearer_auth(k);
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| format!("judge request failed: {e}"))?;
+            let resp = req.send().await.map_err(|e| {
+                crate::redact::redact_urls_in(&format!("judge request failed: {e}"))
+            })?;
             let status = resp.status();
             let text = resp
                 .text()
                 .await
-                .map_err(|e| format!("judge response: {e}"))?;
+                .map_err(|e| crate::redact::redact_urls_in(&format!("judge response: {e}")))?;
             if status == reqwest::StatusCode::BAD_REQUEST && json_mode {
                 self.json_mode.store(false, Ordering::Relaxed);
                 json_mode = false;
@@ -377,7 +376,11 @@ impl HttpJudge {
 
 impl JudgeBackend for HttpJudge {
     fn describe(&self) -> String {
-        format!("{} at {}", self.model, self.base)
+        format!(
+            "{} at {}",
+            self.model,
+            crate::redact::redact_url(&self.base)
+        )
     }
     fn complete(
         &self,

@@ -15,7 +15,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,16 @@ pub struct MockServerConfig {
     /// How long before each deadline the writer stops sleeping and spins (precision against
     /// CPU: keep it 0 at high concurrency on few cores).
     pub spin: Duration,
+    /// The keep-alive race, made deterministic: a request that arrives on a connection idle
+    /// for longer than this is read and answered by closing the connection, with no response
+    /// byte, as when a server's idle-connection close crosses the client's next request.
+    pub idle_close: Option<Duration>,
+    /// Reset the connection (RST) mid-stream, at the deadline of this token, on every
+    /// request that is not the first of its connection (a reused connection, where a
+    /// retry would be tempting and wrong: response bytes had arrived).
+    pub reset_after: Option<usize>,
+    /// Read every request and close the connection without answering.
+    pub close_without_answer: bool,
 }
 
 impl Default for MockServerConfig {
@@ -50,6 +60,9 @@ impl Default for MockServerConfig {
             error_after: None,
             cut_after: None,
             spin: Duration::ZERO,
+            idle_close: None,
+            reset_after: None,
+            close_without_answer: false,
         }
     }
 }
@@ -67,6 +80,10 @@ struct Shared {
     config: MockServerConfig,
     emitted: Mutex<Vec<Emitted>>,
     stop: AtomicBool,
+    /// Requests answered with a complete response, and requests dropped by a close.
+    answered: AtomicUsize,
+    dropped: AtomicUsize,
+    resets: AtomicUsize,
 }
 
 /// A running mock server; stops when dropped.
@@ -86,6 +103,9 @@ impl MockServer {
             config,
             emitted: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            answered: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            resets: AtomicUsize::new(0),
         });
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
@@ -123,6 +143,22 @@ impl MockServer {
     /// What the mock emitted for each timed request, in completion order.
     pub fn emitted(&self) -> Vec<Emitted> {
         self.shared.emitted.lock().unwrap().clone()
+    }
+
+    /// Requests answered with a complete response so far.
+    pub fn answered(&self) -> usize {
+        self.shared.answered.load(Ordering::Relaxed)
+    }
+
+    /// Requests read and then dropped by closing the connection (`idle_close`,
+    /// `close_without_answer`).
+    pub fn dropped(&self) -> usize {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Connections reset mid-stream (`reset_after`).
+    pub fn resets(&self) -> usize {
+        self.shared.resets.load(Ordering::Relaxed)
     }
 
     pub fn clear_emitted(&self) {
@@ -209,6 +245,7 @@ fn serve_connection(stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
+    let mut idle_since: Option<Instant> = None;
     loop {
         // Request line and headers.
         let mut line = String::new();
@@ -218,7 +255,9 @@ fn serve_connection(stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
         if sh.stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let target = line.split_whitespace().nth(1).unwrap_or("");
+        // The path without its query (`?key=...` from an endpoint URL).
+        let path = target.split('?').next().unwrap_or("").to_string();
         let mut content_length = 0usize;
         loop {
             let mut h = String::new();
@@ -238,7 +277,19 @@ fn serve_connection(stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
         let mut body = vec![0u8; content_length];
         reader.read_exact(&mut body)?;
         let arrival = Instant::now();
-        respond(&mut stream, sh, &path, &body, arrival)?;
+        let expired = match (sh.config.idle_close, idle_since) {
+            (Some(limit), Some(t)) => arrival.duration_since(t) > limit,
+            _ => false,
+        };
+        if expired || sh.config.close_without_answer {
+            // The request was read in full, so the close is a FIN (not a reset): the client
+            // sees its connection end before any response byte.
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        respond(&mut stream, sh, &path, &body, arrival, idle_since.is_some())?;
+        idle_since = Some(Instant::now());
     }
 }
 
@@ -248,6 +299,7 @@ fn respond(
     path: &str,
     body: &[u8],
     arrival: Instant,
+    reused: bool,
 ) -> std::io::Result<()> {
     let cfg = &sh.config;
     let chat = path.ends_with("/chat/completions");
@@ -275,6 +327,9 @@ fn respond(
             "Bad Request",
             r#"{"error":{"message":"unknown field stream_options"}}"#,
         );
+    }
+    if req.get("stream").and_then(|s| s.as_bool()) == Some(false) {
+        return respond_whole(stream, sh, chat, &req, arrival);
     }
     let usage = req
         .get("stream_options")
@@ -329,6 +384,15 @@ fn respond(
         let mut last = None;
         for (k, p) in parts.iter().enumerate() {
             sleep_until_precise(arrival + cfg.ttft + cfg.itl * k as u32, cfg.spin);
+            if reused && cfg.reset_after == Some(k) {
+                sh.resets.fetch_add(1, Ordering::Relaxed);
+                reset(stream);
+                // Ends the connection: its last descriptor closes with the zero linger set.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "scripted reset",
+                ));
+            }
             let mut buf = Vec::with_capacity(p.len() + 16);
             http_chunk(&mut buf, p);
             stream.write_all(&buf)?;
@@ -349,5 +413,70 @@ fn respond(
     // A cut stream still ends its HTTP body cleanly: only the SSE `[DONE]` is missing.
     out.extend_from_slice(b"0\r\n\r\n");
     stream.write_all(&out)?;
-    stream.flush()
+    stream.flush()?;
+    if stop_normally {
+        sh.answered.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Makes the connection's close an RST: SO_LINGER on with a zero timeout (the close itself
+/// happens when the connection's descriptors are dropped).
+fn reset(stream: &TcpStream) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket descriptor and a correctly sized option value.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = stream;
+}
+
+/// A non-streamed answer (`"stream": false`): one JSON body, sent when the last token would
+/// have been, with usage.
+fn respond_whole(
+    stream: &mut TcpStream,
+    sh: &Shared,
+    chat: bool,
+    req: &serde_json::Value,
+    arrival: Instant,
+) -> std::io::Result<()> {
+    let cfg = &sh.config;
+    let max = req
+        .get("max_tokens")
+        .and_then(|m| m.as_u64())
+        .map(|m| m as usize)
+        .unwrap_or(cfg.tokens);
+    let n = cfg.tokens.min(max.max(1));
+    let text: String = (0..n).map(|k| format!("tok{k} ")).collect();
+    let done = arrival + cfg.ttft + cfg.itl * n.saturating_sub(1) as u32;
+    sleep_until_precise(done, cfg.spin);
+    let choice = if chat {
+        serde_json::json!({"index": 0, "message": {"role": "assistant", "content": text},
+                           "finish_reason": "length"})
+    } else {
+        serde_json::json!({"index": 0, "text": text, "finish_reason": "length"})
+    };
+    let body = serde_json::json!({
+        "id": "mock", "object": if chat { "chat.completion" } else { "text_completion" },
+        "created": 0, "model": "mock", "choices": [choice],
+        "usage": {"prompt_tokens": 8, "completion_tokens": n, "total_tokens": 8 + n}
+    })
+    .to_string();
+    simple_response(stream, 200, "OK", &body)?;
+    sh.answered.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }

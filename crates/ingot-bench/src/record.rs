@@ -59,6 +59,18 @@ pub struct RequestRecord {
     /// (checks' results, and the judge's score and reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<crate::quality::CaseScore>,
+    /// Sent twice: its first attempt went out on a reused keep-alive connection that closed
+    /// before any response (the keep-alive race, see [`crate::conn`]), so it was sent again
+    /// on a new connection. The fields above describe the second attempt; it counts as
+    /// failed only if that one failed too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retried: bool,
+    /// Both attempts of a retried request, in order (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::conn::Attempt>,
+    /// In an interleaved comparison (`--interleave`), the round this request belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleave_round: Option<u32>,
 }
 
 impl RequestRecord {
@@ -94,6 +106,9 @@ impl RequestRecord {
             output: String::new(),
             error: None,
             quality: None,
+            retried: false,
+            attempts: Vec::new(),
+            interleave_round: None,
         }
     }
 

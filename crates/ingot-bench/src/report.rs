@@ -29,7 +29,9 @@ pub fn write_all(dir: &Path, results: &Results, records: &[RequestRecord]) -> an
             let _ = std::fs::remove_file(dir.join(QUALITY_CHART));
         }
     }
-    write(dir, "report.md", markdown(results).as_bytes())?;
+    let mut md = markdown(results);
+    md.push_str(&crate::samples::markdown(results, records));
+    write(dir, "report.md", md.as_bytes())?;
     let html = std::panic::catch_unwind(|| crate::html::html(results, records))
         .unwrap_or_else(|_| "<!doctype html><p>report.html could not be drawn</p>".into());
     write(dir, "report.html", html.as_bytes())?;
@@ -237,6 +239,8 @@ pub fn terminal_table(results: &Results) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+    out.push_str(&crate::cost::terminal(results));
+    out.push_str(&crate::ab_report::terminal(results));
     out
 }
 
@@ -496,6 +500,9 @@ pub fn markdown(results: &Results) -> String {
 
     recommendation_md(&mut o, results);
     quality_md(&mut o, results);
+    crate::ab_report::markdown(&mut o, results);
+    crate::sweep::markdown(&mut o, results);
+    crate::cost::markdown(&mut o, results);
 
     let _ = writeln!(o, "## Latency and throughput\n");
     let _ = writeln!(

@@ -22,6 +22,9 @@ pub struct Results {
     /// quality, or the lowest p95 when nothing is scored).
     #[serde(default)]
     pub selection: Option<Selection>,
+    /// A/B comparison of interleaved targets (`--interleave`, several `--endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::ab::Comparison>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +52,12 @@ pub struct Manifest {
     /// How quality was scored (absent in runs without checks).
     #[serde(default)]
     pub quality: Option<QualityInfo>,
+    /// The `--dataset` the prompts came from (absent with a prompt set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::dataset::DatasetInfo>,
+    /// What the cost estimate is made from (`--price-per-kwh`, `--hardware-cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::CostInputs>,
 }
 
 /// How the run's quality scores were made.
@@ -82,6 +91,9 @@ pub struct TargetInfo {
     pub kind: TargetKind,
     pub endpoint: Option<String>,
     pub server_pid: Option<u32>,
+    /// How HTTP connections were used (`--connections`); absent in-process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<crate::conn::Connections>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +146,12 @@ pub struct ModelResult {
     /// For a remote adapter measured over HTTP in an in-process run: "MODEL at URL".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// `--sweep`: the points, latency against throughput, and the saturation point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::SweepResult>,
+    /// Estimated cost per 1M output tokens (with `--price-per-kwh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::CostEstimate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

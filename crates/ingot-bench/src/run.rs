@@ -8,16 +8,15 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ingot_engine::{Engine, LoadOptions, LoadedModel};
 
-use crate::calibrate::{calibrate, CalibrateOptions, Calibration};
 use crate::exec::{run_scenario, Arrivals, OnRecord, Scenario, StopAt};
 use crate::record::RequestRecord;
-use crate::resources::{cpu_seconds, drop_page_cache, machine_info, MemorySampler};
+use crate::resources::{cpu_seconds, drop_page_cache, MemorySampler};
 use crate::results::*;
 use crate::score::{quality_info, score_model, score_run, JudgeMode};
 use crate::select::{select, SelectSpec};
-use crate::stats::{scenario_metrics_safe, Slo};
+use crate::stats::Slo;
 use crate::target::{HttpTarget, InProcessTarget, Job, Target};
-use crate::workload::{prompt_set_hash, GenParams, Mode, PromptSpec};
+use crate::workload::{GenParams, Mode, PromptSpec};
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -30,6 +29,17 @@ pub enum TargetSpec {
         api_key: Option<String>,
         server_pid: Option<u32>,
     },
+    /// Several servers compared with each other (`--endpoint NAME=URL` repeated), in
+    /// interleaved rounds; the first is the baseline.
+    Endpoints(Vec<NamedEndpoint>),
+}
+
+/// One server of an A/B comparison.
+#[derive(Debug, Clone)]
+pub struct NamedEndpoint {
+    pub name: String,
+    pub url: String,
+    pub api_key: Option<String>,
 }
 
 /// A model to benchmark; `mode: None` picks chat when the model has a chat template.
@@ -160,12 +170,14 @@ pub fn build_judge(
     let mut judge = built.unwrap_or_else(|e| {
         let name = match &spec.target {
             JudgeTarget::Local { alias } => alias.clone(),
-            JudgeTarget::Endpoint { url, model, .. } => format!("{model} at {url}"),
+            JudgeTarget::Endpoint { url, model, .. } => {
+                format!("{model} at {}", crate::redact::redact_url(url))
+            }
         };
         crate::judge::Judge::new(
             Arc::new(BrokenJudge {
                 name,
-                error: format!("judge unavailable: {e:#}"),
+                error: crate::redact::redact_urls_in(&format!("judge unavailable: {e:#}")),
             }),
             1,
         )
@@ -210,6 +222,28 @@ pub struct RunConfig {
     pub judge: Option<JudgeSpec>,
     /// The recommendation's question (`--select`, `--maximize`).
     pub select: SelectSpec,
+    /// Pooled keep-alive connections or a new one per request (HTTP targets).
+    pub connections: crate::conn::Connections,
+    /// Compare the targets (models, or `TargetSpec::Endpoints`) in alternating rounds.
+    pub interleave: Option<crate::ab::Interleave>,
+    /// `--dataset synthetic:...`: prompts rebuilt for each model with its own tokenizer
+    /// (`prompts` holds the first model's).
+    pub synthetic: Option<Synthetic>,
+    /// The `--dataset`, for the manifest.
+    pub dataset: Option<crate::dataset::DatasetInfo>,
+    /// `--sweep`: sync, throughput, then rates between (replaces the scenarios).
+    pub sweep: Option<crate::sweep::SweepSpec>,
+    /// Warnings found while setting up (models.json checks), kept in the manifest.
+    pub warnings: Vec<String>,
+    /// `--price-per-kwh` and the hardware's amortisation, for the cost estimate.
+    pub cost: Option<crate::cost::CostInputs>,
+}
+
+/// A synthetic workload: prompts of exactly `input_tokens`, `prompts` of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthetic {
+    pub input_tokens: u32,
+    pub prompts: usize,
 }
 
 impl Default for RunConfig {
@@ -238,6 +272,13 @@ impl Default for RunConfig {
             progress: false,
             judge: None,
             select: SelectSpec::default(),
+            connections: crate::conn::Connections::Pooled,
+            interleave: None,
+            synthetic: None,
+            dataset: None,
+            sweep: None,
+            warnings: Vec::new(),
+            cost: None,
         }
     }
 }
@@ -245,6 +286,10 @@ impl Default for RunConfig {
 impl RunConfig {
     /// The scenarios: one closed loop per concurrency, then one open loop per rate.
     pub fn scenarios(&self) -> Vec<Scenario> {
+        if let Some(sw) = &self.sweep {
+            // The rates come from these two points' results, during the run.
+            return crate::sweep::fixed_scenarios(self, sw);
+        }
         let stop = match (self.duration_s, self.requests) {
             (Some(d), _) => StopAt::Duration(d),
             (None, Some(n)) => StopAt::Requests(n),
@@ -272,40 +317,9 @@ pub struct RunOutput {
     pub records: Vec<RequestRecord>,
 }
 
-fn note(cfg: &RunConfig, msg: &str) {
+pub(crate) fn note(cfg: &RunConfig, msg: &str) {
     if cfg.progress {
         eprintln!("{msg}");
-    }
-}
-
-fn git_sha() -> Option<String> {
-    if let Some(s) = option_env!("INGOT_GIT_SHA") {
-        return Some(s.to_string());
-    }
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| s.len() == 40)
-}
-
-fn quick_calibration(cfg: &RunConfig) -> Option<Calibration> {
-    note(
-        cfg,
-        "calibrating the harness against a loopback mock server...",
-    );
-    match std::panic::catch_unwind(|| calibrate(&CalibrateOptions::quick())) {
-        Ok(Ok(c)) => Some(c),
-        Ok(Err(e)) => {
-            note(cfg, &format!("warning: calibration failed: {e:#}"));
-            None
-        }
-        Err(_) => None,
     }
 }
 
@@ -319,89 +333,14 @@ pub fn run(
     anyhow::ensure!(!cfg.prompts.is_empty(), "the prompt set is empty");
     anyhow::ensure!(!cfg.models.is_empty(), "no model to benchmark");
     std::fs::create_dir_all(&cfg.out_dir)?;
-    let machine = machine_info();
-    let mut warnings = Vec::new();
-    if machine.busy {
-        let w = format!(
-            "load average {:.2} exceeds the {} cores at start: numbers from a busy machine",
-            machine.load_avg_1m.unwrap_or(0.0),
-            machine.logical_cores
-        );
-        note(cfg, &format!("warning: {w}"));
-        warnings.push(w);
+    if cfg.interleave.is_some() || matches!(cfg.target, TargetSpec::Endpoints(_)) {
+        return crate::ab::run(cfg, resolver, engine);
     }
     let rt = crate::exec::client_runtime()?;
-    let calibration = if cfg.calibrate {
-        quick_calibration(cfg)
-    } else {
-        None
-    };
     let scenarios = cfg.scenarios();
-    let max_conc = scenarios
-        .iter()
-        .filter_map(|s| s.concurrency())
-        .max()
-        .unwrap_or(1);
-    // Open loops need room for requests to overlap: at least 4 sequences.
-    let open_min = if cfg.rates.is_empty() { 1 } else { 4 };
-    let n_parallel = cfg.parallel.unwrap_or(max_conc.max(open_min)).max(1);
-    let in_process = matches!(cfg.target, TargetSpec::InProcess);
-    let (target_info, server_pid) = match &cfg.target {
-        TargetSpec::InProcess => (
-            TargetInfo {
-                kind: TargetKind::InProcess,
-                endpoint: None,
-                server_pid: None,
-            },
-            None,
-        ),
-        TargetSpec::Endpoint {
-            url, server_pid, ..
-        } => (
-            TargetInfo {
-                kind: TargetKind::Endpoint,
-                endpoint: Some(url.clone()),
-                server_pid: *server_pid,
-            },
-            *server_pid,
-        ),
-    };
-    let mut results = Results {
-        schema_version: SCHEMA_VERSION,
-        manifest: Manifest {
-            ingot_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_sha: git_sha(),
-            started: now_rfc3339(),
-            finished: None,
-            target: target_info,
-            engine: in_process.then(|| EngineInfo {
-                name: engine.name().to_string(),
-                llama_cpp: ingot_engine::llama_cpp_version(),
-                system_info: ingot_engine::system_info(),
-                prefix_cache: false,
-                n_parallel,
-            }),
-            machine,
-            threads: cfg.threads,
-            sampling: cfg.gen.clone(),
-            prompt_set: PromptSetInfo {
-                source: cfg.prompt_source.clone(),
-                sha256: prompt_set_hash(&cfg.prompts),
-                count: cfg.prompts.len(),
-                ids: cfg.prompts.iter().map(|p| p.id.clone()).collect(),
-            },
-            scenarios: scenarios.clone(),
-            rounds: cfg.rounds,
-            warmup_rounds: cfg.warmup,
-            slo: cfg.slo.clone(),
-            watts_per_core: cfg.watts_per_core,
-            calibration,
-            warnings,
-            quality: quality_info(&cfg.prompts, None, &cfg.prompt_source),
-        },
-        models: Vec::new(),
-        selection: None,
-    };
+    let n_parallel = crate::setup::n_parallel(cfg, &scenarios);
+    let (mut results, server_pid) =
+        crate::setup::start_results(cfg, engine.as_ref(), &scenarios, n_parallel);
     // The prompt set with its checks, for `ingot bench annotate|report|rescore` later.
     std::fs::write(
         cfg.out_dir.join(crate::rundir::PROMPTS_FILE),
@@ -435,19 +374,39 @@ pub fn run(
             license_permissive: None,
             quality: None,
             remote: None,
+            sweep: None,
+            cost: None,
         };
         if let Some((l, permissive)) = resolver.license(&spec.alias) {
             mr.license = Some(l);
             mr.license_permissive = Some(permissive);
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // A synthetic workload is made of this model's own tokens.
+            let own;
+            let prompts = match &cfg.synthetic {
+                Some(sy) => {
+                    own = crate::dataset::synthetic_for_model(
+                        resolver,
+                        &spec.alias,
+                        sy.input_tokens,
+                        sy.prompts,
+                        cfg.gen.seed,
+                    )?
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect::<Vec<_>>();
+                    &own
+                }
+                None => &prompts,
+            };
             bench_model(
                 cfg,
                 spec,
                 resolver,
                 engine.as_ref(),
                 &rt,
-                &prompts,
+                prompts,
                 &scenarios,
                 n_parallel,
                 server_pid,
@@ -477,6 +436,7 @@ pub fn run(
                 ),
             );
         }
+        mr.cost = crate::cost::estimate(cfg.cost.as_ref(), &mr);
         // Rule checks now (cheap); judge checks after the last model, so that the judge
         // never shares the machine with a model being measured.
         mr.quality = rt.block_on(score_model(
@@ -550,7 +510,7 @@ pub fn run(
     Ok(RunOutput { results, records })
 }
 
-fn bar(cfg: &RunConfig, len: Option<u64>, msg: String) -> ProgressBar {
+pub(crate) fn bar(cfg: &RunConfig, len: Option<u64>, msg: String) -> ProgressBar {
     let pb = match len {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
@@ -612,7 +572,7 @@ fn bench_model(
     // memory and CPU say nothing about it.
     let remote = match cfg.target {
         TargetSpec::InProcess => resolver.remote(&spec.alias),
-        TargetSpec::Endpoint { .. } => None,
+        TargetSpec::Endpoint { .. } | TargetSpec::Endpoints(_) => None,
     };
     let sampler = if in_process_or_pid(cfg, server_pid) && remote.is_none() {
         Some(MemorySampler::start(pid, Duration::from_millis(50)))
@@ -624,6 +584,9 @@ fn bench_model(
     // GGUF is cached locally).
     let mut tokenizer: Option<ingot_engine::Tokenizer> = None;
     let target: Arc<dyn Target> = match (&cfg.target, &remote) {
+        (TargetSpec::Endpoints(_), _) => {
+            anyhow::bail!("several endpoints are compared in interleaved rounds (crate::ab)")
+        }
         (TargetSpec::Endpoint { url, api_key, .. }, _) => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
             if let Some(local) = resolver.lookup(&spec.alias) {
@@ -636,24 +599,28 @@ fn bench_model(
                     parameters: local.parameters,
                 });
             }
-            Arc::new(HttpTarget::new(
-                url,
-                &spec.alias,
-                api_key.clone(),
-                mr.mode,
-                cfg.gen.clone(),
-            )?)
+            Arc::new(
+                HttpTarget::new(url, &spec.alias, api_key.clone(), mr.mode, cfg.gen.clone())?
+                    .with_connections(cfg.connections),
+            )
         }
         (TargetSpec::InProcess, Some(r)) => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
-            mr.remote = Some(format!("{} at {}", r.model, r.url));
-            Arc::new(HttpTarget::new(
-                &r.url,
-                &r.model,
-                r.api_key.clone(),
-                mr.mode,
-                cfg.gen.clone(),
-            )?)
+            mr.remote = Some(format!(
+                "{} at {}",
+                r.model,
+                crate::redact::redact_url(&r.url)
+            ));
+            Arc::new(
+                HttpTarget::new(
+                    &r.url,
+                    &r.model,
+                    r.api_key.clone(),
+                    mr.mode,
+                    cfg.gen.clone(),
+                )?
+                .with_connections(cfg.connections),
+            )
         }
         (TargetSpec::InProcess, None) => {
             let resolved = resolver
@@ -705,6 +672,8 @@ fn bench_model(
                 // TTFT does not depend on max_tokens: a short probe is enough.
                 let probe = GenParams {
                     max_tokens: cfg.gen.max_tokens.clamp(1, 4),
+                    // The first token's time is what the probe is for, streamed or not.
+                    stream: true,
                     ..cfg.gen.clone()
                 };
                 let t: Arc<dyn Target> = Arc::new(InProcessTarget::new(m.clone(), mr.mode, probe));
@@ -759,54 +728,23 @@ fn bench_model(
     }
 
     let cpu_before = cpu_seconds(pid);
-    let mut tokens: u64 = 0;
-    let mut measured = 0usize;
-    let mut failed = 0usize;
-    let mut first_error: Option<String> = None;
-    for sc in scenarios {
-        let len = match sc.stop {
-            StopAt::Requests(n) => Some(n),
-            StopAt::Duration(_) => None,
-        };
-        let pb = bar(cfg, len, format!("{} {}", spec.alias, sc.name));
-        let cb: OnRecord = {
-            let pb = pb.clone();
-            Arc::new(move |_| pb.inc(1))
-        };
-        let started = now_rfc3339();
-        let (_, mut recs) = rt.block_on(run_scenario(
-            target.clone(),
-            prompts,
-            sc,
-            &spec.alias,
-            cfg.gen.seed,
-            false,
-            Some(cb),
-        ));
-        pb.finish_and_clear();
-        if let Some(tok) = &tokenizer {
-            crate::target::recount_with_tokenizer(&mut recs, tok);
-        }
-        let (metrics, metrics_error) = match scenario_metrics_safe(&recs, &cfg.slo) {
-            Ok(m) => (Some(m), None),
-            Err(e) => (None, Some(e)),
-        };
-        if let Some(m) = &metrics {
-            tokens += m.completion_tokens;
-            measured += m.requests;
-            failed += m.failed;
-            if first_error.is_none() {
-                first_error = m.errors.first().map(|e| e.0.clone());
-            }
-        }
-        mr.scenarios.push(ScenarioResult {
-            scenario: sc.clone(),
-            started,
-            metrics,
-            metrics_error,
-        });
-        records.extend(recs);
-    }
+    let tally = crate::measure::measure_all(
+        cfg,
+        rt,
+        &target,
+        prompts,
+        scenarios,
+        &spec.alias,
+        tokenizer.as_ref(),
+        mr,
+        records,
+    );
+    let (tokens, measured, failed, first_error) = (
+        tally.tokens,
+        tally.measured,
+        tally.failed,
+        tally.first_error,
+    );
     let cpu = match (cpu_before, cpu_seconds(pid)) {
         (Some(a), Some(b))
             if remote.is_none() && (server_pid.is_some() || in_process_or_pid(cfg, server_pid)) =>

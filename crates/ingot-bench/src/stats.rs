@@ -105,6 +105,12 @@ fn bootstrap(values: &[f64], stat: impl Fn(&mut [f64]) -> f64) -> Option<[f64; 2
     ])
 }
 
+/// Percentile-bootstrap 95 % CI of `stat` over `values` (the same resampling, seed and
+/// percentiles as every CI of a report); `None` for no values.
+pub fn bootstrap_ci(values: &[f64], stat: impl Fn(&mut [f64]) -> f64) -> Option<[f64; 2]> {
+    bootstrap(values, stat)
+}
+
 /// Type-7 percentile of unsorted values, reordering them (selection, not a full sort).
 fn percentile_select(v: &mut [f64], p: f64) -> f64 {
     let n = v.len();
@@ -284,6 +290,10 @@ pub struct ScenarioMetrics {
     pub late_share: f64,
     /// Distinct error messages and how often they occurred.
     pub errors: Vec<(String, usize)>,
+    /// Requests sent a second time after the keep-alive race (a reused connection closed
+    /// before any response, see [`crate::conn`]); failed only if the retry failed too.
+    #[serde(default)]
+    pub retried: usize,
     /// Prompts with MAD outliers.
     pub outliers: Vec<OutlierReport>,
 }
@@ -391,6 +401,7 @@ pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics
             0.0
         },
         errors,
+        retried: measured.iter().filter(|r| r.retried).count(),
         outliers,
     }
 }

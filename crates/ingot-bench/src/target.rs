@@ -11,6 +11,9 @@ use ingot_engine::{Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
 use crate::record::{CountSource, RequestRecord};
 use crate::workload::{GenParams, Mode, PromptSpec};
 
+pub use crate::response::{apply_sse_event, recount_with_tokenizer, SseParser};
+use crate::response::{finish_count, read_sse, read_whole};
+
 /// One request to make.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -49,11 +52,19 @@ fn new_record(job: &Job, send_ms: f64) -> RequestRecord {
 // ---------------------------------------------------------------------------------------------
 // HTTP / SSE
 
-/// An OpenAI-compatible server, streamed.
+/// An OpenAI-compatible server, streamed (SSE) or not.
 pub struct HttpTarget {
+    /// The client requests go out on: pooled keep-alive connections, or a new connection
+    /// per request with `--connections fresh`.
     client: reqwest::Client,
-    /// Base URL ending in `/v1`.
+    /// A client without a pool, for the one retry of a request caught by the keep-alive
+    /// race (see [`crate::conn`]).
+    fresh: reqwest::Client,
+    /// Base URL ending in `/v1`, without the query.
     base: String,
+    /// The endpoint's query string (`?key=...` for proxies that authenticate that way), kept
+    /// on every request.
+    query: Option<String>,
     model: String,
     api_key: Option<String>,
     mode: Mode,
@@ -62,8 +73,19 @@ pub struct HttpTarget {
     send_usage_option: AtomicBool,
 }
 
+fn http_client(pooled: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        // 0 idle connections per host disables hyper-util's pool: every request connects.
+        .pool_max_idle_per_host(if pooled { 1024 } else { 0 })
+        .connect_timeout(Duration::from_secs(10))
+        .connector_layer(crate::conn::Tracker)
+        .build()
+}
+
 impl HttpTarget {
-    /// `endpoint` is the server's URL, with or without the trailing `/v1`.
+    /// `endpoint` is the server's URL, with or without the trailing `/v1`. Connections are
+    /// pooled; see [`HttpTarget::with_connections`].
     pub fn new(
         endpoint: &str,
         model: &str,
@@ -71,14 +93,12 @@ impl HttpTarget {
         mode: Mode,
         gen: GenParams,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(1024)
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
+        let (base, query) = split_query(endpoint);
         Ok(Self {
-            client,
-            base: normalize_base(endpoint),
+            client: http_client(true)?,
+            fresh: http_client(false)?,
+            base: normalize_base(base),
+            query: query.map(str::to_string),
             model: model.to_string(),
             api_key,
             mode,
@@ -87,19 +107,27 @@ impl HttpTarget {
         })
     }
 
+    /// `Fresh`: a new connection for every request (no keep-alive reuse, so no retries).
+    pub fn with_connections(mut self, c: crate::conn::Connections) -> Self {
+        if c == crate::conn::Connections::Fresh {
+            self.client = self.fresh.clone();
+        }
+        self
+    }
+
     fn body(&self, prompt: &PromptSpec, with_usage: bool) -> serde_json::Value {
         let mut body = serde_json::json!({
             "model": self.model,
             "max_tokens": self.gen.max_tokens,
             "temperature": self.gen.temperature,
             "seed": self.gen.seed,
-            "stream": true,
+            "stream": self.gen.stream,
         });
         match self.mode {
             Mode::Chat => body["messages"] = serde_json::to_value(&prompt.messages).unwrap(),
             Mode::Completion => body["prompt"] = serde_json::Value::String(prompt.raw_text()),
         }
-        if with_usage {
+        if with_usage && self.gen.stream {
             body["stream_options"] = serde_json::json!({"include_usage": true});
         }
         if self.gen.fixed_length {
@@ -109,17 +137,23 @@ impl HttpTarget {
     }
 
     fn url(&self) -> String {
-        match self.mode {
-            Mode::Chat => format!("{}/chat/completions", self.base),
-            Mode::Completion => format!("{}/completions", self.base),
+        let path = match self.mode {
+            Mode::Chat => "chat/completions",
+            Mode::Completion => "completions",
+        };
+        match &self.query {
+            Some(q) => format!("{}/{path}?{q}", self.base),
+            None => format!("{}/{path}", self.base),
         }
     }
 
     async fn run(&self, job: &Job, t0: Instant, r: &mut RequestRecord) {
         let mut with_usage = self.send_usage_option.load(Ordering::Relaxed);
         loop {
-            let mut req = self
-                .client
+            // The retry of a request caught by the keep-alive race goes out on a new
+            // connection, never on another idle one from the pool.
+            let client = if r.retried { &self.fresh } else { &self.client };
+            let mut req = client
                 .post(self.url())
                 .json(&self.body(&job.prompt, with_usage));
             if let Some(k) = &self.api_key {
@@ -127,10 +161,24 @@ impl HttpTarget {
             }
             // The send starts now: the request is built, nothing is on the wire yet.
             r.send_ms = ms(t0, Instant::now());
-            let resp = match req.send().await {
+            let attempt = Arc::new(crate::conn::AttemptConn::default());
+            let resp = match crate::conn::track(attempt.clone(), req.send()).await {
                 Ok(r) => r,
                 Err(e) => {
-                    r.error = Some(format!("request failed: {}", error_chain(&e)));
+                    let msg = format!("request failed: {}", error_chain(&e));
+                    let reused = !attempt.opened_new();
+                    if !r.retried && reused && crate::conn::closed_before_response(&e) {
+                        r.attempts.push(crate::conn::Attempt {
+                            send_ms: r.send_ms,
+                            end_ms: ms(t0, Instant::now()),
+                            first_byte_ms: None,
+                            reused_connection: true,
+                            error: Some(msg),
+                        });
+                        r.retried = true;
+                        continue;
+                    }
+                    r.error = Some(msg);
                     return;
                 }
             };
@@ -138,7 +186,7 @@ impl HttpTarget {
             let status = resp.status();
             if !status.is_success() {
                 let body = resp.text().await.unwrap_or_default();
-                if status == reqwest::StatusCode::BAD_REQUEST && with_usage {
+                if status == reqwest::StatusCode::BAD_REQUEST && with_usage && self.gen.stream {
                     // Some servers reject `stream_options`: retry once without it.
                     self.send_usage_option.store(false, Ordering::Relaxed);
                     with_usage = false;
@@ -152,7 +200,11 @@ impl HttpTarget {
                 ));
                 return;
             }
-            read_sse(resp, t0, r).await;
+            if self.gen.stream {
+                read_sse(resp, t0, r).await;
+            } else {
+                read_whole(resp, t0, r).await;
+            }
             return;
         }
     }
@@ -172,8 +224,26 @@ impl Target for HttpTarget {
             if r.error.is_some() {
                 r.end_ms = ms(t0, Instant::now());
             }
+            if r.retried {
+                // The second attempt, on its new connection, beside the first.
+                r.attempts.push(crate::conn::Attempt {
+                    send_ms: r.send_ms,
+                    end_ms: r.end_ms,
+                    first_byte_ms: r.first_byte_ms,
+                    reused_connection: false,
+                    error: r.error.clone(),
+                });
+            }
             r
         })
+    }
+}
+
+/// `http://h/v1?key=x` → (`http://h/v1`, `key=x`).
+fn split_query(endpoint: &str) -> (&str, Option<&str>) {
+    match endpoint.split_once('?') {
+        Some((b, q)) => (b, Some(q).filter(|q| !q.is_empty())),
+        None => (endpoint, None),
     }
 }
 
@@ -186,7 +256,7 @@ fn normalize_base(endpoint: &str) -> String {
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     if s.len() <= n {
         return s.trim().to_string();
     }
@@ -197,7 +267,9 @@ fn truncate(s: &str, n: usize) -> String {
     format!("{}…", s[..end].trim())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The error and its causes, one line, with credentials in any URL they quote redacted
+/// (reqwest's messages name the URL, user:pass@ included).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
@@ -205,167 +277,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         s.push_str(&c.to_string());
         src = c.source();
     }
-    s
-}
-
-/// Incremental SSE parser state. Events are separated by a blank line; `data:` lines of one
-/// event are joined with `\n`; `\r` is dropped.
-#[derive(Default)]
-pub struct SseParser {
-    buf: Vec<u8>,
-}
-
-impl SseParser {
-    /// Feeds bytes; returns the `data` payloads of every event completed by them (and the
-    /// `event:` name, if any).
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<(Option<String>, String)> {
-        self.buf
-            .extend(bytes.iter().copied().filter(|b| *b != b'\r'));
-        let mut out = Vec::new();
-        while let Some(pos) = find(&self.buf, b"\n\n") {
-            let event: Vec<u8> = self.buf.drain(..pos + 2).collect();
-            let text = String::from_utf8_lossy(&event[..pos]);
-            let mut name = None;
-            let mut data: Vec<&str> = Vec::new();
-            for line in text.split('\n') {
-                if let Some(d) = line.strip_prefix("data:") {
-                    data.push(d.strip_prefix(' ').unwrap_or(d));
-                } else if let Some(n) = line.strip_prefix("event:") {
-                    name = Some(n.trim().to_string());
-                }
-            }
-            if !data.is_empty() || name.is_some() {
-                out.push((name, data.join("\n")));
-            }
-        }
-        out
-    }
-
-    /// Bytes of an incomplete event.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Applies one SSE data payload to the record; returns true on `[DONE]`.
-pub fn apply_sse_event(
-    r: &mut RequestRecord,
-    event: Option<&str>,
-    data: &str,
-    now_ms: f64,
-) -> bool {
-    let data = data.trim();
-    if data == "[DONE]" {
-        return true;
-    }
-    if data.is_empty() {
-        return false;
-    }
-    let v: serde_json::Value = match serde_json::from_str(data) {
-        Ok(v) => v,
-        Err(e) => {
-            r.error.get_or_insert(format!("invalid SSE data: {e}"));
-            return false;
-        }
-    };
-    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-        let msg = err
-            .get("message")
-            .and_then(|m| m.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| err.to_string());
-        r.error.get_or_insert(format!("in-band error: {msg}"));
-        return false;
-    }
-    if event == Some("error") {
-        r.error.get_or_insert(format!("in-band error: {data}"));
-        return false;
-    }
-    if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-        let text = choice
-            .get("delta")
-            .and_then(|d| d.get("content"))
-            .and_then(|c| c.as_str())
-            .or_else(|| choice.get("text").and_then(|t| t.as_str()));
-        if let Some(t) = text.filter(|t| !t.is_empty()) {
-            if r.first_token_ms.is_none() {
-                r.first_token_ms = Some(now_ms);
-            }
-            r.token_ms.push(now_ms);
-            r.output.push_str(t);
-        }
-        if let Some(f) = choice.get("finish_reason").and_then(|f| f.as_str()) {
-            r.finish_reason = Some(f.to_string());
-        }
-    }
-    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-        let get = |k: &str| u.get(k).and_then(|x| x.as_u64()).map(|x| x as u32);
-        if let Some(c) = get("completion_tokens") {
-            r.completion_tokens = Some(c);
-            r.count_source = CountSource::ServerUsage;
-        }
-        if let Some(p) = get("prompt_tokens") {
-            r.prompt_tokens = Some(p);
-        }
-    }
-    false
-}
-
-async fn read_sse(mut resp: reqwest::Response, t0: Instant, r: &mut RequestRecord) {
-    let mut parser = SseParser::default();
-    let mut done = false;
-    loop {
-        match resp.chunk().await {
-            Ok(Some(bytes)) => {
-                let now = ms(t0, Instant::now());
-                for (name, data) in parser.feed(&bytes) {
-                    if apply_sse_event(r, name.as_deref(), &data, now) {
-                        done = true;
-                    }
-                }
-                r.end_ms = now;
-                if done {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                r.error
-                    .get_or_insert(format!("stream error: {}", error_chain(&e)));
-                break;
-            }
-        }
-    }
-    finish_count(r);
-    if r.error.is_none() && !done {
-        r.error = Some("stream ended before [DONE]".into());
-    }
-}
-
-fn finish_count(r: &mut RequestRecord) {
-    if r.completion_tokens.is_none() && !r.token_ms.is_empty() {
-        r.completion_tokens = Some(r.token_ms.len() as u32);
-        r.count_source = CountSource::Chunks;
-    }
-}
-
-/// Replaces chunk-based counts with the model's own tokenizer: for servers that send no
-/// `usage`, one content chunk is not always one token (some servers batch tokens per chunk),
-/// so when the model's GGUF is local its tokenizer counts the output instead.
-pub fn recount_with_tokenizer(records: &mut [RequestRecord], tokenizer: &ingot_engine::Tokenizer) {
-    for r in records {
-        if r.count_source != CountSource::Chunks {
-            continue;
-        }
-        if let Ok(n) = tokenizer.count(&r.output) {
-            r.completion_tokens = Some(n);
-            r.count_source = CountSource::Engine;
-        }
-    }
+    crate::redact::redact_urls_in(&s)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,6 +377,11 @@ impl Target for InProcessTarget {
                 r.error = Some(format!("timeout after {:.0} s", self.gen.timeout_s));
                 r.end_ms = ms(t0, Instant::now());
             }
+            if !self.gen.stream {
+                // Measured like a non-streamed HTTP request: the whole answer at the end.
+                r.first_token_ms = None;
+                r.token_ms.clear();
+            }
             r
         })
     }
@@ -547,5 +464,9 @@ mod tests {
     fn base_url() {
         assert_eq!(normalize_base("http://h:1"), "http://h:1/v1");
         assert_eq!(normalize_base("http://h:1/v1/"), "http://h:1/v1");
+        assert_eq!(
+            split_query("http://h:1/v1?key=s"),
+            ("http://h:1/v1", Some("key=s"))
+        );
     }
 }

@@ -114,6 +114,14 @@ pub struct GenParams {
     pub fixed_length: bool,
     /// Per-request timeout, in seconds.
     pub timeout_s: f64,
+    /// Streamed requests (SSE), the default. Without streaming (`--no-stream`) only the
+    /// end-to-end latency is measured: TTFT, ITL and decode rate are unavailable.
+    #[serde(default = "yes")]
+    pub stream: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for GenParams {
@@ -124,6 +132,7 @@ impl Default for GenParams {
             seed: 42,
             fixed_length: false,
             timeout_s: 300.0,
+            stream: true,
         }
     }
 }

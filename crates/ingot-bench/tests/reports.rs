@@ -122,6 +122,8 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
             license_permissive: Some(alias == "fast-model"),
             quality: None,
             remote: None,
+            sweep: None,
+            cost: None,
         });
     }
     models.push(ModelResult {
@@ -137,6 +139,8 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
         license_permissive: None,
         quality: None,
         remote: None,
+        sweep: None,
+        cost: None,
     });
     let prompts = builtin_prompts();
     let results = Results {
@@ -150,6 +154,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 kind: TargetKind::InProcess,
                 endpoint: None,
                 server_pid: None,
+                connections: None,
             },
             engine: Some(EngineInfo {
                 name: "llama.cpp".into(),
@@ -205,9 +210,12 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
             }),
             warnings: Vec::new(),
             quality: None,
+            dataset: None,
+            cost: None,
         },
         models,
         selection: None,
+        comparison: None,
     };
     (results, all)
 }

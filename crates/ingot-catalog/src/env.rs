@@ -37,3 +37,12 @@ pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
 pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
 pub const INGOT_LOG: &str = "INGOT_LOG";
+
+/// `ingot bench`'s default `--endpoint` (the workshop's benchmark script reads it: Foundry
+/// Local's OpenAI-compatible URL).
+pub const FOUNDRY_LOCAL_ENDPOINT: &str = "FOUNDRY_LOCAL_ENDPOINT";
+/// `ingot bench`'s default model list (`--models`, or `--model` with an endpoint),
+/// comma-separated.
+pub const BENCH_MODELS: &str = "BENCH_MODELS";
+/// `ingot bench`'s streaming (`--stream`): `1` (default) or `0` for non-streamed requests.
+pub const BENCH_STREAM: &str = "BENCH_STREAM";

@@ -432,12 +432,17 @@ pub struct BenchRescoreArgs {
 pub struct BenchRunArgs {
     /// Models to benchmark (aliases, comma-separated, or a models.json file)
     /// [default: smollm2-135m,gemma3-270m,qwen2.5-coder-0.5b]
-    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    #[arg(long, value_delimiter = ',', value_name = "A,B", env = env::BENCH_MODELS)]
     pub models: Vec<String>,
     /// Prompt set: workshop, summarize, or a prompts.json file (list of strings, or objects
     /// with id, messages, checks and threshold) [default: workshop, the four seed prompts]
     #[arg(long, value_name = "SET|FILE")]
     pub prompts: Option<PathBuf>,
+    /// Workload instead of --prompts: synthetic:in=N,out=M[,n=K] (prompts of exactly N tokens
+    /// by the model's tokenizer, exactly M output tokens), or a ShareGPT JSON/JSONL or a JSONL
+    /// of prompts (FILE[,n=K])
+    #[arg(long, value_name = "SPEC", conflicts_with = "prompts")]
+    pub dataset: Option<String>,
     /// A bench.toml file with any of these settings (flags win)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -468,6 +473,11 @@ pub struct BenchRunArgs {
     /// Open-loop arrivals: poisson or constant [default: poisson]
     #[arg(long, value_name = "KIND")]
     pub arrivals: Option<String>,
+    /// Sweep instead of --concurrency/--rate: one request at a time, then the highest
+    /// --concurrency (16 if none), then N open-loop rates between [N: 5]; finds the saturation
+    /// point and draws latency against throughput
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "5")]
+    pub sweep: Option<usize>,
     /// Run each scenario for this long (e.g. 30s) instead of a number of rounds
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
@@ -490,12 +500,29 @@ pub struct BenchRunArgs {
     /// Per-request timeout (e.g. 120s) [default: 300s]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Benchmark an OpenAI-compatible server instead of loading models in-process
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
+    /// Benchmark an OpenAI-compatible server instead of loading models in-process; repeat
+    /// as NAME=URL to compare servers (with --interleave)
+    #[arg(long, value_name = "[NAME=]URL", env = env::FOUNDRY_LOCAL_ENDPOINT)]
+    pub endpoint: Vec<String>,
     /// Model name to request from --endpoint (comma-separated for several)
     #[arg(long, value_delimiter = ',', requires = "endpoint")]
     pub model: Vec<String>,
+    /// Streamed requests: 1 (default) or 0 (non-streamed: e2e latency only, no TTFT)
+    #[arg(long, value_name = "0|1", env = env::BENCH_STREAM, conflicts_with = "no_stream")]
+    pub stream: Option<String>,
+    /// Non-streamed requests (same as --stream 0)
+    #[arg(long)]
+    pub no_stream: bool,
+    /// HTTP connections: pooled (keep-alive, default) or fresh (a new one per request)
+    #[arg(long, value_name = "pooled|fresh")]
+    pub connections: Option<String>,
+    /// Compare the targets (several --endpoint NAME=URL, or --models a,b) in alternating
+    /// rounds (--rounds), with per-metric ratios and verdicts against the first
+    #[arg(long)]
+    pub interleave: bool,
+    /// Pause between targets of an interleaved comparison (e.g. 2s) [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub pause: Option<String>,
     /// API key for --endpoint
     #[arg(long, env = env::INGOT_API_KEY, hide_env_values = true)]
     pub api_key: Option<String>,
@@ -508,6 +535,15 @@ pub struct BenchRunArgs {
     /// Watts per busy core for the energy estimate [default: 10]
     #[arg(long)]
     pub watts_per_core: Option<f64>,
+    /// Electricity price per kWh: adds an estimated cost per 1M output tokens
+    #[arg(long, value_name = "PRICE")]
+    pub price_per_kwh: Option<f64>,
+    /// The machine's price, amortised over --hardware-life into the cost estimate
+    #[arg(long, value_name = "PRICE", requires = "hardware_life")]
+    pub hardware_cost: Option<f64>,
+    /// How long the machine is written off over (e.g. 3years, 36months)
+    #[arg(long, value_name = "DURATION", requires = "hardware_cost")]
+    pub hardware_life: Option<String>,
     /// Output folder [default: ./ingot-results/<timestamp>/]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -556,10 +592,10 @@ pub struct BenchCalibrateArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchCompareArgs {
-    /// The baseline results.json
+    /// The baseline results.json (alone: an interleaved A/B run, its targets against the first)
     pub old: PathBuf,
     /// The new results.json
-    pub new: PathBuf,
+    pub new: Option<PathBuf>,
     /// Exit non-zero on a significant regression, e.g. "p95_ms>+10%,tok_s<-5%"
     #[arg(long, value_name = "RULES")]
     pub fail_if: Option<String>,

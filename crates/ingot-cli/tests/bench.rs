@@ -327,8 +327,98 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
         .arg(dir.path().join("serve"));
     common(&mut cmd);
     let out = cmd.output().unwrap();
+    // Issue 17 on the real engine: an interleaved A/B run (the same server under two names,
+    // non-streamed) and a sweep, both against `ingot serve`.
+    let ab = ingot(home.path())
+        .args([
+            "bench",
+            "--endpoint",
+            &format!("a={url}"),
+            "--endpoint",
+            &format!("b={url}"),
+        ])
+        .args([
+            "--model",
+            "smollm2-135m",
+            "--interleave",
+            "--rounds",
+            "3",
+            "--requests",
+            "2",
+        ])
+        .args([
+            "--pause",
+            "100ms",
+            "--no-stream",
+            "--max-tokens",
+            "8",
+            "--warmup",
+            "0",
+        ])
+        .args(["--no-calibrate", "--quiet", "--out"])
+        .arg(dir.path().join("ab"))
+        .output()
+        .unwrap();
+    let sweep = ingot(home.path())
+        .args([
+            "bench",
+            "--endpoint",
+            &url,
+            "--model",
+            "smollm2-135m",
+            "--sweep",
+            "2",
+        ])
+        .args([
+            "--requests",
+            "4",
+            "--concurrency",
+            "4",
+            "--max-tokens",
+            "8",
+            "--warmup",
+            "0",
+        ])
+        .args(["--no-calibrate", "--json", "--out"])
+        .arg(dir.path().join("sweep"))
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
+    let ab_out = String::from_utf8_lossy(&ab.stdout);
+    assert!(
+        ab.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ab.stderr)
+    );
+    assert!(ab_out.contains("A/B comparison against a"), "{ab_out}");
+    let ab_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("ab/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        ab_json["comparison"]["round_figures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    for f in ab_json["comparison"]["round_figures"].as_array().unwrap() {
+        assert_eq!(
+            (f["requests"].as_u64(), f["failed"].as_u64()),
+            (Some(2), Some(0)),
+            "{f}"
+        );
+    }
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let sw = json_of(&sweep.stdout);
+    let points = sw["models"][0]["sweep"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4, "{}", sw["models"][0]["sweep"]);
+    let html = std::fs::read_to_string(dir.path().join("sweep/report.html")).unwrap();
+    assert!(html.contains("TTFT p50 against throughput"));
     assert!(
         out.status.success(),
         "{}",

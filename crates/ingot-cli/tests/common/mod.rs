@@ -19,6 +19,9 @@ pub fn ingot(home: &Path) -> Command {
         .env_remove("INGOT_PORT")
         .env_remove("INGOT_API_KEY")
         .env_remove("INGOT_JUDGE_API_KEY")
+        .env_remove("FOUNDRY_LOCAL_ENDPOINT")
+        .env_remove("BENCH_MODELS")
+        .env_remove("BENCH_STREAM")
         .timeout(Duration::from_secs(900));
     cmd
 }

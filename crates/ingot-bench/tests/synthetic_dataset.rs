@@ -1,0 +1,82 @@
+//! Issue 17: `--dataset synthetic:in=N,out=M` builds prompts of exactly N tokens with the
+//! model's own tokenizer and forces M output tokens. Checked against SmolLM2-135M's real
+//! tokenizer, and in a whole in-process run on the real engine.
+
+use std::sync::Arc;
+
+use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, Synthetic};
+use ingot_bench::workload::{GenParams, Mode};
+
+#[path = "../../ingot-engine/tests/common/model_file.rs"]
+mod model_file;
+
+struct Smol;
+
+impl Resolver for Smol {
+    fn resolve(&self, _: &str) -> anyhow::Result<ResolvedModel> {
+        Ok(ResolvedModel {
+            path: model_file::model_path(),
+            sha256: Some(model_file::MODEL_SHA256.into()),
+            size_bytes: None,
+            quantization: Some("Q4_1".into()),
+            parameters: None,
+            chat_template: true,
+            chat_template_override: None,
+        })
+    }
+}
+
+#[test]
+fn synthetic_prompts_have_exactly_512_smollm2_tokens() {
+    let prompts =
+        ingot_bench::dataset::synthetic_for_model(&Smol, "smollm2-135m", 512, 4, 42).unwrap();
+    let tok = ingot_engine::Tokenizer::load(&model_file::model_path()).unwrap();
+    assert_eq!(prompts.len(), 4);
+    for p in &prompts {
+        assert_eq!(tok.count(&p.raw_text()).unwrap(), 512, "{}", p.id);
+    }
+    assert_ne!(prompts[0].raw_text(), prompts[1].raw_text());
+}
+
+#[test]
+fn synthetic_in_512_out_128_on_the_real_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RunConfig {
+        models: vec![ModelSpec {
+            alias: "smollm2-135m".into(),
+            // Raw completions: the engine sees the prompt's tokens and nothing else.
+            mode: Some(Mode::Completion),
+        }],
+        gen: GenParams {
+            max_tokens: 128,
+            fixed_length: true,
+            ..GenParams::default()
+        },
+        synthetic: Some(Synthetic {
+            input_tokens: 512,
+            prompts: 2,
+        }),
+        rounds: 1,
+        requests: Some(2),
+        warmup: 0,
+        out_dir: dir.path().to_path_buf(),
+        calibrate: false,
+        load_test: false,
+        // One thread: OpenMP threads that wait for each other crawl on a busy machine.
+        threads: Some(1),
+        ..RunConfig::default()
+    };
+    let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
+    let out = ingot_bench::run::run(&cfg, &Smol, engine).unwrap();
+    let m = &out.results.models[0];
+    assert_eq!(m.status, ingot_bench::results::Status::Ok, "{:?}", m.reason);
+    let measured: Vec<_> = out.records.iter().filter(|r| !r.warmup).collect();
+    assert_eq!(measured.len(), 2);
+    for r in measured {
+        assert!(r.ok(), "{:?}", r.error);
+        assert!(r.prompt_id.starts_with("synthetic-"));
+        // SmolLM2 adds no BOS: the engine's prompt is exactly the 512 tokens.
+        assert_eq!(r.prompt_tokens, Some(512));
+        assert_eq!(r.completion_tokens, Some(128));
+    }
+}
