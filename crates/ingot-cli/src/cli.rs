@@ -508,9 +508,9 @@ pub struct BenchRunArgs {
     #[arg(long, value_delimiter = ',', requires = "endpoint")]
     pub model: Vec<String>,
     /// Streamed requests: 1 (default) or 0 (non-streamed: e2e latency only, no TTFT)
-    #[arg(long, value_name = "0|1", env = env::BENCH_STREAM, conflicts_with = "no_stream")]
+    #[arg(long, value_name = "0|1", env = env::BENCH_STREAM)]
     pub stream: Option<String>,
-    /// Non-streamed requests (same as --stream 0)
+    /// Non-streamed requests (same as --stream 0; wins over --stream and BENCH_STREAM)
     #[arg(long)]
     pub no_stream: bool,
     /// HTTP connections: pooled (keep-alive, default) or fresh (a new one per request)
