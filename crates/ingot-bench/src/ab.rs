@@ -129,6 +129,7 @@ fn prepare(
                 });
                 let opts = LoadOptions {
                     threads: cfg.threads,
+                    max_memory: cfg.max_memory,
                     n_parallel,
                     prefix_cache: false,
                     max_queue: 1 << 20,
