@@ -137,8 +137,10 @@ fn harness_error_against_the_mocks_emitted_timestamps_at_concurrency_1_and_16() 
         // Each request is sent before the mock sees it and read after the mock wrote it, so
         // its measured TTFT and e2e are never below the emitted ones, and neither are the
         // p50s (tiny slack for float rounding).
-        check_error("TTFT p50", c, ttft, t.ttft, -0.01, MAX_LATENCY_ERROR_MS);
-        check_error("e2e p50", c, e2e, t.last_token, -0.01, MAX_LATENCY_ERROR_MS);
+        // The lower bound allows -1 ms: the mock stamps a token when its write returns, and on
+        // a loaded machine the client can read it first (-0.12 ms p50 seen by bench calibrate).
+        check_error("TTFT p50", c, ttft, t.ttft, -1.0, MAX_LATENCY_ERROR_MS);
+        check_error("e2e p50", c, e2e, t.last_token, -1.0, MAX_LATENCY_ERROR_MS);
         check_error(
             "ITL p50",
             c,
