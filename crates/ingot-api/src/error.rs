@@ -39,6 +39,16 @@ pub enum ApiError {
     /// Known route, wrong method (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A request the server refuses to serve whoever sends it (403): a `Host` that is not
+    /// this server's (DNS rebinding), or a cross-site `Origin` that `--cors-origin` does not
+    /// allow. `code` says which (`forbidden_host`, `forbidden_origin`).
+    #[error("{message}")]
+    Forbidden { message: String, code: String },
+    /// A body that is not `application/json` on a route that takes JSON (415
+    /// `unsupported_media_type`): web pages can send `text/plain` bodies cross-site without
+    /// asking, so a server that parsed them anyway could be driven by any page.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Missing or wrong API key (401 `invalid_api_key`).
     #[error("invalid API key: pass it as `Authorization: Bearer <key>`")]
     InvalidApiKey,
@@ -142,6 +152,8 @@ impl ApiError {
             ApiError::ModelNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Overloaded { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -164,6 +176,8 @@ impl ApiError {
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed(_)
             | ApiError::InvalidApiKey
+            | ApiError::Forbidden { .. }
+            | ApiError::UnsupportedMediaType(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::RequestTimeout(_) => "invalid_request_error",
             ApiError::Overloaded { .. } | ApiError::ShuttingDown | ApiError::Internal(_) => {
@@ -181,6 +195,8 @@ impl ApiError {
             ApiError::NotFound(_) => Some("not_found"),
             ApiError::MethodNotAllowed(_) => Some("method_not_allowed"),
             ApiError::InvalidApiKey => Some("invalid_api_key"),
+            ApiError::Forbidden { code, .. } => Some(code),
+            ApiError::UnsupportedMediaType(_) => Some("unsupported_media_type"),
             ApiError::PayloadTooLarge { .. } => Some("request_too_large"),
             ApiError::RequestTimeout(_) => Some("request_timeout"),
             ApiError::ShuttingDown => Some("server_shutting_down"),
@@ -426,6 +442,20 @@ mod tests {
             code: None,
         };
         assert_eq!(busy.retry_after(), Some(1));
+    }
+
+    #[test]
+    fn refused_hosts_origins_and_content_types_have_their_statuses() {
+        let e = ApiError::Forbidden {
+            message: "Host evil.example is not this server".into(),
+            code: "forbidden_host".into(),
+        };
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.code(), Some("forbidden_host"));
+        assert_eq!(e.error_type(), "invalid_request_error");
+        let e = ApiError::UnsupportedMediaType("send application/json".into());
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(e.code(), Some("unsupported_media_type"));
     }
 
     #[test]

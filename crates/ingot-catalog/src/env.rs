@@ -33,6 +33,9 @@ pub const INGOT_PORT: &str = "INGOT_PORT";
 pub const INGOT_MAX_MEMORY: &str = "INGOT_MAX_MEMORY";
 /// API key required by `ingot serve` (`--api-key`); mandatory for non-loopback binds.
 pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
+/// Web origins allowed to call `ingot serve` from browser pages (`--cors-origin`),
+/// comma-separated (`http://localhost:3000,https://app.example`; `*` for any). Default: none.
+pub const INGOT_CORS_ORIGIN: &str = "INGOT_CORS_ORIGIN";
 /// API key sent to `ingot bench --judge-endpoint` (`--judge-api-key`).
 pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).

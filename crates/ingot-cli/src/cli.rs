@@ -74,8 +74,8 @@ pub struct ServeArgs {
     /// Models kept in memory at once; the least recently used is evicted
     #[arg(long, default_value_t = 1)]
     pub max_loaded_models: usize,
-    /// Idle time after which a model is unloaded, in seconds
-    #[arg(long, default_value_t = 600)]
+    /// Idle time after which a model is unloaded, in seconds (0: never; at most 365 days)
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(..=ingot_server::MAX_TTL_SECS))]
     pub ttl: u64,
     /// Do not reuse the KV cache of a shared prompt prefix
     #[arg(long)]
@@ -101,6 +101,14 @@ pub struct ServeArgs {
     /// loaded [default: the memory the system has free]
     #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
     pub max_memory: Option<u64>,
+    /// Web origin whose pages may call the server (CORS), e.g. http://localhost:3000;
+    /// repeatable or comma-separated, `*` for any. Requests from other sites' pages get a 403
+    #[arg(long = "cors-origin", env = env::INGOT_CORS_ORIGIN, value_delimiter = ',', value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Open connections at once; at the cap a new one replaces the longest-idle connection,
+    /// or is closed when all are busy
+    #[arg(long, default_value_t = ingot_server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    pub max_connections: usize,
     /// Write a status file (pid, url, started) once listening (used by `service start`)
     #[arg(long, hide = true)]
     pub status_file: Option<PathBuf>,

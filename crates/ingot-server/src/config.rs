@@ -57,7 +57,37 @@ pub struct ServerConfig {
     /// naming both numbers, after idle models were unloaded to make room. `None`: the memory
     /// the OS reports available at each load.
     pub max_memory: Option<u64>,
+    /// Web origins (`https://app.example`, `http://localhost:3000`; `*` for any) whose pages
+    /// may call this server (`ingot serve --cors-origin`, `INGOT_CORS_ORIGIN`). Requests
+    /// from any other site are refused with a 403 (a page must not drive a local server),
+    /// and allowed ones get CORS headers. Empty by default: no page may.
+    pub cors_origins: Vec<String>,
+    /// Open connections at once (`ingot serve --max-connections`). At the cap, a new
+    /// connection closes the one that has been idle longest (no request in flight), or is
+    /// closed itself when every connection is busy, so idle or silent connections cannot
+    /// lock clients out and running requests are never cut.
+    pub max_connections: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/1 keep-alive
+    /// and HTTP/2 alike; HTTP/2 gets a GOAWAY).
+    pub idle_timeout: Duration,
+    /// HTTP/2: a PING is sent after this much silence from the client, and the connection
+    /// is closed when it is not answered within `http2_keepalive_timeout`.
+    pub http2_keepalive_interval: Duration,
+    pub http2_keepalive_timeout: Duration,
+    /// A client that accepts none of the response for this long (its socket stays full:
+    /// a stream it stopped reading) is disconnected, which cancels its engine sequence.
+    pub write_timeout: Duration,
 }
+
+/// The longest TTL a model can be given (365 days, in seconds): `--ttl`, `{"ttl": N}` on the
+/// load route. Larger values are refused (a 400 on the route) rather than wrapped; 0 keeps a
+/// model loaded until it is evicted.
+pub const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
+
+/// Default of [`ServerConfig::max_connections`]: far more than any local use needs (a
+/// connection per concurrent client; HTTP/2 clients multiplex), and low enough that the
+/// process stays within a few thousand file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -79,6 +109,12 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(10),
             max_tokens_cap: None,
             max_memory: None,
+            cors_origins: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Duration::from_secs(60),
+            http2_keepalive_interval: Duration::from_secs(20),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(60),
         }
     }
 }

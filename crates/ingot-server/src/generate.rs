@@ -160,6 +160,28 @@ fn check_capabilities(lease: &Lease, kind: Kind, v: &Validated) -> Result<(), Ap
     Ok(())
 }
 
+/// `--max-tokens-cap`: a larger `max_tokens` is a 400 naming the cap, a missing one becomes
+/// the cap. Shared by local generation and forwarded requests.
+pub(crate) fn apply_max_tokens_cap(
+    max_tokens: Option<u32>,
+    cap: Option<u32>,
+) -> Result<Option<u32>, ApiError> {
+    let Some(cap) = cap else {
+        return Ok(max_tokens);
+    };
+    match max_tokens {
+        Some(max) if max > cap => Err(ApiError::InvalidRequest {
+            message: format!(
+                "max_tokens is {max}, but this server allows at most {cap} tokens per request (--max-tokens-cap)"
+            ),
+            param: Some("max_tokens".into()),
+            code: Some("max_tokens_exceeded".into()),
+        }),
+        Some(max) => Ok(Some(max)),
+        None => Ok(Some(cap)),
+    }
+}
+
 /// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
 /// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
 pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Response, ApiError> {
@@ -168,21 +190,8 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
     let (lease, load_ms) = state.manager.acquire(&v.model, None).await?;
     check_capabilities(&lease, kind, &v)?;
 
-    if let Some(cap) = state.config.max_tokens_cap {
-        match v.request.sampling.max_tokens {
-            Some(max) if max > cap => {
-                return Err(ApiError::InvalidRequest {
-                    message: format!(
-                        "max_tokens is {max}, but this server allows at most {cap} tokens per request (--max-tokens-cap)"
-                    ),
-                    param: Some("max_tokens".into()),
-                    code: Some("max_tokens_exceeded".into()),
-                });
-            }
-            Some(_) => {}
-            None => v.request.sampling.max_tokens = Some(cap),
-        }
-    }
+    v.request.sampling.max_tokens =
+        apply_max_tokens_cap(v.request.sampling.max_tokens, state.config.max_tokens_cap)?;
     let info = lease.model().info();
     if let Some(max) = v.request.sampling.max_tokens {
         if max >= info.n_ctx_per_seq {

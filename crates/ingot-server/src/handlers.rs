@@ -1,25 +1,23 @@
 //! Route handlers, the JSON extractor with OpenAI-shaped rejections, and middleware.
 
-use std::convert::Infallible;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{header, StatusCode};
 use ingot_api::{
-    parse_json, ApiError, ChatCompletionRequest, CompletionRequest, DownloadEvent, LoadRequest,
-    Model, ModelList, PsResponse, Validated,
+    parse_json, ApiError, ChatCompletionRequest, CompletionRequest, LoadRequest, Model, ModelList,
+    PsResponse, Validated,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::generate::{self, Kind};
-use crate::provider::{DownloadProgress, ModelDescriptor};
+use crate::provider::ModelDescriptor;
 use crate::{proxy, AppState};
 
 /// The raw request body, with a too-large body mapped to an OpenAI-shaped 413.
@@ -74,8 +72,7 @@ pub async fn completions(
 }
 
 /// Both completion routes (JSON parsed like `axum::Json`, but every rejection is an OpenAI
-/// error and the content type is not checked: curl and many scripts send JSON without
-/// `application/json`): a request for a remote adapter is forwarded to its upstream;
+/// error; the content type was checked by the body reader): a request for a remote adapter is forwarded to its upstream;
 /// anything else is validated and generated here.
 async fn completion_request<R>(st: AppState, body: &[u8], kind: Kind) -> Result<Response, ApiError>
 where
@@ -205,7 +202,7 @@ pub async fn model_action(
             "load" | "download" => Err(ApiError::InvalidRequest {
                 message: format!(
                     "`{id}` is a remote model served by {}: there is nothing to {action} here; send requests to it directly",
-                    remote.base_url
+                    ingot_fetch::redact_url(&remote.base_url)
                 ),
                 param: Some("model".into()),
                 code: Some("remote_model".into()),
@@ -232,6 +229,15 @@ async fn load(st: AppState, id: &str, body: &[u8]) -> Result<Response, ApiError>
     } else {
         parse_json(body)?
     };
+    if let Some(ttl) = req.ttl.filter(|t| *t > crate::MAX_TTL_SECS) {
+        return Err(ApiError::invalid_param(
+            "ttl",
+            format!(
+                "ttl is {ttl} s, but the most a model can be kept idle is {} s (365 days); use 0 to keep it until it is evicted",
+                crate::MAX_TTL_SECS
+            ),
+        ));
+    }
     let ttl = req.ttl.map(Duration::from_secs);
     let (lease, _) = st.manager.acquire(id, ttl).await?;
     let entry = st.manager.loaded().into_iter().find(|e| e.id == lease.id());
@@ -259,68 +265,8 @@ async fn unload(st: AppState, id: &str) -> Result<Response, ApiError> {
 
 async fn download(st: AppState, id: &str) -> Result<Response, ApiError> {
     let desc = find_model(&st, id).await?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<DownloadEvent>();
     let provider = st.manager.provider().clone();
-    let model = desc.id.clone();
-    // The download keeps going if the client disconnects: a half-fetched model is worth
-    // finishing, and the provider is expected to make it resumable anyway.
-    tokio::task::spawn_blocking(move || {
-        let last = Mutex::new(None::<Instant>);
-        let progress_tx = tx.clone();
-        let on_progress = move |p: DownloadProgress| {
-            // Providers may report every chunk; a few events a second are plenty.
-            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            let complete = p.total_bytes == Some(p.downloaded_bytes);
-            if !complete && last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
-                return;
-            }
-            *last = Some(Instant::now());
-            let _ = progress_tx.send(DownloadEvent {
-                status: "progress".into(),
-                file: Some(p.file),
-                downloaded_bytes: p.downloaded_bytes,
-                total_bytes: p.total_bytes,
-                message: None,
-            });
-        };
-        let done = match provider.download(&model, &on_progress) {
-            Ok(r) => DownloadEvent {
-                status: "done".into(),
-                file: Some(r.path.display().to_string()),
-                downloaded_bytes: 0,
-                total_bytes: None,
-                message: None,
-            },
-            Err(e) => DownloadEvent {
-                status: "error".into(),
-                file: None,
-                downloaded_bytes: 0,
-                total_bytes: None,
-                message: Some(e.to_string()),
-            },
-        };
-        let _ = tx.send(done);
-    });
-    let events = futures_util::stream::unfold((rx, false), |(mut rx, done)| async move {
-        if done {
-            return None;
-        }
-        match rx.recv().await {
-            Some(ev) => {
-                let json = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
-                Some((
-                    Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))),
-                    (rx, false),
-                ))
-            }
-            None => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (rx, true))),
-        }
-    });
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(events))
-        .unwrap_or_else(|_| ApiError::Internal("building stream response".into()).into_response()))
+    Ok(st.downloads.join(provider, desc.id))
 }
 
 pub async fn ps(State(st): State<AppState>) -> Json<PsResponse> {

@@ -55,7 +55,8 @@
 //! Every error is OpenAI-shaped (`{"error": {"message", "type", "param", "code"}}`) and
 //! mapped in one place, [`ingot_api::ApiError`]: 400 for bad requests (code
 //! `invalid_json`, `context_length_exceeded`, ...), 401 `invalid_api_key`, 404
-//! `model_not_found` (the message lists the models), 405, 413 `request_too_large`, 503
+//! `model_not_found` (the message lists the models), 403 `forbidden_host` /
+//! `forbidden_origin`, 405, 413 `request_too_large`, 415 `unsupported_media_type`, 503
 //! `overloaded` with `Retry-After` when a model's queue is full, 500 otherwise. A failure in
 //! the middle of a stream is sent as `data: {"error": ...}` followed by `data: [DONE]`.
 //!
@@ -89,18 +90,40 @@
 //! received within `header_read_timeout` a closed connection (also for a connection that
 //! sends nothing), and `max_tokens` is capped by one sequence's context (400
 //! `context_length_exceeded`). Loopback only unless an API key is set; the key is
-//! compared as a SHA-256 digest in constant time. A shutdown stops accepting at once, gives
+//! compared as a SHA-256 digest in constant time. A `ttl` above [`MAX_TTL_SECS`] is a 400
+//! on the load route (a library caller's larger `default_ttl` saturates).
+//!
+//! Connections: at most `max_connections` (default [`DEFAULT_MAX_CONNECTIONS`]); at the cap
+//! a new connection closes the longest-idle one, or is closed when all are busy, so silent
+//! sockets cannot lock clients out. Connections idle for `idle_timeout` are closed, HTTP/2
+//! peers are pinged (`http2_keepalive_*`), and a client that reads nothing for
+//! `write_timeout` (a stream it stopped reading) is disconnected, which cancels its
+//! sequence. `/metrics` shows `ingot_connections_open` and `ingot_connections_shed_total`.
+//!
+//! # Web pages
+//!
+//! For every route (those added later too): without an API key, a `Host` that is not
+//! `localhost`, a loopback IP or the bind address is a 403 `forbidden_host` (DNS
+//! rebinding); a request from a page of another origin (`Origin`, or `Sec-Fetch-Site:
+//! cross-site`/`same-site`) is a 403 `forbidden_origin` unless `cors_origins` allows it,
+//! and allowed origins get CORS preflights and headers (streams included); a request body
+//! must be `application/json` (415). `POST /v1/models/{id}/download` runs one download per
+//! model: concurrent calls follow the same progress. A shutdown stops accepting at once, gives
 //! running requests most of `shutdown_timeout`, then ends streams with a
 //! `server_shutting_down` error event and `[DONE]` (other requests get a 503) and cuts
 //! whatever is left when the grace period expires.
 
 mod config;
+mod conn;
+mod download;
 mod generate;
 mod handlers;
 mod metrics;
+mod origin;
 mod provider;
 mod proxy;
 mod registry;
+mod stall;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,16 +136,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::{Stream, StreamExt};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use ingot_api::{ApiError, LoadedModelStatus};
 use ingot_engine::{Engine, LoadOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{ServeError, ServerConfig};
+pub use config::{ServeError, ServerConfig, DEFAULT_MAX_CONNECTIONS, MAX_TTL_SECS};
 pub use metrics::Metrics;
 pub use provider::{
     DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, RemoteModel, ResolvedModel,
@@ -142,6 +162,14 @@ pub(crate) struct AppState {
     /// Becomes true near the end of a shutdown's grace period: running requests end now
     /// (streams with an error event and `[DONE]`, others with a 503).
     drain: watch::Receiver<bool>,
+    /// Host, origin and CORS rules ([`origin`]).
+    origins: Arc<origin::OriginPolicy>,
+    /// Downloads running now, shared by every request for the same model.
+    downloads: Arc<download::Downloads>,
+    /// Requests forwarded to remote models and not finished ([`proxy`]).
+    forwarding: Arc<proxy::InFlight>,
+    /// The address the server listens on (a remote adapter pointing here is refused).
+    local_addr: SocketAddr,
 }
 
 /// How often idle models are checked against their TTL. Cheap (a scan of a tiny map), and
@@ -230,8 +258,9 @@ impl Drop for ServerHandle {
     }
 }
 
-fn router(state: AppState) -> Router {
-    let body_limit = state.config.body_limit;
+/// Every route of the API. Routes added here (or merged in here) get all the layers of
+/// [`router`]: origin and host checks, auth, body limits, shutdown draining, metrics.
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
@@ -245,6 +274,11 @@ fn router(state: AppState) -> Router {
         .route("/v1/ps", get(handlers::ps))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+}
+
+fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    routes()
         .layer(DefaultBodyLimit::max(body_limit))
         // After auth: the body of a request without a valid key is never read.
         .layer(axum::middleware::from_fn_with_state(
@@ -259,7 +293,13 @@ fn router(state: AppState) -> Router {
             state.clone(),
             drain_on_shutdown,
         ))
-        // Outermost, so that 401s and 413s are counted too.
+        // Before auth: CORS preflights carry no key, and a foreign page or host is refused
+        // whatever it sends.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::guard,
+        ))
+        // Outermost, so that 401s, 403s and 413s are counted too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             handlers::count_status,
@@ -335,6 +375,7 @@ pub async fn serve(
         source,
     })?;
 
+    let origins = Arc::new(origin::OriginPolicy::new(&config, addr)?);
     let metrics = Arc::new(Metrics::new());
     let base_opts = LoadOptions {
         context_length: config.context_length,
@@ -362,11 +403,16 @@ pub async fn serve(
         started: registry::unix_now(),
         config: Arc::new(config),
         drain: drain_rx,
+        origins,
+        downloads: Arc::default(),
+        forwarding: Arc::default(),
+        local_addr: addr,
     };
     let app = router(state.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let config = state.config.clone();
+    let metrics = state.metrics.clone();
     let task = tokio::spawn(async move {
         let reaper = {
             let manager = manager.clone();
@@ -379,7 +425,7 @@ pub async fn serve(
                 }
             })
         };
-        accept_loop(listener, app, &config, shutdown_rx, drain_tx).await;
+        conn::accept_loop(listener, app, &config, metrics, shutdown_rx, drain_tx).await;
         reaper.abort();
         manager.unload_all();
     });
@@ -392,111 +438,12 @@ pub async fn serve(
     })
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    app: Router,
-    config: &ServerConfig,
-    mut shutdown: watch::Receiver<bool>,
-    drain: watch::Sender<bool>,
-) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    let builder = Arc::new(builder);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    // Connections live in a JoinSet so the ones still running after the shutdown timeout
-    // can be cut (dropping their streams cancels their engine sequences).
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Usually EMFILE: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let svc = TowerToHyperService::new(app.clone());
-                let (builder, watcher) = (builder.clone(), graceful.watcher());
-                let first_bytes_timeout = config.header_read_timeout;
-                conns.spawn(async move {
-                    if !first_bytes(&stream, first_bytes_timeout).await {
-                        return;
-                    }
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                        .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            // Reap finished connections so the set does not grow without bound.
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    break;
-                }
-            }
-        }
-    }
-    drop(listener);
-    tracing::info!("shutting down: waiting for in-flight requests");
-    let (finish, cut) = grace_phases(config.shutdown_timeout);
-    let all_done = graceful.shutdown();
-    tokio::pin!(all_done);
-    if tokio::time::timeout(finish, &mut all_done).await.is_err() {
-        tracing::warn!("in-flight requests did not finish in time; ending them");
-        let _ = drain.send(true);
-        if tokio::time::timeout(cut, &mut all_done).await.is_err() {
-            tracing::warn!("connections still open at the end of the grace period; closing them");
-        }
-    }
-    conns.abort_all();
-    while conns.join_next().await.is_some() {}
-}
-
 /// Splits a shutdown grace period into the time running requests get to finish on their
 /// own and the time left to end the rest cleanly (an error event is one write, but a
 /// loaded machine needs a moment to schedule it).
-fn grace_phases(grace: Duration) -> (Duration, Duration) {
+pub(crate) fn grace_phases(grace: Duration) -> (Duration, Duration) {
     let cut = (grace / 4).min(Duration::from_secs(2));
     (grace - cut, cut)
-}
-
-/// Waits until a new connection has sent enough to tell HTTP/1 from HTTP/2, at most
-/// `limit`. hyper's header timeout only starts once the version is known, so without this
-/// a client that connects and sends nothing (or a few bytes of the HTTP/2 preface) would
-/// hold its connection forever. Returns false when the connection should be dropped.
-async fn first_bytes(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
-    const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut buf = [0u8; 24];
-    loop {
-        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(_)) | Err(_) => return false,
-        };
-        if n == 0 {
-            return false; // closed before sending anything
-        }
-        if n >= H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
-            return true;
-        }
-        // A prefix of the HTTP/2 preface: peek would return the same bytes at once, so
-        // poll for more at a gentle pace (this only happens with HTTP/2 clients, or
-        // slowloris ones).
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A body over the limit is still read (and thrown away) up to this multiple of the limit
@@ -549,10 +496,13 @@ async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Resp
         ))
         .into_response(),
         Ok(Err(e)) => e.into_response(),
-        Ok(Ok(())) => {
-            next.run(Request::from_parts(parts, Body::from(buf.freeze())))
-                .await
-        }
+        Ok(Ok(())) => match origin::check_json_content_type(&parts.headers, &buf) {
+            Err(e) => e.into_response(),
+            Ok(()) => {
+                next.run(Request::from_parts(parts, Body::from(buf.freeze())))
+                    .await
+            }
+        },
     }
 }
 
@@ -564,7 +514,8 @@ async fn drained(mut drain: watch::Receiver<bool>) {
 /// Ends requests still running when the shutdown's grace period is nearly over: a
 /// request still waiting for its response gets a 503, a stream an error event and
 /// `[DONE]` (OpenAI clients then raise a clear error instead of a broken-connection one).
-/// Dropping the inner response cancels its engine sequence.
+/// Dropping the inner response cancels its engine sequence. Streams are also cancelled when
+/// their client stops reading for `write_timeout` ([`stall`]).
 async fn drain_on_shutdown(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let resp = tokio::select! {
         resp = next.run(req) => resp,
@@ -579,10 +530,9 @@ async fn drain_on_shutdown(State(st): State<AppState>, req: Request, next: Next)
         return resp;
     }
     let (parts, body) = resp.into_parts();
-    Response::from_parts(
-        parts,
-        Body::from_stream(cut_on_drain(body.into_data_stream(), st.drain.clone())),
-    )
+    let body = cut_on_drain(body.into_data_stream(), st.drain.clone());
+    let body = stall::cancel_when_stalled(Box::pin(body), st.config.write_timeout);
+    Response::from_parts(parts, Body::from_stream(body))
 }
 
 /// Passes an SSE body through until the drain signal, then ends it with an error event

@@ -89,6 +89,10 @@ pub struct Metrics {
     completion_tokens: AtomicU64,
     requests_by_code: Mutex<BTreeMap<u16, u64>>,
     active: AtomicI64,
+    /// Open client connections, and the ones closed to stay under the connection cap (an
+    /// idle one replaced, or a new one refused because all were busy).
+    pub(crate) connections_open: AtomicI64,
+    pub(crate) connections_shed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -129,6 +133,8 @@ impl Metrics {
             completion_tokens: AtomicU64::new(0),
             requests_by_code: Mutex::new(BTreeMap::new()),
             active: AtomicI64::new(0),
+            connections_open: AtomicI64::new(0),
+            connections_shed: AtomicU64::new(0),
         }
     }
 
@@ -233,6 +239,18 @@ impl Metrics {
             "ingot_sequences_active",
             "Sequences the engine is decoding.",
             engine.active_sequences as i64,
+        );
+        gauge(
+            &mut out,
+            "ingot_connections_open",
+            "Client connections open.",
+            self.connections_open.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "ingot_connections_shed_total",
+            "Connections closed to stay under --max-connections (the longest-idle one, or a new one when all were busy).",
+            self.connections_shed.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

@@ -43,6 +43,17 @@ pub struct Entry {
     memory: u64,
 }
 
+/// A TTL as stored in [`Entry::ttl_ms`]: at most [`crate::MAX_TTL_SECS`] (larger ones
+/// saturate instead of wrapping, which could turn them into "never" or a tiny TTL), and a
+/// non-zero TTL never rounds down to 0 ("never expire").
+fn ttl_millis(ttl: Duration) -> u64 {
+    if ttl.is_zero() {
+        return 0;
+    }
+    let capped = ttl.min(Duration::from_secs(crate::MAX_TTL_SECS));
+    (capped.as_millis() as u64).max(1)
+}
+
 impl Entry {
     fn touch(&self) {
         *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
@@ -74,8 +85,16 @@ impl Entry {
         };
         let expires_at = self.ttl().map(|ttl| {
             // Convert the monotonic deadline to wall-clock for display.
-            let remaining = (self.last_used() + ttl).saturating_duration_since(Instant::now());
-            unix(SystemTime::now() + remaining)
+            let remaining = self
+                .last_used()
+                .checked_add(ttl)
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or(ttl);
+            unix(
+                SystemTime::now()
+                    .checked_add(remaining)
+                    .unwrap_or(SystemTime::now()),
+            )
         });
         LoadedModelStatus {
             id: self.id.clone(),
@@ -271,7 +290,7 @@ impl ModelManager {
             match inner.slots.get(&key) {
                 Some(Slot::Loaded(e)) => {
                     if let Some(ttl) = ttl {
-                        e.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
+                        e.ttl_ms.store(ttl_millis(ttl), Ordering::Relaxed);
                     }
                     return Ok((Lease::new(e.clone()), 0.0));
                 }
@@ -287,9 +306,7 @@ impl ModelManager {
         };
         let entry = fut.await?;
         if let Some(ttl) = ttl {
-            entry
-                .ttl_ms
-                .store(ttl.as_millis() as u64, Ordering::Relaxed);
+            entry.ttl_ms.store(ttl_millis(ttl), Ordering::Relaxed);
         }
         Ok((Lease::new(entry), started.elapsed().as_secs_f64() * 1000.0))
     }
@@ -427,7 +444,7 @@ impl ModelManager {
             path: resolved.path,
             model,
             loaded_at: SystemTime::now(),
-            ttl_ms: AtomicU64::new(self.default_ttl.as_millis() as u64),
+            ttl_ms: AtomicU64::new(ttl_millis(self.default_ttl)),
             last_used: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
             declared,

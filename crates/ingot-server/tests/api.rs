@@ -706,6 +706,7 @@ async fn load_unload_and_ps() {
     let r = s
         .client
         .post(s.url("/v1/models/tiny-chat/load"))
+        .header("content-type", "application/json")
         .body("{bad")
         .send()
         .await

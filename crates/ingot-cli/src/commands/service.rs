@@ -62,12 +62,15 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
         gpu_layers: args.gpu_layers,
         max_tokens_cap: args.max_tokens_cap,
         max_memory: args.max_memory,
+        cors_origins: args.cors_origins.clone(),
+        max_connections: args.max_connections,
         ..ingot_server::ServerConfig::default()
     }
 }
 
 pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     let config = server_config(&args);
+    raise_fd_limit(config.max_connections);
     let provider = Arc::new(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?);
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
     // Few runtime workers: they would otherwise compete with the inference threads.
@@ -98,6 +101,36 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         Ok::<_, anyhow::Error>(())
     })
 }
+
+/// Raises the soft open-file limit so that `--max-connections` fit (a descriptor each, plus
+/// some for the listener, models and logs): the usual default of 1024 would otherwise run
+/// out first. Only warns when the hard limit is lower.
+#[cfg(unix)]
+fn raise_fd_limit(max_connections: usize) {
+    let want = max_connections as u64 + 256;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur as u64 >= want {
+            return;
+        }
+        let new = want.min(lim.rlim_max as u64);
+        lim.rlim_cur = new as libc::rlim_t;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || new < want {
+            tracing::warn!(
+                limit = new,
+                wanted = want,
+                "the open-file limit is below --max-connections; idle connections will be closed early"
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit(_max_connections: usize) {}
 
 /// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first of them.
 fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
@@ -168,6 +201,17 @@ pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
     }
     if let Some(m) = args.max_memory {
         cmd.args(["--max-memory", &m.to_string()]);
+    }
+    cmd.args(["--max-connections", &args.max_connections.to_string()]);
+    // Through the environment like the key, so that an INGOT_CORS_ORIGIN inherited by the
+    // child cannot add origins the user did not pass.
+    if args.cors_origins.is_empty() {
+        cmd.env_remove(ingot_catalog::env::INGOT_CORS_ORIGIN);
+    } else {
+        cmd.env(
+            ingot_catalog::env::INGOT_CORS_ORIGIN,
+            args.cors_origins.join(","),
+        );
     }
     cmd.arg("--status-file").arg(&status);
     // The key goes through the environment, not argv, which any local user can read in ps.

@@ -71,6 +71,7 @@ pub fn serve_command(home: &Path, global: &[&str]) -> std::process::Command {
         .env_remove("INGOT_HOST")
         .env_remove("INGOT_PORT")
         .env_remove("INGOT_API_KEY")
+        .env_remove("INGOT_CORS_ORIGIN")
         .env_remove("INGOT_JUDGE_API_KEY");
     cmd
 }

@@ -376,12 +376,21 @@ pub fn test_config() -> ServerConfig {
 }
 
 pub async fn start_with(config: ServerConfig, script: Script) -> TestServer {
+    start_with_provider(config, script, Arc::new(TestProvider)).await
+}
+
+/// A test server over the test engine and any provider.
+pub async fn start_with_provider(
+    config: ServerConfig,
+    script: Script,
+    provider: Arc<dyn ModelProvider>,
+) -> TestServer {
     let stats = Arc::new(Stats::default());
     let engine = Arc::new(TestEngine {
         script,
         stats: stats.clone(),
     });
-    let handle = ingot_server::serve(config, engine, Arc::new(TestProvider))
+    let handle = ingot_server::serve(config, engine, provider)
         .await
         .expect("server starts");
     let base = handle.url();
