@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +13,12 @@ use ingot_server::{
     DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, ResolvedModel,
 };
 
-/// One model, `slow`, whose download takes about a second and is counted.
+/// One model, `slow`, whose download takes about a second once `released` and is counted.
 #[derive(Default)]
 struct CountingProvider {
+    /// Until set, the download reports progress but does not finish (so that every caller
+    /// of a test joins it while it runs, however loaded the machine is).
+    released: AtomicBool,
     downloads: AtomicUsize,
     running: AtomicUsize,
     most_at_once: AtomicUsize,
@@ -50,6 +53,15 @@ impl ModelProvider for CountingProvider {
         self.downloads.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !self.released.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            progress(DownloadProgress {
+                file: "slow.gguf".into(),
+                downloaded_bytes: 0,
+                total_bytes: Some(1000),
+            });
+        }
         for i in 1..=10u64 {
             std::thread::sleep(Duration::from_millis(100));
             progress(DownloadProgress {
@@ -68,19 +80,31 @@ async fn concurrent_downloads_of_one_model_share_one_download() {
     let provider = Arc::new(CountingProvider::default());
     let s = start_with_provider(test_config(), Script::default(), provider.clone()).await;
     let client = reqwest::Client::new();
+    let joined = Arc::new(AtomicUsize::new(0));
     let calls: Vec<_> = (0..300)
         .map(|i| {
             let client = client.clone();
             // Aliases name the same model, so they share its download too.
             let id = if i % 2 == 0 { "slow" } else { "slow-alias" };
             let url = s.url(&format!("/v1/models/{id}/download"));
+            let joined = joined.clone();
             tokio::spawn(async move {
                 let r = client.post(url).send().await.expect("request");
                 assert_eq!(r.status(), 200);
+                // The headers come once the call has joined (or started) the download.
+                joined.fetch_add(1, Ordering::SeqCst);
                 r.text().await.expect("body")
             })
         })
         .collect();
+    assert!(
+        eventually(Duration::from_secs(120), || async {
+            joined.load(Ordering::SeqCst) == 300
+        })
+        .await,
+        "not every call was answered"
+    );
+    provider.released.store(true, Ordering::SeqCst);
     for c in calls {
         let body = c.await.unwrap();
         let events = sse_data(&body);
@@ -112,24 +136,30 @@ async fn concurrent_downloads_of_one_model_share_one_download() {
 }
 
 #[tokio::test]
-async fn a_follower_sees_progress_and_the_result() {
+async fn a_follower_starts_from_the_latest_progress_and_sees_the_result() {
+    use futures_util::StreamExt;
     let provider = Arc::new(CountingProvider::default());
+    provider.released.store(true, Ordering::SeqCst);
     let s = start_with_provider(test_config(), Script::default(), provider.clone()).await;
-    let first = {
-        let url = s.url("/v1/models/slow/download");
-        tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(url)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        })
-    };
-    // Join half-way through.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    let leader = reqwest::Client::new()
+        .post(s.url("/v1/models/slow/download"))
+        .send()
+        .await
+        .unwrap();
+    // Read the leader's stream until the download is past 300 bytes, then join.
+    let mut chunks = leader.bytes_stream();
+    let mut seen = String::new();
+    while !sse_data(&seen)
+        .iter()
+        .any(|e| e.contains("\"downloaded_bytes\":300") || e.contains("\"downloaded_bytes\":400"))
+    {
+        let chunk = chunks
+            .next()
+            .await
+            .expect("the leader's stream ended early")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
     let r = s
         .client
         .post(s.url("/v1/models/slow/download"))
@@ -137,13 +167,16 @@ async fn a_follower_sees_progress_and_the_result() {
         .await
         .unwrap();
     let follower = sse_data(&r.text().await.unwrap());
-    let leader = sse_data(&first.await.unwrap());
+    while let Some(chunk) = chunks.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let leader = sse_data(&seen);
     assert_eq!(provider.downloads.load(Ordering::SeqCst), 1);
     // The follower starts from the latest progress, not from zero.
-    let first_progress: serde_json::Value = serde_json::from_str(&follower[0]).unwrap();
-    assert_eq!(first_progress["status"], "progress");
+    let first: serde_json::Value = serde_json::from_str(&follower[0]).unwrap();
+    assert_eq!(first["status"], "progress");
     assert!(
-        first_progress["downloaded_bytes"].as_u64().unwrap() >= 200,
+        first["downloaded_bytes"].as_u64().unwrap() >= 300,
         "{follower:?}"
     );
     for events in [&leader, &follower] {
