@@ -107,7 +107,7 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     /// Open connections at once; at the cap a new one replaces the longest-idle connection,
     /// or is closed when all are busy
-    #[arg(long, default_value_t = ingot_server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize))]
+    #[arg(long, default_value_t = ingot_server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
     /// Write a status file (pid, url, started) once listening (used by `service start`)
     #[arg(long, hide = true)]
