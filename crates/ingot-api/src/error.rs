@@ -212,6 +212,11 @@ impl ApiError {
     pub fn param(&self) -> Option<&str> {
         match self {
             ApiError::InvalidRequest { param, .. } => param.as_deref(),
+            // The budget alone overflows: `max_tokens` is the field to fix, not the prompt.
+            ApiError::ContextLengthExceeded {
+                prompt_tokens: None,
+                ..
+            } => Some("max_tokens"),
             ApiError::ContextLengthExceeded { .. } => Some("messages"),
             ApiError::ModelNotFound { .. } => Some("model"),
             ApiError::Upstream { param, .. } => param.as_deref(),
@@ -370,6 +375,24 @@ mod tests {
             msg.contains("4096") && msg.contains("5100") && msg.contains("100"),
             "{msg}"
         );
+    }
+
+    /// The seeded fuzz run (issue 12) sent `max_tokens: 5000` to a 1,024-token slot and got
+    /// `param: "messages"`: a client told to shorten its messages could not fix that.
+    #[test]
+    fn a_budget_that_overflows_alone_names_max_tokens() {
+        let alone = ApiError::ContextLengthExceeded {
+            prompt_tokens: None,
+            max_tokens: 5000,
+            n_ctx: 1024,
+        };
+        assert_eq!(alone.param(), Some("max_tokens"));
+        let both = ApiError::ContextLengthExceeded {
+            prompt_tokens: Some(900),
+            max_tokens: 200,
+            n_ctx: 1024,
+        };
+        assert_eq!(both.param(), Some("messages"));
     }
 
     #[test]

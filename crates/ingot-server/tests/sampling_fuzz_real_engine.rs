@@ -266,7 +266,6 @@ async fn metric(client: &reqwest::Client, url: &str, name: &str) -> Option<f64> 
 }
 
 #[test]
-#[ignore = "fails until the engine's refusals name their param: grammar and repeat_last_n errors are 400s with param null (issue 12 part 1)"]
 fn random_sampling_parameters_and_grammars_on_the_real_engine() {
     let secs = env_u64(SECS_VAR).filter(|s| *s > 0).unwrap_or(DEFAULT_SECS);
     let seed = env_u64(SEED_VAR).unwrap_or(DEFAULT_SEED);
