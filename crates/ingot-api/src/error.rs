@@ -1,7 +1,11 @@
-//! The one error type of the HTTP API and its mapping to (status, OpenAI error JSON).
+//! The one error type of the HTTP API and its mapping to (status, error JSON).
 //!
 //! Every failure a client can see goes through [`ApiError`], so the status codes, error types
-//! and codes are decided here and nowhere else.
+//! and codes are decided here and nowhere else. The body comes in the shape of the API the
+//! route belongs to ([`ErrorShape`]): OpenAI's `{"error": {"message", "type", "param",
+//! "code"}}` for `/v1/*` and everything else, Ollama's `{"error": "message"}` for `/api/*`,
+//! and Foundry Local's `{"success": false, "errorMessage": "message"}` for `/foundry/*` and
+//! `/openai/*` (the shape of its download result, which its SDK reads).
 
 use http::StatusCode;
 use ingot_engine::EngineError;
@@ -68,6 +72,10 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// A route of another API that ingot does not implement (501 `not_implemented`); the
+    /// message says what to use instead.
+    #[error("{0}")]
+    NotImplemented(String),
     /// Anything else (500). The message is still shown: this is a local server, and hiding
     /// the cause from its only user helps nobody.
     #[error("{0}")]
@@ -125,6 +133,31 @@ pub struct ErrorObject {
     pub code: Option<String>,
 }
 
+/// Which API's error body a response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorShape {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    #[default]
+    OpenAi,
+    /// Foundry Local's management routes: `{"success": false, "errorMessage": "..."}`.
+    Foundry,
+    /// Ollama's `/api/*`: `{"error": "..."}`.
+    Ollama,
+}
+
+impl ErrorShape {
+    /// The shape of the API a request path belongs to.
+    pub fn for_path(path: &str) -> Self {
+        if path == "/api" || path.starts_with("/api/") {
+            ErrorShape::Ollama
+        } else if path.starts_with("/foundry/") || path.starts_with("/openai/") {
+            ErrorShape::Foundry
+        } else {
+            ErrorShape::OpenAi
+        }
+    }
+}
+
 impl ApiError {
     /// A 400 with just a message.
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -158,6 +191,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Overloaded { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Upstream { status, .. } => StatusCode::from_u16(*status)
                 .ok()
                 .filter(|s| s.is_client_error() || s.is_server_error())
@@ -180,9 +214,10 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::RequestTimeout(_) => "invalid_request_error",
-            ApiError::Overloaded { .. } | ApiError::ShuttingDown | ApiError::Internal(_) => {
-                "server_error"
-            }
+            ApiError::Overloaded { .. }
+            | ApiError::ShuttingDown
+            | ApiError::Internal(_)
+            | ApiError::NotImplemented(_) => "server_error",
         }
     }
 
@@ -202,6 +237,7 @@ impl ApiError {
             ApiError::ShuttingDown => Some("server_shutting_down"),
             ApiError::Overloaded { .. } => Some("overloaded"),
             ApiError::Internal(_) => None,
+            ApiError::NotImplemented(_) => Some("not_implemented"),
             ApiError::Upstream { code: Some(c), .. } => Some(c),
             ApiError::Upstream { .. } => {
                 (self.status() == StatusCode::BAD_GATEWAY).then_some("upstream_error")
@@ -254,6 +290,34 @@ impl ApiError {
     pub fn body_json(&self) -> String {
         // Serializing plain strings cannot fail.
         serde_json::to_string(&self.body()).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// The body in `shape` as JSON text (also the error line of an Ollama NDJSON stream and
+    /// the final line of a Foundry download).
+    pub fn body_json_as(&self, shape: ErrorShape) -> String {
+        let v = match shape {
+            ErrorShape::OpenAi => return self.body_json(),
+            ErrorShape::Ollama => serde_json::json!({ "error": self.ollama_message() }),
+            ErrorShape::Foundry => {
+                serde_json::json!({ "success": false, "errorMessage": self.to_string() })
+            }
+        };
+        v.to_string()
+    }
+
+    /// Ollama words a missing model its own way, and clients look for it ("not found, try
+    /// pulling it first" is what makes some UIs offer a pull).
+    fn ollama_message(&self) -> String {
+        match self {
+            ApiError::ModelNotFound { model, available } => {
+                let mut m = format!("model \"{model}\" not found, try pulling it first");
+                if !available.is_empty() {
+                    m.push_str(&format!(" (available: {})", available.join(", ")));
+                }
+                m
+            }
+            other => other.to_string(),
+        }
     }
 }
 
@@ -333,10 +397,12 @@ impl From<EngineError> for ApiError {
 }
 
 #[cfg(feature = "axum")]
-impl axum_core::response::IntoResponse for ApiError {
-    fn into_response(self) -> axum_core::response::Response {
-        let mut resp =
-            axum_core::response::Response::new(axum_core::body::Body::from(self.body_json()));
+impl ApiError {
+    /// The HTTP response with the body in `shape`.
+    pub fn response_as(&self, shape: ErrorShape) -> axum_core::response::Response {
+        let mut resp = axum_core::response::Response::new(axum_core::body::Body::from(
+            self.body_json_as(shape),
+        ));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();
         headers.insert(
@@ -352,6 +418,18 @@ impl axum_core::response::IntoResponse for ApiError {
                 http::HeaderValue::from_static("Bearer"),
             );
         }
+        resp
+    }
+}
+
+/// An OpenAI-shaped response that also carries the error itself as a response extension, so
+/// a layer that knows the route's API can re-render it with [`ApiError::response_as`]
+/// (errors are raised deep in extractors and middleware that do not know the route).
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum_core::response::Response {
+        let mut resp = self.response_as(ErrorShape::OpenAi);
+        resp.extensions_mut().insert(self);
         resp
     }
 }
@@ -492,6 +570,38 @@ mod tests {
         assert_eq!(body["error"]["code"], "model_not_found");
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert!(body["error"]["message"].as_str().unwrap().contains("a, b"));
+    }
+
+    #[test]
+    fn each_api_gets_its_own_error_shape() {
+        assert_eq!(ErrorShape::for_path("/api/chat"), ErrorShape::Ollama);
+        assert_eq!(ErrorShape::for_path("/openai/load/x"), ErrorShape::Foundry);
+        assert_eq!(ErrorShape::for_path("/foundry/list"), ErrorShape::Foundry);
+        assert_eq!(ErrorShape::for_path("/v1/models"), ErrorShape::OpenAi);
+        assert_eq!(ErrorShape::for_path("/apix"), ErrorShape::OpenAi);
+        let e = ApiError::ModelNotFound {
+            model: "x:latest".into(),
+            available: vec!["a".into()],
+        };
+        let o: serde_json::Value =
+            serde_json::from_str(&e.body_json_as(ErrorShape::Ollama)).unwrap();
+        let msg = o["error"].as_str().unwrap();
+        assert!(
+            msg.contains("\"x:latest\" not found") && msg.contains("a"),
+            "{msg}"
+        );
+        assert_eq!(o.as_object().unwrap().len(), 1);
+        let f: serde_json::Value =
+            serde_json::from_str(&ApiError::invalid("bad").body_json_as(ErrorShape::Foundry))
+                .unwrap();
+        assert_eq!(
+            f,
+            serde_json::json!({"success": false, "errorMessage": "bad"})
+        );
+        assert_eq!(
+            ApiError::invalid("bad").body_json_as(ErrorShape::OpenAi),
+            ApiError::invalid("bad").body_json()
+        );
     }
 
     #[test]

@@ -8,11 +8,12 @@ pub mod error;
 pub mod extras;
 pub mod grammar;
 pub mod logprobs;
+pub mod names;
 pub mod structured;
 pub mod types;
 pub mod validate;
 
-pub use error::{ApiError, ErrorBody, ErrorObject};
+pub use error::{ApiError, ErrorBody, ErrorObject, ErrorShape};
 pub use grammar::JSON_GBNF;
 pub use types::*;
 pub use validate::{parse_json, Validated, ValidatedChat, ValidatedCompletion};

@@ -52,6 +52,25 @@ pub enum Command {
     /// Run the server in the background: start, stop, status
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Set up integrations with other tools
+    #[command(subcommand)]
+    Setup(SetupCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupCmd {
+    /// Create a `foundry` command (a link to this binary) that speaks Foundry Local's command
+    /// line, for foundry-local-sdk and Foundry scripts
+    FoundryAlias {
+        /// Folder to put it in (one on PATH) [default: the folder of this binary]
+        dir: Option<PathBuf>,
+        /// Copy the binary instead of linking to it
+        #[arg(long)]
+        copy: bool,
+        /// Replace whatever is there
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

@@ -3,6 +3,7 @@
 
 pub mod cli;
 mod commands;
+mod foundry;
 mod output;
 mod progress;
 
@@ -35,6 +36,10 @@ where
         if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
             std::env::remove_var(name);
         }
+    }
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if args.first().is_some_and(foundry::invoked_as_foundry) {
+        return run_as_foundry(args);
     }
     let parsed = Cli::command()
         .try_get_matches_from(args)
@@ -91,6 +96,25 @@ fn secrets_on_command_line(matches: &ArgMatches) -> Vec<(&'static str, &'static 
     found
 }
 
+/// ingot under the name `foundry`: Foundry Local's command line (see [`foundry`]).
+fn run_as_foundry(args: Vec<OsString>) -> ExitCode {
+    let cli = match foundry::FoundryCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_tracing(0);
+    match foundry::run_foundry(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn init_tracing(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     // llama.cpp logs a lot at info level; keep it quiet unless asked.
@@ -141,7 +165,7 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    fn new(home: Option<PathBuf>) -> Result<Self> {
+    pub(crate) fn new(home: Option<PathBuf>) -> Result<Self> {
         let home = match home {
             Some(h) => h,
             None => ingot_cache::default_home().context("cannot determine ingot's home folder")?,

@@ -492,6 +492,13 @@ impl LoadedModel for LlamaLoadedModel {
     fn load_state(&self) -> (usize, usize) {
         self.shared.state()
     }
+
+    fn kv_cache_usage(&self) -> Option<KvCacheUsage> {
+        Some(KvCacheUsage {
+            used_cells: self.shared.kv_used() as u64,
+            total_cells: u64::from(self.info.n_ctx),
+        })
+    }
 }
 
 impl Drop for LlamaLoadedModel {

@@ -272,6 +272,14 @@ impl LoadedModel for MockModel {
     fn load_state(&self) -> (usize, usize) {
         self.shared.state()
     }
+
+    /// Running sequences hold their prompt's words plus the tokens emitted so far.
+    fn kv_cache_usage(&self) -> Option<KvCacheUsage> {
+        Some(KvCacheUsage {
+            used_cells: self.shared.kv_used() as u64,
+            total_cells: u64::from(self.info.n_ctx),
+        })
+    }
 }
 
 impl Drop for MockModel {
@@ -351,6 +359,13 @@ impl MockScheduler {
                 break;
             }
             self.tick();
+            let cells = self
+                .slots
+                .iter()
+                .flatten()
+                .map(|r| (r.job.prompt_tokens + r.emitted) as usize)
+                .sum();
+            self.shared.set_kv_used(cells);
         }
         for job in self.pending.drain(..) {
             self.shared.unreserve();

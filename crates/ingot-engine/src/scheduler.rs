@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     queued: AtomicUsize,
     /// Requests holding a slot.
     active: AtomicUsize,
+    /// KV cells held by the sequences of running requests, published after each step.
+    kv_used: AtomicUsize,
     n_parallel: usize,
 }
 
@@ -67,6 +69,7 @@ impl Shared {
         Self {
             queued: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
+            kv_used: AtomicUsize::new(0),
             n_parallel,
         }
     }
@@ -98,6 +101,16 @@ impl Shared {
 
     pub fn released(&self) {
         self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Records the KV cells running sequences hold (scheduler thread only).
+    pub fn set_kv_used(&self, cells: usize) {
+        self.kv_used.store(cells, Ordering::Relaxed);
+    }
+
+    /// KV cells held by running sequences, as of the last scheduler step.
+    pub fn kv_used(&self) -> usize {
+        self.kv_used.load(Ordering::Relaxed)
     }
 
     /// (running, waiting)
@@ -306,8 +319,21 @@ impl Scheduler<'_> {
             self.stop_abandoned_running();
             self.admit();
             self.step();
+            self.publish_kv_usage();
         }
         self.shutdown();
+        self.shared.set_kv_used(0);
+    }
+
+    /// Cells kept for prefix reuse by idle slots do not count: they are free for the taking.
+    fn publish_kv_usage(&self) {
+        let used = self
+            .slots
+            .iter()
+            .filter(|s| s.req.is_some())
+            .map(|s| s.cache.len())
+            .sum();
+        self.shared.set_kv_used(used);
     }
 
     fn is_idle(&self) -> bool {

@@ -452,6 +452,24 @@ pub trait Engine: Send + Sync {
 
 /// A model in memory, ready to generate. Cheap to share; generation happens on the model's own
 /// scheduler thread, so `generate` only enqueues.
+/// KV-cache occupancy of a loaded model: cells (token positions) held by running sequences,
+/// out of the context's cells across all slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvCacheUsage {
+    pub used_cells: u64,
+    pub total_cells: u64,
+}
+
+impl KvCacheUsage {
+    /// `used / total`, within 0..=1 (0 for an empty context).
+    pub fn fraction(&self) -> f64 {
+        if self.total_cells == 0 {
+            return 0.0;
+        }
+        (self.used_cells as f64 / self.total_cells as f64).clamp(0.0, 1.0)
+    }
+}
+
 pub trait LoadedModel: Send + Sync {
     fn info(&self) -> &ModelInfo;
     /// Starts a generation. Errors that can be detected up front (no template, context
@@ -461,6 +479,11 @@ pub trait LoadedModel: Send + Sync {
     fn count_tokens(&self, text: &str) -> Result<u32, EngineError>;
     /// Sequences currently decoding, and requests waiting for a slot.
     fn load_state(&self) -> (usize, usize);
+    /// How much of the KV cache the running sequences hold (an inference gateway's
+    /// `kv_cache_usage_perc`). `None` when the engine cannot tell (the default).
+    fn kv_cache_usage(&self) -> Option<KvCacheUsage> {
+        None
+    }
     /// What this model can serve; the server answers other requests with a 400. The default
     /// declares everything, which is right for engines that implement the whole
     /// [`GenerateRequest`] (llama.cpp, the mock). Adapters that cannot honour part of it —

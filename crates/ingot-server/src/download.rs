@@ -1,4 +1,6 @@
-//! `POST /v1/models/{id}/download`: one download per model, however many clients ask.
+//! Explicit downloads (`POST /v1/models/{id}/download`, Foundry's `POST /openai/download`,
+//! Ollama's `POST /api/pull`): one download per model, however many clients ask, on
+//! whichever route.
 //!
 //! The first request for a model starts the provider's download on a blocking thread and
 //! streams all its events; the requests that arrive while it runs attach to it and stream
@@ -17,6 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use http::header;
 use ingot_api::{ApiError, DownloadEvent};
+use futures_util::Stream;
 use tokio::sync::watch;
 
 use crate::provider::{DownloadProgress, ModelProvider};
@@ -97,14 +100,46 @@ impl Drop for Finish {
 
 impl Downloads {
     /// Joins the download of `model` (a canonical id), starting it if none runs, and
-    /// returns its events as an SSE response.
+    /// returns its events as an SSE response (`POST /v1/models/{id}/download`).
     pub(crate) fn join(
         self: &Arc<Self>,
         provider: Arc<dyn ModelProvider>,
         model: String,
     ) -> Response {
+        let (job, from) = self.attach(provider, model);
+        sse(job, from)
+    }
+
+    /// Joins the download of `model` like [`Downloads::join`], for the routes that render
+    /// progress their own way (Foundry's `/openai/download`, Ollama's `/api/pull`): its
+    /// events from the latest on, ending with the final `done` or `error` one.
+    pub(crate) fn updates(
+        self: &Arc<Self>,
+        provider: Arc<dyn ModelProvider>,
+        model: String,
+    ) -> impl Stream<Item = DownloadEvent> + Send + Unpin + 'static {
+        let (job, from) = self.attach(provider, model);
+        let len = job.len.subscribe();
+        let start = Phase::Events {
+            job,
+            len,
+            next: from,
+        };
+        Box::pin(futures_util::stream::unfold(start, |phase| async {
+            match phase {
+                Phase::Events { job, len, next } => next_in_log(job, len, next).await,
+                Phase::Done | Phase::Ended => None,
+            }
+        }))
+    }
+
+    fn attach(
+        self: &Arc<Self>,
+        provider: Arc<dyn ModelProvider>,
+        model: String,
+    ) -> (Arc<Job>, usize) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let (job, from) = match running.get(&model) {
+        match running.get(&model) {
             Some(job) => {
                 tracing::debug!(%model, "joining a running download");
                 // From the latest event: the history is of no use to a new client.
@@ -120,9 +155,7 @@ impl Downloads {
                 self.start(provider, model, job.clone());
                 (job, 0)
             }
-        };
-        drop(running);
-        sse(job, from)
+        }
     }
 
     fn start(self: &Arc<Self>, provider: Arc<dyn ModelProvider>, model: String, job: Arc<Job>) {
@@ -176,13 +209,14 @@ enum Phase {
     Ended,
 }
 
-/// The next thing to send, and the phase after it.
-async fn next_event(phase: Phase) -> Option<(Bytes, Phase)> {
-    let (job, mut len, next) = match phase {
-        Phase::Events { job, len, next } => (job, len, next),
-        Phase::Done => return Some((Bytes::from_static(b"data: [DONE]\n\n"), Phase::Ended)),
-        Phase::Ended => return None,
-    };
+/// The job's event at `next` (waiting for it), and the phase after it: [`Phase::Done`] after
+/// the final event. `None` if the job ended without one (it cannot: [`Finish`] always pushes
+/// one).
+async fn next_in_log(
+    job: Arc<Job>,
+    mut len: watch::Receiver<usize>,
+    next: usize,
+) -> Option<(DownloadEvent, Phase)> {
     loop {
         let ev = {
             let log = job.log.lock().unwrap_or_else(|p| p.into_inner());
@@ -198,12 +232,22 @@ async fn next_event(phase: Phase) -> Option<(Bytes, Phase)> {
                     next: next + 1,
                 }
             };
-            return Some((data(&ev), after));
+            return Some((ev, after));
         }
         // The job holds the sender for as long as this stream holds the job.
-        if len.changed().await.is_err() {
-            return Some((Bytes::from_static(b"data: [DONE]\n\n"), Phase::Ended));
-        }
+        len.changed().await.ok()?;
+    }
+}
+
+/// The next SSE frame to send, and the phase after it.
+async fn next_event(phase: Phase) -> Option<(Bytes, Phase)> {
+    match phase {
+        Phase::Events { job, len, next } => match next_in_log(job, len, next).await {
+            Some((ev, after)) => Some((data(&ev), after)),
+            None => Some((Bytes::from_static(b"data: [DONE]\n\n"), Phase::Ended)),
+        },
+        Phase::Done => Some((Bytes::from_static(b"data: [DONE]\n\n"), Phase::Ended)),
+        Phase::Ended => None,
     }
 }
 

@@ -33,20 +33,24 @@ pub enum Kind {
 }
 
 /// Everything a running generation holds. Dropping it (client gone, handler future dropped)
-/// drops the event stream, which cancels the engine sequence.
-struct Generation {
+/// drops the event stream, which cancels the engine sequence. The OpenAI routes render it
+/// here; the Ollama routes (`crate::ollama`) render the same events their own way.
+pub(crate) struct Generation {
     kind: Kind,
     id: String,
     created: u64,
-    model: String,
+    /// The canonical id of the model that answers.
+    pub(crate) model: String,
     include_usage: bool,
     /// The request asked for logprobs (plain requests skip all logprob work).
     logprobs: bool,
     /// Bytes of text streamed so far (completions' `text_offset`).
     streamed: usize,
-    started: Instant,
-    load_ms: f64,
-    events: EventStream,
+    /// When the request arrived.
+    pub(crate) started: Instant,
+    /// Time this request waited for its model to load (0 when it was loaded).
+    pub(crate) load_ms: f64,
+    pub(crate) events: EventStream,
     metrics: Arc<Metrics>,
     last_token: Option<Instant>,
     _lease: Lease,
@@ -54,14 +58,16 @@ struct Generation {
 }
 
 impl Generation {
-    fn on_token(&mut self) {
+    /// Records a token's arrival (inter-token latency metric).
+    pub(crate) fn on_token(&mut self) {
         let now = Instant::now();
         if let Some(prev) = self.last_token.replace(now) {
             self.metrics.observe_itl((now - prev).as_secs_f64());
         }
     }
 
-    fn on_done(&self, usage: ingot_engine::Usage, timings: &mut Timings) {
+    /// Records a finished generation (metrics, log) and completes `timings` with the load.
+    pub(crate) fn on_done(&self, usage: ingot_engine::Usage, timings: &mut Timings) {
         // The engine cannot know this request waited for a load; we do.
         if self.load_ms > 0.0 {
             timings.load_ms = self.load_ms;
@@ -184,10 +190,27 @@ pub(crate) fn apply_max_tokens_cap(
 
 /// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
 /// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
-pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Response, ApiError> {
+pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
+    let streamed = v.stream;
+    let gen = start(&state, v, kind, None).await?;
+    if streamed {
+        Ok(stream(gen))
+    } else {
+        collect(gen).await
+    }
+}
+
+/// Loads the model if needed (`ttl` replaces its idle TTL when given), checks the request
+/// against it and starts generating.
+pub(crate) async fn start(
+    state: &AppState,
+    mut v: Validated,
+    kind: Kind,
+    ttl: Option<Duration>,
+) -> Result<Generation, ApiError> {
     let started = Instant::now();
     let active = state.metrics.active_guard();
-    let (lease, load_ms) = state.manager.acquire(&v.model, None).await?;
+    let (lease, load_ms) = state.manager.acquire(&v.model, ttl).await?;
     check_capabilities(&lease, kind, &v)?;
 
     v.request.sampling.max_tokens =
@@ -235,11 +258,7 @@ pub async fn run(state: AppState, mut v: Validated, kind: Kind) -> Result<Respon
         _lease: lease,
         _active: active,
     };
-    if v.stream {
-        Ok(stream(gen))
-    } else {
-        collect(gen).await
-    }
+    Ok(gen)
 }
 
 async fn collect(mut gen: Generation) -> Result<Response, ApiError> {

@@ -154,14 +154,7 @@ pub async fn list_models(State(st): State<AppState>) -> Result<Json<ModelList>, 
 }
 
 async fn find_model(st: &AppState, id: &str) -> Result<ModelDescriptor, ApiError> {
-    let all = st.manager.list_available().await?;
-    if let Some(d) = all.iter().find(|d| d.matches(id)) {
-        return Ok(d.clone());
-    }
-    Err(ApiError::ModelNotFound {
-        model: id.to_string(),
-        available: all.into_iter().map(|d| d.id).collect(),
-    })
+    st.manager.find(id).await
 }
 
 /// `GET /v1/models/{id}`; ids may contain slashes, hence the wildcard route.

@@ -18,7 +18,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `GET /health` | `{"status":"ok"}`; never needs the API key |
-//! | `GET /metrics` | Prometheus text: TTFT, inter-token, end-to-end and queue-time histograms, token and per-status request counters, active/queued/loaded gauges |
+//! | `GET /metrics` | Prometheus text: TTFT, inter-token, end-to-end and queue-time histograms, token and per-status request counters, active/queued/loaded gauges, and an inference gateway's gauges `ingot:num_requests_waiting`, `ingot:num_requests_running`, `ingot:kv_cache_usage_perc` (0..1), `ingot:model_loaded{model_name}` |
 //! | `GET /v1/models`, `GET /v1/models/{id}` | OpenAI list format plus `cached`, `loaded`, `context_length`, `size`, `license`, `capabilities` |
 //! | `POST /v1/chat/completions` | chat, JSON or SSE (`stream`, `stream_options.include_usage`) |
 //! | `POST /v1/completions` | raw prompt (base models), JSON or SSE |
@@ -26,6 +26,12 @@
 //! | `POST /v1/models/{id}/unload` | `{"id", "unloaded": bool}`; 404 for unknown models |
 //! | `POST /v1/models/{id}/download` | SSE of `{"status": "progress"\|"done"\|"error", ...}` then `[DONE]` |
 //! | `GET /v1/ps` | loaded models: size, context, slots, `loaded_at`/`expires_at` (Unix seconds), TTL, active/queued |
+//! | `/foundry/*`, `/openai/*` | Foundry Local's management routes, for its SDK (see the `foundry` module) |
+//! | `/api/*`, `GET /` | Ollama's API (see the `ollama` module) |
+//!
+//! Model names may also be Foundry Local ids (`ALIAS-generic-cpu:1`, any version or
+//! execution-provider suffix) or Ollama names (`ALIAS:latest`, `family:size`); see
+//! [`ingot_api::names`].
 //!
 //! Model ids may contain `/`. Every response carries an ingot `timings` object (the engine's
 //! [`ingot_engine::Timings`], with `load_ms` set when the request waited for a load); streams
@@ -52,8 +58,11 @@
 //!
 //! # Errors
 //!
-//! Every error is OpenAI-shaped (`{"error": {"message", "type", "param", "code"}}`) and
-//! mapped in one place, [`ingot_api::ApiError`]: 400 for bad requests (code
+//! Every error is mapped in one place, [`ingot_api::ApiError`], and comes in the shape of
+//! its route's API ([`ingot_api::ErrorShape`]): OpenAI's
+//! (`{"error": {"message", "type", "param", "code"}}`) but for Ollama's `{"error": "..."}` on
+//! `/api/*` and Foundry's `{"success": false, "errorMessage": "..."}` on `/foundry/*` and
+//! `/openai/*`. Statuses: 400 for bad requests (code
 //! `invalid_json`, `context_length_exceeded`, ...), 401 `invalid_api_key`, 404
 //! `model_not_found` (the message lists the models), 403 `forbidden_host` /
 //! `forbidden_origin`, 405, 413 `request_too_large`, 415 `unsupported_media_type`, 503
@@ -116,9 +125,11 @@
 mod config;
 mod conn;
 mod download;
+mod foundry;
 mod generate;
 mod handlers;
 mod metrics;
+mod ollama;
 mod origin;
 mod provider;
 mod proxy;
@@ -144,8 +155,10 @@ use tokio::task::JoinHandle;
 
 pub use config::{ServeError, ServerConfig, DEFAULT_MAX_CONNECTIONS, MAX_TTL_SECS};
 pub use metrics::Metrics;
+pub use ollama::OLLAMA_API_VERSION;
 pub use provider::{
-    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, RemoteModel, ResolvedModel,
+    find_descriptor, DownloadProgress, ModelDescriptor, ModelDetails, ModelProvider, ProviderError,
+    RemoteModel, ResolvedModel,
 };
 
 use registry::ModelManager;
@@ -272,6 +285,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/chat/completions", post(handlers::chat))
         .route("/v1/completions", post(handlers::completions))
         .route("/v1/ps", get(handlers::ps))
+        .merge(compat_routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
 }
@@ -304,7 +318,51 @@ fn router(state: AppState) -> Router {
             state.clone(),
             handlers::count_status,
         ))
+        .layer(axum::middleware::from_fn(shape_errors))
         .with_state(state)
+}
+
+/// Foundry Local's management routes and Ollama's API (see [`foundry`] and [`ollama`]).
+fn compat_routes() -> Router<AppState> {
+    use axum::routing::{delete, MethodRouter};
+    let unsupported = || -> MethodRouter<AppState> { axum::routing::any(ollama::not_implemented) };
+    Router::new()
+        .route("/foundry/list", get(foundry::list))
+        .route("/openai/status", get(foundry::status))
+        .route("/openai/models", get(foundry::cached))
+        .route("/openai/loadedmodels", get(foundry::loaded))
+        .route("/openai/download", post(foundry::download))
+        .route("/openai/load/{*id}", get(foundry::load))
+        .route("/openai/unload/{*id}", get(foundry::unload))
+        .route("/", get(ollama::root))
+        .route("/api/version", get(ollama::version))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/show", post(ollama::show))
+        .route("/api/ps", get(ollama::ps))
+        .route("/api/pull", post(ollama::pull))
+        .route("/api/delete", delete(ollama::delete))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/generate", post(ollama::generate))
+        .route("/api/embed", post(ollama::embed))
+        .route("/api/embeddings", post(ollama::embed))
+        .route("/api/create", unsupported())
+        .route("/api/copy", unsupported())
+        .route("/api/push", unsupported())
+        .route("/api/blobs/{*digest}", unsupported())
+}
+
+/// Re-renders an error response in the shape of the API its route belongs to
+/// ([`ingot_api::ErrorShape::for_path`]): errors are raised as [`ApiError`]s in extractors,
+/// middleware and handlers that do not know the route, and carry themselves in the response.
+async fn shape_errors(req: Request, next: Next) -> Response {
+    let shape = ingot_api::ErrorShape::for_path(req.uri().path());
+    let mut resp = next.run(req).await;
+    if shape != ingot_api::ErrorShape::OpenAi {
+        if let Some(e) = resp.extensions_mut().remove::<ApiError>() {
+            return e.response_as(shape);
+        }
+    }
+    resp
 }
 
 /// Resolves `host` and checks that serving there is safe with this configuration.
@@ -496,7 +554,7 @@ async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Resp
         ))
         .into_response(),
         Ok(Err(e)) => e.into_response(),
-        Ok(Ok(())) => match origin::check_json_content_type(&parts.headers, &buf) {
+        Ok(Ok(())) => match origin::check_json_content_type(parts.uri.path(), &parts.headers, &buf) {
             Err(e) => e.into_response(),
             Ok(()) => {
                 next.run(Request::from_parts(parts, Body::from(buf.freeze())))
@@ -521,44 +579,53 @@ async fn drain_on_shutdown(State(st): State<AppState>, req: Request, next: Next)
         resp = next.run(req) => resp,
         _ = drained(st.drain.clone()) => return ApiError::ShuttingDown.into_response(),
     };
-    let is_stream = resp
+    let content_type = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if !is_stream {
+        .unwrap_or_default();
+    // How each kind of stream says "stopped": SSE with an error event and `[DONE]`, Ollama's
+    // NDJSON with an `{"error": ...}` line.
+    let tail = if content_type.starts_with("text/event-stream") {
+        format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            ApiError::ShuttingDown.body_json()
+        )
+    } else if content_type.starts_with("application/x-ndjson") {
+        format!(
+            "{}\n",
+            ApiError::ShuttingDown.body_json_as(ingot_api::ErrorShape::Ollama)
+        )
+    } else {
         return resp;
-    }
+    };
     let (parts, body) = resp.into_parts();
-    let body = cut_on_drain(body.into_data_stream(), st.drain.clone());
+    let body = cut_on_drain(body.into_data_stream(), st.drain.clone(), Bytes::from(tail));
     let body = stall::cancel_when_stalled(Box::pin(body), st.config.write_timeout);
     Response::from_parts(parts, Body::from_stream(body))
 }
 
-/// Passes an SSE body through until the drain signal, then ends it with an error event
-/// and `[DONE]`. Our SSE bodies yield one whole event per item, so cutting between items
-/// never splits an event.
+/// Passes a stream body through until the drain signal, then ends it with `tail`. Our SSE
+/// and NDJSON bodies yield one whole event or line per item, so cutting between items never
+/// splits one.
 fn cut_on_drain<S>(
     inner: S,
     drain: watch::Receiver<bool>,
+    tail: Bytes,
 ) -> impl Stream<Item = Result<Bytes, axum::Error>> + Send
 where
     S: Stream<Item = Result<Bytes, axum::Error>> + Send + Unpin + 'static,
 {
-    futures_util::stream::unfold(Some((inner, drain)), |state| async move {
-        let (mut inner, drain) = state?;
+    futures_util::stream::unfold(Some((inner, drain, tail)), |state| async move {
+        let (mut inner, drain, tail) = state?;
         tokio::select! {
             // Whatever the stream has ready goes out first: a stream that just finished
             // sends its own [DONE], not ours.
             biased;
-            item = inner.next() => item.map(|item| (item, Some((inner, drain)))),
+            item = inner.next() => item.map(|item| (item, Some((inner, drain, tail)))),
             _ = drained(drain.clone()) => {
                 drop(inner);
-                let ev = format!(
-                    "data: {}\n\ndata: [DONE]\n\n",
-                    ApiError::ShuttingDown.body_json()
-                );
-                Some((Ok(Bytes::from(ev)), None))
+                Some((Ok(tail), None))
             }
         }
     })

@@ -72,11 +72,28 @@ impl Histogram {
 }
 
 /// Engine-side state sampled at scrape time.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct EngineSnapshot {
     pub loaded_models: usize,
     pub active_sequences: usize,
     pub queued_requests: usize,
+    /// KV cells held by running sequences, and the cells of all loaded contexts (engines
+    /// that do not report their KV cache count for neither).
+    pub kv_used_cells: u64,
+    pub kv_total_cells: u64,
+    /// Ids of the loaded models.
+    pub models: Vec<String>,
+}
+
+impl EngineSnapshot {
+    /// KV-cache utilisation across loaded models, 0..=1.
+    pub fn kv_usage(&self) -> f64 {
+        ingot_engine::KvCacheUsage {
+            used_cells: self.kv_used_cells,
+            total_cells: self.kv_total_cells,
+        }
+        .fraction()
+    }
 }
 
 pub struct Metrics {
@@ -258,8 +275,49 @@ impl Metrics {
             "Models in memory.",
             engine.loaded_models as i64,
         );
+        render_gateway_gauges(&mut out, &engine);
         out
     }
+}
+
+/// The gauges an inference gateway's endpoint picker scrapes (the Gateway API Inference
+/// Extension's model server protocol, named after vLLM's `vllm:*` gauges): requests waiting
+/// for a decoding slot, requests decoding, KV-cache utilisation (0..=1) and one series per
+/// loaded model. Unlabelled sums over the loaded models, so a picker needs no label filter.
+fn render_gateway_gauges(out: &mut String, engine: &EngineSnapshot) {
+    let _ = writeln!(
+        out,
+        "# HELP ingot:num_requests_waiting Requests waiting for a decoding slot (all loaded models).\n# TYPE ingot:num_requests_waiting gauge\ningot:num_requests_waiting {}",
+        engine.queued_requests
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ingot:num_requests_running Requests being decoded (all loaded models).\n# TYPE ingot:num_requests_running gauge\ningot:num_requests_running {}",
+        engine.active_sequences
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ingot:kv_cache_usage_perc KV-cache utilisation of running sequences, 0 to 1 (1 = full).\n# TYPE ingot:kv_cache_usage_perc gauge\ningot:kv_cache_usage_perc {}",
+        engine.kv_usage()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ingot:model_loaded A loaded model (value 1), by id.\n# TYPE ingot:model_loaded gauge"
+    );
+    for m in &engine.models {
+        let _ = writeln!(
+            out,
+            "ingot:model_loaded{{model_name=\"{}\"}} 1",
+            escape_label(m)
+        );
+    }
+}
+
+/// Prometheus label values escape backslash, quote and newline.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub struct ActiveGuard(Arc<Metrics>);
@@ -286,6 +344,25 @@ mod tests {
         assert!(text.contains("ingot_inter_token_latency_seconds_bucket{le=\"2.5\"} 2"));
         assert!(text.contains("ingot_inter_token_latency_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("ingot_inter_token_latency_seconds_count 3"));
+    }
+
+    #[test]
+    fn gateway_gauges_carry_vllm_style_names() {
+        let snap = EngineSnapshot {
+            loaded_models: 1,
+            active_sequences: 4,
+            queued_requests: 3,
+            kv_used_cells: 1024,
+            kv_total_cells: 4096,
+            models: vec!["a\"b".into()],
+        };
+        let text = Metrics::new().render(snap);
+        assert!(text.contains("\ningot:num_requests_waiting 3\n"), "{text}");
+        assert!(text.contains("\ningot:num_requests_running 4\n"));
+        assert!(text.contains("\ningot:kv_cache_usage_perc 0.25\n"));
+        assert!(text.contains("ingot:model_loaded{model_name=\"a\\\"b\"} 1"));
+        let idle = Metrics::new().render(EngineSnapshot::default());
+        assert!(idle.contains("\ningot:kv_cache_usage_perc 0\n"), "{idle}");
     }
 
     #[test]

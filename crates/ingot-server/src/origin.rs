@@ -299,8 +299,22 @@ pub(crate) async fn guard(State(st): State<AppState>, req: Request, next: Next) 
 /// (`curl -X POST .../load`). `application/json` with parameters (`; charset=utf-8`)
 /// passes; the "simple" types a page can send without a preflight (`text/plain`, forms)
 /// and a missing type do not.
-pub(crate) fn check_json_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+///
+/// Ollama's routes (`/api/*`) are the exception for clients that are not browsers: Ollama
+/// ignores the type and its documented examples are `curl ... -d '{...}'`, which sends a form
+/// type. A request with neither `Origin` nor `Sec-Fetch-Site` cannot come from a page (every
+/// current browser sends one of them on a POST), so it is taken as JSON whatever its type.
+pub(crate) fn check_json_content_type(
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(());
+    }
+    let from_browser =
+        headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site");
+    if path.starts_with("/api/") && !from_browser {
         return Ok(());
     }
     let ct = headers
@@ -436,12 +450,12 @@ mod tests {
     #[test]
     fn only_json_bodies_pass() {
         let mut h = HeaderMap::new();
-        assert!(check_json_content_type(&h, b"").is_ok());
-        assert!(check_json_content_type(&h, b" \n").is_ok());
-        assert!(check_json_content_type(&h, b"{}").is_err());
+        assert!(check_json_content_type("/v1/chat/completions", &h, b"").is_ok());
+        assert!(check_json_content_type("/v1/chat/completions", &h, b" \n").is_ok());
+        assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_err());
         for ok in ["application/json", "Application/JSON; charset=utf-8"] {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ok));
-            assert!(check_json_content_type(&h, b"{}").is_ok(), "{ok}");
+            assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_ok(), "{ok}");
         }
         for bad in [
             "text/plain",
@@ -451,8 +465,27 @@ mod tests {
             "application/jsonx",
         ] {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(bad));
-            let e = check_json_content_type(&h, b"{}").unwrap_err();
+            let e = check_json_content_type("/v1/chat/completions", &h, b"{}").unwrap_err();
             assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad}");
+        }
+    }
+
+    /// Ollama's documented `curl -d` examples send a form type; only a browser (which sends
+    /// `Origin` or `Sec-Fetch-Site`) is held to JSON on `/api/*`.
+    #[test]
+    fn ollama_routes_take_curl_form_bodies_but_not_from_a_page() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        assert!(check_json_content_type("/api/chat", &h, b"{}").is_ok());
+        assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_err());
+        for (name, value) in [("origin", "http://127.0.0.1:5273"), ("sec-fetch-site", "same-origin")] {
+            let mut h = h.clone();
+            h.insert(name, HeaderValue::from_static(value));
+            let e = check_json_content_type("/api/chat", &h, b"{}").unwrap_err();
+            assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}");
         }
     }
 }

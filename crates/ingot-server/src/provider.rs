@@ -2,6 +2,7 @@
 //! downloader; the CLI implements [`ModelProvider`] over them and hands it to [`crate::serve`].
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -37,6 +38,43 @@ impl ModelDescriptor {
     pub fn matches(&self, name: &str) -> bool {
         self.id == name || self.aliases.iter().any(|a| a == name)
     }
+}
+
+/// The model `name` refers to in `list`: its id or an alias, else a Foundry Local id or an
+/// Ollama `name:tag` that spells one ([`ingot_api::names::candidates`], most likely first).
+pub fn find_descriptor<'a>(list: &'a [ModelDescriptor], name: &str) -> Option<&'a ModelDescriptor> {
+    if let Some(d) = list.iter().find(|d| d.matches(name)) {
+        return Some(d);
+    }
+    ingot_api::names::candidates(name)
+        .iter()
+        .find_map(|c| list.iter().find(|d| d.matches(c)))
+}
+
+/// What the Ollama and Foundry Local routes show about a model beyond its
+/// [`ModelDescriptor`] (`/api/show`, `/api/tags`, `/foundry/list`). Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelDetails {
+    /// Human-readable name.
+    pub display_name: Option<String>,
+    /// Model family (`qwen2.5`).
+    pub family: Option<String>,
+    /// llama.cpp architecture (`llama`, `qwen2`).
+    pub architecture: Option<String>,
+    /// Parameter count.
+    pub parameters: Option<u64>,
+    /// Quantisation type (`Q4_K_M`).
+    pub quantization: Option<String>,
+    /// Lowercase hex SHA-256 of the weights.
+    pub sha256: Option<String>,
+    /// One-line description.
+    pub description: Option<String>,
+    /// Where the weights come from (a URL or a package), for display.
+    pub source: Option<String>,
+    /// The weights on disk, when cached.
+    pub path: Option<PathBuf>,
+    /// When the cached weights were last written.
+    pub modified: Option<SystemTime>,
 }
 
 /// How to load a model that is on disk.
@@ -102,6 +140,9 @@ pub enum ProviderError {
     /// The download failed (network, checksum, disk).
     #[error("download failed: {0}")]
     Download(String),
+    /// The provider cannot do this (400).
+    #[error("{0}")]
+    Unsupported(String),
     /// Anything else (500).
     #[error("{0}")]
     Other(String),
@@ -133,6 +174,26 @@ pub trait ModelProvider: Send + Sync + 'static {
     /// runtime, so it must answer from memory, without I/O.
     fn remote(&self, id: &str) -> Option<RemoteModel> {
         let _ = id;
+        None
+    }
+
+    /// More about `id` (its canonical id) for the Ollama and Foundry routes; `None` (the
+    /// default) when the provider knows nothing beyond the descriptor.
+    fn details(&self, id: &str) -> Option<ModelDetails> {
+        let _ = id;
+        None
+    }
+
+    /// Removes the downloaded weights of `id` (`DELETE /api/delete`). Returns whether there
+    /// was anything to remove. The default cannot delete.
+    fn delete(&self, id: &str) -> Result<bool, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "this server cannot delete `{id}`: its models are not managed here"
+        )))
+    }
+
+    /// The folder downloaded models live in (Foundry Local's `modelDirPath`).
+    fn model_dir(&self) -> Option<PathBuf> {
         None
     }
 }

@@ -226,8 +226,38 @@ impl ModelManager {
     pub async fn map_provider_error(&self, model: &str, e: ProviderError) -> ApiError {
         match e {
             ProviderError::NotFound(_) => self.not_found(model).await,
+            ProviderError::Unsupported(m) => ApiError::invalid_param("model", m),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+
+    /// The descriptor `name` refers to (id, alias, Foundry id or Ollama name), or a 404
+    /// listing the models.
+    pub async fn find(&self, name: &str) -> Result<crate::ModelDescriptor, ApiError> {
+        let all = self.list_available().await?;
+        if let Some(d) = crate::provider::find_descriptor(&all, name) {
+            return Ok(d.clone());
+        }
+        Err(ApiError::ModelNotFound {
+            model: name.to_string(),
+            available: all.into_iter().map(|d| d.id).collect(),
+        })
+    }
+
+    /// The slot key for `model`: a name learnt at load time, the name itself when it holds a
+    /// slot, else the first of its Foundry/Ollama readings that does.
+    fn key_of(inner: &Inner, model: &str) -> String {
+        if let Some(k) = inner.aliases.get(model) {
+            return k.clone();
+        }
+        if inner.slots.contains_key(model) {
+            return model.to_string();
+        }
+        ingot_api::names::candidates(model)
+            .into_iter()
+            .find(|c| inner.slots.contains_key(c) || inner.aliases.contains_key(c))
+            .map(|c| inner.aliases.get(&c).cloned().unwrap_or(c))
+            .unwrap_or_else(|| model.to_string())
     }
 
     /// Ids of loaded models (for `GET /v1/models`).
@@ -266,6 +296,11 @@ impl ModelManager {
             let (active, queued) = e.model.load_state();
             snap.active_sequences += active;
             snap.queued_requests += queued;
+            if let Some(kv) = e.model.kv_cache_usage() {
+                snap.kv_used_cells += kv.used_cells;
+                snap.kv_total_cells += kv.total_cells;
+            }
+            snap.models.push(e.id.clone());
         }
         snap
     }
@@ -282,11 +317,7 @@ impl ModelManager {
         let started = Instant::now();
         let fut = {
             let mut inner = self.lock();
-            let key = inner
-                .aliases
-                .get(model)
-                .cloned()
-                .unwrap_or_else(|| model.to_string());
+            let key = Self::key_of(&inner, model);
             match inner.slots.get(&key) {
                 Some(Slot::Loaded(e)) => {
                     if let Some(ttl) = ttl {
@@ -356,7 +387,7 @@ impl ModelManager {
     ) -> Result<Arc<Entry>, ApiError> {
         let provider = self.provider.clone();
         let name = requested.to_string();
-        let resolved = tokio::task::spawn_blocking(move || provider.resolve(&name))
+        let resolved = tokio::task::spawn_blocking(move || resolve_any(provider.as_ref(), &name))
             .await
             .map_err(|e| ApiError::Internal(format!("resolving model failed: {e}")))?;
         let resolved = match resolved {
@@ -544,11 +575,7 @@ impl ModelManager {
     pub async fn unload(&self, model: &str) -> bool {
         let pending = {
             let inner = self.lock();
-            let key = inner
-                .aliases
-                .get(model)
-                .cloned()
-                .unwrap_or_else(|| model.to_string());
+            let key = Self::key_of(&inner, model);
             match inner.slots.get(&key) {
                 Some(Slot::Loading(f)) => Some(f.clone()),
                 _ => None,
@@ -559,11 +586,7 @@ impl ModelManager {
         }
         let removed = {
             let mut inner = self.lock();
-            let key = inner
-                .aliases
-                .get(model)
-                .cloned()
-                .unwrap_or_else(|| model.to_string());
+            let key = Self::key_of(&inner, model);
             match inner.slots.get(&key) {
                 Some(Slot::Loaded(_)) => match inner.slots.remove(&key) {
                     Some(Slot::Loaded(e)) => Some(e),
@@ -622,6 +645,28 @@ impl ModelManager {
             .collect();
         free_later(victims);
     }
+}
+
+/// Resolves `name`, or failing that the first of its Foundry/Ollama readings the provider
+/// knows (`qwen2.5-0.5b-instruct-generic-cpu:4`, `smollm2-135m:latest`).
+fn resolve_any(
+    provider: &dyn ModelProvider,
+    name: &str,
+) -> Result<crate::ResolvedModel, ProviderError> {
+    let first = provider.resolve(name);
+    if !matches!(first, Err(ProviderError::NotFound(_))) {
+        return first;
+    }
+    for c in ingot_api::names::candidates(name) {
+        if c == name {
+            continue;
+        }
+        match provider.resolve(&c) {
+            Err(ProviderError::NotFound(_)) => continue,
+            other => return other,
+        }
+    }
+    first
 }
 
 /// Dropping a model frees gigabytes and joins its scheduler thread: do it on a blocking

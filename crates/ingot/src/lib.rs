@@ -16,12 +16,14 @@
 //! - [`CatalogModels`] — the server's model provider over the catalog and the cache (what
 //!   `ingot serve` runs), including remote adapters, which the server proxies.
 //! - [`service`] — the status file through which clients find the detached service.
+//! - [`compat`] — Foundry Local and Ollama model names, and the `foundry` command alias.
 //! - The library crates, re-exported: [`catalog`], [`cache`], [`fetch`], [`engine`] (the
 //!   [`engine::Engine`] trait is the extension point for new backends; see
 //!   `examples/custom_engine.rs`) and [`server`].
 
 #![warn(missing_docs)]
 
+pub mod compat;
 mod manager;
 mod provider;
 pub mod service;

@@ -13,7 +13,8 @@ use ingot_cache::Store;
 use ingot_catalog::{Catalog, CatalogError, ModelEntry};
 use ingot_fetch::{DownloadOptions, Downloader, Reporter};
 use ingot_server::{
-    DownloadProgress, ModelDescriptor, ModelProvider, ProviderError, RemoteModel, ResolvedModel,
+    DownloadProgress, ModelDescriptor, ModelDetails, ModelProvider, ProviderError, RemoteModel,
+    ResolvedModel,
 };
 
 /// Serves the catalog's models, downloading them into the store on first use.
@@ -134,6 +135,52 @@ impl ModelProvider for CatalogModels {
             total: Mutex::new(None),
         };
         self.fetch(entry, &reporter)
+    }
+
+    fn details(&self, id: &str) -> Option<ModelDetails> {
+        let entry = self.catalog.get(id).ok()?;
+        let cached = self.store.lookup(&entry.alias).ok().flatten();
+        Some(ModelDetails {
+            display_name: Some(entry.name.clone()),
+            family: Some(entry.family.clone()),
+            architecture: Some(entry.architecture.clone()),
+            parameters: entry.parameters,
+            quantization: Some(entry.quantization.clone()),
+            sha256: cached
+                .as_ref()
+                .map(|c| c.sha256().to_string())
+                .or_else(|| entry.sha256.clone()),
+            description: entry.description.clone(),
+            source: cached
+                .as_ref()
+                .map(|c| c.manifest.source.clone())
+                .or_else(|| entry.sources.first().map(|s| s.to_string())),
+            modified: cached.as_ref().map(|c| c.manifest.downloaded_at.into()),
+            path: cached.map(|c| c.path),
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, ProviderError> {
+        let entry = self.entry(id)?;
+        if entry.remote().is_some() {
+            return Err(ProviderError::Unsupported(format!(
+                "`{}` is a remote model: it has no download to delete",
+                entry.alias
+            )));
+        }
+        match self.store.lookup(&entry.alias) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(ProviderError::Other(e.to_string())),
+        }
+        self.store
+            .rm(&entry.alias)
+            .map(|_| true)
+            .map_err(|e| ProviderError::Other(format!("cannot remove `{}`: {e}", entry.alias)))
+    }
+
+    fn model_dir(&self) -> Option<PathBuf> {
+        Some(self.store.models_dir().to_path_buf())
     }
 
     fn remote(&self, id: &str) -> Option<RemoteModel> {

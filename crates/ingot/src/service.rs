@@ -125,6 +125,66 @@ pub fn remove_status_of(path: &Path, status: &ServiceStatus) -> Result<bool, Sta
     }
 }
 
+/// `$INGOT_HOME/service/starting`: the pid of an `ingot service start` still waiting for its
+/// server to listen. Status queries made meanwhile wait for the start instead of reporting
+/// "not running" (Foundry Local's SDK polls `foundry service status` right after launching
+/// `foundry service start`, for about a second).
+pub fn starting_path(home: &Path) -> PathBuf {
+    service_dir(home).join("starting")
+}
+
+/// Marks a start in progress (see [`starting_path`]) until dropped.
+pub struct StartingMarker(PathBuf);
+
+impl StartingMarker {
+    /// Writes this process's pid to the marker file.
+    pub fn create(home: &Path) -> Result<Self, StatusFileError> {
+        let path = starting_path(home);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StatusFileError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, std::process::id().to_string()).map_err(|source| {
+            StatusFileError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(StartingMarker(path))
+    }
+}
+
+impl Drop for StartingMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Like [`live_status`], but while another process is starting the service (its marker is
+/// there and its process alive) waits up to `timeout` for the start to finish.
+pub fn live_status_after_start(
+    home: &Path,
+    timeout: std::time::Duration,
+) -> Result<Option<ServiceStatus>, StatusFileError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(s) = live_status(home)? {
+            return Ok(Some(s));
+        }
+        let starter = std::fs::read_to_string(starting_path(home))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        match starter {
+            Some(pid) if pid_alive(pid) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
 /// `$INGOT_HOME/service/ingot.log`: the detached service's stdout and stderr.
 pub fn log_path(home: &Path) -> PathBuf {
     service_dir(home).join("ingot.log")

@@ -1,14 +1,15 @@
 //! One function per command. They print; the library crates do the work.
 
 mod bench;
-mod cache;
-mod model;
-mod run;
-mod service;
+pub(crate) mod cache;
+pub(crate) mod model;
+pub(crate) mod run;
+pub(crate) mod service;
+mod setup;
 
 use anyhow::Result;
 
-use crate::cli::{BenchCmd, CacheCmd, Command, ModelCmd, ServiceCmd};
+use crate::cli::{BenchCmd, CacheCmd, Command, ModelCmd, ServiceCmd, SetupCmd};
 use crate::Context;
 
 pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
@@ -45,6 +46,9 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             ServiceCmd::Stop => service::stop(ctx),
             ServiceCmd::Status(j) => service::status(ctx, j.json),
         },
+        Command::Setup(SetupCmd::FoundryAlias { dir, copy, force }) => {
+            setup::foundry_alias(dir, copy, force)
+        }
     }
 }
 

@@ -28,11 +28,11 @@ fn status_path(ctx: &Context) -> PathBuf {
     ingot::service::status_path(&ctx.home)
 }
 
-fn log_path(ctx: &Context) -> PathBuf {
+pub(crate) fn log_path(ctx: &Context) -> PathBuf {
     ingot::service::log_path(&ctx.home)
 }
 
-fn read_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
+pub(crate) fn read_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
     Ok(ServiceStatus::read(&status_path(ctx))?)
 }
 
@@ -42,7 +42,7 @@ fn write_status(path: &Path, status: &ServiceStatus) -> Result<()> {
 }
 
 /// The status of a service that is actually running; a stale file is removed.
-fn live_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
+pub(crate) fn live_status(ctx: &Context) -> Result<Option<ServiceStatus>> {
     Ok(ingot::service::live_status(&ctx.home)?)
 }
 
@@ -156,6 +156,16 @@ pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
             s.pid
         );
     }
+    let s = start_detached(ctx, &args)?;
+    println!("ingot service started at {}/v1 (pid {})", s.url, s.pid);
+    println!("logs: {}", log_path(ctx).display());
+    Ok(())
+}
+
+/// Starts `ingot serve` in the background and waits until it listens.
+pub(crate) fn start_detached(ctx: &Context, args: &ServeArgs) -> Result<ServiceStatus> {
+    // Status queries made while this runs wait for it (see `live_status_after_start`).
+    let _marker = ingot::service::StartingMarker::create(&ctx.home)?;
     let dir = service_dir(ctx);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let status = status_path(ctx);
@@ -236,9 +246,7 @@ pub(crate) fn start(ctx: &Context, args: ServeArgs) -> Result<()> {
         }
         if let Some(s) = read_status(ctx)? {
             if s.pid == child.id() {
-                println!("ingot service started at {}/v1 (pid {})", s.url, s.pid);
-                println!("logs: {}", log_path(ctx).display());
-                return Ok(());
+                return Ok(s);
             }
         }
         if Instant::now() > deadline {

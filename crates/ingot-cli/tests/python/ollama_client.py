@@ -1,0 +1,66 @@
+"""Drives `ingot serve` with the official Ollama Python client. Usage: ollama_client.py HOST"""
+import json
+import sys
+
+import ollama
+
+MODEL = "smollm2-135m"
+client = ollama.Client(host=sys.argv[1])
+
+names = [m.model for m in client.list().models]
+assert f"{MODEL}:latest" in names, names
+
+show = client.show(MODEL)
+assert show.details.format == "gguf" and show.details.family == "smollm2", show
+assert show.modelinfo["general.architecture"] == "llama", show.modelinfo
+assert "completion" in show.capabilities
+
+assert client.pull(MODEL).status == "success"
+statuses = [p.status for p in client.pull(f"{MODEL}:latest", stream=True)]
+assert statuses[0] == "pulling manifest" and statuses[-1] == "success", statuses
+
+opts = {"temperature": 0, "seed": 1, "num_predict": 24, "top_k": 20, "top_p": 0.9, "num_ctx": 2048}
+question = [{"role": "user", "content": "What is the capital of France?"}]
+r = client.chat(model=MODEL, messages=question, options=opts)
+assert r.message.role == "assistant" and r.message.content.strip(), r
+assert r.done and r.done_reason in ("stop", "length") and r.eval_count > 0, r
+assert r.prompt_eval_count > 0 and r.total_duration > 0, r
+
+parts = list(client.chat(model=MODEL, messages=question, options=opts, stream=True))
+streamed = "".join(p.message.content or "" for p in parts)
+assert streamed.strip(), parts
+assert parts[-1].done and not any(p.done for p in parts[:-1])
+
+g = client.generate(model=MODEL, prompt="The capital of France is", options={"num_predict": 8, "temperature": 0})
+assert g.response.strip() and g.done, g
+g = client.generate(
+    model=f"{MODEL}:latest",
+    prompt="Give a JSON object with a key city whose value is Paris.",
+    format="json",
+    options={"num_predict": 64, "temperature": 0},
+)
+if g.done_reason == "stop":
+    json.loads(g.response)
+
+ps = client.ps()
+assert any(m.model == f"{MODEL}:latest" and m.context_length > 0 for m in ps.models), ps
+
+try:
+    client.embed(model=MODEL, input="hello")
+    raise AssertionError("embed should be refused")
+except ollama.ResponseError as e:
+    assert e.status_code == 400 and "does not support embeddings" in e.error, e
+
+try:
+    client.chat(model=f"{MODEL}:bad tag!", messages=question)
+    raise AssertionError("a bad tag should be refused")
+except ollama.ResponseError as e:
+    assert e.status_code == 400 and "invalid model name" in e.error, e
+
+try:
+    client.show("no-such-model")
+    raise AssertionError("an unknown model should be a 404")
+except ollama.ResponseError as e:
+    assert e.status_code == 404 and "not found" in e.error, e
+
+print("OK")
