@@ -98,7 +98,7 @@ fn secrets_on_command_line(matches: &ArgMatches) -> Vec<(&'static str, &'static 
 
 /// ingot under the name `foundry`: Foundry Local's command line (see [`foundry`]).
 fn run_as_foundry(args: Vec<OsString>) -> ExitCode {
-    let cli = match foundry::FoundryCli::try_parse_from(args) {
+    let cli = match <foundry::FoundryCli as clap::Parser>::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
