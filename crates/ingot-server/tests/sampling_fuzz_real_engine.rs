@@ -15,7 +15,8 @@
 //!   `top_k` / `repeat_last_n` may be clamped or refused, a mangled grammar may be refused)
 //!   gets a complete answer, or a 400 naming a refusable field;
 //! - a complete answer: `finish_reason` stop or length, `completion_tokens` ≤ `max_tokens`,
-//!   no stop string in the text, JSON when JSON mode stopped on its own; a stream: role
+//!   no stop string in the text, JSON when JSON mode stopped on its own (no stop strings
+//!   given); a stream: role
 //!   chunk (chat), one finish chunk, usage, `[DONE]`, no error event;
 //!
 //! and for the run: the server process never dies (a crash reports the requests in flight),
@@ -184,7 +185,10 @@ fn check_text(req: &GenRequest, content: &str, finish: Option<&str>) -> Result<(
             "the output holds the stop string {s:?}: {content:?}"
         ));
     }
-    if req.grammar == GrammarKind::JsonMode && finish == Some("stop") {
+    // "On its own": a stop string can cut JSON short (`"stop": ["{"]` ends JSON mode's
+    // answer before its first byte), so only answers to requests without one must parse.
+    let stop_strings = req.stop.iter().any(|s| !s.is_empty());
+    if req.grammar == GrammarKind::JsonMode && finish == Some("stop") && !stop_strings {
         serde_json::from_str::<Value>(content)
             .map_err(|e| format!("JSON mode stopped on non-JSON ({e}): {content:?}"))?;
     }
