@@ -63,7 +63,9 @@ pub fn candidates(name: &str) -> Vec<String> {
             out.push(s);
         }
     };
-    let lower = name.trim().to_ascii_lowercase();
+    // Not trimmed: a name with stray whitespace is no name (issue 8's strict ids; the
+    // security suite sends `"smollm2-135m "` and expects a 404).
+    let lower = name.to_ascii_lowercase();
     push(lower.clone());
     for stem in foundry_stems(&lower) {
         push(stem);
@@ -184,6 +186,17 @@ mod tests {
         assert!(candidates(&foundry_id("gemma3-270m")).contains(&"gemma3-270m".to_string()));
         // No empty stems.
         assert!(candidates("-cpu:1").iter().all(|c| !c.is_empty()));
+        // Stray whitespace is not trimmed away into a valid alias.
+        for padded in [
+            "smollm2-135m ",
+            " smollm2-135m",
+            "smollm2-135m-generic-cpu:1 ",
+        ] {
+            assert!(
+                !candidates(padded).contains(&"smollm2-135m".to_string()),
+                "{padded:?}"
+            );
+        }
     }
 
     #[test]

@@ -27,12 +27,7 @@ fn skip_or_fail(what: &str, hint: &str) {
     eprintln!("skipping the {what} part: {hint}");
 }
 
-// Ignored: its one run so far (a debug build on a 2-core machine at load average 16) timed
-// out after 900 s in the first non-streamed `/api/chat` on SmolLM2, with `/v1` stuck the
-// same way on that server, so the cause is not established; the same routes pass against
-// the scripted engines (ingot-server/tests/compat_routes.rs). Run it with `--ignored`.
 #[test]
-#[ignore = "timed out on its first run on a loaded machine; see the comment"]
 fn official_ollama_clients_work_against_ingot_serve() {
     let python = available("python3", &["-c", "import ollama"]);
     let node = available("node", &["-e", "require('ollama')"]);

@@ -684,6 +684,9 @@ impl Scheduler<'_> {
             let _ = self.ctx.kv_cache_seq_rm(slot.seq, None, None);
             slot.cache.clear();
         }
+        // Before the final event too: a gateway that scrapes `/metrics` as soon as a response
+        // ends must not see the finished sequence's cells as in use.
+        self.publish_kv_usage();
         r
     }
 

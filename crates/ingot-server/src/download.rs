@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use http::header;
 use ingot_api::{ApiError, DownloadEvent};
-use futures_util::Stream;
 use tokio::sync::watch;
 
 use crate::provider::{DownloadProgress, ModelProvider};

@@ -186,7 +186,9 @@ pub async fn download(
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let d = download_target(&st, &body).await?;
-    let events = st.downloads.updates(st.manager.provider().clone(), d.id.clone());
+    let events = st
+        .downloads
+        .updates(st.manager.provider().clone(), d.id.clone());
     let lines = futures_util::stream::unfold(Some(events), |events| async move {
         let mut events = events?;
         let ev = events.next().await?;
@@ -212,7 +214,8 @@ pub async fn download(
                 ))
             }
             _ => {
-                let e = ApiError::Internal(ev.message.unwrap_or_else(|| "the download failed".into()));
+                let e =
+                    ApiError::Internal(ev.message.unwrap_or_else(|| "the download failed".into()));
                 return Some((
                     Ok(Bytes::from(format!(
                         "{}\n",

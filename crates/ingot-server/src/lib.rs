@@ -554,7 +554,8 @@ async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Resp
         ))
         .into_response(),
         Ok(Err(e)) => e.into_response(),
-        Ok(Ok(())) => match origin::check_json_content_type(parts.uri.path(), &parts.headers, &buf) {
+        Ok(Ok(())) => match origin::check_json_content_type(parts.uri.path(), &parts.headers, &buf)
+        {
             Err(e) => e.into_response(),
             Ok(()) => {
                 next.run(Request::from_parts(parts, Body::from(buf.freeze())))

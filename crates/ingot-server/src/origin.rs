@@ -455,7 +455,10 @@ mod tests {
         assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_err());
         for ok in ["application/json", "Application/JSON; charset=utf-8"] {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ok));
-            assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_ok(), "{ok}");
+            assert!(
+                check_json_content_type("/v1/chat/completions", &h, b"{}").is_ok(),
+                "{ok}"
+            );
         }
         for bad in [
             "text/plain",
@@ -481,7 +484,10 @@ mod tests {
         );
         assert!(check_json_content_type("/api/chat", &h, b"{}").is_ok());
         assert!(check_json_content_type("/v1/chat/completions", &h, b"{}").is_err());
-        for (name, value) in [("origin", "http://127.0.0.1:5273"), ("sec-fetch-site", "same-origin")] {
+        for (name, value) in [
+            ("origin", "http://127.0.0.1:5273"),
+            ("sec-fetch-site", "same-origin"),
+        ] {
             let mut h = h.clone();
             h.insert(name, HeaderValue::from_static(value));
             let e = check_json_content_type("/api/chat", &h, b"{}").unwrap_err();

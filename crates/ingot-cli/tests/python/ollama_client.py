@@ -42,6 +42,13 @@ g = client.generate(
 if g.done_reason == "stop":
     json.loads(g.response)
 
+# format as a JSON schema: the answer is constrained to it (when it ends on its own).
+schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+r = client.chat(model=MODEL, messages=[{"role": "user", "content": "Which city is the capital of France? Answer in JSON."}],
+                format=schema, options={"num_predict": 48, "temperature": 0})
+if r.done_reason == "stop":
+    assert isinstance(json.loads(r.message.content)["city"], str), r.message.content
+
 ps = client.ps()
 assert any(m.model == f"{MODEL}:latest" and m.context_length > 0 for m in ps.models), ps
 

@@ -254,7 +254,9 @@ pub async fn pull(
     let (d, x) = describe(&st, req.model()?, false).await?;
     let short: String = digest(&x).chars().take(12).collect();
     let digest = format!("sha256:{}", digest(&x));
-    let mut events = st.downloads.updates(st.manager.provider().clone(), d.id.clone());
+    let mut events = st
+        .downloads
+        .updates(st.manager.provider().clone(), d.id.clone());
     if !req.stream.unwrap_or(true) {
         while let Some(ev) = events.next().await {
             match ev.status.as_str() {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use ingot_api::{
-    ApiError, ChatCompletionRequest, ChatMessage, CompletionRequest, PromptInput,
-    SamplingFields, StopSequences, Validated,
+    ApiError, ChatCompletionRequest, ChatMessage, CompletionRequest, PromptInput, SamplingFields,
+    StopSequences, Validated,
 };
 use serde::Deserialize;
 use serde_json::Value;
