@@ -3,6 +3,8 @@
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::types::{EngineError, SamplingParams};
@@ -239,22 +241,45 @@ impl Sampler {
         let Some(grammar) = self.grammar.as_mut() else {
             return Ok(self.chain.sample(ctx, idx));
         };
-        let mut candidates = ctx.token_data_array_ith(idx);
-        candidates.apply_sampler(grammar);
-        candidates.apply_sampler(&mut self.chain);
         let dead_end = || {
             EngineError::InvalidRequest("the grammar allows no continuation of the output".into())
         };
-        let chosen = candidates
-            .selected
-            .and_then(|i| candidates.data.get(i))
-            .filter(|d| d.logit().is_finite())
-            .ok_or_else(dead_end)?;
-        let token = chosen.id();
+        // Fast path, as llama.cpp's own `common_sampler_sample` does: sample without the
+        // grammar, then ask the grammar about that one token. Applying a grammar costs a
+        // walk of its parse stacks per candidate, so over a 49k-token vocabulary it was most
+        // of each step; a token the grammar allows is the answer either way (greedy: the
+        // argmax is allowed, so it is also the allowed argmax).
+        let mut candidates = ctx.token_data_array_ith(idx);
+        candidates.apply_sampler(&mut self.chain);
+        if let Some(token) = selected_token(&candidates) {
+            let mut single =
+                LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+            single.apply_sampler(grammar);
+            if single.data.first().is_some_and(|d| d.logit().is_finite()) {
+                grammar.try_accept(token).map_err(|_| dead_end())?;
+                self.chain.accept(token);
+                return Ok(token);
+            }
+        }
+        // The grammar refused it: constrain all candidates first, then sample among them.
+        let mut candidates = ctx.token_data_array_ith(idx);
+        candidates.apply_sampler(grammar);
+        candidates.apply_sampler(&mut self.chain);
+        let token = selected_token(&candidates).ok_or_else(dead_end)?;
         grammar.try_accept(token).map_err(|_| dead_end())?;
         self.chain.accept(token);
         Ok(token)
     }
+}
+
+/// The token a sampler chain selected, if it selected one with a finite logit (a grammar
+/// that allows nothing leaves every logit at −∞).
+fn selected_token(candidates: &LlamaTokenDataArray) -> Option<LlamaToken> {
+    candidates
+        .selected
+        .and_then(|i| candidates.data.get(i))
+        .filter(|d| d.logit().is_finite())
+        .map(|d| d.id())
 }
 
 /// Index of the first largest logit: the same tie rule as llama.cpp's greedy sampler (strict
