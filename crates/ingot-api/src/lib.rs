@@ -9,6 +9,7 @@ pub mod extras;
 pub mod grammar;
 pub mod logprobs;
 pub mod names;
+pub mod responses;
 pub mod structured;
 pub mod types;
 pub mod validate;

@@ -1,7 +1,8 @@
 //! OpenAI API features against a real `ingot serve` and real models, driven by the official
 //! OpenAI Python SDK (issue 14): structured outputs (`response_format: json_schema`, every
 //! output validated with `jsonschema`) and logprobs, on SmolLM2-135M; structured outputs on
-//! Qwen2.5-Coder-0.5B; logprobs against llama-server's `n_probs` when a peer build exists.
+//! Qwen2.5-Coder-0.5B; logprobs against llama-server's `n_probs` when a peer build exists; the
+//! Responses API (`client.responses.create`, plain and streamed).
 //!
 //! Needs `python3` with `openai` and `jsonschema` (CI installs both); elsewhere the tests skip
 //! themselves with a message, unless `CI` is set.
@@ -78,6 +79,17 @@ fn logprobs_are_sorted_log_softmax_values_on_smollm2() {
     let home = home_with_smollm2();
     let s = serve(home.path());
     run_script("logprobs.py", &[&s.base, "smollm2-135m"]);
+}
+
+/// The Responses API (issue 14): plain, streamed, message items, `text.format`, refusals.
+#[test]
+fn responses_api_works_with_the_official_client_on_smollm2() {
+    if !python_ready() {
+        return;
+    }
+    let home = home_with_smollm2();
+    let s = serve(home.path());
+    run_script("responses_api.py", &[&s.base, "smollm2-135m"]);
 }
 
 /// A home holding qwen2.5-coder-0.5b, kept across runs (the model is 491 MB, fetched through

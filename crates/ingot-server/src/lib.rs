@@ -134,6 +134,7 @@ mod origin;
 mod provider;
 mod proxy;
 mod registry;
+mod responses;
 mod stall;
 
 use std::net::SocketAddr;
@@ -284,6 +285,7 @@ fn routes() -> Router<AppState> {
         )
         .route("/v1/chat/completions", post(handlers::chat))
         .route("/v1/completions", post(handlers::completions))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/ps", get(handlers::ps))
         .merge(compat_routes())
         .fallback(handlers::not_found)

@@ -1,0 +1,529 @@
+//! OpenAI's Responses API (`POST /v1/responses`), stateless: its request translated into the
+//! chat request ingot validates and generates (so every bound of the chat route applies), and
+//! the `response` object it answers with.
+//!
+//! Stateless means no `previous_response_id`, no `conversation`, no `store: true` and no
+//! `background`: each is refused with a 400 that says so, rather than silently answered
+//! without the state the client meant. Function `tools` are refused the same way until the
+//! engine parses tool calls (issue 14).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::structured::{format_grammar, JsonSchemaFormat, ResponseFormat, SchemaText};
+use crate::{
+    ApiError, ChatCompletionRequest, ChatMessage, MessageContent, SamplingFields, Validated,
+};
+
+/// `POST /v1/responses`. Fields not listed are ignored (`metadata`, `user`, `reasoning`,
+/// `include`, `truncation`, `service_tier`, `parallel_tool_calls`, ...): none changes what a
+/// stateless text answer is.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResponsesRequest {
+    pub model: String,
+    /// A string (one user message) or a list of input items.
+    pub input: Option<Value>,
+    /// A system message placed before the input.
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub max_output_tokens: Option<i64>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub store: Option<bool>,
+    #[serde(default)]
+    pub background: Option<bool>,
+    #[serde(default)]
+    pub previous_response_id: Option<Value>,
+    #[serde(default)]
+    pub conversation: Option<Value>,
+    #[serde(default)]
+    pub tools: Option<Vec<Value>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub text: Option<TextConfig>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+/// `text`: the output's format.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct TextConfig {
+    #[serde(default)]
+    pub format: Option<Value>,
+}
+
+/// A validated Responses request: the chat request it became, and what the `response`
+/// object echoes back.
+#[derive(Debug, Clone)]
+pub struct ValidatedResponses {
+    pub chat: Validated,
+    pub stream: bool,
+    pub echo: ResponseEcho,
+}
+
+/// The request's settings as the `response` object reports them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResponseEcho {
+    pub instructions: Option<String>,
+    pub max_output_tokens: Option<i64>,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub text: Value,
+    pub metadata: Value,
+}
+
+fn unsupported(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidRequest {
+        message: message.into(),
+        param: Some(param.into()),
+        code: Some("unsupported_parameter".into()),
+    }
+}
+
+impl ResponsesRequest {
+    /// Checks the request and turns it into a validated chat request.
+    pub fn validate(&self) -> Result<ValidatedResponses, ApiError> {
+        if self
+            .previous_response_id
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err(unsupported(
+                "previous_response_id",
+                "previous_response_id: ingot's Responses API is stateless and stores no responses; send the whole conversation in `input`",
+            ));
+        }
+        if self.conversation.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(unsupported(
+                "conversation",
+                "conversation: ingot's Responses API is stateless and keeps no conversations; send the whole conversation in `input`",
+            ));
+        }
+        if self.store == Some(true) {
+            return Err(unsupported(
+                "store",
+                "store: ingot's Responses API is stateless and cannot store responses; send `store: false` or leave it out",
+            ));
+        }
+        if self.background == Some(true) {
+            return Err(unsupported(
+                "background",
+                "background: responses run in the foreground only; use `stream: true` for progress",
+            ));
+        }
+        if self.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(unsupported(
+                "tools",
+                "tools: tool calling is not supported by ingot's engine yet; send the request without tools",
+            ));
+        }
+        match &self.tool_choice {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s == "none" || s == "auto" => {}
+            Some(_) => {
+                return Err(unsupported(
+                    "tool_choice",
+                    "tool_choice: no tools can be offered (tool calling is not supported yet); use \"none\" or \"auto\"",
+                ))
+            }
+        }
+
+        let mut messages = Vec::new();
+        if let Some(i) = self.instructions.as_deref().filter(|s| !s.is_empty()) {
+            messages.push(ChatMessage::new("system", i));
+        }
+        match &self.input {
+            None | Some(Value::Null) => {
+                return Err(ApiError::invalid_param("input", "input is required"))
+            }
+            Some(Value::String(s)) => messages.push(ChatMessage::new("user", s.clone())),
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    messages.push(input_item(item, i)?);
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "input",
+                    "input must be a string or a list of input items",
+                ))
+            }
+        }
+        if messages.iter().all(|m| m.role == "system") {
+            return Err(ApiError::invalid_param(
+                "input",
+                "input must hold at least one user or assistant message",
+            ));
+        }
+
+        let format = text_format(self.text.as_ref().and_then(|t| t.format.as_ref()))?;
+        let grammar = format_grammar(format.as_ref(), "text.format", false)?;
+        let chat = ChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            max_tokens: self.max_output_tokens,
+            sampling: SamplingFields {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                grammar,
+                ..SamplingFields::default()
+            },
+            ..ChatCompletionRequest::default()
+        }
+        .validate()
+        .map_err(rename_params)?;
+        let text = match &format {
+            None => json!({"format": {"type": "text"}}),
+            Some(_) => json!({"format": self.text.as_ref().and_then(|t| t.format.clone())}),
+        };
+        Ok(ValidatedResponses {
+            echo: ResponseEcho {
+                instructions: self.instructions.clone(),
+                max_output_tokens: self.max_output_tokens,
+                temperature: chat.request.sampling.temperature,
+                top_p: chat.request.sampling.top_p,
+                text,
+                metadata: self.metadata.clone().unwrap_or_else(|| json!({})),
+            },
+            chat,
+            stream: self.stream.unwrap_or(false),
+        })
+    }
+}
+
+/// The chat route's field names, as the Responses API spells them.
+fn rename_params(e: ApiError) -> ApiError {
+    match e {
+        ApiError::InvalidRequest {
+            message,
+            param: Some(p),
+            code,
+        } => {
+            let renamed = match p.as_str() {
+                "max_tokens" => "max_output_tokens".to_string(),
+                p if p.starts_with("messages") => p.replacen("messages", "input", 1),
+                _ => p.clone(),
+            };
+            ApiError::InvalidRequest {
+                message: message
+                    .replace("max_tokens", "max_output_tokens")
+                    .replace("messages", "input"),
+                param: Some(renamed),
+                code,
+            }
+        }
+        other => other,
+    }
+}
+
+/// One input item: a message (`{"role", "content"}`, with or without `"type": "message"`)
+/// whose content is a string or `input_text` / `output_text` parts.
+fn input_item(item: &Value, i: usize) -> Result<ChatMessage, ApiError> {
+    let param = format!("input[{i}]");
+    let kind = item
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message");
+    match kind {
+        "message" => {}
+        "function_call" | "function_call_output" => {
+            return Err(unsupported(
+                &param,
+                format!("{param}: `{kind}` items need tool calling, which ingot's engine does not support yet"),
+            ))
+        }
+        "item_reference" => {
+            return Err(unsupported(
+                &param,
+                format!("{param}: item references need stored responses; ingot's Responses API is stateless"),
+            ))
+        }
+        other => {
+            return Err(unsupported(
+                &param,
+                format!("{param}: input items of type `{other}` are not supported (only messages)"),
+            ))
+        }
+    }
+    let role = match item.get("role").and_then(Value::as_str) {
+        Some("user") => "user",
+        Some("assistant") => "assistant",
+        // `developer` is the Responses API's name for system instructions.
+        Some("system") | Some("developer") => "system",
+        Some(other) => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.role"),
+                format!("{param}.role must be user, assistant, system or developer, not `{other}`"),
+            ))
+        }
+        None => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.role"),
+                format!("{param}.role is required"),
+            ))
+        }
+    };
+    let text = match item.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => {
+            let mut text = String::new();
+            for (j, part) in parts.iter().enumerate() {
+                let p = format!("{param}.content[{j}]");
+                match part.get("type").and_then(Value::as_str) {
+                    Some("input_text" | "output_text" | "text") => {
+                        let t = part.get("text").and_then(Value::as_str).ok_or_else(|| {
+                            ApiError::invalid_param(
+                                format!("{p}.text"),
+                                format!("{p}.text must be a string"),
+                            )
+                        })?;
+                        text.push_str(t);
+                    }
+                    Some(other) => {
+                        return Err(unsupported(
+                            &p,
+                            format!("{p}: content of type `{other}` is not supported (text only)"),
+                        ))
+                    }
+                    None => {
+                        return Err(ApiError::invalid_param(
+                            format!("{p}.type"),
+                            format!("{p}.type is required"),
+                        ))
+                    }
+                }
+            }
+            text
+        }
+        _ => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.content"),
+                format!("{param}.content must be a string or a list of content parts"),
+            ))
+        }
+    };
+    Ok(ChatMessage {
+        role: role.into(),
+        content: Some(MessageContent::Text(text)),
+    })
+}
+
+/// `text.format`: `{"type": "text"}`, `{"type": "json_object"}` or the flat
+/// `{"type": "json_schema", "name", "schema", "strict", "description"}`.
+fn text_format(format: Option<&Value>) -> Result<Option<ResponseFormat>, ApiError> {
+    let Some(f) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let kind = f.get("type").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::invalid_param("text.format.type", "text.format.type is required")
+    })?;
+    let str_field = |name: &str| -> Result<Option<String>, ApiError> {
+        match f.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::invalid_param(
+                format!("text.format.{name}"),
+                format!("text.format.{name} must be a string"),
+            )),
+        }
+    };
+    Ok(match kind {
+        "text" => None,
+        "json_object" => Some(ResponseFormat::new("json_object")),
+        "json_schema" => Some(ResponseFormat {
+            kind: "json_schema".into(),
+            json_schema: Some(JsonSchemaFormat {
+                name: str_field("name")?,
+                description: str_field("description")?,
+                schema: match f.get("schema") {
+                    None | Some(Value::Null) => None,
+                    Some(s @ Value::Object(_)) => Some(SchemaText::from_value(s)),
+                    Some(_) => {
+                        return Err(ApiError::invalid_param(
+                            "text.format.schema",
+                            "text.format.schema must be a JSON schema object",
+                        ))
+                    }
+                },
+                strict: f.get("strict").and_then(Value::as_bool),
+            }),
+        }),
+        other => {
+            return Err(ApiError::invalid_param(
+                "text.format.type",
+                format!("unknown text.format type `{other}`; expected `text`, `json_object` or `json_schema`"),
+            ))
+        }
+    })
+}
+
+/// Token counts in the Responses API's shape.
+pub fn usage_json(input_tokens: u32, output_tokens: u32) -> Value {
+    json!({
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens as u64 + output_tokens as u64,
+    })
+}
+
+/// The assistant message item holding `text`.
+pub fn message_item(id: &str, status: &str, text: Option<&str>) -> Value {
+    let content = match text {
+        Some(t) => json!([{"type": "output_text", "text": t, "annotations": [], "logprobs": []}]),
+        None => json!([]),
+    };
+    json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
+}
+
+/// A `response` object. `status` is `in_progress`, `completed` or `incomplete` (with
+/// `incomplete_reason`); `usage` is `null` until the end.
+#[allow(clippy::too_many_arguments)]
+pub fn response_json(
+    id: &str,
+    created_at: u64,
+    model: &str,
+    echo: &ResponseEcho,
+    status: &str,
+    incomplete_reason: Option<&str>,
+    output: Vec<Value>,
+    usage: Option<Value>,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "background": false,
+        "error": null,
+        "incomplete_details": incomplete_reason.map(|r| json!({"reason": r})),
+        "instructions": echo.instructions,
+        "max_output_tokens": echo.max_output_tokens,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": true,
+        "previous_response_id": null,
+        "reasoning": {"effort": null, "summary": null},
+        "store": false,
+        "temperature": echo.temperature,
+        "text": echo.text,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": echo.top_p,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": null,
+        "metadata": echo.metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: Value) -> Result<ValidatedResponses, ApiError> {
+        serde_json::from_value::<ResponsesRequest>(v)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn input_strings_and_items_become_chat_messages() {
+        let v = req(json!({"model": "m", "input": "hi", "instructions": "Be terse.", "max_output_tokens": 9})).unwrap();
+        assert_eq!(v.chat.request.sampling.max_tokens, Some(9));
+        assert!(!v.stream);
+        let v = req(json!({"model": "m", "input": [
+            {"role": "developer", "content": "Be terse."},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "c"}]},
+            {"role": "user", "content": "d"}
+        ], "stream": true}))
+        .unwrap();
+        assert!(v.stream);
+        match &v.chat.request.prompt {
+            ingot_engine::Prompt::Chat(m) => {
+                let roles: Vec<&str> = m.iter().map(|m| m.role.as_str()).collect();
+                assert_eq!(roles, ["system", "user", "assistant", "user"]);
+                assert_eq!(m[1].content, "ab");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn state_tools_and_unknown_items_are_refused_naming_the_field() {
+        for (body, param) in [
+            (
+                json!({"model": "m", "input": "x", "previous_response_id": "resp_1"}),
+                "previous_response_id",
+            ),
+            (json!({"model": "m", "input": "x", "store": true}), "store"),
+            (
+                json!({"model": "m", "input": "x", "background": true}),
+                "background",
+            ),
+            (
+                json!({"model": "m", "input": "x", "conversation": "c"}),
+                "conversation",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f"}]}),
+                "tools",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tool_choice": "required"}),
+                "tool_choice",
+            ),
+            (
+                json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]}),
+                "input[0]",
+            ),
+            (
+                json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}),
+                "input[0].content[0]",
+            ),
+            (
+                json!({"model": "m", "input": [{"role": "tool", "content": "x"}]}),
+                "input[0].role",
+            ),
+            (json!({"model": "m"}), "input"),
+            (
+                json!({"model": "m", "input": "x", "max_output_tokens": 0}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model": "m", "input": "x", "text": {"format": {"type": "yaml"}}}),
+                "text.format.type",
+            ),
+        ] {
+            let e = req(body.clone()).unwrap_err();
+            assert_eq!(e.param(), Some(param), "{body}: {e}");
+            assert_eq!(e.status(), http::StatusCode::BAD_REQUEST, "{body}");
+        }
+        // Harmless fields and `store: false` pass.
+        req(json!({"model": "m", "input": "x", "store": false, "metadata": {"k": "v"}, "user": "u", "tool_choice": "auto", "tools": []})).unwrap();
+    }
+
+    #[test]
+    fn text_format_json_schema_becomes_a_grammar() {
+        let v = req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "city", "strict": true,
+            "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}}))
+        .unwrap();
+        let g = v.chat.request.sampling.grammar.unwrap();
+        assert!(g.contains("city"), "{g}");
+        assert_eq!(v.echo.text["format"]["name"], "city");
+        let e = req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "x", "schema": {"not": {}}}}})).unwrap_err();
+        assert!(
+            e.param().is_some_and(|p| p.starts_with("text.format")),
+            "{e}"
+        );
+    }
+}
