@@ -64,7 +64,7 @@ for i in 0 1 2 3; do
     [ "$status" = 400 ] || fail=1
     slow=$(awk -v t="${out#* }" 'BEGIN{print (t >= 1.0)}'); [ "$slow" = 0 ] || fail=1
   done
-  msg=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print(f"`{e.get("param")}`: {e["message"][:90]}")' "$WORK/resp.json")
+  msg=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print("`%s`: %s" % (e.get("param"), e["message"][:90]))' "$WORK/resp.json")
   echo "| $name | $status | $(IFS=,; echo "${times[*]}") | $(IFS=,; echo "${health[*]}") | $msg |"
 done
 RSS_AFTER=$(rss_mib)

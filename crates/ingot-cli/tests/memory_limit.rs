@@ -47,6 +47,14 @@ fn serve_refuses_a_model_over_max_memory() {
     let (status, v) = post(&serve.base, "/v1/chat/completions", chat);
     assert_eq!(status, 500, "{v}");
     assert_names_both_numbers(v["error"]["message"].as_str().unwrap_or_default());
+    // The model by its alias, not only by its blob's file name.
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`smollm2-135m`"),
+        "{v}"
+    );
     // Refused before loading: nothing is in memory.
     let (status, v) = post(&serve.base, "/v1/models/smollm2-135m/load", json!({}));
     assert_eq!(status, 500, "{v}");

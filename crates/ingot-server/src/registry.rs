@@ -452,7 +452,15 @@ impl ModelManager {
         tracing::info!(model = %resolved.id, path = %path.display(), "loading model");
         let model = tokio::task::spawn_blocking(move || engine.load(&path, &opts))
             .await
-            .map_err(|e| ApiError::Internal(format!("model load panicked: {e}")))??;
+            .map_err(|e| ApiError::Internal(format!("model load panicked: {e}")))?
+            .map_err(|e| match e {
+                // The engine knows only the file (a content-addressed blob name): say which
+                // model it is.
+                ingot_engine::EngineError::InsufficientMemory { .. } => {
+                    ApiError::Internal(format!("`{}`: {e}", resolved.id))
+                }
+                other => other.into(),
+            })?;
         // What the catalog says the model is for (a base model: no chat). Looked up once per
         // load, not per request: listing may touch the disk.
         let provider = self.provider.clone();
