@@ -278,6 +278,11 @@ struct Scheduler<'m> {
 /// How long a model's thread stays idle before it releases its OpenMP thread pool.
 const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Shortest gain worth copying another sequence's KV stream for: the copy moves the whole
+/// stream (every cell of the slot), which costs about as much as computing a few dozen tokens
+/// of prompt on a CPU.
+const MIN_SHARED_PREFIX: usize = 32;
+
 impl Scheduler<'_> {
     fn run(mut self, rx: Receiver<Command>) {
         'outer: loop {
@@ -404,15 +409,66 @@ impl Scheduler<'_> {
         }
     }
 
+    /// Another slot whose cells hold a longer prefix of `tokens` than slot `i` does, by at
+    /// least [`MIN_SHARED_PREFIX`] tokens: (its index, the usable prefix length).
+    fn sharing_source(
+        &self,
+        i: usize,
+        tokens: &[LlamaToken],
+        own: usize,
+    ) -> Option<(usize, usize)> {
+        if !self.cfg.prefix_cache || self.model.is_recurrent() || self.model.is_hybrid() {
+            return None;
+        }
+        let limit = tokens.len().saturating_sub(1);
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, s)| (j, common_prefix(&s.cache, tokens).min(limit)))
+            .filter(|&(j, n)| {
+                n >= own + MIN_SHARED_PREFIX
+                    && self.ctx.kv_cache_seq_pos_min(self.slots[j].seq) <= 0
+            })
+            .max_by_key(|&(_, n)| n)
+    }
+
     fn start(&mut self, i: usize, job: Box<Job>) {
-        let slot = &mut self.slots[i];
-        let seq = slot.seq;
-        let mut reuse = if self.cfg.prefix_cache {
+        let own = if self.cfg.prefix_cache {
             // Keep at least one prompt token to decode: its logits give the first token.
-            common_prefix(&slot.cache, &job.tokens).min(job.tokens.len() - 1)
+            common_prefix(&self.slots[i].cache, &job.tokens).min(job.tokens.len() - 1)
         } else {
             0
         };
+        let shared = self.sharing_source(i, &job.tokens, own);
+        let seq = self.slots[i].seq;
+        let mut reuse = own;
+        if let Some((j, n)) = shared {
+            // Another sequence's cells hold a longer prefix (the other choices of an `n` > 1
+            // request, or a system prompt another client just sent): take them instead of
+            // computing them again. Each sequence has its own KV stream, and llama.cpp copies
+            // streams only whole, so the copy is whole and the tail past the prefix is dropped.
+            let src = self.slots[j].seq;
+            let slot = &mut self.slots[i];
+            let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+            slot.cache.clear();
+            reuse = 0;
+            if self.ctx.kv_cache_seq_cp(src, seq, None, None).is_ok() {
+                if self.ctx.kv_cache_seq_rm(seq, Some(n as u32), None).is_ok() {
+                    slot.cache.extend_from_slice(&job.tokens[..n]);
+                    reuse = n;
+                    tracing::debug!(
+                        seq,
+                        from = src,
+                        tokens = n,
+                        "prompt prefix taken from another sequence"
+                    );
+                } else {
+                    let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+                }
+            }
+        }
+        let slot = &mut self.slots[i];
         if reuse < slot.cache.len() {
             // Partial removal fails on recurrent models (their state cannot rewind).
             if self

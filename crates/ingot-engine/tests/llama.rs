@@ -653,3 +653,39 @@ fn issue5_vocab_only_tokenizer_counts_like_the_loaded_model() {
     );
     let _ = std::fs::remove_file(&bad);
 }
+
+/// A request whose prompt another running sequence has already computed takes those cells
+/// instead of computing them again (the choices of an `n` > 1 request, a system prompt shared
+/// by clients), and answers exactly as if it had computed them.
+#[test]
+fn a_prompt_running_in_another_slot_is_copied_not_recomputed() {
+    let m = load(&LoadOptions {
+        prefix_cache: true,
+        n_parallel: 2,
+        ..opts()
+    });
+    let question = "Here are my meeting notes. Alice will send the budget on Friday, Bob reviews \
+        the design doc next week, and Carol books the venue for the offsite. Summarize them in \
+        one sentence.";
+    let mut leader = m.generate(helpful(question, 24)).unwrap();
+    // Wait for the leader's first token: its whole prompt is in its KV cells by then.
+    let mut leader_text = String::new();
+    match leader.blocking_next() {
+        Some(Event::Token { text, .. }) => leader_text.push_str(&text),
+        other => panic!("{other:?}"),
+    }
+    let follower = collect(m.generate(helpful(question, 24)).unwrap());
+    let rest = collect(leader);
+    leader_text.push_str(&rest.text);
+    assert!(rest.usage.prompt_tokens > 40, "{:?}", rest.usage);
+    assert_eq!(
+        follower.timings.cached_tokens,
+        follower.usage.prompt_tokens - 1,
+        "{:?}",
+        follower.timings
+    );
+    assert_eq!(follower.text, leader_text);
+    // The same answer as computing the prompt afresh.
+    let fresh = collect(shared_model().generate(helpful(question, 24)).unwrap());
+    assert_eq!(follower.text, fresh.text);
+}
