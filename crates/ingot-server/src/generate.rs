@@ -37,13 +37,13 @@ pub enum Kind {
 /// here; the Ollama routes (`crate::ollama`) render the same events their own way.
 pub(crate) struct Generation {
     kind: Kind,
-    id: String,
-    created: u64,
+    pub(crate) id: String,
+    pub(crate) created: u64,
     /// The canonical id of the model that answers.
     pub(crate) model: String,
     include_usage: bool,
     /// The request asked for logprobs (plain requests skip all logprob work).
-    logprobs: bool,
+    pub(crate) logprobs: bool,
     /// Bytes of text streamed so far (completions' `text_offset`).
     streamed: usize,
     /// When the request arrived.
@@ -58,6 +58,11 @@ pub(crate) struct Generation {
 }
 
 impl Generation {
+    /// Sequences the model decodes at once (its `--parallel` slots).
+    pub(crate) fn n_parallel(&self) -> usize {
+        self._lease.model().info().n_parallel
+    }
+
     /// Records a token's arrival (inter-token latency metric).
     pub(crate) fn on_token(&mut self) {
         let now = Instant::now();
@@ -93,7 +98,7 @@ impl Generation {
     }
 }
 
-fn finish_reason(r: FinishReason) -> String {
+pub(crate) fn finish_reason(r: FinishReason) -> String {
     match r {
         FinishReason::Length => "length".into(),
         // Nobody reads a cancelled response; "stop" keeps the value within OpenAI's set.
@@ -191,6 +196,9 @@ pub(crate) fn apply_max_tokens_cap(
 /// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
 /// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
 pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
+    if v.n > 1 {
+        return crate::choices::run(state, v, kind).await;
+    }
     let streamed = v.stream;
     let gen = start(&state, v, kind, None).await?;
     if streamed {

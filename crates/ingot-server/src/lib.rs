@@ -122,6 +122,7 @@
 //! `server_shutting_down` error event and `[DONE]` (other requests get a 503) and cuts
 //! whatever is left when the grace period expires.
 
+mod choices;
 mod config;
 mod conn;
 mod download;

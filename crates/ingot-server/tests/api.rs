@@ -275,8 +275,9 @@ async fn bad_requests_get_exact_statuses() {
     .await;
     assert_eq!(v["error"]["code"], "invalid_json");
 
+    // `n` above OpenAI's limit (n > 1 within the slots is served: tests/python/n_choices.py).
     let mut b = chat_body("tiny-chat");
-    b["n"] = json!(2);
+    b["n"] = json!(129);
     let v = expect_error(
         s.post_json("/v1/chat/completions", b).await,
         400,

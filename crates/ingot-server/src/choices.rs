@@ -1,0 +1,427 @@
+//! `n` > 1: several choices for one chat or completion request.
+//!
+//! The first choice starts alone. Once its first event arrives its prompt is in its KV cells,
+//! and the other choices start: the engine finds that prefix in the first choice's slot and
+//! copies it (cross-slot prefix sharing), so the prompt is computed once. Choice `i` samples
+//! with seed `seed + i`. Every choice holds a slot, so `n` is bounded by the model's
+//! `--parallel` slots. `usage.prompt_tokens` counts the prompt once; `completion_tokens` sums
+//! the choices, as OpenAI reports them.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use http::header;
+use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
+use ingot_api::{
+    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
+    Completion, CompletionChoice, Delta, Usage, Validated,
+};
+use ingot_engine::{Event, FinishReason, Timings, TokenLogprob};
+use serde::Serialize;
+
+use crate::generate::{self, finish_reason, Generation, Kind};
+use crate::AppState;
+
+/// As the single-choice stream: a comment after this long without an event.
+const KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// Validated request with `n` > 1 → response (JSON or SSE).
+pub(crate) async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
+    let n = v.n as usize;
+    let mut base = v;
+    if base.random_seed {
+        // One random base seed: the choices still differ by their index.
+        base.request.sampling.seed = rand::random();
+        base.random_seed = false;
+    }
+    let seed = base.request.sampling.seed;
+    let with_seed = |i: usize| {
+        let mut v = base.clone();
+        v.request.sampling.seed = seed.wrapping_add(i as u64);
+        v
+    };
+    let mut leader = generate::start(&state, with_seed(0), kind, None).await?;
+    let slots = leader.n_parallel();
+    if n > slots {
+        return Err(ApiError::invalid_param(
+            "n",
+            format!(
+                "n is {n}, but model `{}` decodes at most {slots} sequences at once (ingot serve --parallel); ask for at most {slots} choices",
+                leader.model
+            ),
+        ));
+    }
+    // The leader's prompt is in its cells once its first event is out.
+    let first = leader.events.next().await;
+    let mut gens = vec![(leader, first)];
+    for i in 1..n {
+        gens.push((
+            generate::start(&state, with_seed(i), kind, None).await?,
+            None,
+        ));
+    }
+    if base.stream {
+        Ok(stream_all(gens, kind, base.include_usage))
+    } else {
+        collect_all(gens, kind).await
+    }
+}
+
+/// One choice's finished output.
+struct Finished {
+    text: String,
+    logprobs: Vec<TokenLogprob>,
+    reason: FinishReason,
+    usage: ingot_engine::Usage,
+    timings: Timings,
+}
+
+async fn finish_one(
+    mut gen: Generation,
+    first: Option<Event>,
+) -> Result<(Generation, Finished), ApiError> {
+    let mut text = String::new();
+    let mut lps = Vec::new();
+    let mut next = first;
+    loop {
+        let ev = match next.take() {
+            Some(ev) => Some(ev),
+            None => gen.events.next().await,
+        };
+        match ev {
+            Some(Event::Token {
+                text: t, logprobs, ..
+            }) => {
+                gen.on_token();
+                text.push_str(&t);
+                if gen.logprobs {
+                    lps.extend(logprobs);
+                }
+            }
+            Some(Event::Done {
+                finish_reason,
+                usage,
+                mut timings,
+            }) => {
+                gen.on_done(usage, &mut timings);
+                let f = Finished {
+                    text,
+                    logprobs: lps,
+                    reason: finish_reason,
+                    usage,
+                    timings,
+                };
+                return Ok((gen, f));
+            }
+            Some(Event::Error(e)) => return Err(e.into()),
+            None => {
+                return Err(ApiError::Internal(
+                    "the engine stopped without finishing the request".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// Prompt counted once, completions summed.
+fn total_usage(prompt_tokens: u32, completion: impl Iterator<Item = u32>) -> Usage {
+    let completion_tokens = completion.fold(0u32, u32::saturating_add);
+    Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens: prompt_tokens.saturating_add(completion_tokens),
+    }
+}
+
+async fn collect_all(
+    gens: Vec<(Generation, Option<Event>)>,
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let results =
+        futures_util::future::join_all(gens.into_iter().map(|(g, first)| finish_one(g, first)))
+            .await;
+    let mut done = Vec::with_capacity(results.len());
+    for r in results {
+        done.push(r?);
+    }
+    let (leader, lead) = &done[0];
+    let usage = total_usage(
+        lead.usage.prompt_tokens,
+        done.iter().map(|(_, f)| f.usage.completion_tokens),
+    );
+    let body = match kind {
+        Kind::Chat => serde_json::to_value(ChatCompletion {
+            id: leader.id.clone(),
+            object: "chat.completion".into(),
+            created: leader.created,
+            model: leader.model.clone(),
+            choices: done
+                .iter()
+                .enumerate()
+                .map(|(i, (g, f))| ChatChoice {
+                    index: i as u32,
+                    message: AssistantMessage {
+                        role: "assistant".into(),
+                        content: Some(f.text.clone()),
+                    },
+                    finish_reason: Some(finish_reason(f.reason)),
+                    logprobs: g.logprobs.then(|| chat_logprobs(&f.logprobs)),
+                })
+                .collect(),
+            usage,
+            timings: Some(lead.timings.clone()),
+        }),
+        Kind::Completion => serde_json::to_value(Completion {
+            id: leader.id.clone(),
+            object: "text_completion".into(),
+            created: leader.created,
+            model: leader.model.clone(),
+            choices: done
+                .iter()
+                .enumerate()
+                .map(|(i, (g, f))| CompletionChoice {
+                    index: i as u32,
+                    text: f.text.clone(),
+                    finish_reason: Some(finish_reason(f.reason)),
+                    logprobs: g.logprobs.then(|| completion_logprobs(&f.logprobs, 0)),
+                })
+                .collect(),
+            usage: Some(usage),
+            timings: Some(lead.timings.clone()),
+        }),
+    }
+    .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
+    Ok(axum::Json(body).into_response())
+}
+
+fn sse_data<T: Serialize>(v: &T) -> Bytes {
+    let json = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+    Bytes::from(format!("data: {json}\n\n"))
+}
+
+/// What every chunk of the merged stream shares.
+struct Header {
+    id: String,
+    created: u64,
+    model: String,
+    kind: Kind,
+}
+
+impl Header {
+    fn chunk(
+        &self,
+        index: u32,
+        text: Option<String>,
+        role: bool,
+        finish: Option<String>,
+        logprobs: Option<serde_json::Value>,
+    ) -> Bytes {
+        match self.kind {
+            Kind::Chat => sse_data(&ChatCompletionChunk {
+                id: self.id.clone(),
+                object: "chat.completion.chunk".into(),
+                created: self.created,
+                model: self.model.clone(),
+                choices: vec![ChunkChoice {
+                    index,
+                    delta: Delta {
+                        role: role.then(|| "assistant".into()),
+                        content: text,
+                    },
+                    finish_reason: finish,
+                    logprobs,
+                }],
+                usage: None,
+                timings: None,
+            }),
+            Kind::Completion => sse_data(&Completion {
+                id: self.id.clone(),
+                object: "text_completion".into(),
+                created: self.created,
+                model: self.model.clone(),
+                choices: vec![CompletionChoice {
+                    index,
+                    text: text.unwrap_or_default(),
+                    finish_reason: finish,
+                    logprobs,
+                }],
+                usage: None,
+                timings: None,
+            }),
+        }
+    }
+
+    fn usage(&self, usage: Usage) -> Bytes {
+        match self.kind {
+            Kind::Chat => sse_data(&ChatCompletionChunk {
+                id: self.id.clone(),
+                object: "chat.completion.chunk".into(),
+                created: self.created,
+                model: self.model.clone(),
+                choices: vec![],
+                usage: Some(usage),
+                timings: None,
+            }),
+            Kind::Completion => sse_data(&Completion {
+                id: self.id.clone(),
+                object: "text_completion".into(),
+                created: self.created,
+                model: self.model.clone(),
+                choices: vec![],
+                usage: Some(usage),
+                timings: None,
+            }),
+        }
+    }
+}
+
+/// One choice's events, tagged with its index; ends after its `Done` or error.
+fn choice_events(
+    index: u32,
+    gen: Generation,
+    first: Option<Event>,
+) -> impl futures_util::Stream<Item = (u32, Event, bool)> + Send {
+    stream::unfold(Some((gen, first)), move |state| async move {
+        let (mut gen, mut first) = state?;
+        let ev = match first.take() {
+            Some(ev) => ev,
+            None => gen.events.next().await.unwrap_or_else(|| {
+                Event::Error(ingot_engine::EngineError::Backend(
+                    "the engine stopped without finishing the request".into(),
+                ))
+            }),
+        };
+        let logprobs = gen.logprobs;
+        match &ev {
+            Event::Token { .. } => gen.on_token(),
+            Event::Done { usage, timings, .. } => {
+                let mut t = timings.clone();
+                gen.on_done(*usage, &mut t);
+            }
+            Event::Error(_) => {}
+        }
+        let last = !matches!(ev, Event::Token { .. });
+        // The generation (and its slot) lives until its last event is out.
+        let next = if last { None } else { Some((gen, None)) };
+        Some(((index, ev, logprobs), next))
+    })
+}
+
+fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage: bool) -> Response {
+    let n = gens.len();
+    let header = {
+        let g = &gens[0].0;
+        Header {
+            id: g.id.clone(),
+            created: g.created,
+            model: g.model.clone(),
+            kind,
+        }
+    };
+    let mut opening: Vec<Bytes> = Vec::new();
+    if kind == Kind::Chat {
+        // OpenAI opens each choice with its role.
+        for i in 0..n {
+            opening.push(header.chunk(i as u32, Some(String::new()), true, None, None));
+        }
+    }
+    let merged = stream::select_all(
+        gens.into_iter()
+            .enumerate()
+            .map(|(i, (g, first))| choice_events(i as u32, g, first).boxed()),
+    );
+    struct State<S> {
+        merged: S,
+        header: Header,
+        include_usage: bool,
+        remaining: usize,
+        prompt_tokens: u32,
+        completion_tokens: Vec<u32>,
+        ended: bool,
+    }
+    let state = State {
+        merged,
+        header,
+        include_usage,
+        remaining: n,
+        prompt_tokens: 0,
+        completion_tokens: vec![0; n],
+        ended: false,
+    };
+    let body = stream::unfold(state, |mut st| async move {
+        if st.ended {
+            return None;
+        }
+        let next = match tokio::time::timeout(KEEPALIVE, st.merged.next()).await {
+            Ok(next) => next,
+            Err(_) => return Some((vec![Bytes::from_static(b": keep-alive\n\n")], st)),
+        };
+        let Some((i, ev, logprobs)) = next else {
+            st.ended = true;
+            return Some((vec![Bytes::from_static(b"data: [DONE]\n\n")], st));
+        };
+        let out = match ev {
+            Event::Token {
+                text, logprobs: lp, ..
+            } => {
+                if text.is_empty() {
+                    vec![]
+                } else {
+                    let lp = logprobs.then(|| match st.header.kind {
+                        Kind::Chat => chat_logprobs(&lp),
+                        Kind::Completion => completion_logprobs(&lp, 0),
+                    });
+                    vec![st.header.chunk(i, Some(text), false, None, lp)]
+                }
+            }
+            Event::Done {
+                finish_reason: reason,
+                usage,
+                ..
+            } => {
+                if i == 0 {
+                    st.prompt_tokens = usage.prompt_tokens;
+                }
+                st.completion_tokens[i as usize] = usage.completion_tokens;
+                st.remaining -= 1;
+                let mut out =
+                    vec![st
+                        .header
+                        .chunk(i, None, false, Some(finish_reason(reason)), None)];
+                if st.remaining == 0 {
+                    if st.include_usage {
+                        out.push(st.header.usage(total_usage(
+                            st.prompt_tokens,
+                            st.completion_tokens.iter().copied(),
+                        )));
+                    }
+                    out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                    st.ended = true;
+                }
+                out
+            }
+            Event::Error(e) => {
+                let e = ApiError::from(e);
+                tracing::warn!(error = %e, "generation failed mid-stream");
+                st.ended = true;
+                vec![
+                    Bytes::from(format!("data: {}\n\n", e.body_json())),
+                    Bytes::from_static(b"data: [DONE]\n\n"),
+                ]
+            }
+        };
+        Some((out, st))
+    });
+    let body = stream::iter(opening.into_iter().map(Ok::<_, Infallible>))
+        .chain(body.flat_map(|chunks| stream::iter(chunks.into_iter().map(Ok::<_, Infallible>))));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| ApiError::Internal("building stream response".into()).into_response())
+}
