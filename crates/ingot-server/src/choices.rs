@@ -20,7 +20,7 @@ use ingot_api::{
     ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
-use ingot_engine::{Event, FinishReason, Timings, TokenLogprob};
+use ingot_engine::Event;
 use serde::Serialize;
 
 use crate::generate::{self, finish_reason, Generation, Kind};
@@ -71,62 +71,6 @@ pub(crate) async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Res
     }
 }
 
-/// One choice's finished output.
-struct Finished {
-    text: String,
-    logprobs: Vec<TokenLogprob>,
-    reason: FinishReason,
-    usage: ingot_engine::Usage,
-    timings: Timings,
-}
-
-async fn finish_one(
-    mut gen: Generation,
-    first: Option<Event>,
-) -> Result<(Generation, Finished), ApiError> {
-    let mut text = String::new();
-    let mut lps = Vec::new();
-    let mut next = first;
-    loop {
-        let ev = match next.take() {
-            Some(ev) => Some(ev),
-            None => gen.events.next().await,
-        };
-        match ev {
-            Some(Event::Token {
-                text: t, logprobs, ..
-            }) => {
-                gen.on_token();
-                text.push_str(&t);
-                if gen.logprobs {
-                    lps.extend(logprobs);
-                }
-            }
-            Some(Event::Done {
-                finish_reason,
-                usage,
-                mut timings,
-            }) => {
-                gen.on_done(usage, &mut timings);
-                let f = Finished {
-                    text,
-                    logprobs: lps,
-                    reason: finish_reason,
-                    usage,
-                    timings,
-                };
-                return Ok((gen, f));
-            }
-            Some(Event::Error(e)) => return Err(e.into()),
-            None => {
-                return Err(ApiError::Internal(
-                    "the engine stopped without finishing the request".into(),
-                ))
-            }
-        }
-    }
-}
-
 /// Prompt counted once, completions summed.
 fn total_usage(prompt_tokens: u32, completion: impl Iterator<Item = u32>) -> Usage {
     let completion_tokens = completion.fold(0u32, u32::saturating_add);
@@ -142,8 +86,7 @@ async fn collect_all(
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let results =
-        futures_util::future::join_all(gens.into_iter().map(|(g, first)| finish_one(g, first)))
-            .await;
+        futures_util::future::join_all(gens.into_iter().map(|(g, first)| g.finish(first))).await;
     let mut done = Vec::with_capacity(results.len());
     for r in results {
         done.push(r?);

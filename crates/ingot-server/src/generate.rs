@@ -57,7 +57,67 @@ pub(crate) struct Generation {
     _active: ActiveGuard,
 }
 
+/// A generation's whole output, for the routes that answer in one object.
+pub(crate) struct Finished {
+    pub text: String,
+    /// Per token, when the request asked for logprobs (empty otherwise).
+    pub logprobs: Vec<TokenLogprob>,
+    pub reason: FinishReason,
+    pub usage: ingot_engine::Usage,
+    /// Completed with this request's load time.
+    pub timings: Timings,
+}
+
 impl Generation {
+    /// Runs the generation to its end (`first`: an event already taken from it), recording
+    /// the metrics on the way. An engine error, or an engine that stops without `Done`, is
+    /// the error.
+    pub(crate) async fn finish(
+        mut self,
+        mut first: Option<Event>,
+    ) -> Result<(Generation, Finished), ApiError> {
+        let mut text = String::new();
+        let mut lps = Vec::new();
+        loop {
+            let ev = match first.take() {
+                Some(ev) => Some(ev),
+                None => self.events.next().await,
+            };
+            match ev {
+                Some(Event::Token {
+                    text: t, logprobs, ..
+                }) => {
+                    self.on_token();
+                    text.push_str(&t);
+                    if self.logprobs {
+                        lps.extend(logprobs);
+                    }
+                }
+                Some(Event::Done {
+                    finish_reason,
+                    usage,
+                    mut timings,
+                }) => {
+                    self.on_done(usage, &mut timings);
+                    let f = Finished {
+                        text,
+                        logprobs: lps,
+                        reason: finish_reason,
+                        usage,
+                        timings,
+                    };
+                    return Ok((self, f));
+                }
+                Some(Event::Error(e)) => return Err(e.into()),
+                None => {
+                    return Err(ApiError::Internal(
+                        "the engine stopped without finishing the request".into(),
+                    ))
+                }
+            }
+        }
+    }
+
     /// Sequences the model decodes at once (its `--parallel` slots).
     pub(crate) fn n_parallel(&self) -> usize {
         self._lease.model().info().n_parallel
@@ -269,71 +329,45 @@ pub(crate) async fn start(
     Ok(gen)
 }
 
-async fn collect(mut gen: Generation) -> Result<Response, ApiError> {
-    let mut text = String::new();
-    let mut lps: Vec<TokenLogprob> = Vec::new();
-    loop {
-        match gen.events.next().await {
-            Some(Event::Token {
-                text: t, logprobs, ..
-            }) => {
-                gen.on_token();
-                text.push_str(&t);
-                if gen.logprobs {
-                    lps.extend(logprobs);
-                }
-            }
-            Some(Event::Done {
+async fn collect(gen: Generation) -> Result<Response, ApiError> {
+    let (gen, f) = gen.finish(None).await?;
+    let usage = Usage::from(f.usage);
+    let reason = Some(finish_reason(f.reason));
+    let body = match gen.kind {
+        Kind::Chat => serde_json::to_value(ChatCompletion {
+            id: gen.id.clone(),
+            object: "chat.completion".into(),
+            created: gen.created,
+            model: gen.model.clone(),
+            choices: vec![ChatChoice {
+                index: 0,
+                message: AssistantMessage {
+                    role: "assistant".into(),
+                    content: Some(f.text),
+                },
                 finish_reason: reason,
-                usage,
-                mut timings,
-            }) => {
-                gen.on_done(usage, &mut timings);
-                let usage = Usage::from(usage);
-                let body = match gen.kind {
-                    Kind::Chat => serde_json::to_value(ChatCompletion {
-                        id: gen.id.clone(),
-                        object: "chat.completion".into(),
-                        created: gen.created,
-                        model: gen.model.clone(),
-                        choices: vec![ChatChoice {
-                            index: 0,
-                            message: AssistantMessage {
-                                role: "assistant".into(),
-                                content: Some(text),
-                            },
-                            finish_reason: Some(finish_reason(reason)),
-                            logprobs: gen.logprobs.then(|| chat_logprobs(&lps)),
-                        }],
-                        usage,
-                        timings: Some(timings),
-                    }),
-                    Kind::Completion => serde_json::to_value(Completion {
-                        id: gen.id.clone(),
-                        object: "text_completion".into(),
-                        created: gen.created,
-                        model: gen.model.clone(),
-                        choices: vec![CompletionChoice {
-                            index: 0,
-                            text,
-                            finish_reason: Some(finish_reason(reason)),
-                            logprobs: gen.logprobs.then(|| completion_logprobs(&lps, 0)),
-                        }],
-                        usage: Some(usage),
-                        timings: Some(timings),
-                    }),
-                }
-                .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
-                return Ok(axum::Json(body).into_response());
-            }
-            Some(Event::Error(e)) => return Err(e.into()),
-            None => {
-                return Err(ApiError::Internal(
-                    "the engine stopped without finishing the request".into(),
-                ))
-            }
-        }
+                logprobs: gen.logprobs.then(|| chat_logprobs(&f.logprobs)),
+            }],
+            usage,
+            timings: Some(f.timings),
+        }),
+        Kind::Completion => serde_json::to_value(Completion {
+            id: gen.id.clone(),
+            object: "text_completion".into(),
+            created: gen.created,
+            model: gen.model.clone(),
+            choices: vec![CompletionChoice {
+                index: 0,
+                text: f.text,
+                finish_reason: reason,
+                logprobs: gen.logprobs.then(|| completion_logprobs(&f.logprobs, 0)),
+            }],
+            usage: Some(usage),
+            timings: Some(f.timings),
+        }),
     }
+    .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
+    Ok(axum::Json(body).into_response())
 }
 
 fn sse_data<T: Serialize>(v: &T) -> Bytes {

@@ -103,39 +103,18 @@ fn status_of(reason: FinishReason) -> &'static str {
     }
 }
 
-async fn collect(mut gen: Generation, answer: Answer) -> Result<Response, ApiError> {
-    let mut text = String::new();
-    loop {
-        match gen.events.next().await {
-            Some(Event::Token { text: t, .. }) => {
-                gen.on_token();
-                text.push_str(&t);
-            }
-            Some(Event::Done {
-                finish_reason,
-                usage,
-                mut timings,
-            }) => {
-                gen.on_done(usage, &mut timings);
-                let status = status_of(finish_reason);
-                let item = message_item(&answer.message_id, status, Some(&text));
-                let v = answer.response(
-                    &gen.model,
-                    status,
-                    Some(finish_reason),
-                    vec![item],
-                    Some(usage_json(usage.prompt_tokens, usage.completion_tokens)),
-                );
-                return Ok(Json(v).into_response());
-            }
-            Some(Event::Error(e)) => return Err(e.into()),
-            None => {
-                return Err(ApiError::Internal(
-                    "the engine stopped without finishing the request".into(),
-                ))
-            }
-        }
-    }
+async fn collect(gen: Generation, answer: Answer) -> Result<Response, ApiError> {
+    let (gen, f) = gen.finish(None).await?;
+    let status = status_of(f.reason);
+    let item = message_item(&answer.message_id, status, Some(&f.text));
+    let v = answer.response(
+        &gen.model,
+        status,
+        Some(f.reason),
+        vec![item],
+        Some(usage_json(f.usage.prompt_tokens, f.usage.completion_tokens)),
+    );
+    Ok(Json(v).into_response())
 }
 
 /// The Responses stream: `response.created`, `response.in_progress`, the message item and its

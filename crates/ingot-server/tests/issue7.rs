@@ -438,10 +438,10 @@ async fn issue7_remote_adapter_proxies_json_and_sse() {
     let usage: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
     assert_eq!(usage["usage"]["completion_tokens"], 4);
 
-    // A body ingot's own request types reject (here: `n: 2`) is still the upstream's to
-    // judge; this upstream (ingot) rejects it, and its 400 comes back.
+    // A body ingot's own request types reject (here: `n: 129`, above OpenAI's limit) is
+    // still the upstream's to judge; this upstream (ingot) rejects it, and its 400 comes back.
     let mut body = chat_body("far");
-    body["n"] = json!(2);
+    body["n"] = json!(129);
     let (status, v) = error_of(post(&front, "front-key", "/v1/chat/completions", body).await).await;
     assert_eq!(status, 400, "{v}");
     assert!(v["error"]["message"]

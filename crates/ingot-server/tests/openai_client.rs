@@ -1,7 +1,7 @@
 //! Compatibility with the official OpenAI Python SDK (`tests/python/openai_client.py`).
 //!
 //! This one runs against the scripted test engine, so it can pin exact texts, token counts and
-//! error paths (n=2, context overflow, bad key, abandoned streams). The same SDK against the
+//! error paths (n above 128, context overflow, bad key, abandoned streams). The same SDK against the
 //! real llama.cpp engine and SmolLM2-135M, through `ingot serve` itself, is
 //! `crates/ingot-cli/tests/service.rs` (`tests/python/openai_smollm2.py` there).
 //!

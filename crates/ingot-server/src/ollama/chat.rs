@@ -138,7 +138,7 @@ fn done_object(
 }
 
 async fn respond(
-    mut gen: Generation,
+    gen: Generation,
     name: String,
     shape: Kind,
     streamed: bool,
@@ -146,30 +146,9 @@ async fn respond(
     if streamed {
         return Ok(stream(gen, name, shape));
     }
-    let mut text = String::new();
-    loop {
-        match gen.events.next().await {
-            Some(Event::Token { text: t, .. }) => {
-                gen.on_token();
-                text.push_str(&t);
-            }
-            Some(Event::Done {
-                finish_reason,
-                usage,
-                mut timings,
-            }) => {
-                gen.on_done(usage, &mut timings);
-                let v = done_object(&gen, &name, shape, &text, finish_reason, usage, &timings);
-                return Ok(Json(v).into_response());
-            }
-            Some(Event::Error(e)) => return Err(e.into()),
-            None => {
-                return Err(ApiError::Internal(
-                    "the engine stopped without finishing the request".into(),
-                ))
-            }
-        }
-    }
+    let (gen, f) = gen.finish(None).await?;
+    let v = done_object(&gen, &name, shape, &f.text, f.reason, f.usage, &f.timings);
+    Ok(Json(v).into_response())
 }
 
 /// One JSON object per line: a fragment per token, then the `done` object. The body owns the

@@ -67,8 +67,8 @@ except openai.NotFoundError as e:
     assert "tiny-chat" in e.message
 
 try:
-    client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], n=2)
-    raise SystemExit("n=2 accepted")
+    client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], n=129)
+    raise SystemExit("n=129 accepted")
 except openai.BadRequestError as e:
     assert e.param == "n", e.body
 
