@@ -8,7 +8,6 @@
 //! the choices, as OpenAI reports them.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -21,13 +20,9 @@ use ingot_api::{
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
 use ingot_engine::Event;
-use serde::Serialize;
 
-use crate::generate::{self, finish_reason, Generation, Kind};
+use crate::generate::{self, finish_reason, sse_data, Generation, Kind, DONE, KEEPALIVE, PING};
 use crate::AppState;
-
-/// As the single-choice stream: a comment after this long without an event.
-const KEEPALIVE: Duration = Duration::from_secs(10);
 
 /// Validated request with `n` > 1 → response (JSON or SSE).
 pub(crate) async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
@@ -139,11 +134,6 @@ async fn collect_all(
     }
     .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
     Ok(axum::Json(body).into_response())
-}
-
-fn sse_data<T: Serialize>(v: &T) -> Bytes {
-    let json = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
-    Bytes::from(format!("data: {json}\n\n"))
 }
 
 /// What every chunk of the merged stream shares.
@@ -301,11 +291,11 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
         }
         let next = match tokio::time::timeout(KEEPALIVE, st.merged.next()).await {
             Ok(next) => next,
-            Err(_) => return Some((vec![Bytes::from_static(b": keep-alive\n\n")], st)),
+            Err(_) => return Some((vec![Bytes::from_static(PING)], st)),
         };
         let Some((i, ev, logprobs)) = next else {
             st.ended = true;
-            return Some((vec![Bytes::from_static(b"data: [DONE]\n\n")], st));
+            return Some((vec![Bytes::from_static(DONE)], st));
         };
         let out = match ev {
             Event::Token {
@@ -342,7 +332,7 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
                             st.completion_tokens.iter().copied(),
                         )));
                     }
-                    out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                    out.push(Bytes::from_static(DONE));
                     st.ended = true;
                 }
                 out
@@ -353,7 +343,7 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
                 st.ended = true;
                 vec![
                     Bytes::from(format!("data: {}\n\n", e.body_json())),
-                    Bytes::from_static(b"data: [DONE]\n\n"),
+                    Bytes::from_static(DONE),
                 ]
             }
         };

@@ -24,7 +24,7 @@ use crate::AppState;
 /// With no event for this long the stream sends an SSE comment, so proxies keep the
 /// connection open during long prompt processing and a vanished client is noticed (and its
 /// sequence cancelled) even while it waits in the queue.
-const KEEPALIVE: Duration = Duration::from_secs(10);
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -370,14 +370,15 @@ async fn collect(gen: Generation) -> Result<Response, ApiError> {
     Ok(axum::Json(body).into_response())
 }
 
-fn sse_data<T: Serialize>(v: &T) -> Bytes {
+pub(crate) fn sse_data<T: Serialize>(v: &T) -> Bytes {
     // Our response types always serialize.
     let json = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
     Bytes::from(format!("data: {json}\n\n"))
 }
 
-const DONE: &[u8] = b"data: [DONE]\n\n";
-const PING: &[u8] = b": keep-alive\n\n";
+/// The end of an OpenAI stream, and the comment that keeps an idle one open.
+pub(crate) const DONE: &[u8] = b"data: [DONE]\n\n";
+pub(crate) const PING: &[u8] = b": keep-alive\n\n";
 
 struct StreamState {
     gen: Generation,

@@ -4,7 +4,6 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -18,14 +17,10 @@ use ingot_api::{parse_json, ApiError};
 use ingot_engine::{Event, FinishReason};
 use serde_json::{json, Value};
 
-use crate::generate::{self, Generation, Kind};
+use crate::generate::{self, Generation, Kind, KEEPALIVE, PING};
 use crate::handlers::ApiBody;
 use crate::registry::unix_now;
 use crate::AppState;
-
-/// An SSE comment after this long without an event, as the chat stream does: proxies keep
-/// the connection, and a vanished client is noticed while its request waits.
-const KEEPALIVE: Duration = Duration::from_secs(10);
 
 fn new_id(prefix: &str) -> String {
     use rand::Rng;
@@ -209,7 +204,7 @@ impl ResponseStream {
         let event = match tokio::time::timeout(KEEPALIVE, self.gen.events.next()).await {
             Ok(ev) => ev,
             Err(_) => {
-                self.pending.push_back(Bytes::from_static(b": ping\n\n"));
+                self.pending.push_back(Bytes::from_static(PING));
                 return;
             }
         };
