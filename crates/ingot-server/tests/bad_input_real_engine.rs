@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::corpus::{self, Engine, API_KEY, BODY_TIMEOUT, HEADER_TIMEOUT, PROMPT_MARKER};
 use common::real::model_path;
-use common::server_process::{crash_lines, ServerProcess, ServerSpec, Stopped};
+use common::server_process::{crash_lines, metric, ServerProcess, ServerSpec, Stopped};
 use serde_json::{json, Value};
 
 server_process_entry!();
@@ -53,23 +53,6 @@ async fn normal_chat(client: &reqwest::Client, url: &str) -> (u16, Value) {
         .expect("a normal chat request");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn metric(client: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
 }
 
 #[test]
@@ -173,7 +156,7 @@ fn bad_input_corpus_on_the_real_engine_exact_statuses_and_a_healthy_server() {
             "ingot_requests_queued",
             "ingot_sequences_active",
         ] {
-            all &= metric(&client, &url, m).await == Some(0.0);
+            all &= metric(&client, &url, Some(API_KEY), m).await == Some(0.0);
         }
         all
     }));

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use common::gen::{self, GenRequest, GrammarKind};
 use common::real::model_path;
-use common::server_process::{crash_lines, rss_bytes, ServerProcess, ServerSpec, Stopped};
+use common::server_process::{crash_lines, metric, rss_bytes, ServerProcess, ServerSpec, Stopped};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
@@ -253,22 +253,6 @@ async fn reqwest_down(http: &reqwest::Client, url: &str) -> bool {
     http.get(format!("{url}/health")).send().await.is_err()
 }
 
-async fn metric(client: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
-
 #[test]
 fn random_sampling_parameters_and_grammars_on_the_real_engine() {
     let secs = env_u64(SECS_VAR).filter(|s| *s > 0).unwrap_or(DEFAULT_SECS);
@@ -371,7 +355,7 @@ fn random_sampling_parameters_and_grammars_on_the_real_engine() {
             "ingot_requests_queued",
             "ingot_sequences_active",
         ] {
-            all &= metric(&probe, &url, m).await == Some(0.0);
+            all &= metric(&probe, &url, None, m).await == Some(0.0);
         }
         all
     }));

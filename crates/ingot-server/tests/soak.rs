@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::real::model_path;
-use common::server_process::{crash_lines, rss_bytes, ServerProcess, ServerSpec, Stopped};
+use common::server_process::{crash_lines, metric, rss_bytes, ServerProcess, ServerSpec, Stopped};
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -463,33 +463,17 @@ async fn load(url: &str, duration: Duration, seed: u64, t: Arc<Tally>) {
     );
 }
 
-async fn metric(client: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
-
 /// Waits until nothing runs or waits in the server; returns the last values seen.
 async fn settle(client: &reqwest::Client, url: &str) -> (f64, f64, f64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let active = metric(client, url, "ingot_requests_active")
+        let active = metric(client, url, None, "ingot_requests_active")
             .await
             .unwrap_or(-1.0);
-        let queued = metric(client, url, "ingot_requests_queued")
+        let queued = metric(client, url, None, "ingot_requests_queued")
             .await
             .unwrap_or(-1.0);
-        let seqs = metric(client, url, "ingot_sequences_active")
+        let seqs = metric(client, url, None, "ingot_sequences_active")
             .await
             .unwrap_or(-1.0);
         if (active, queued, seqs) == (0.0, 0.0, 0.0) || Instant::now() > deadline {

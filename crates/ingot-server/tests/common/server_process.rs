@@ -344,3 +344,23 @@ fn terminate(pid: u32) {
 
 #[cfg(not(unix))]
 fn terminate(_pid: u32) {}
+
+/// A value from the server's `/metrics` (`key`: its API key, when it has one); `None` if the
+/// server does not answer or does not export `name`.
+pub async fn metric(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    name: &str,
+) -> Option<f64> {
+    let mut req = client.get(format!("{url}/metrics"));
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    let text = req.send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
