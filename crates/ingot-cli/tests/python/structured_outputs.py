@@ -101,18 +101,24 @@ def check(case):
 with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
     checked = len(list(pool.map(check, SCHEMAS)))
 
-# Streamed: the concatenated deltas validate too.
+# Streamed: the concatenated deltas validate too. Seeded like the non-streamed check above (an
+# unseeded sample could ramble past max_tokens, and a cut-off answer cannot validate).
 schema = SCHEMAS[0][1]
 text = ""
+finish = None
 for chunk in client.chat.completions.create(
     model=model,
     messages=[{"role": "user", "content": SCHEMAS[0][2]}],
-    response_format={"type": "json_schema", "json_schema": {"name": "notes", "schema": schema}},
+    response_format={"type": "json_schema", "json_schema": {"name": SCHEMAS[0][0], "schema": schema, "strict": True}},
+    temperature=0.7,
+    seed=7,
     max_tokens=300,
     stream=True,
 ):
     for c in chunk.choices:
         text += c.delta.content or ""
+        finish = c.finish_reason or finish
+assert finish == "stop", (finish, text)
 jsonschema.validate(json.loads(text), schema)
 
 if not meeting_only:
