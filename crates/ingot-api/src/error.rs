@@ -8,7 +8,7 @@
 //! `/openai/*` (the shape of its download result, which its SDK reads).
 
 use http::StatusCode;
-use ingot_engine::EngineError;
+use ingot_core::EngineError;
 use serde::{Deserialize, Serialize};
 
 /// An API failure. `Display` is the message sent to the client.
@@ -373,6 +373,11 @@ impl From<EngineError> for ApiError {
                 message: e.to_string(),
                 param: Some("messages".into()),
                 code: Some("chat_template_error".into()),
+            },
+            EngineError::InvalidJsonSchema { ref param, .. } => ApiError::InvalidRequest {
+                param: Some(param.clone()),
+                message: e.to_string(),
+                code: Some("invalid_json_schema".into()),
             },
             EngineError::InvalidRequest(msg) => ApiError::InvalidRequest {
                 param: engine_param(&msg).map(String::from),

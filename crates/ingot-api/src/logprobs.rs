@@ -1,7 +1,7 @@
 //! The two OpenAI shapes of token log-probabilities, built from the engine's
-//! [`TokenLogprob`] entries (see `ingot_engine::logprobs` for what the values are).
+//! [`TokenLogprob`] entries (see `ingot_core::logprobs` for what the values are).
 
-use ingot_engine::TokenLogprob;
+use ingot_core::TokenLogprob;
 use serde_json::{json, Map, Value};
 
 /// Chat completions: `{"content": [{"token", "logprob", "bytes", "top_logprobs": [..]}],
@@ -56,7 +56,7 @@ pub fn completion_logprobs(entries: &[TokenLogprob], offset: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_engine::TopLogprob;
+    use ingot_core::TopLogprob;
 
     fn entry(token: &str, lp: f32) -> TokenLogprob {
         TokenLogprob {

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::structured::{format_grammar, JsonSchemaFormat, ResponseFormat, SchemaText};
+use crate::structured::{format_constraint, JsonSchemaFormat, ResponseFormat, SchemaText};
 use crate::{
     ApiError, ChatCompletionRequest, ChatMessage, MessageContent, SamplingFields, Validated,
 };
@@ -164,21 +164,23 @@ impl ResponsesRequest {
         }
 
         let format = text_format(self.text.as_ref().and_then(|t| t.format.as_ref()))?;
-        let grammar = format_grammar(format.as_ref(), "text.format", false)?;
-        let chat = ChatCompletionRequest {
+        let constraint = format_constraint(format.as_ref(), "text.format", false)?;
+        let mut chat = ChatCompletionRequest {
             model: self.model.clone(),
             messages,
             max_tokens: self.max_output_tokens,
             sampling: SamplingFields {
                 temperature: self.temperature,
                 top_p: self.top_p,
-                grammar,
                 ..SamplingFields::default()
             },
             ..ChatCompletionRequest::default()
         }
         .validate()
         .map_err(rename_params)?;
+        if let Some(c) = constraint {
+            c.apply(&mut chat.request.sampling);
+        }
         let text = match &format {
             None => json!({"format": {"type": "text"}}),
             Some(_) => json!({"format": self.text.as_ref().and_then(|t| t.format.clone())}),
@@ -449,7 +451,7 @@ mod tests {
         .unwrap();
         assert!(v.stream);
         match &v.chat.request.prompt {
-            ingot_engine::Prompt::Chat(m) => {
+            ingot_core::Prompt::Chat(m) => {
                 let roles: Vec<&str> = m.iter().map(|m| m.role.as_str()).collect();
                 assert_eq!(roles, ["system", "user", "assistant", "user"]);
                 assert_eq!(m[1].content, "ab");
@@ -513,12 +515,13 @@ mod tests {
     }
 
     #[test]
-    fn text_format_json_schema_becomes_a_grammar() {
+    fn text_format_json_schema_becomes_a_constraint() {
         let v = req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "city", "strict": true,
             "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}}))
         .unwrap();
-        let g = v.chat.request.sampling.grammar.unwrap();
-        assert!(g.contains("city"), "{g}");
+        let js = v.chat.request.sampling.json_schema.unwrap();
+        assert!(js.schema.contains("city"), "{js:?}");
+        assert_eq!(js.param, "text.format.json_schema.schema");
         assert_eq!(v.echo.text["format"]["name"], "city");
         let e = req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "x", "schema": {"not": {}}}}})).unwrap_err();
         assert!(

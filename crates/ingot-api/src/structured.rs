@@ -1,12 +1,33 @@
-//! `response_format` → grammar: JSON mode (`json_object`) and structured outputs
-//! (`json_schema`, converted by the engine's JSON-schema converter; see
-//! [`ingot_engine::json_schema_grammar_str`]). Shared by chat completions and the Responses
-//! API's `text.format`.
+//! `response_format` → what the engine enforces: JSON mode's grammar (`json_object`) or a
+//! JSON schema (`json_schema`), which the engine converts with its backend's converter
+//! after the schema passed [`ingot_core::check_json_schema`] here. Shared by chat
+//! completions, the Responses API's `text.format` and Ollama's `format`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use ingot_core::{JsonSchemaConstraint, SamplingParams};
+
 use crate::error::ApiError;
+
+/// What a response format asks the engine to enforce.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Constraint {
+    /// A GBNF grammar (JSON mode's).
+    Grammar(String),
+    /// A checked JSON schema; the engine turns it into a grammar.
+    JsonSchema(JsonSchemaConstraint),
+}
+
+impl Constraint {
+    /// Puts the constraint into the engine's sampling parameters.
+    pub fn apply(self, s: &mut SamplingParams) {
+        match self {
+            Constraint::Grammar(g) => s.grammar = Some(g),
+            Constraint::JsonSchema(js) => s.json_schema = Some(js),
+        }
+    }
+}
 
 /// `response_format` (chat) and, flattened, `text.format` (Responses API).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,14 +102,14 @@ impl<'de> Deserialize<'de> for SchemaText {
     }
 }
 
-/// The grammar a response format asks for: `None` for plain text. `param` is the field's
+/// The constraint a response format asks for: `None` for plain text. `param` is the field's
 /// name in the request (`response_format`, `text.format`) for error messages; `grammar` is
 /// the request's own `grammar` extension, which cannot be combined with a JSON format.
-pub fn format_grammar(
+pub fn format_constraint(
     f: Option<&ResponseFormat>,
     param: &str,
     has_grammar: bool,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<Constraint>, ApiError> {
     let Some(f) = f else { return Ok(None) };
     let conflict = || {
         ApiError::invalid_param(
@@ -102,7 +123,7 @@ pub fn format_grammar(
             if has_grammar {
                 return Err(conflict());
             }
-            Ok(Some(ingot_engine::JSON_GBNF.to_string()))
+            Ok(Some(Constraint::Grammar(ingot_core::JSON_GBNF.to_string())))
         }
         "json_schema" => {
             if has_grammar {
@@ -116,7 +137,7 @@ pub fn format_grammar(
                     ),
                 ));
             };
-            schema_grammar(js, &format!("{param}.json_schema")).map(Some)
+            schema_constraint(js, &format!("{param}.json_schema")).map(Some)
         }
         other => Err(ApiError::invalid_param(
             format!("{param}.type"),
@@ -130,8 +151,8 @@ pub fn format_grammar(
 /// Maximum length of a schema's `name` (OpenAI's limit).
 const MAX_NAME: usize = 64;
 
-/// The grammar for one `json_schema` format. A missing `schema` means any JSON object.
-pub fn schema_grammar(js: &JsonSchemaFormat, param: &str) -> Result<String, ApiError> {
+/// The constraint of one `json_schema` format. A missing `schema` means any JSON object.
+pub fn schema_constraint(js: &JsonSchemaFormat, param: &str) -> Result<Constraint, ApiError> {
     if let Some(name) = &js.name {
         if name.is_empty()
             || name.len() > MAX_NAME
@@ -148,27 +169,19 @@ pub fn schema_grammar(js: &JsonSchemaFormat, param: &str) -> Result<String, ApiE
         }
     }
     let Some(schema) = &js.schema else {
-        return Ok(ingot_engine::JSON_GBNF.to_string());
+        return Ok(Constraint::Grammar(ingot_core::JSON_GBNF.to_string()));
     };
-    schema_text_grammar(schema.get(), &format!("{param}.schema"))
+    schema_text_constraint(schema.get(), &format!("{param}.schema")).map(Constraint::JsonSchema)
 }
 
-/// The grammar for a JSON schema given as text; a schema the converter cannot express is a
-/// 400 (`invalid_json_schema`) naming the keyword and where it is.
-pub fn schema_text_grammar(schema: &str, param: &str) -> Result<String, ApiError> {
-    ingot_engine::json_schema_grammar_str(schema).map_err(|e| {
-        let keyword = e
-            .keyword
-            .as_deref()
-            .map(|k| format!(" [keyword `{k}`]"))
-            .unwrap_or_default();
-        ApiError::InvalidRequest {
-            message: format!(
-                "{param}: this schema cannot be enforced: {} at {}{keyword}",
-                e.message, e.path
-            ),
-            param: Some(param.to_string()),
-            code: Some("invalid_json_schema".into()),
-        }
-    })
+/// A JSON schema given as text, checked: a schema that cannot be enforced is a 400
+/// (`invalid_json_schema`) naming the keyword and where it is. The engine refuses the rest
+/// (a `pattern` its converter cannot express) the same way when the request runs.
+pub fn schema_text_constraint(schema: &str, param: &str) -> Result<JsonSchemaConstraint, ApiError> {
+    let js = JsonSchemaConstraint {
+        schema: schema.to_string(),
+        param: param.to_string(),
+    };
+    js.check()?;
+    Ok(js)
 }

@@ -2,7 +2,7 @@
 //! every type is both `Serialize` and `Deserialize` so the bench harness and tests can act
 //! as clients with the same definitions.
 
-use ingot_engine::Timings;
+use ingot_core::Timings;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -251,8 +251,8 @@ pub struct Usage {
     pub total_tokens: u32,
 }
 
-impl From<ingot_engine::Usage> for Usage {
-    fn from(u: ingot_engine::Usage) -> Self {
+impl From<ingot_core::Usage> for Usage {
+    fn from(u: ingot_core::Usage) -> Self {
         Usage {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,

@@ -1,7 +1,7 @@
 //! Request parsing and validation: pure functions from wire requests to engine requests, so
 //! they can be unit-tested and fuzzed without a server.
 
-use ingot_engine::{ChatMessage as EngineMessage, GenerateRequest, Prompt, SamplingParams};
+use ingot_core::{ChatMessage as EngineMessage, GenerateRequest, Prompt, SamplingParams};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -188,12 +188,12 @@ impl ChatCompletionRequest {
             }
             _ => None,
         };
-        if let Some(g) = crate::structured::format_grammar(
+        if let Some(c) = crate::structured::format_constraint(
             self.response_format.as_ref(),
             "response_format",
             sampling.grammar.is_some(),
         )? {
-            sampling.grammar = Some(g);
+            c.apply(&mut sampling);
         }
 
         let stream = self.stream.unwrap_or(false);
@@ -281,7 +281,7 @@ fn validate_max_tokens(name: &str, v: Option<i64>) -> Result<Option<u32>, ApiErr
 }
 
 fn validate_top_logprobs(name: &str, k: i64) -> Result<u32, ApiError> {
-    let max = ingot_engine::MAX_TOP_LOGPROBS;
+    let max = ingot_core::MAX_TOP_LOGPROBS;
     u32::try_from(k).ok().filter(|k| *k <= max).ok_or_else(|| {
         ApiError::invalid_param(name, format!("{name} must be between 0 and {max}, got {k}"))
     })
@@ -403,6 +403,7 @@ fn validate_sampling(
         stop,
         ignore_eos: f.ignore_eos.unwrap_or(false),
         grammar: f.grammar.clone(),
+        json_schema: None,
         logprobs: None,
     };
     Ok((sampling, f.seed.is_none()))
@@ -588,8 +589,9 @@ mod tests {
             "properties": {"n": {"type": "integer", "minimum": 1}},
             "required": ["n"]
         }));
-        let g = r.validate().unwrap().request.sampling.grammar.unwrap();
-        assert!(g.contains("root ::="), "{g}");
+        let js = r.validate().unwrap().request.sampling.json_schema.unwrap();
+        assert!(js.schema.contains(r#""minimum":1"#), "{js:?}");
+        assert_eq!(js.param, "response_format.json_schema.schema");
         // A keyword the converter would drop is a 400 that names it.
         r.response_format = with_schema(serde_json::json!({"type": "integer", "multipleOf": 5}));
         let e = r.validate().unwrap_err();

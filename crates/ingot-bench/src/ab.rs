@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingot_engine::{Engine, LoadOptions, LoadedModel};
+use ingot_core::{Engine, LoadOptions, LoadedModel};
 
 use crate::exec::{run_scenario, OnRecord, Scenario, StopAt};
 use crate::record::RequestRecord;
@@ -214,6 +214,7 @@ pub fn run(
         target_prompts.push(match &cfg.synthetic {
             Some(sy) => crate::dataset::synthetic_for_model(
                 resolver,
+                engine.as_ref(),
                 &t.model,
                 sy.input_tokens,
                 sy.prompts,

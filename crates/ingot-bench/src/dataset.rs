@@ -454,6 +454,7 @@ pub fn synthetic_prompts(
 /// cache, downloaded if needed).
 pub fn synthetic_for_model(
     resolver: &dyn crate::run::Resolver,
+    engine: &dyn ingot_core::Engine,
     alias: &str,
     input_tokens: u32,
     prompts: usize,
@@ -467,7 +468,8 @@ pub fn synthetic_for_model(
             )
         })?,
     };
-    let tok = ingot_engine::Tokenizer::load(&file.path)
+    let tok = engine
+        .load_tokenizer(&file.path)
         .map_err(|e| anyhow::anyhow!("{alias}: cannot load its tokenizer: {e}"))?;
     let count = |s: &str| tok.count(s).map_err(|e| e.to_string());
     Ok(synthetic_prompts(input_tokens, prompts, seed, &count)?)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use ingot_engine::{ChatMessage, Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
+use ingot_core::{ChatMessage, Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
 use serde_json::{json, Value};
 
 use crate::quality::{JudgeSample, JudgeVerdict};

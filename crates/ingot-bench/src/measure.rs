@@ -30,7 +30,7 @@ pub fn measure_one(
     prompts: &[Arc<PromptSpec>],
     sc: &Scenario,
     alias: &str,
-    tokenizer: Option<&ingot_engine::Tokenizer>,
+    tokenizer: Option<&dyn ingot_core::Tokenizer>,
 ) -> (ScenarioResult, Vec<RequestRecord>) {
     let len = match sc.stop {
         StopAt::Requests(n) => Some(n),
@@ -80,7 +80,7 @@ pub fn measure_all(
     prompts: &[Arc<PromptSpec>],
     scenarios: &[Scenario],
     alias: &str,
-    tokenizer: Option<&ingot_engine::Tokenizer>,
+    tokenizer: Option<&dyn ingot_core::Tokenizer>,
     mr: &mut ModelResult,
     records: &mut Vec<RequestRecord>,
 ) -> Tally {

@@ -121,6 +121,8 @@ impl MockServer {
                         .name("ingot-mock-conn".into())
                         .stack_size(256 * 1024)
                         .spawn(move || {
+                            // SAFETY: PR_SET_TIMERSLACK takes a plain integer.
+                            #[cfg(target_os = "linux")]
                             unsafe {
                                 libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
                             }

@@ -212,7 +212,10 @@ pub(crate) fn finish_count(r: &mut RequestRecord) {
 /// Replaces chunk-based counts with the model's own tokenizer: for servers that send no
 /// `usage`, one content chunk is not always one token (some servers batch tokens per chunk),
 /// so when the model's GGUF is local its tokenizer counts the output instead.
-pub fn recount_with_tokenizer(records: &mut [RequestRecord], tokenizer: &ingot_engine::Tokenizer) {
+pub fn recount_with_tokenizer(
+    records: &mut [RequestRecord],
+    tokenizer: &dyn ingot_core::Tokenizer,
+) {
     for r in records {
         // Chunk counts, and non-streamed answers that came without usage.
         let uncounted = r.ok() && r.completion_tokens.is_none() && !r.output.is_empty();

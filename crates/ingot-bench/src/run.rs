@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ingot_engine::{Engine, LoadOptions, LoadedModel};
+use ingot_core::{Engine, LoadOptions, LoadedModel};
 
 use crate::exec::{run_scenario, Arrivals, OnRecord, Scenario, StopAt};
 use crate::record::RequestRecord;
@@ -388,6 +388,7 @@ pub fn run(
                 Some(sy) => {
                     own = crate::dataset::synthetic_for_model(
                         resolver,
+                        engine.as_ref(),
                         &spec.alias,
                         sy.input_tokens,
                         sy.prompts,
@@ -582,7 +583,7 @@ fn bench_model(
     let mut _model: Option<Arc<dyn LoadedModel>> = None;
     // Counts tokens when the server sends no usage (the model's vocabulary only, when its
     // GGUF is cached locally).
-    let mut tokenizer: Option<ingot_engine::Tokenizer> = None;
+    let mut tokenizer: Option<Box<dyn ingot_core::Tokenizer>> = None;
     let target: Arc<dyn Target> = match (&cfg.target, &remote) {
         (TargetSpec::Endpoints(_), _) => {
             anyhow::bail!("several endpoints are compared in interleaved rounds (crate::ab)")
@@ -590,7 +591,7 @@ fn bench_model(
         (TargetSpec::Endpoint { url, api_key, .. }, _) => {
             mr.mode = spec.mode.unwrap_or(Mode::Chat);
             if let Some(local) = resolver.lookup(&spec.alias) {
-                tokenizer = ingot_engine::Tokenizer::load(&local.path).ok();
+                tokenizer = engine.load_tokenizer(&local.path).ok();
                 mr.file = Some(ModelFile {
                     path: local.path.display().to_string(),
                     sha256: local.sha256,
@@ -735,7 +736,7 @@ fn bench_model(
         prompts,
         scenarios,
         &spec.alias,
-        tokenizer.as_ref(),
+        tokenizer.as_deref(),
         mr,
         records,
     );

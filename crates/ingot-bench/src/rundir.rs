@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use ingot_engine::{Engine, LoadOptions};
+use ingot_core::{Engine, LoadOptions};
 
 use crate::annotate;
 use crate::judge::{Judge, LocalJudge};

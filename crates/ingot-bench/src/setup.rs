@@ -1,6 +1,6 @@
 //! The start of every run: the machine, the harness's quick calibration and the manifest.
 
-use ingot_engine::Engine;
+use ingot_core::Engine;
 
 use crate::calibrate::{calibrate, CalibrateOptions, Calibration};
 use crate::exec::Scenario;
@@ -66,6 +66,7 @@ pub fn start_results(
     n_parallel: usize,
 ) -> (Results, Option<u32>) {
     let machine = machine_info();
+    let backend = engine.backend_info();
     let mut warnings = cfg.warnings.clone();
     if machine.busy {
         let w = format!(
@@ -125,8 +126,8 @@ pub fn start_results(
             target,
             engine: in_process.then(|| EngineInfo {
                 name: engine.name().to_string(),
-                llama_cpp: ingot_engine::llama_cpp_version(),
-                system_info: ingot_engine::system_info(),
+                llama_cpp: backend.version.clone(),
+                system_info: backend.system_info.clone(),
                 prefix_cache: false,
                 n_parallel,
             }),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use ingot_engine::{Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
+use ingot_core::{Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
 
 use crate::record::{CountSource, RequestRecord};
 use crate::workload::{GenParams, Mode, PromptSpec};
@@ -301,7 +301,7 @@ impl InProcessTarget {
                 prompt
                     .messages
                     .iter()
-                    .map(|m| ingot_engine::ChatMessage::new(&m.role, &m.content))
+                    .map(|m| ingot_core::ChatMessage::new(&m.role, &m.content))
                     .collect(),
             ),
             Mode::Completion => Prompt::Raw(prompt.raw_text()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ingot_bench::mock::{MockServer, MockServerConfig};
 use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, TargetSpec};
 use ingot_bench::workload::GenParams;
-use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_core::mock::{MockConfig, MockEngine};
 
 struct NoFiles;
 

@@ -8,7 +8,7 @@ use ingot_bench::mock::{MockServer, MockServerConfig};
 use ingot_bench::record::CountSource;
 use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, TargetSpec};
 use ingot_bench::workload::GenParams;
-use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_core::mock::{MockConfig, MockEngine};
 
 struct NoFiles;
 

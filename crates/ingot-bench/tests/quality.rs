@@ -14,8 +14,8 @@ use ingot_bench::run::{JudgeSpec, JudgeTarget, ModelSpec, ResolvedModel, Resolve
 use ingot_bench::rundir::RunDir;
 use ingot_bench::select::{parse_constraints, Goal, SelectSpec};
 use ingot_bench::workload::{parse_prompts, GenParams};
-use ingot_engine::mock::{MockConfig, MockEngine};
-use ingot_engine::{Engine, EngineError, LoadOptions, LoadedModel};
+use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{Engine, EngineError, LoadOptions, LoadedModel};
 
 const GOOD: &str =
     "Retrieval augmented generation retrieves documents and gives them to the model as context.";

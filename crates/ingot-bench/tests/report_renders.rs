@@ -10,7 +10,7 @@ use std::time::Duration;
 use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig};
 use ingot_bench::sweep::SweepSpec;
 use ingot_bench::workload::GenParams;
-use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_core::mock::{MockConfig, MockEngine};
 
 struct Files(PathBuf);
 

@@ -13,8 +13,8 @@ use ingot_bench::results::*;
 use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig};
 use ingot_bench::stats::{scenario_metrics, Slo};
 use ingot_bench::workload::{builtin_prompts, prompt_set_hash, GenParams, Mode};
-use ingot_engine::mock::{MockConfig, MockEngine};
-use ingot_engine::{Engine, EngineError, LoadOptions, LoadedModel};
+use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{Engine, EngineError, LoadOptions, LoadedModel};
 
 fn rec(
     model: &str,

@@ -4,8 +4,7 @@
 //! through the binary, each test in its own INGOT_HOME, with the real SmolLM2 and Gemma 3
 //! models where a model has to answer.
 
-#[path = "../../ingot-engine/tests/common/model_file.rs"]
-mod model_file;
+use ingot_testkit as model_file;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -1,10 +1,10 @@
-//! ingot-engine: the inference engine behind ingot's CLI, server and benchmarks.
+//! ingot-engine: the llama.cpp backend of ingot's engine API ([`ingot_core`]).
 //!
-//! - [`types`]: the backend-independent API ([`Engine`], [`LoadedModel`], [`GenerateRequest`],
-//!   the [`Event`] stream, [`Timings`], [`EngineError`]).
+//! - [`types`] (from ingot-core, re-exported): the backend-independent API ([`Engine`],
+//!   [`LoadedModel`], [`GenerateRequest`], the [`Event`] stream, [`Timings`], [`EngineError`]).
 //! - [`LlamaEngine`]: the llama.cpp backend (CPU by default; cargo features `cuda`, `vulkan`,
 //!   `metal`, `dynamic-backends` pass through to llama.cpp).
-//! - [`mock::MockEngine`]: a scripted engine with the same semantics, for tests.
+//! - [`json_schema_grammar`]: JSON schemas to grammars through llama.cpp's converter.
 //! - [`render_chat`] / [`ChatTemplate`]: Hugging Face compatible chat-template rendering.
 //! - [`bench_engine`]: llama-bench-equivalent pp/tg measurement.
 //! - [`system_info`], [`physical_cores`]: facts for manifests.
@@ -30,31 +30,57 @@
 //! single-stream loop the CLI uses. With `prefix_cache` on, a finished sequence keeps its KV
 //! cells and the next request reuses the longest common token prefix (reported as
 //! `cached_tokens`).
-pub mod types;
-pub use types::*;
+// The backend-independent API lives in ingot-core; it is re-exported here so the binary and
+// the SDK can name everything through this crate.
+pub use ingot_core::*;
+pub use ingot_core::{cpu, gguf, grammar, logprobs, memory, slots, stop, template, types, utf8};
 
 mod backend;
 pub mod bench;
-mod cpu;
-pub mod gguf;
-pub mod grammar;
-mod json_schema;
 mod llama;
-pub mod logprobs;
-pub mod memory;
-pub mod mock;
-mod sampling;
+mod sampler;
 mod scheduler;
-pub mod stop;
-pub mod template;
-pub mod utf8;
+mod schema_grammar;
 
 pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};
-pub use cpu::{physical_cores, server_io_threads};
-pub use json_schema::{json_schema_grammar, json_schema_grammar_str, SchemaError};
-pub use llama::{LlamaEngine, LlamaLoadedModel, Tokenizer, DEFAULT_CTX_PER_SEQ};
-pub use logprobs::{TokenLogprob, TopLogprob, MAX_TOP_LOGPROBS};
-pub use memory::{available_memory, estimate_memory, parse_memory_size, MemoryEstimate};
-pub use sampling::JSON_GBNF;
-pub use template::{render_chat, ChatTemplate};
+pub use llama::{LlamaEngine, LlamaLoadedModel, LlamaTokenizer};
+pub use schema_grammar::{
+    json_schema_grammar, json_schema_grammar_str, llama_json_schema_converter,
+};
+
+#[cfg(test)]
+mod tests {
+    /// The parser's own type table must size tensors exactly as the linked ggml does, or
+    /// the truncation check would accept cut files (or reject good ones).
+    #[test]
+    fn ingot_gguf_type_table_matches_ggml() {
+        let count = llama_cpp_sys_2::GGML_TYPE_COUNT;
+        assert_eq!(
+            count,
+            ingot_gguf::GGML_TYPE_COUNT,
+            "ggml gained or lost types: update ingot-gguf's table"
+        );
+        for ty in 0..count {
+            // SAFETY: `ty` is below GGML_TYPE_COUNT; both functions read a static table.
+            let (blck, size) = unsafe {
+                (
+                    llama_cpp_sys_2::ggml_blck_size(ty),
+                    llama_cpp_sys_2::ggml_type_size(ty),
+                )
+            };
+            match ingot_gguf::ggml_type(ty) {
+                Some(t) => assert_eq!(
+                    (t.block_size, t.type_size),
+                    (blck as u64, size as u64),
+                    "type {ty} ({})",
+                    t.name
+                ),
+                None => assert!(
+                    blck == 0 || size == 0,
+                    "type {ty} is missing from ingot-gguf"
+                ),
+            }
+        }
+    }
+}

@@ -14,13 +14,12 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::backend::{self, backend};
-use crate::scheduler::{self, Command, Job, SchedConfig, Shared};
+use crate::scheduler::{self, Command, Job, SchedConfig};
 use crate::template::ChatTemplate;
 use crate::types::*;
-use crate::{cpu, gguf, sampling};
+use crate::{cpu, gguf, sampler};
+use ingot_core::slots::Shared;
 
-/// Default per-sequence context when the caller gives none (capped by the training context).
-pub const DEFAULT_CTX_PER_SEQ: u32 = 4096;
 /// Smallest per-sequence context we accept: below this nothing useful fits.
 const MIN_CTX_PER_SEQ: u32 = 64;
 
@@ -46,6 +45,17 @@ impl Engine for LlamaEngine {
 
     fn estimate_memory(&self, path: &Path, opts: &LoadOptions) -> Option<crate::MemoryEstimate> {
         crate::memory::estimate_memory(path, opts).ok()
+    }
+
+    fn load_tokenizer(&self, path: &Path) -> Result<Box<dyn Tokenizer>, EngineError> {
+        Ok(Box::new(LlamaTokenizer::load(path)?))
+    }
+
+    fn backend_info(&self) -> BackendInfo {
+        BackendInfo {
+            version: crate::llama_cpp_version(),
+            system_info: crate::system_info(),
+        }
     }
 }
 
@@ -305,11 +315,11 @@ fn load_model(
 /// A model's vocabulary alone (llama.cpp's `vocab_only` load: no weights, a few MB), for
 /// counting tokens in text that some other process generated, e.g. `ingot bench --endpoint`
 /// against a server that reports no `usage`.
-pub struct Tokenizer {
+pub struct LlamaTokenizer {
     model: LlamaModel,
 }
 
-impl Tokenizer {
+impl LlamaTokenizer {
     /// Loads the vocabulary of the GGUF file at `path` (validated first, like [`LlamaEngine`]
     /// loads).
     pub fn load(path: &Path) -> Result<Self, EngineError> {
@@ -318,9 +328,10 @@ impl Tokenizer {
         let model = load_model(path, &params, "its vocabulary")?;
         Ok(Self { model })
     }
+}
 
-    /// Tokens in `text` as the model would generate it (no BOS; special tokens parsed).
-    pub fn count(&self, text: &str) -> Result<u32, EngineError> {
+impl Tokenizer for LlamaTokenizer {
+    fn count(&self, text: &str) -> Result<u32, EngineError> {
         let n = tokenize(&self.model, text, false)?.len();
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
@@ -416,9 +427,10 @@ impl LoadedModel for LlamaLoadedModel {
         &self.info
     }
 
-    fn generate(&self, req: GenerateRequest) -> Result<EventStream, EngineError> {
+    fn generate(&self, mut req: GenerateRequest) -> Result<EventStream, EngineError> {
         let enqueued = Instant::now();
-        sampling::validate(&req.sampling)?;
+        sampler::validate(&req.sampling)?;
+        sampler::resolve_json_schema(&mut req.sampling)?;
         let text = self.render_prompt(&req.prompt)?;
         let n_ctx = self.info.n_ctx_per_seq;
         check_prompt_bytes(text.len(), self.max_token_bytes, n_ctx)?;
@@ -450,10 +462,10 @@ impl LoadedModel for LlamaLoadedModel {
                 n_ctx - n_prompt
             }
         };
-        let mut sampler = sampling::Sampler::new(&self.model, &req.sampling, n_ctx)?;
+        let mut sampler = sampler::Sampler::new(&self.model, &req.sampling, n_ctx)?;
         if req.sampling.has_penalties() {
             // The repeat penalty looks at the prompt too, like llama.cpp's CLI and server.
-            let last_n = sampling::penalty_window(req.sampling.repeat_last_n, n_ctx) as usize;
+            let last_n = sampler::penalty_window(req.sampling.repeat_last_n, n_ctx) as usize;
             sampler.accept_prompt(&tokens[tokens.len().saturating_sub(last_n)..]);
         }
 

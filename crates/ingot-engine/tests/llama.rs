@@ -468,7 +468,8 @@ fn special_tokens_are_parsed_and_template_comes_from_the_gguf() {
     assert_eq!(model.count_tokens("<|im_start|>").unwrap(), 1);
     assert!(model.info().has_chat_template);
     let fixture = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/smollm2.jinja"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../ingot-core/tests/fixtures/templates/smollm2.jinja"),
     )
     .unwrap();
     assert_eq!(model.chat_template().unwrap().source(), fixture);
@@ -628,7 +629,7 @@ fn bench_engine_reports_both_rates() {
 /// server reports no usage. The vocabulary-only load must count exactly like the full model.
 #[test]
 fn issue5_vocab_only_tokenizer_counts_like_the_loaded_model() {
-    let tok = Tokenizer::load(&model_path()).unwrap();
+    let tok = LlamaTokenizer::load(&model_path()).unwrap();
     let m = shared_model();
     for text in [
         "",
@@ -646,7 +647,7 @@ fn issue5_vocab_only_tokenizer_counts_like_the_loaded_model() {
     assert!(tok.count("Hello, world!").unwrap() >= 3);
     let bad = std::env::temp_dir().join("ingot-issue5-not-a-gguf.bin");
     std::fs::write(&bad, b"not a gguf file at all").unwrap();
-    let err = Tokenizer::load(&bad).err().expect("not a GGUF");
+    let err = LlamaTokenizer::load(&bad).err().expect("not a GGUF");
     assert!(
         err.to_string().contains("ingot-issue5-not-a-gguf.bin"),
         "{err}"

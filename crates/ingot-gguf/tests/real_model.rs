@@ -1,8 +1,7 @@
 //! The parser against the real SmolLM2-135M-Instruct Q4_1 test model (fetched once with pip,
 //! shared with the engine tests).
 
-#[path = "../../ingot-engine/tests/common/model_file.rs"]
-mod model_file;
+use ingot_testkit as model_file;
 
 use ingot_gguf::{parse, read_header, Limits};
 

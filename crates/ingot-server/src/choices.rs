@@ -19,7 +19,7 @@ use ingot_api::{
     ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
-use ingot_engine::Event;
+use ingot_core::Event;
 
 use crate::generate::{self, finish_reason, sse_data, Generation, Kind, DONE, KEEPALIVE, PING};
 use crate::AppState;
@@ -223,7 +223,7 @@ fn choice_events(
         let ev = match first.take() {
             Some(ev) => ev,
             None => gen.events.next().await.unwrap_or_else(|| {
-                Event::Error(ingot_engine::EngineError::Backend(
+                Event::Error(ingot_core::EngineError::Backend(
                     "the engine stopped without finishing the request".into(),
                 ))
             }),

@@ -14,7 +14,7 @@ use ingot_api::{
     ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
     Completion, CompletionChoice, Delta, Usage, Validated,
 };
-use ingot_engine::{Event, EventStream, FinishReason, Timings, TokenLogprob};
+use ingot_core::{Event, EventStream, FinishReason, Timings, TokenLogprob};
 use serde::Serialize;
 
 use crate::metrics::{ActiveGuard, Metrics};
@@ -63,7 +63,7 @@ pub(crate) struct Finished {
     /// Per token, when the request asked for logprobs (empty otherwise).
     pub logprobs: Vec<TokenLogprob>,
     pub reason: FinishReason,
-    pub usage: ingot_engine::Usage,
+    pub usage: ingot_core::Usage,
     /// Completed with this request's load time.
     pub timings: Timings,
 }
@@ -132,7 +132,7 @@ impl Generation {
     }
 
     /// Records a finished generation (metrics, log) and completes `timings` with the load.
-    pub(crate) fn on_done(&self, usage: ingot_engine::Usage, timings: &mut Timings) {
+    pub(crate) fn on_done(&self, usage: ingot_core::Usage, timings: &mut Timings) {
         // The engine cannot know this request waited for a load; we do.
         if self.load_ms > 0.0 {
             timings.load_ms = self.load_ms;
@@ -219,11 +219,13 @@ fn check_capabilities(lease: &Lease, kind: Kind, v: &Validated) -> Result<(), Ap
         }
         _ => {}
     }
-    if v.request.sampling.grammar.is_some() && !caps.grammar {
+    let constrained =
+        v.request.sampling.grammar.is_some() || v.request.sampling.json_schema.is_some();
+    if constrained && !caps.grammar {
         return Err(unsupported(
             "response_format",
             format!(
-                "model `{model}` cannot constrain its output: response_format `json_object` and `grammar` are not supported by its engine (it supports: {})",
+                "model `{model}` cannot constrain its output: response_format `json_object` and `json_schema` and `grammar` are not supported by its engine (it supports: {})",
                 supports()
             ),
         ));

@@ -1,7 +1,7 @@
 //! ingot-server: the OpenAI-compatible HTTP server.
 //!
 //! ```no_run
-//! # async fn run(engine: std::sync::Arc<dyn ingot_engine::Engine>, provider: std::sync::Arc<dyn ingot_server::ModelProvider>) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run(engine: std::sync::Arc<dyn ingot_core::Engine>, provider: std::sync::Arc<dyn ingot_server::ModelProvider>) -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ingot_server::ServerConfig { port: 0, ..Default::default() };
 //! let handle = ingot_server::serve(config, engine, provider).await?;
 //! println!("listening on {}", handle.url());
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The server knows nothing about catalogs or caches: models come from a [`ModelProvider`]
-//! and are loaded through an [`ingot_engine::Engine`].
+//! and are loaded through an [`ingot_core::Engine`].
 //!
 //! # Routes
 //!
@@ -34,7 +34,7 @@
 //! [`ingot_api::names`].
 //!
 //! Model ids may contain `/`. Every response carries an ingot `timings` object (the engine's
-//! [`ingot_engine::Timings`], with `load_ms` set when the request waited for a load); streams
+//! [`ingot_core::Timings`], with `load_ms` set when the request waited for a load); streams
 //! carry it on the chunk with `finish_reason`. Request extensions beyond OpenAI: `top_k`,
 //! `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `grammar` (GBNF).
 //!
@@ -42,10 +42,10 @@
 //!
 //! - `response_format` `json_object` (any JSON object) and `json_schema` (structured outputs):
 //!   the schema becomes a GBNF grammar through llama.cpp's converter
-//!   ([`ingot_engine::json_schema_grammar_str`]); a keyword it cannot enforce is a 400
+//!   ([`ingot_core::json_schema_grammar_str`]); a keyword it cannot enforce is a 400
 //!   `invalid_json_schema` naming the keyword ([`ingot_api::structured`]).
 //! - `logprobs`/`top_logprobs` (chat) and `logprobs: k` (completions), streamed per chunk:
-//!   log-softmax of the raw logits over the whole vocabulary ([`ingot_engine::logprobs`]).
+//!   log-softmax of the raw logits over the whole vocabulary ([`ingot_core::logprobs`]).
 //!   Requests without them do no logprob work.
 //! - `presence_penalty`/`frequency_penalty` go to llama.cpp's penalties sampler;
 //!   `max_completion_tokens` is the newer `max_tokens`.
@@ -80,7 +80,7 @@
 //! # Capabilities and remote adapters
 //!
 //! Before generating, a request is checked against the model's
-//! [`ingot_engine::Capabilities`] (declared by its engine adapter) and the capabilities its
+//! [`ingot_core::Capabilities`] (declared by its engine adapter) and the capabilities its
 //! provider lists: chat to a completion-only model, a raw completion to a chat-only adapter,
 //! or `response_format` `json_object`/`grammar` to an engine without grammars get a 400
 //! `unsupported_capability` naming what the model does support.
@@ -150,7 +150,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures_util::{Stream, StreamExt};
 use ingot_api::{ApiError, LoadedModelStatus};
-use ingot_engine::{Engine, LoadOptions};
+use ingot_core::{Engine, LoadOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

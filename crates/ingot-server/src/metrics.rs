@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ingot_engine::Timings;
+use ingot_core::Timings;
 
 /// Buckets in seconds. TTFT spans prompt processing, which on CPU ranges from milliseconds to
 /// a minute for long prompts.
@@ -88,7 +88,7 @@ pub struct EngineSnapshot {
 impl EngineSnapshot {
     /// KV-cache utilisation across loaded models, 0..=1.
     pub fn kv_usage(&self) -> f64 {
-        ingot_engine::KvCacheUsage {
+        ingot_core::KvCacheUsage {
             used_cells: self.kv_used_cells,
             total_cells: self.kv_total_cells,
         }

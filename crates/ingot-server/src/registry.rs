@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use ingot_api::{ApiError, LoadedModelStatus};
-use ingot_engine::{Engine, LoadOptions, LoadedModel};
+use ingot_core::{Engine, LoadOptions, LoadedModel};
 
 use crate::metrics::{EngineSnapshot, Metrics};
 use crate::provider::{ModelProvider, ProviderError};
@@ -456,7 +456,7 @@ impl ModelManager {
             .map_err(|e| match e {
                 // The engine knows only the file (a content-addressed blob name): say which
                 // model it is.
-                ingot_engine::EngineError::InsufficientMemory { .. } => {
+                ingot_core::EngineError::InsufficientMemory { .. } => {
                     ApiError::Internal(format!("`{}`: {e}", resolved.id))
                 }
                 other => other.into(),
@@ -495,7 +495,7 @@ impl ModelManager {
     /// `--max-memory` leaves beside the other loaded models, else in the free memory. Sets
     /// the load's own budget to what is left under `--max-memory`, so the engine refuses a
     /// model that still does not fit, naming both numbers (issue 12).
-    async fn make_room(&self, needed: u64, opts: &mut ingot_engine::LoadOptions) {
+    async fn make_room(&self, needed: u64, opts: &mut ingot_core::LoadOptions) {
         loop {
             let available = match self.base_opts.max_memory {
                 Some(max) => {
@@ -504,7 +504,7 @@ impl ModelManager {
                     opts.max_memory = Some(left);
                     left
                 }
-                None => match ingot_engine::available_memory() {
+                None => match ingot_core::available_memory() {
                     Some(a) => a,
                     None => return,
                 },

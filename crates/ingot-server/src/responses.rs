@@ -14,7 +14,7 @@ use ingot_api::responses::{
     message_item, response_json, usage_json, ResponseEcho, ResponsesRequest,
 };
 use ingot_api::{parse_json, ApiError};
-use ingot_engine::{Event, FinishReason};
+use ingot_core::{Event, FinishReason};
 use serde_json::{json, Value};
 
 use crate::generate::{self, Generation, Kind, KEEPALIVE, PING};
@@ -155,7 +155,7 @@ impl ResponseStream {
         );
     }
 
-    fn close(&mut self, reason: FinishReason, usage: ingot_engine::Usage) {
+    fn close(&mut self, reason: FinishReason, usage: ingot_core::Usage) {
         let id = self.answer.message_id.clone();
         let text = std::mem::take(&mut self.text);
         self.event(

@@ -185,7 +185,7 @@ async fn completions_plain_and_streaming() {
     assert_eq!(v["usage"]["completion_tokens"], 3);
     assert!(v["timings"].is_object());
     let req = s.stats.last_request.lock().unwrap().clone().unwrap();
-    assert!(matches!(req.prompt, ingot_engine::Prompt::Raw(ref p) if p == "Once upon"));
+    assert!(matches!(req.prompt, ingot_core::Prompt::Raw(ref p) if p == "Once upon"));
 
     let r = s
         .post_json(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{chat_body, eventually, sse_data, test_config, TestProvider, TestServer};
 use futures_util::StreamExt;
-use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_core::mock::{MockConfig, MockEngine};
 use ingot_server::ServerConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -19,7 +19,8 @@
 //! - [`compat`] — Foundry Local and Ollama model names, and the `foundry` command alias.
 //! - The library crates, re-exported: [`catalog`], [`cache`], [`fetch`], [`engine`] (the
 //!   [`engine::Engine`] trait is the extension point for new backends; see
-//!   `examples/custom_engine.rs`) and [`server`].
+//!   ingot-server's `examples/custom_engine.rs`) and [`server`]. Feature `llama` (default)
+//!   brings the llama.cpp engine; without it nothing here builds llama.cpp.
 
 #![warn(missing_docs)]
 
@@ -31,6 +32,11 @@ pub mod service;
 pub use ingot_api as api;
 pub use ingot_cache as cache;
 pub use ingot_catalog as catalog;
+/// The engine API (feature `llama` is off: no llama.cpp engine).
+#[cfg(not(feature = "llama"))]
+pub use ingot_core as engine;
+/// The engine API; with feature `llama` (the default) also the llama.cpp engine.
+#[cfg(feature = "llama")]
 pub use ingot_engine as engine;
 pub use ingot_fetch as fetch;
 pub use ingot_server as server;

@@ -114,7 +114,7 @@ impl From<FetchError> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Builds a [`Manager`]; see [`Manager::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ManagerBuilder {
     home: Option<PathBuf>,
     start_service: bool,
@@ -123,6 +123,25 @@ pub struct ManagerBuilder {
     service_args: Vec<String>,
     server_config: Option<ServerConfig>,
     request_timeout: Option<Duration>,
+    engine: Option<Arc<dyn ingot_core::Engine>>,
+}
+
+impl std::fmt::Debug for ManagerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("home", &self.home)
+            .field("start_service", &self.start_service)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("ingot_binary", &self.ingot_binary)
+            .field("service_args", &self.service_args)
+            .field("server_config", &self.server_config)
+            .field("request_timeout", &self.request_timeout)
+            .field(
+                "engine",
+                &self.engine.as_ref().map(|e| e.name().to_string()),
+            )
+            .finish()
+    }
 }
 
 impl ManagerBuilder {
@@ -171,6 +190,13 @@ impl ManagerBuilder {
     /// [`ServerConfig`]'s defaults otherwise. The builder's API key wins over the config's.
     pub fn server_config(mut self, config: ServerConfig) -> Self {
         self.server_config = Some(config);
+        self
+    }
+
+    /// The engine of an embedded service. Default: llama.cpp (feature `llama`); without that
+    /// feature an embedded service needs one.
+    pub fn engine(mut self, engine: Arc<dyn ingot_core::Engine>) -> Self {
+        self.engine = Some(engine);
         self
     }
 
@@ -242,14 +268,13 @@ impl ManagerBuilder {
                 if manager.api_key.is_some() {
                     config.api_key = manager.api_key.clone();
                 }
+                let engine = match self.engine.clone() {
+                    Some(e) => e,
+                    None => default_engine()?,
+                };
                 let provider = CatalogModels::open(&manager.home).map_err(Error::Start)?;
                 let handle = manager.block(async move {
-                    ingot_server::serve(
-                        config,
-                        Arc::new(ingot_engine::LlamaEngine::new()),
-                        Arc::new(provider),
-                    )
-                    .await
+                    ingot_server::serve(config, engine, Arc::new(provider)).await
                 })?;
                 manager.base_url = handle.url();
                 manager.service = Service::Embedded(Some(handle));
@@ -257,6 +282,18 @@ impl ManagerBuilder {
         }
         Ok(manager)
     }
+}
+
+#[cfg(feature = "llama")]
+fn default_engine() -> Result<Arc<dyn ingot_core::Engine>> {
+    Ok(Arc::new(ingot_engine::LlamaEngine::new()))
+}
+
+#[cfg(not(feature = "llama"))]
+fn default_engine() -> Result<Arc<dyn ingot_core::Engine>> {
+    Err(Error::Start(
+        "no engine for the embedded service: build the SDK with feature `llama`, or pass one with ManagerBuilder::engine".into(),
+    ))
 }
 
 /// How the manager reaches its service.

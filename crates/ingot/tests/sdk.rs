@@ -14,16 +14,11 @@ use ingot::service::{self, ServiceStatus};
 use ingot::{CatalogModels, Error, Manager};
 use sha2::{Digest, Sha256};
 
-#[path = "../../ingot-engine/tests/common/model_file.rs"]
-mod model_file;
+use ingot_testkit as model_file;
 
 #[allow(dead_code)]
 #[path = "../examples/sdk_chat.rs"]
 mod sdk_chat;
-
-#[allow(dead_code)]
-#[path = "../examples/custom_engine.rs"]
-mod custom_engine;
 
 /// Records every progress call.
 #[derive(Default)]
@@ -313,24 +308,6 @@ echo "ingot service started"
         .unwrap_err();
     assert!(matches!(err, Error::Start(_)), "{err}");
     rt.block_on(server.shutdown());
-}
-
-#[test]
-fn issue7_custom_engine_example_serves_and_declares_capabilities() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("faq.rules");
-    std::fs::write(&rules, custom_engine::RULES).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let r = rt
-        .block_on(custom_engine::demo(&rules))
-        .map_err(|e| e.to_string())
-        .unwrap();
-    assert_eq!(
-        r.answer,
-        "ingot is a local foundry for small language models."
-    );
-    assert_eq!(r.json_mode, (400, "unsupported_capability".to_string()));
-    assert_eq!(r.completion, (400, "unsupported_capability".to_string()));
 }
 
 /// Puts the test model into the home's cache as `smollm2-135m`, as a download would (a hard

@@ -2,7 +2,7 @@
 //! SmolLM2-135M-Instruct Q4_1 GGUF, and collecting event streams.
 #![allow(dead_code)]
 
-mod model_file;
+use ingot_testkit as model_file;
 
 use ingot_engine::*;
 pub use model_file::*;

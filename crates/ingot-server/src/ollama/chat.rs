@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ingot_api::{parse_json, ApiError, ErrorShape};
-use ingot_engine::{Event, FinishReason, Prompt, Timings, Usage};
+use ingot_core::{Event, FinishReason, Prompt, Timings, Usage};
 use serde_json::{json, Value};
 
 use super::types::{ChatRequest, GenerateRequest, KeepAlive};

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ingot_api::structured::Constraint;
 use ingot_api::{
     ApiError, ChatCompletionRequest, ChatMessage, CompletionRequest, PromptInput, SamplingFields,
     StopSequences, Validated,
@@ -204,17 +205,20 @@ fn parse_go_duration(s: &str) -> Option<f64> {
     Some(if neg { -total } else { total })
 }
 
-/// `format`: absent, `""`, `"json"` or a JSON schema, as the grammar that constrains the
-/// output. A schema goes through the same converter as OpenAI's `json_schema` response
-/// format; a schema it cannot express is a 400 naming the keyword.
-fn format_grammar(format: Option<&Value>) -> Result<Option<String>, ApiError> {
+/// `format`: absent, `""`, `"json"` or a JSON schema, as what constrains the output. A
+/// schema is checked and converted like OpenAI's `json_schema` response format; a schema
+/// that cannot be enforced is a 400 naming the keyword.
+fn format_constraint(format: Option<&Value>) -> Result<Option<Constraint>, ApiError> {
     match format {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) if s == "json" => Ok(Some(ingot_api::JSON_GBNF.to_string())),
+        Some(Value::String(s)) if s == "json" => {
+            Ok(Some(Constraint::Grammar(ingot_api::JSON_GBNF.to_string())))
+        }
         Some(schema @ Value::Object(_)) => {
             let text = serde_json::to_string(schema).unwrap_or_else(|_| "{}".into());
-            ingot_api::structured::schema_text_grammar(&text, "format").map(Some)
+            ingot_api::structured::schema_text_constraint(&text, "format")
+                .map(|js| Some(Constraint::JsonSchema(js)))
         }
         Some(other) => Err(ApiError::invalid_param(
             "format",
@@ -347,8 +351,8 @@ impl ChatRequest {
                 m.content.clone().unwrap_or_default(),
             ));
         }
-        let (mut sampling, max_tokens) = sampling(self.options.as_ref())?;
-        sampling.grammar = format_grammar(self.format.as_ref())?;
+        let (sampling, max_tokens) = sampling(self.options.as_ref())?;
+        let constraint = format_constraint(self.format.as_ref())?;
         let req = ChatCompletionRequest {
             model: self.model.clone(),
             messages,
@@ -357,7 +361,11 @@ impl ChatRequest {
             stream: Some(self.stream.unwrap_or(true)),
             ..ChatCompletionRequest::default()
         };
-        req.validate().map_err(in_options)
+        let mut v = req.validate().map_err(in_options)?;
+        if let Some(c) = constraint {
+            c.apply(&mut v.request.sampling);
+        }
+        Ok(v)
     }
 }
 
@@ -390,28 +398,33 @@ impl GenerateRequest {
                 "context (deprecated) is not supported; use /api/chat with the message history",
             ));
         }
-        let (mut sampling, max_tokens) = sampling(self.options.as_ref())?;
-        sampling.grammar = format_grammar(self.format.as_ref())?;
+        let (sampling, max_tokens) = sampling(self.options.as_ref())?;
+        let constraint = format_constraint(self.format.as_ref())?;
         let prompt = self.prompt.clone().unwrap_or_default();
         let stream = Some(self.stream.unwrap_or(true));
-        if self.raw.unwrap_or(false) || !chat {
-            return raw(self, prompt, max_tokens, sampling, stream);
+        let mut v = if self.raw.unwrap_or(false) || !chat {
+            raw(self, prompt, max_tokens, sampling, stream)?
+        } else {
+            let mut messages = Vec::new();
+            if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
+                messages.push(ChatMessage::new("system", system));
+            }
+            messages.push(ChatMessage::new("user", prompt));
+            ChatCompletionRequest {
+                model: self.model.clone(),
+                messages,
+                max_tokens,
+                sampling,
+                stream,
+                ..ChatCompletionRequest::default()
+            }
+            .validate()
+            .map_err(in_options)?
+        };
+        if let Some(c) = constraint {
+            c.apply(&mut v.request.sampling);
         }
-        let mut messages = Vec::new();
-        if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
-            messages.push(ChatMessage::new("system", system));
-        }
-        messages.push(ChatMessage::new("user", prompt));
-        ChatCompletionRequest {
-            model: self.model.clone(),
-            messages,
-            max_tokens,
-            sampling,
-            stream,
-            ..ChatCompletionRequest::default()
-        }
-        .validate()
-        .map_err(in_options)
+        Ok(v)
     }
 }
 
@@ -505,10 +518,17 @@ mod tests {
             serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "options": {"num_ctx": 0}}),
         );
         assert_eq!(e.param(), Some("options.num_ctx"));
-        // A JSON schema becomes a grammar, like OpenAI's `json_schema` response format.
+        // A JSON schema becomes a constraint, like OpenAI's `json_schema` response format.
         let schema: ChatRequest = serde_json::from_value(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "format": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}})).unwrap();
-        let g = schema.validate().unwrap().request.sampling.grammar.unwrap();
-        assert!(g.contains("city"), "{g}");
+        let js = schema
+            .validate()
+            .unwrap()
+            .request
+            .sampling
+            .json_schema
+            .unwrap();
+        assert!(js.schema.contains("city"), "{js:?}");
+        assert_eq!(js.param, "format");
         // A schema the converter cannot express is refused, naming the keyword under `format`.
         let e = bad(
             serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "format": {"not": {"type": "string"}}}),

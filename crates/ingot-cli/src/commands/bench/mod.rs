@@ -169,11 +169,13 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
             eprintln!("warning: {w}");
         }
     }
+    let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
     if let Some(sy) = &cfg.synthetic {
         // The first model's prompts (each model gets its own during the run), so that the
         // manifest and prompts.json describe a real set.
         cfg.prompts = ingot_bench::dataset::synthetic_for_model(
             &CatalogResolver { ctx },
+            engine.as_ref(),
             &cfg.models[0].alias,
             sy.input_tokens,
             sy.prompts,
@@ -193,7 +195,6 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
             cfg.out_dir.display()
         );
     }
-    let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
     let out = ingot_bench::run::run(&cfg, &CatalogResolver { ctx }, engine)?;
     if args.json {
         return crate::output::print_json(&out.results);

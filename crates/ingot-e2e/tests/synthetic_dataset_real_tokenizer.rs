@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, Synthetic};
 use ingot_bench::workload::{GenParams, Mode};
+use ingot_engine::{Engine, LlamaEngine};
 
-#[path = "../../ingot-engine/tests/common/model_file.rs"]
-mod model_file;
+use ingot_testkit as model_file;
 
 struct Smol;
 
@@ -28,9 +28,11 @@ impl Resolver for Smol {
 
 #[test]
 fn synthetic_prompts_have_exactly_512_smollm2_tokens() {
+    let engine = LlamaEngine::new();
     let prompts =
-        ingot_bench::dataset::synthetic_for_model(&Smol, "smollm2-135m", 512, 4, 42).unwrap();
-    let tok = ingot_engine::Tokenizer::load(&model_file::model_path()).unwrap();
+        ingot_bench::dataset::synthetic_for_model(&Smol, &engine, "smollm2-135m", 512, 4, 42)
+            .unwrap();
+    let tok = engine.load_tokenizer(&model_file::model_path()).unwrap();
     assert_eq!(prompts.len(), 4);
     for p in &prompts {
         assert_eq!(tok.count(&p.raw_text()).unwrap(), 512, "{}", p.id);
@@ -66,7 +68,7 @@ fn synthetic_in_512_out_128_on_the_real_engine() {
         threads: Some(1),
         ..RunConfig::default()
     };
-    let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
+    let engine: Arc<dyn Engine> = Arc::new(LlamaEngine::new());
     let out = ingot_bench::run::run(&cfg, &Smol, engine).unwrap();
     let m = &out.results.models[0];
     assert_eq!(m.status, ingot_bench::results::Status::Ok, "{:?}", m.reason);

@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+/// Default per-sequence context when the caller gives none (capped by the training context).
+pub const DEFAULT_CTX_PER_SEQ: u32 = 4096;
+
 /// How to load a model. `None` fields mean "pick a sensible default" (documented per field).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadOptions {
@@ -109,6 +112,11 @@ pub struct SamplingParams {
     pub ignore_eos: bool,
     /// A GBNF grammar that constrains the output (e.g. JSON mode).
     pub grammar: Option<String>,
+    /// A JSON schema the output must validate against (structured outputs). The engine turns
+    /// it into a grammar with its backend's converter, so the HTTP layer needs no backend;
+    /// exclusive with `grammar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<JsonSchemaConstraint>,
     /// Report log-probabilities of the generated tokens, with this many alternatives per
     /// position (0..=[`crate::MAX_TOP_LOGPROBS`]); `None` computes none (no cost).
     #[serde(default)]
@@ -131,6 +139,7 @@ impl Default for SamplingParams {
             stop: Vec::new(),
             ignore_eos: false,
             grammar: None,
+            json_schema: None,
             logprobs: None,
         }
     }
@@ -141,6 +150,16 @@ impl SamplingParams {
     pub fn has_penalties(&self) -> bool {
         self.repeat_penalty != 1.0 || self.frequency_penalty != 0.0 || self.presence_penalty != 0.0
     }
+}
+
+/// A JSON schema to constrain the output to, as the client sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSchemaConstraint {
+    /// The schema as JSON text (its key order is the order the properties are written in).
+    pub schema: String,
+    /// Where the request carried it (`response_format.json_schema.schema`, `format`), so a
+    /// schema the converter refuses is reported against the field the client wrote.
+    pub param: String,
 }
 
 /// A generation request.
@@ -327,6 +346,12 @@ pub enum EngineError {
     Template(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A JSON schema ([`SamplingParams::json_schema`]) that cannot become a grammar.
+    #[error("{}", invalid_schema_message(param, error))]
+    InvalidJsonSchema {
+        param: String,
+        error: crate::json_schema::SchemaError,
+    },
     #[error("server overloaded: the request queue is full ({max_queue} waiting)")]
     Overloaded { max_queue: usize },
     #[error("the model was unloaded")]
@@ -346,6 +371,19 @@ pub enum EngineError {
         /// The estimate's parts, for the message.
         detail: String,
     },
+}
+
+/// "`param`: this schema cannot be enforced: `why` at `where` [keyword `k`]".
+fn invalid_schema_message(param: &str, e: &crate::json_schema::SchemaError) -> String {
+    let keyword = e
+        .keyword
+        .as_deref()
+        .map(|k| format!(" [keyword `{k}`]"))
+        .unwrap_or_default();
+    format!(
+        "{param}: this schema cannot be enforced: {} at {}{keyword}",
+        e.message, e.path
+    )
 }
 
 fn insufficient_memory_message(
@@ -434,9 +472,9 @@ impl Default for Capabilities {
 ///    [`CancelToken`] between steps: the server drops the stream when the client goes away.
 ///
 /// Declare what the model supports with [`LoadedModel::capabilities`]; the server rejects
-/// other requests with a 400. `crates/ingot/examples/custom_engine.rs` is a complete, served
-/// example. The engines in this crate are [`crate::LlamaEngine`] (llama.cpp) and
-/// [`crate::mock::MockEngine`] (scripted, for tests).
+/// other requests with a 400. `crates/ingot-server/examples/custom_engine.rs` is a complete, served
+/// example. The engines are `ingot_engine::LlamaEngine` (llama.cpp) and `mock::MockEngine`
+/// (scripted, for tests; cargo feature `mock`).
 pub trait Engine: Send + Sync {
     /// A short name for logs and manifests (`llama.cpp`, `mock`).
     fn name(&self) -> &str;
@@ -448,6 +486,35 @@ pub trait Engine: Send + Sync {
     fn estimate_memory(&self, _path: &Path, _opts: &LoadOptions) -> Option<crate::MemoryEstimate> {
         None
     }
+    /// The vocabulary of the model file at `path` alone (no weights), for counting the tokens
+    /// of text another process generated (`ingot bench --endpoint` against a server that
+    /// reports no usage). The default: this engine cannot.
+    fn load_tokenizer(&self, path: &Path) -> Result<Box<dyn Tokenizer>, EngineError> {
+        Err(EngineError::InvalidRequest(format!(
+            "the {} engine cannot read a tokenizer from {}",
+            self.name(),
+            path.display()
+        )))
+    }
+    /// The backend library's version and build, for benchmark manifests. The default: empty.
+    fn backend_info(&self) -> BackendInfo {
+        BackendInfo::default()
+    }
+}
+
+/// A model's vocabulary on its own (see [`Engine::load_tokenizer`]).
+pub trait Tokenizer: Send + Sync {
+    /// Tokens in `text` as the model would generate it (no BOS; special tokens parsed).
+    fn count(&self, text: &str) -> Result<u32, EngineError>;
+}
+
+/// What [`Engine::backend_info`] reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// The backend library's version (`b6123` for llama.cpp).
+    pub version: String,
+    /// Its build: enabled CPU features and backends (llama.cpp's `llama_print_system_info`).
+    pub system_info: String,
 }
 
 /// A model in memory, ready to generate. Cheap to share; generation happens on the model's own

@@ -309,39 +309,6 @@ mod tests {
         assert!(matches!(err, EngineError::Load { .. }), "{err}");
     }
 
-    /// The parser's own type table must size tensors exactly as the linked ggml does, or
-    /// the truncation check would accept cut files (or reject good ones).
-    #[test]
-    fn ingot_gguf_type_table_matches_ggml() {
-        let count = llama_cpp_sys_2::GGML_TYPE_COUNT;
-        assert_eq!(
-            count,
-            ingot_gguf::GGML_TYPE_COUNT,
-            "ggml gained or lost types: update ingot-gguf's table"
-        );
-        for ty in 0..count {
-            // SAFETY: `ty` is below GGML_TYPE_COUNT; both functions read a static table.
-            let (blck, size) = unsafe {
-                (
-                    llama_cpp_sys_2::ggml_blck_size(ty),
-                    llama_cpp_sys_2::ggml_type_size(ty),
-                )
-            };
-            match ingot_gguf::ggml_type(ty) {
-                Some(t) => assert_eq!(
-                    (t.block_size, t.type_size),
-                    (blck as u64, size as u64),
-                    "type {ty} ({})",
-                    t.name
-                ),
-                None => assert!(
-                    blck == 0 || size == 0,
-                    "type {ty} is missing from ingot-gguf"
-                ),
-            }
-        }
-    }
-
     #[test]
     fn supported_architectures() {
         for a in ["llama", "gemma3", "qwen2", "mistral3", "phi3"] {

@@ -2,7 +2,7 @@
 //! alias `faq` and served over ingot's OpenAI-compatible API.
 //!
 //! ```text
-//! cargo run -p ingot --example custom_engine
+//! cargo run -p ingot-server --example custom_engine
 //! ```
 //!
 //! This is the seed's `CustomModelAdapter.load()/generate()` pattern in Rust:
@@ -16,7 +16,7 @@
 //!   only and cannot constrain its output, so the server answers `/v1/completions` and
 //!   `response_format: json_object` for it with a clear 400 instead of ignoring them.
 //!
-//! A [`ModelProvider`] then maps the alias to the file, and [`ingot::server::serve`] serves
+//! A [`ModelProvider`] then maps the alias to the file, and [`ingot_server::serve`] serves
 //! it like any llama.cpp model: streaming, metrics, TTL unloading and all.
 
 use std::path::{Path, PathBuf};
@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ingot::engine::{
+use ingot_core::{
     CancelToken, Capabilities, Engine, EngineError, Event, EventStream, FinishReason,
     GenerateRequest, LoadOptions, LoadedModel, ModelInfo, Prompt, Timings, Usage,
 };
-use ingot::server::{ModelDescriptor, ModelProvider, ProviderError, ResolvedModel, ServerConfig};
+use ingot_server::{ModelDescriptor, ModelProvider, ProviderError, ResolvedModel, ServerConfig};
 
 /// The backend: loads rule files.
 pub struct RulesEngine;
@@ -251,7 +251,7 @@ pub async fn demo(rules: &Path) -> Result<DemoResult, Box<dyn std::error::Error>
         port: 0,
         ..ServerConfig::default()
     };
-    let server = ingot::server::serve(
+    let server = ingot_server::serve(
         config,
         Arc::new(RulesEngine),
         Arc::new(FaqProvider {

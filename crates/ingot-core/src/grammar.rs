@@ -16,6 +16,19 @@
 
 use std::collections::HashMap;
 
+/// A GBNF grammar for one JSON object (JSON mode). Whitespace runs are bounded so a
+/// constrained model cannot loop forever on spaces.
+pub const JSON_GBNF: &str = r#"root   ::= object
+object ::= "{" ws ( member ( "," ws member )* )? "}"
+member ::= string ws ":" ws value ws
+value  ::= object | array | string | number | "true" | "false" | "null"
+array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+string ::= "\"" char* "\""
+char   ::= [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] )
+number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n]{0,20}
+"#;
+
 /// Largest accepted grammar text. llama.cpp's own JSON grammar is under 1 KiB; schemas turned
 /// into grammars stay in the tens of KiB.
 pub const MAX_GRAMMAR_BYTES: usize = 64 * 1024;
@@ -33,7 +46,7 @@ const LLAMA_MAX_REPETITION: u64 = 2000;
 /// vocabulary, as llama.cpp requires.
 ///
 /// The error is a sentence naming the problem and, for syntax errors, its line and column.
-pub(crate) fn check(src: &str, is_single_token: &dyn Fn(&str) -> bool) -> Result<(), String> {
+pub fn check(src: &str, is_single_token: &dyn Fn(&str) -> bool) -> Result<(), String> {
     if src.len() > MAX_GRAMMAR_BYTES {
         return Err(format!(
             "the grammar is {} bytes; the limit is {MAX_GRAMMAR_BYTES}",
@@ -527,7 +540,7 @@ mod tests {
 
     #[test]
     fn accepts_real_grammars() {
-        ok(crate::sampling::JSON_GBNF).unwrap();
+        ok(super::JSON_GBNF).unwrap();
         ok("root ::= \"yes\" | \"no\"").unwrap();
         ok("root ::= (\"a\" | [b-d]+ ( \"x\"{2,5} )? )* <|im_end|>\n# comment\n").unwrap();
         ok("root ::= item{1,3} \".\"\nitem ::= [^\\n\\x41\\u00e9] | .\r\n").unwrap();

@@ -34,7 +34,7 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad_input")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/bad_input")
 }
 
 #[derive(Deserialize)]

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingot_engine::mock::{MockConfig, MockEngine};
-use ingot_engine::*;
+use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::*;
 
 fn load(config: MockConfig, opts: LoadOptions) -> Arc<dyn LoadedModel> {
     MockEngine::new(config)

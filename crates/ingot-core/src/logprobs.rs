@@ -35,7 +35,7 @@ pub struct TopLogprob {
 
 /// `log(sum(exp(logits)))`, stable (max subtracted) and accumulated in f64 so a 150k-entry
 /// vocabulary loses no precision. Non-finite logits (masked tokens) count as probability 0.
-pub(crate) fn log_sum_exp(logits: &[f32]) -> f64 {
+pub fn log_sum_exp(logits: &[f32]) -> f64 {
     let max = logits
         .iter()
         .copied()
@@ -54,7 +54,7 @@ pub(crate) fn log_sum_exp(logits: &[f32]) -> f64 {
 }
 
 /// The `k` largest logits as `(id, logit)`, largest first, ties to the lower id.
-pub(crate) fn top_k(logits: &[f32], k: usize) -> Vec<(i32, f32)> {
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(i32, f32)> {
     let mut top: Vec<(i32, f32)> = Vec::with_capacity(k + 1);
     if k == 0 {
         return top;
@@ -76,7 +76,7 @@ pub(crate) fn top_k(logits: &[f32], k: usize) -> Vec<(i32, f32)> {
 
 /// The log-probabilities of `chosen` and of the `k` most likely tokens, from one logits row;
 /// `piece` renders a token's bytes.
-pub(crate) fn entry(
+pub fn entry(
     logits: &[f32],
     chosen: i32,
     k: usize,

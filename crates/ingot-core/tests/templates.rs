@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use ingot_engine::{render_chat, ChatMessage};
+use ingot_core::{render_chat, ChatMessage};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

@@ -7,19 +7,27 @@
 use std::collections::HashSet;
 
 /// Physical cores usable by this process: distinct (package, core) pairs from
-/// `/proc/cpuinfo`, capped by the CPUs this process may run on. Falls back to the logical CPU
-/// count where the topology is unknown.
+/// `/proc/cpuinfo` on Linux, capped by the CPUs this process may run on. Falls back to the
+/// logical CPU count where the topology is unknown (other platforms).
 pub fn physical_cores() -> usize {
     let logical = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    match std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| count_physical(&s))
-    {
+    match linux_physical_cores() {
         Some(n) => n.clamp(1, logical),
         None => logical,
     }
+}
+
+#[cfg(target_os = "linux")]
+fn linux_physical_cores() -> Option<usize> {
+    count_physical(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+/// Elsewhere the topology is not read (yet): the logical count stands in.
+#[cfg(not(target_os = "linux"))]
+fn linux_physical_cores() -> Option<usize> {
+    None
 }
 
 /// Async worker threads for a server whose inference uses `inference_threads` threads
@@ -40,6 +48,7 @@ pub fn server_io_threads(inference_threads: Option<usize>) -> usize {
 
 /// Counts distinct `(physical id, core id)` pairs; `None` if the file lacks that information
 /// (e.g. some ARM kernels), in which case the caller falls back to logical CPUs.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn count_physical(cpuinfo: &str) -> Option<usize> {
     let mut cores = HashSet::new();
     let mut physical: Option<&str> = None;

@@ -16,8 +16,8 @@ use common::{
     TestProvider, TestServer,
 };
 use futures_util::StreamExt;
-use ingot_engine::mock::{MockConfig, MockEngine};
-use ingot_engine::{
+use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{
     Capabilities, Engine, EngineError, EventStream, GenerateRequest, LoadOptions, LoadedModel,
     ModelInfo,
 };

@@ -1,4 +1,6 @@
-//! Resources and machine facts, read from /proc (Linux; elsewhere the values are absent).
+//! Resources and machine facts. The readings are per platform: Linux reads /proc
+//! ([`linux`]); elsewhere each figure is `None`, which reports show as unavailable, never
+//! as 0 (issue 19 adds Windows and macOS readings).
 //!
 //! - **Peak RSS and PSS** of the serving process: sampled every 50 ms from
 //!   `/proc/<pid>/smaps_rollup` while a model is benchmarked (in-process: ingot's own process,
@@ -9,7 +11,17 @@
 //!   [`DEFAULT_WATTS_PER_CORE`]). One CPU-second is one core busy for one second, so this is a
 //!   first-order estimate of the package power attributable to the work, not a measurement.
 
-use std::path::Path;
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as platform;
+#[cfg(not(target_os = "linux"))]
+mod unavailable;
+#[cfg(not(target_os = "linux"))]
+use unavailable as platform;
+
+pub use platform::{cpu_seconds, drop_page_cache, load_average, memory};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,54 +30,6 @@ use serde::{Deserialize, Serialize};
 
 /// Default power of one busy core, in watts (a mid-range laptop/desktop x86 core at load).
 pub const DEFAULT_WATTS_PER_CORE: f64 = 10.0;
-
-/// Memory of a process: (RSS, PSS) in bytes, from smaps_rollup (RSS falls back to statm).
-pub fn memory(pid: u32) -> Option<(u64, Option<u64>)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok();
-    let field = |name: &str| -> Option<u64> {
-        let t = text.as_ref()?;
-        t.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    if let Some(rss) = field("Rss:") {
-        return Some((rss, field("Pss:")));
-    }
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some((pages * page_size(), None))
-}
-
-fn page_size() -> u64 {
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
-}
-
-fn clock_ticks() -> f64 {
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
-}
-
-/// User + system CPU seconds of a process so far.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command (which may contain spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / clock_ticks())
-}
 
 /// Samples a process's peak RSS and PSS on a background thread until stopped.
 pub struct MemorySampler {
@@ -133,18 +97,6 @@ impl Drop for MemorySampler {
     }
 }
 
-/// Asks the kernel to drop `path` from the page cache (posix_fadvise DONTNEED), so the next
-/// load reads from disk. Returns whether the call succeeded; pages still mapped elsewhere stay.
-pub fn drop_page_cache(path: &Path) -> bool {
-    use std::os::unix::io::AsRawFd;
-    let Ok(f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let _ = f.sync_all();
-    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-    r == 0
-}
-
 /// The machine, for manifests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MachineInfo {
@@ -162,34 +114,8 @@ pub struct MachineInfo {
     pub busy: bool,
 }
 
-pub fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Collects machine facts (cheap; reads /proc and /etc/os-release).
+/// Collects machine facts (cheap: a few small files on Linux).
 pub fn machine_info() -> MachineInfo {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find(|l| {
-            l.starts_with("model name") || l.starts_with("Hardware") || l.starts_with("Model")
-        })
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string());
-    let ram_bytes = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024);
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|t| {
@@ -198,19 +124,8 @@ pub fn machine_info() -> MachineInfo {
                 .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
         })
         .unwrap_or_else(|| std::env::consts::OS.to_string());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|s| s.trim().to_string());
-    let gpu = std::fs::read_dir("/proc/driver/nvidia/gpus")
-        .ok()
-        .and_then(|mut d| d.next())
-        .and_then(|e| e.ok())
-        .and_then(|e| std::fs::read_to_string(e.path().join("information")).ok())
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("Model:"))
-                .map(|l| l["Model:".len()..].trim().to_string())
-        });
+    let (cpu_model, ram_bytes) = (platform::cpu_model(), platform::ram_bytes());
+    let (kernel, gpu) = (platform::kernel(), platform::gpu());
     let logical_cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -218,7 +133,7 @@ pub fn machine_info() -> MachineInfo {
     MachineInfo {
         cpu_model,
         logical_cores,
-        physical_cores: ingot_engine::physical_cores(),
+        physical_cores: ingot_core::physical_cores(),
         ram_bytes,
         gpu,
         os,

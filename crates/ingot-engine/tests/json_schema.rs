@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::*;
+use ingot_engine::{json_schema_grammar, json_schema_grammar_str};
 
 fn keyword_of(schema: serde_json::Value) -> Option<String> {
     json_schema_grammar(&schema)

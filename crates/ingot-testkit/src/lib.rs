@@ -1,7 +1,9 @@
-//! Locating (and on first use fetching) the SmolLM2-135M-Instruct Q4_1 test model. It has no
-//! dependency on ingot itself, so the server's real-model tests include this same file
-//! (`#[path]`) instead of keeping a second copy.
-#![allow(dead_code)]
+//! The real test model of every crate's suites: locating (and on first use fetching) the
+//! SmolLM2-135M-Instruct Q4_1 GGUF. It depends on nothing of ingot, so any crate's tests,
+//! down to the GGUF parser's, can use it as a dev-dependency.
+
+#[cfg(feature = "server")]
+pub mod server;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

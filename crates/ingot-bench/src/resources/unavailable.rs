@@ -1,0 +1,40 @@
+//! Platforms without readings yet: every figure is unavailable (`None` / `false`), which
+//! reports show as such, never as 0.
+
+use std::path::Path;
+
+/// (RSS, PSS) of a process: unavailable here.
+pub fn memory(_pid: u32) -> Option<(u64, Option<u64>)> {
+    None
+}
+
+/// CPU seconds of a process: unavailable here.
+pub fn cpu_seconds(_pid: u32) -> Option<f64> {
+    None
+}
+
+/// Dropping a file from the page cache: not done here (cold loads are then warm).
+pub fn drop_page_cache(_path: &Path) -> bool {
+    false
+}
+
+/// The load average: unavailable here.
+pub fn load_average() -> Option<f64> {
+    None
+}
+
+pub fn cpu_model() -> Option<String> {
+    None
+}
+
+pub fn ram_bytes() -> Option<u64> {
+    None
+}
+
+pub fn kernel() -> Option<String> {
+    None
+}
+
+pub fn gpu() -> Option<String> {
+    None
+}
