@@ -272,6 +272,7 @@ pub enum Stopped {
 /// Stops the service `status` describes: SIGTERM, then SIGKILL if it is still running after
 /// `grace`. [`ServiceStatus::is_alive`] checks the recorded start time too, so a pid reused
 /// by an unrelated process is never signalled. Errors: the SIGTERM could not be sent.
+#[cfg(unix)]
 pub fn stop(status: &ServiceStatus, grace: std::time::Duration) -> std::io::Result<Stopped> {
     let pid = match i32::try_from(status.pid) {
         Ok(p) if p > 0 && status.is_alive() => p,
