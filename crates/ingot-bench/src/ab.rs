@@ -256,7 +256,7 @@ pub fn run(
             true,
             Some(cb),
         ));
-        pb.finish_and_clear();
+        pb.finish();
         records.extend(recs);
     }
 
@@ -305,7 +305,7 @@ pub fn run(
                     false,
                     Some(cb),
                 ));
-                pb.finish_and_clear();
+                pb.finish();
                 let offset = crate::target::ms(epoch, t0);
                 let base_index = per_round[ti][si].iter().map(Vec::len).sum::<usize>() as u64;
                 for r in recs.iter_mut() {

@@ -33,6 +33,7 @@ pub mod judge;
 pub mod measure;
 pub mod mock;
 pub mod models_file;
+pub mod progress;
 pub mod prompt_sets;
 pub mod quality;
 pub mod record;

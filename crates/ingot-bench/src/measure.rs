@@ -51,7 +51,7 @@ pub fn measure_one(
         false,
         Some(cb),
     ));
-    pb.finish_and_clear();
+    pb.finish();
     if let Some(tok) = tokenizer {
         crate::target::recount_with_tokenizer(&mut recs, tok);
     }

@@ -1,11 +1,11 @@
 //! A whole benchmark run: models × scenarios, outputs written after every model, a failing
 //! model recorded as `failed` while the run goes on.
 
+use crate::progress::{BenchReporter, Phase, Silent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ingot_core::{Engine, LoadOptions, LoadedModel};
 
 use crate::exec::{run_scenario, Arrivals, OnRecord, Scenario, StopAt};
@@ -216,8 +216,10 @@ pub struct RunConfig {
     pub calibrate: bool,
     /// Measure cold and warm load (in-process).
     pub load_test: bool,
-    /// Draw progress bars and notes on stderr.
+    /// Whether progress and notes go to [`RunConfig::reporter`]; off, the run reports nothing.
     pub progress: bool,
+    /// Where progress and notes go (the CLI draws bars on stderr); `None`: nowhere.
+    pub reporter: Option<Arc<dyn crate::progress::BenchReporter>>,
     /// Judges the prompt set's `judge` checks (none: they are skipped).
     pub judge: Option<JudgeSpec>,
     /// The recommendation's question (`--select`, `--maximize`).
@@ -270,6 +272,7 @@ impl Default for RunConfig {
             calibrate: true,
             load_test: true,
             progress: false,
+            reporter: None,
             judge: None,
             select: SelectSpec::default(),
             connections: crate::conn::Connections::Pooled,
@@ -284,6 +287,14 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
+    /// The reporter progress goes to: [`RunConfig::reporter`] when `progress` is on.
+    pub fn reporter(&self) -> &dyn BenchReporter {
+        match &self.reporter {
+            Some(r) if self.progress => r.as_ref(),
+            _ => &Silent,
+        }
+    }
+
     /// The scenarios: one closed loop per concurrency, then one open loop per rate.
     pub fn scenarios(&self) -> Vec<Scenario> {
         if let Some(sw) = &self.sweep {
@@ -318,9 +329,7 @@ pub struct RunOutput {
 }
 
 pub(crate) fn note(cfg: &RunConfig, msg: &str) {
-    if cfg.progress {
-        eprintln!("{msg}");
-    }
+    cfg.reporter().note(msg);
 }
 
 /// Runs the benchmark. `engine` loads models for in-process runs (ignored with an endpoint).
@@ -487,7 +496,7 @@ pub fn run(
                 &JudgeMode::Judge(&judge),
                 &progress,
             ));
-            pb.finish_and_clear();
+            pb.finish();
             results.manifest.quality = quality_info(&cfg.prompts, Some(&judge), &cfg.prompt_source);
             let errors: usize = results
                 .models
@@ -511,21 +520,9 @@ pub fn run(
     Ok(RunOutput { results, records })
 }
 
-pub(crate) fn bar(cfg: &RunConfig, len: Option<u64>, msg: String) -> ProgressBar {
-    let pb = match len {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
-    };
-    if !cfg.progress {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    pb.set_style(
-        ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    pb
+/// A progress phase of this run (nothing is drawn when progress is off).
+pub(crate) fn bar(cfg: &RunConfig, len: Option<u64>, msg: String) -> Arc<dyn Phase> {
+    cfg.reporter().phase(&msg, len)
 }
 
 /// One request, measured: the first after a load.
@@ -724,7 +721,7 @@ fn bench_model(
             true,
             Some(cb),
         ));
-        pb.finish_and_clear();
+        pb.finish();
         records.extend(recs);
     }
 

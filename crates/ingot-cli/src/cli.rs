@@ -79,7 +79,7 @@ pub struct ServeArgs {
     #[arg(long, env = env::INGOT_HOST, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to bind; 0 picks a free port (printed at start)
-    #[arg(long, env = env::INGOT_PORT, default_value_t = 5273)]
+    #[arg(long, env = env::INGOT_PORT, default_value_t = ingot_server::DEFAULT_PORT)]
     pub port: u16,
     /// API key clients must send as `Authorization: Bearer KEY`
     #[arg(long, env = env::INGOT_API_KEY, hide_env_values = true)]

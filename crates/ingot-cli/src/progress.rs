@@ -1,5 +1,5 @@
-//! Download progress on the terminal. This is the only place that knows about indicatif; the
-//! bar draws to stderr and indicatif hides it when stderr is not a terminal.
+//! Download and benchmark progress on the terminal. This is the only place that knows about
+//! indicatif; the bars draw to stderr and indicatif hides them when stderr is not a terminal.
 
 use std::time::Duration;
 
@@ -59,5 +59,46 @@ impl ingot_fetch::Reporter for BarReporter {
 
     fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// `ingot bench`'s progress: one bar per phase (warm-up, scenario, judging) and notes on
+/// stderr, printed above a bar that is drawing.
+#[derive(Debug, Default)]
+pub(crate) struct BenchBars;
+
+impl ingot_bench::progress::BenchReporter for BenchBars {
+    fn phase(
+        &self,
+        label: &str,
+        len: Option<u64>,
+    ) -> std::sync::Arc<dyn ingot_bench::progress::Phase> {
+        let bar = match len {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.to_string());
+        std::sync::Arc::new(BenchPhase(bar))
+    }
+
+    fn note(&self, message: &str) {
+        eprintln!("{message}");
+    }
+}
+
+struct BenchPhase(ProgressBar);
+
+impl ingot_bench::progress::Phase for BenchPhase {
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-/// Everything `ingot serve` can tune. `Default` gives a loopback server on port 8080.
+/// The port `ingot serve` binds to by default (Foundry Local-style `127.0.0.1:5273/v1`).
+pub const DEFAULT_PORT: u16 = 5273;
+
+/// Everything `ingot serve` can tune. `Default` gives a loopback server on ingot's port,
+/// [`DEFAULT_PORT`] (5273).
 ///
 /// Limits that protect the server from its clients: `body_limit` (413), `header_read_timeout`
 /// (connection closed), `body_read_timeout` (408), and a `max_tokens` cap per request: the
@@ -93,7 +97,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             host: "127.0.0.1".to_string(),
-            port: 8080,
+            port: DEFAULT_PORT,
             api_key: None,
             parallel: 4,
             max_queue: 64,

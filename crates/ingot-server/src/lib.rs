@@ -155,7 +155,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{ServeError, ServerConfig, DEFAULT_MAX_CONNECTIONS, MAX_TTL_SECS};
+pub use config::{ServeError, ServerConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, MAX_TTL_SECS};
 pub use metrics::Metrics;
 pub use ollama::OLLAMA_API_VERSION;
 pub use provider::{

@@ -494,6 +494,7 @@ pub(crate) fn build_config(
         calibrate: !a.no_calibrate && file.calibrate.unwrap_or(true),
         load_test: !a.no_load_test && file.load_test.unwrap_or(true),
         progress: !a.quiet && !a.json,
+        reporter: Some(std::sync::Arc::new(crate::progress::BenchBars)),
         connections,
         interleave,
         sweep,
