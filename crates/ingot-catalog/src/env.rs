@@ -38,6 +38,10 @@ pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
 pub const INGOT_CORS_ORIGIN: &str = "INGOT_CORS_ORIGIN";
 /// API key sent to `ingot bench --judge-endpoint` (`--judge-api-key`).
 pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
+/// Internal: `ingot service start` hands its child `ingot serve` every serve option at once,
+/// as JSON, through this variable (not argv, which any local user can read, and not one flag
+/// per option, which a new option could miss).
+pub const INGOT_SERVE_OPTIONS: &str = "INGOT_SERVE_OPTIONS";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
 pub const INGOT_LOG: &str = "INGOT_LOG";
 

@@ -29,6 +29,7 @@ mod alias;
 pub mod env;
 mod location;
 mod model;
+mod register;
 pub mod trust;
 mod user;
 
@@ -43,6 +44,9 @@ pub use location::{join_catalog_list, split_catalog_list, CatalogLocation};
 pub use model::{
     is_env_var_name, is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Remote,
     Source,
+};
+pub use register::{
+    capabilities_for, parse_capabilities, quantization_in_name, NewModel, RegisterError,
 };
 pub use trust::{trusted_urls, Refusal, UntrustedField};
 pub use user::UserCatalog;

@@ -73,7 +73,9 @@ pub enum SetupCmd {
     },
 }
 
-#[derive(Debug, Args, Clone)]
+/// `ingot serve`'s options. `service start` passes them to its child whole, serialized
+/// ([`ingot_catalog::env::INGOT_SERVE_OPTIONS`]), so every option reaches the service.
+#[derive(Debug, Args, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ServeArgs {
     /// Address to bind; anything but loopback requires --api-key
     #[arg(long, env = env::INGOT_HOST, default_value = "127.0.0.1")]
@@ -131,6 +133,10 @@ pub struct ServeArgs {
     /// Write a status file (pid, url, started) once listening (used by `service start`)
     #[arg(long, hide = true)]
     pub status_file: Option<PathBuf>,
+    /// Take every option from $INGOT_SERVE_OPTIONS instead (used by `service start`)
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub options_from_env: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -114,6 +114,8 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
         "2",
         "--ctx-size",
         "2048",
+        "--max-tokens-cap",
+        "64",
     ]));
     let first = out.lines().next().unwrap_or_default();
     assert!(first.contains("started"), "{out}");
@@ -198,6 +200,19 @@ fn issue4_service_start_status_load_ps_chat_unload_stop() {
     });
     let answer = v["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(answer.contains("Paris"), "{v}");
+    // Every serve option reaches the service (they travel as one serialized type): the
+    // --max-tokens-cap given to `service start` refuses a larger max_tokens.
+    let status = runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/chat/completions"))
+            .json(&json!({"model": "smollm2-135m", "max_tokens": 65,
+                          "messages": [{"role": "user", "content": "Hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 400);
     assert!(
         v["usage"]["completion_tokens"].as_u64().unwrap() >= 1,
         "{v}"

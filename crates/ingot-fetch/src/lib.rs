@@ -25,6 +25,7 @@
 
 mod copy;
 mod error;
+mod hash;
 mod http;
 mod pip;
 mod redact;
@@ -38,6 +39,7 @@ use ingot_cache::{CacheError, CachedEntry, DownloadLock, PartialKey, Store};
 use ingot_catalog::{env, ModelEntry, Source};
 
 pub use error::{FetchError, SourceFailure};
+pub use hash::sha256_file;
 pub use redact::redact_url;
 pub use report::{NoopReporter, Reporter};
 

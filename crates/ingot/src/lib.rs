@@ -13,6 +13,8 @@
 //!   ```
 //!
 //!   `examples/sdk_chat.rs` chats through it with `async-openai`.
+//! - [`models`] — adding models to the user catalog and removing them (what `ingot model
+//!   add|rm` do; also [`Manager::add_model`] / [`Manager::remove_model`]).
 //! - [`CatalogModels`] — the server's model provider over the catalog and the cache (what
 //!   `ingot serve` runs), including remote adapters, which the server proxies.
 //! - [`service`] — the status file through which clients find the detached service.
@@ -26,6 +28,7 @@
 
 pub mod compat;
 mod manager;
+pub mod models;
 mod provider;
 pub mod service;
 

@@ -89,6 +89,54 @@ pub enum Error {
     /// The service status file is unreadable.
     #[error(transparent)]
     StatusFile(#[from] StatusFileError),
+    /// A new model's entry cannot be built (see [`crate::models::add_model`]).
+    #[error(transparent)]
+    Register(#[from] ingot_catalog::RegisterError),
+    /// A file given to [`crate::models::add_model`] cannot be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file given to [`crate::models::add_model`] is not a loadable GGUF model.
+    #[error("{}", message)]
+    InvalidModel {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the file.
+        message: String,
+    },
+    /// A chat template file cannot be read.
+    #[error("cannot read chat template {}", path.display())]
+    ReadChatTemplate {
+        /// The template file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A chat template given to [`crate::models::add_model`] is unusable.
+    #[error("chat template {} {problem}", path.display())]
+    ChatTemplate {
+        /// The template file.
+        path: PathBuf,
+        /// `is empty`, `does not compile: ...`.
+        problem: String,
+    },
+    /// [`crate::models::remove_model`] was asked to remove a model that is neither a user
+    /// entry nor downloaded.
+    #[error("model '{alias}' is defined in the {origin} and cannot be removed from the catalog (only entries added with `ingot model add` can be); it is not in the cache ({}) either", cache.display())]
+    NotRemovable {
+        /// The alias.
+        alias: String,
+        /// Where its entry comes from (`built-in catalog`, `catalog /path`).
+        origin: String,
+        /// The cache folder.
+        cache: PathBuf,
+    },
 }
 
 // Boxed: these errors are large, and every SDK call returns a `Result`.
@@ -296,6 +344,19 @@ fn default_engine() -> Result<Arc<dyn ingot_core::Engine>> {
     ))
 }
 
+/// The merged catalog of `home` (built-in, user, `INGOT_CATALOG`), its conflicts and
+/// refusals logged as warnings.
+pub(crate) fn load_catalog(home: &Path) -> Result<Catalog> {
+    let (catalog, conflicts) = Catalog::load_with_env(home)?;
+    for c in conflicts {
+        tracing::warn!("{c}");
+    }
+    for r in catalog.refused() {
+        tracing::warn!("{r}");
+    }
+    Ok(catalog)
+}
+
 /// How the manager reaches its service.
 enum Service {
     /// A detached service, found through its status file or started with the `ingot`
@@ -398,14 +459,32 @@ impl Manager {
     /// Every model of the catalog (built-in, user catalog, `INGOT_CATALOG`), re-read on each
     /// call so that models added meanwhile (`ingot model add`) show up.
     pub fn list_catalog(&self) -> Result<Vec<ModelEntry>> {
-        let (catalog, conflicts) = Catalog::load_with_env(&self.home)?;
-        for c in conflicts {
-            tracing::warn!("{c}");
-        }
-        for r in catalog.refused() {
-            tracing::warn!("{r}");
-        }
-        Ok(catalog.entries().to_vec())
+        Ok(load_catalog(&self.home)?.entries().to_vec())
+    }
+
+    /// Adds a model to the user catalog, as `ingot model add` does: a GGUF file (read,
+    /// hashed, optionally copied into the cache), a file to download later, or a remote
+    /// adapter. On any error nothing is registered. See [`crate::models::add_model`].
+    pub fn add_model(
+        &self,
+        model: &crate::models::NewModel,
+        source: &crate::models::NewModelSource,
+    ) -> Result<crate::models::Added> {
+        let catalog = load_catalog(&self.home)?;
+        crate::models::add_model(
+            &self.home,
+            &catalog,
+            model,
+            source,
+            &ingot_fetch::NoopReporter,
+        )
+    }
+
+    /// Removes a model, as `ingot model rm` does: a user entry with its cached copy, or the
+    /// download of a catalog model. See [`crate::models::remove_model`].
+    pub fn remove_model(&self, alias: &str) -> Result<crate::models::Removed> {
+        let catalog = load_catalog(&self.home)?;
+        crate::models::remove_model(&self.home, &catalog, alias)
     }
 
     /// The models in the cache (downloaded and verified).

@@ -69,6 +69,15 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
 }
 
 pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
+    let args = if args.options_from_env {
+        let var = ingot_catalog::env::INGOT_SERVE_OPTIONS;
+        let json =
+            std::env::var(var).with_context(|| format!("--options-from-env: ${var} is not set"))?;
+        serde_json::from_str(&json)
+            .with_context(|| format!("--options-from-env: ${var} is not valid"))?
+    } else {
+        args
+    };
     let config = server_config(&args);
     raise_fd_limit(config.max_connections);
     let provider = Arc::new(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?);
@@ -177,58 +186,20 @@ pub(crate) fn start_detached(ctx: &Context, args: &ServeArgs) -> Result<ServiceS
         .with_context(|| format!("cannot open {}", log_path(ctx).display()))?;
     let exe = std::env::current_exe().context("cannot find the ingot executable")?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--home").arg(&ctx.home).arg("serve");
-    cmd.args(["--host", &args.host, "--port", &args.port.to_string()]);
-    cmd.args([
-        "--parallel",
-        &args.parallel.to_string(),
-        "--max-queue",
-        &args.max_queue.to_string(),
-    ]);
-    cmd.args([
-        "--max-loaded-models",
-        &args.max_loaded_models.to_string(),
-        "--ttl",
-        &args.ttl.to_string(),
-    ]);
-    cmd.args([
-        "--body-limit",
-        &args.body_limit.to_string(),
-        "--gpu-layers",
-        &args.gpu_layers.to_string(),
-    ]);
-    if args.no_prefix_cache {
-        cmd.arg("--no-prefix-cache");
-    }
-    if let Some(t) = args.threads {
-        cmd.args(["--threads", &t.to_string()]);
-    }
-    if let Some(c) = args.ctx_size {
-        cmd.args(["--ctx-size", &c.to_string()]);
-    }
-    if let Some(c) = args.max_tokens_cap {
-        cmd.args(["--max-tokens-cap", &c.to_string()]);
-    }
-    if let Some(m) = args.max_memory {
-        cmd.args(["--max-memory", &m.to_string()]);
-    }
-    cmd.args(["--max-connections", &args.max_connections.to_string()]);
-    // Through the environment like the key, so that an INGOT_CORS_ORIGIN inherited by the
-    // child cannot add origins the user did not pass.
-    if args.cors_origins.is_empty() {
-        cmd.env_remove(ingot_catalog::env::INGOT_CORS_ORIGIN);
-    } else {
-        cmd.env(
-            ingot_catalog::env::INGOT_CORS_ORIGIN,
-            args.cors_origins.join(","),
-        );
-    }
-    cmd.arg("--status-file").arg(&status);
-    // The key goes through the environment, not argv, which any local user can read in ps.
-    match &args.api_key {
-        Some(k) => cmd.env(ingot_catalog::env::INGOT_API_KEY, k),
-        None => cmd.env_remove(ingot_catalog::env::INGOT_API_KEY),
+    cmd.arg("--home")
+        .arg(&ctx.home)
+        .args(["serve", "--options-from-env"]);
+    // Every option at once, as the parsed type: nothing is rebuilt flag by flag. Through the
+    // environment, like the key it may hold (argv is readable by any local user in ps).
+    let options = ServeArgs {
+        status_file: Some(status.clone()),
+        options_from_env: false,
+        ..args.clone()
     };
+    cmd.env(
+        ingot_catalog::env::INGOT_SERVE_OPTIONS,
+        serde_json::to_string(&options).context("cannot pass the serve options")?,
+    );
     cmd.stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
