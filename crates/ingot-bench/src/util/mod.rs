@@ -1,0 +1,4 @@
+//! Helpers that know nothing of benchmarks.
+pub mod numbers;
+pub mod redact;
+pub mod text;
