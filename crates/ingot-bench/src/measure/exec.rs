@@ -124,20 +124,7 @@ pub fn arrival_schedule(rate: f64, arrivals: Arrivals, stop: StopAt, seed: u64) 
     out
 }
 
-/// The runtime every benchmark client runs on (bench runs and `bench calibrate` alike, so the
-/// calibration measures the harness that produces the numbers).
-///
-/// It is single-threaded on purpose. With a multi-threaded runtime, hyper's connection task
-/// and the request's task sit on different workers, so a response byte reached the
-/// timestamp only after a cross-thread wake-up (and the request left only after another):
-/// about 0.1 ms each on a 2-core VM, which was most of the harness's TTFT error (0.22-0.41 ms
-/// p50 at concurrency 1, against 0.11 ms single-threaded). One thread also leaves the other
-/// cores to the server under test, and it still streams about 15,000 requests/s.
-pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-}
+pub use crate::util::http::client_runtime;
 
 /// Runs one scenario against `target`. Returns every record, in index order; `warmup` marks
 /// them all as warm-up. Must run inside a tokio runtime.

@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod exec;
 pub mod mock;
+pub mod openai;
 pub mod record;
 pub mod resources;
 pub mod response;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use ingot_core::{Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
 
+use crate::measure::openai::Endpoint;
 use crate::measure::record::{CountSource, RequestRecord};
 use crate::spec::workload::{GenParams, Mode, PromptSpec};
 
@@ -56,13 +57,9 @@ pub struct HttpTarget {
     /// A client without a pool, for the one retry of a request caught by the keep-alive
     /// race (see [`crate::measure::conn`]).
     fresh: reqwest::Client,
-    /// Base URL ending in `/v1`, without the query.
-    base: String,
-    /// The endpoint's query string (`?key=...` for proxies that authenticate that way), kept
-    /// on every request.
-    query: Option<String>,
+    /// Where requests go (base URL, query, key).
+    endpoint: Endpoint,
     model: String,
-    api_key: Option<String>,
     mode: Mode,
     gen: GenParams,
     /// Cleared once the server rejects `stream_options` (400); later requests omit it.
@@ -70,11 +67,10 @@ pub struct HttpTarget {
 }
 
 fn http_client(pooled: bool) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::util::http::client_builder()
         .tcp_nodelay(true)
         // 0 idle connections per host disables hyper-util's pool: every request connects.
         .pool_max_idle_per_host(if pooled { 1024 } else { 0 })
-        .connect_timeout(Duration::from_secs(10))
         .connector_layer(crate::measure::conn::Tracker)
         .build()
 }
@@ -89,14 +85,11 @@ impl HttpTarget {
         mode: Mode,
         gen: GenParams,
     ) -> anyhow::Result<Self> {
-        let (base, query) = split_query(endpoint);
         Ok(Self {
             client: http_client(true)?,
             fresh: http_client(false)?,
-            base: normalize_base(base),
-            query: query.map(str::to_string),
+            endpoint: Endpoint::new(endpoint, api_key),
             model: model.to_string(),
-            api_key,
             mode,
             gen,
             send_usage_option: AtomicBool::new(true),
@@ -137,10 +130,7 @@ impl HttpTarget {
             Mode::Chat => "chat/completions",
             Mode::Completion => "completions",
         };
-        match &self.query {
-            Some(q) => format!("{}/{path}?{q}", self.base),
-            None => format!("{}/{path}", self.base),
-        }
+        self.endpoint.url(path)
     }
 
     async fn run(&self, job: &Job, t0: Instant, r: &mut RequestRecord) {
@@ -149,12 +139,10 @@ impl HttpTarget {
             // The retry of a request caught by the keep-alive race goes out on a new
             // connection, never on another idle one from the pool.
             let client = if r.retried { &self.fresh } else { &self.client };
-            let mut req = client
-                .post(self.url())
+            let req = self
+                .endpoint
+                .post(client, &self.url())
                 .json(&self.body(&job.prompt, with_usage));
-            if let Some(k) = &self.api_key {
-                req = req.bearer_auth(k);
-            }
             // The send starts now: the request is built, nothing is on the wire yet.
             r.send_ms = ms(t0, Instant::now());
             let attempt = Arc::new(crate::measure::conn::AttemptConn::default());
@@ -232,23 +220,6 @@ impl Target for HttpTarget {
             }
             r
         })
-    }
-}
-
-/// `http://h/v1?key=x` → (`http://h/v1`, `key=x`).
-fn split_query(endpoint: &str) -> (&str, Option<&str>) {
-    match endpoint.split_once('?') {
-        Some((b, q)) => (b, Some(q).filter(|q| !q.is_empty())),
-        None => (endpoint, None),
-    }
-}
-
-fn normalize_base(endpoint: &str) -> String {
-    let e = endpoint.trim_end_matches('/');
-    if e.ends_with("/v1") {
-        e.to_string()
-    } else {
-        format!("{e}/v1")
     }
 }
 
@@ -362,6 +333,7 @@ impl Target for InProcessTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::openai::{normalize_base, split_query};
 
     fn rec() -> RequestRecord {
         RequestRecord::start("m", "s", 0, 0, "p", false, 0.0, 0.0)

@@ -398,7 +398,7 @@ pub fn run(
     ));
     results.manifest.finished = Some(now_rfc3339());
     results.selection = Some(crate::analyze::select::select(&results, &cfg.select));
-    if let Err(e) = crate::report::write::write_all(&cfg.out_dir, &results, &records) {
+    if let Err(e) = crate::report::files::write_all(&cfg.out_dir, &results, &records) {
         note(cfg, &format!("warning: cannot write the reports: {e:#}"));
     }
     Ok(RunOutput { results, records })

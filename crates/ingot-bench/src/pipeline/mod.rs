@@ -3,6 +3,7 @@ pub mod ab;
 pub mod calibrate;
 pub mod config;
 pub mod measure;
+pub mod model;
 pub mod progress;
 pub mod run;
 pub mod rundir;

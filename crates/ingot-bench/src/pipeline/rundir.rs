@@ -111,7 +111,7 @@ impl RunDir {
         };
         let spec = spec.unwrap_or_else(|| stored_spec(&self.results));
         self.results.selection = Some(select(&self.results, &spec));
-        crate::report::write::write_all(&self.dir, &self.results, &self.records)?;
+        crate::report::files::write_all(&self.dir, &self.results, &self.records)?;
         Ok(merged)
     }
 
@@ -138,10 +138,7 @@ impl RunDir {
             "none of the new prompt ids ({}) is in this run",
             unknown.join(", ")
         );
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
+        let rt = crate::util::http::worker_runtime(2)?;
         let mode = match judge {
             Some(j) => JudgeMode::Judge(j),
             None => JudgeMode::Reuse("no judge configured (--judge or --judge-endpoint)"),

@@ -10,20 +10,9 @@ use crate::results::*;
 use crate::score::scoring::quality_info;
 use crate::spec::workload::prompt_set_hash;
 
+/// The source's git sha, read at build time (`build.rs`; `INGOT_GIT_SHA` overrides it).
 fn git_sha() -> Option<String> {
-    if let Some(s) = option_env!("INGOT_GIT_SHA") {
-        return Some(s.to_string());
-    }
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| s.len() == 40)
+    option_env!("INGOT_BENCH_GIT_SHA").map(str::to_string)
 }
 
 fn quick_calibration(cfg: &RunConfig) -> Option<Calibration> {

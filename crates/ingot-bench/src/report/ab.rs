@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
-use crate::report::write::num;
 use crate::results::comparison::{Comparison, Ratio, Verdict};
 use crate::results::Results;
+use crate::util::text::num;
 
 /// Said wherever TTFT would be shown, when requests were not streamed.
 pub const NO_STREAM_NOTE: &str = "TTFT, ITL and decode tok/s are unavailable: requests were not streamed (--no-stream), so only end-to-end latency was measured.";

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::measure::record::RequestRecord;
-use crate::report::write::num;
+use crate::report::exporter::Exporter;
 use crate::results::{Results, Status};
+use crate::util::text::num;
 
 use crate::report::charts::{
     box_chart, cdf_chart, quality_chart as quality_svg, throughput_chart, tok_s_chart,
@@ -81,7 +82,7 @@ fn quality_html(o: &mut String, results: &Results) {
             "<tr><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td></tr>",
             esc(&m.alias),
             if flagged { " class=\"failed\"" } else { "" },
-            esc(&crate::report::write::license_cell(m)),
+            esc(&crate::report::common::license_cell(m)),
             num(q.score_5, 2),
             q.score_5_ci
                 .map(|[a, b]| format!("{a:.2}–{b:.2}"))
@@ -128,7 +129,7 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
         esc(results.manifest.machine.cpu_model.as_deref().unwrap_or("unknown CPU")),
         results.manifest.machine.logical_cores
     );
-    let hl = crate::report::write::highlights(results);
+    let hl = crate::report::common::highlights(results);
     if !hl.is_empty() {
         o.push_str("<h2>Highlights</h2><ul>");
         for h in hl {
@@ -199,7 +200,39 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
         let _ = writeln!(o, "<figure>{chart}</figure>");
     }
     o.push_str("</div>\n<h2>Full report</h2><pre>");
-    o.push_str(&esc(&crate::report::write::markdown(results)));
+    o.push_str(&esc(&crate::report::markdown::markdown(results)));
     o.push_str("</pre></body></html>\n");
     o
+}
+
+/// The quality-against-p95 chart, linked from report.md (report.html carries it inline); none
+/// when no model has both figures.
+pub struct QualityChartExporter;
+
+impl Exporter for QualityChartExporter {
+    fn file_name(&self) -> Option<&'static str> {
+        Some(crate::report::exporter::QUALITY_CHART)
+    }
+    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+        let chart = std::panic::catch_unwind(|| quality_chart(results)).unwrap_or(None);
+        Ok(chart.map(String::into_bytes))
+    }
+}
+
+/// `report.html`; a page that says so when drawing it failed.
+pub struct HtmlExporter;
+
+impl Exporter for HtmlExporter {
+    fn file_name(&self) -> Option<&'static str> {
+        Some("report.html")
+    }
+    fn render(
+        &self,
+        results: &Results,
+        records: &[RequestRecord],
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let html = std::panic::catch_unwind(|| html(results, records))
+            .unwrap_or_else(|_| "<!doctype html><p>report.html could not be drawn</p>".into());
+        Ok(Some(html.into_bytes()))
+    }
 }

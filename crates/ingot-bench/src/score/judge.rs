@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use ingot_core::{ChatMessage, Event, GenerateRequest, LoadedModel, Prompt, SamplingParams};
 use serde_json::{json, Value};
 
+use crate::measure::openai::Endpoint;
 use crate::score::quality::{JudgeSample, JudgeVerdict};
 use crate::spec::workload::{Message, PromptSpec};
 
@@ -290,29 +291,19 @@ pub fn verdict(judge: String, samples: Vec<JudgeSample>) -> JudgeVerdict {
 /// An OpenAI-compatible `/v1/chat/completions` endpoint (not streamed).
 pub struct HttpJudge {
     client: reqwest::Client,
-    base: String,
+    endpoint: Endpoint,
     model: String,
-    api_key: Option<String>,
     /// Cleared when the server rejects `response_format` (HTTP 400); later calls omit it.
     json_mode: AtomicBool,
 }
 
 impl HttpJudge {
     pub fn new(endpoint: &str, model: &str, api_key: Option<String>) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
-        let e = endpoint.trim_end_matches('/');
-        let base = if e.ends_with("/v1") {
-            e.to_string()
-        } else {
-            format!("{e}/v1")
-        };
+        let client = crate::util::http::client_builder().build()?;
         Ok(Self {
             client,
-            base,
+            endpoint: Endpoint::whole(endpoint, api_key),
             model: model.to_string(),
-            api_key,
             json_mode: AtomicBool::new(true),
         })
     }
@@ -331,13 +322,10 @@ impl HttpJudge {
             if json_mode {
                 body["response_format"] = json!({"type": "json_object"});
             }
-            let mut req = self
-                .client
-                .post(format!("{}/chat/completions", self.base))
+            let req = self
+                .endpoint
+                .post(&self.client, &self.endpoint.url("chat/completions"))
                 .json(&body);
-            if let Some(k) = &self.api_key {
-                req = req.bearer_auth(k);
-            }
             let resp = req.send().await.map_err(|e| {
                 crate::util::redact::redact_urls_in(&format!("judge request failed: {e}"))
             })?;
@@ -378,7 +366,7 @@ impl JudgeBackend for HttpJudge {
         format!(
             "{} at {}",
             self.model,
-            crate::util::redact::redact_url(&self.base)
+            crate::util::redact::redact_url(self.endpoint.base())
         )
     }
     fn complete(

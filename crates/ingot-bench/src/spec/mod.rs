@@ -4,4 +4,5 @@ pub mod dataset;
 pub mod model;
 pub mod models_file;
 pub mod sets;
+pub mod words;
 pub mod workload;
