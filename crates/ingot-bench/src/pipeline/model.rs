@@ -118,30 +118,7 @@ impl ModelBench<'_> {
                 )
             }
             (TargetSpec::Endpoint { url, api_key, .. }, _) => {
-                mr.mode = self.spec.mode.unwrap_or(Mode::Chat);
-                let mut tokenizer = None;
-                if let Some(local) = self.ctx.resolver.lookup(&self.spec.alias) {
-                    tokenizer = self.ctx.engine.load_tokenizer(&local.path).ok();
-                    mr.file = Some(ModelFile {
-                        path: local.path.display().to_string(),
-                        sha256: local.sha256,
-                        size_bytes: local.size_bytes,
-                        quantization: local.quantization,
-                        parameters: local.parameters,
-                    });
-                }
-                let t = HttpTarget::new(
-                    url,
-                    &self.spec.alias,
-                    api_key.clone(),
-                    mr.mode,
-                    cfg.gen.clone(),
-                )?;
-                Ok(Prepared {
-                    target: Arc::new(t.with_connections(cfg.connections)),
-                    _model: None,
-                    tokenizer,
-                })
+                self.endpoint_target(url, api_key.clone(), mr)
             }
             (TargetSpec::InProcess, Some(r)) => {
                 mr.mode = self.spec.mode.unwrap_or(Mode::Chat);
@@ -165,6 +142,35 @@ impl ModelBench<'_> {
             }
             (TargetSpec::InProcess, None) => self.load_in_process(mr, records, manifest),
         }
+    }
+
+    /// The server given with `--endpoint`; the model's local GGUF, when cached, gives its file
+    /// facts and a tokenizer.
+    fn endpoint_target(
+        &self,
+        url: &str,
+        api_key: Option<String>,
+        mr: &mut ModelResult,
+    ) -> anyhow::Result<Prepared> {
+        let cfg = self.ctx.cfg;
+        mr.mode = self.spec.mode.unwrap_or(Mode::Chat);
+        let mut tokenizer = None;
+        if let Some(local) = self.ctx.resolver.lookup(&self.spec.alias) {
+            tokenizer = self.ctx.engine.load_tokenizer(&local.path).ok();
+            mr.file = Some(ModelFile {
+                path: local.path.display().to_string(),
+                sha256: local.sha256,
+                size_bytes: local.size_bytes,
+                quantization: local.quantization,
+                parameters: local.parameters,
+            });
+        }
+        let t = HttpTarget::new(url, &self.spec.alias, api_key, mr.mode, cfg.gen.clone())?;
+        Ok(Prepared {
+            target: Arc::new(t.with_connections(cfg.connections)),
+            _model: None,
+            tokenizer,
+        })
     }
 
     /// Loads the model (twice with `--load-test`: cold, then warm) and measures the first
