@@ -1,54 +1,45 @@
 //! ingot-bench: the benchmark harness behind `ingot bench`.
 //!
-//! - [`record`]: the raw per-request record; every metric is computed from these.
-//! - [`stats`]: summary statistics (one documented percentile method), bootstrap CIs, goodput,
-//!   MAD outliers.
-//! - [`target`]: where requests go: an OpenAI-compatible endpoint (own SSE parser) or an
-//!   in-process model.
-//! - [`exec`]: closed-loop and open-loop executors.
-//! - [`workload`]: prompts (built-in sets, prompts.json/models.json formats).
-//! - [`quality`]: checks on the answers, case scores and model quality; [`judge`]: the LLM
-//!   judge; [`score`]: scoring a run; [`annotate`]: human scores; [`select`]: the recommended
-//!   model and the Pareto front; [`rundir`]: annotate/report/rescore on a finished run.
-//! - [`conn`]: truthful connections (the keep-alive race is retried, never counted as a
-//!   failure); [`redact`]: no credentials in anything written.
-//! - [`ab`]: A/B comparison in interleaved rounds ([`ab_compare`]: ratios, CIs, verdicts);
-//!   [`sweep`]: sync → throughput → rates, the saturation point; [`dataset`]: synthetic,
-//!   ShareGPT and JSONL workloads; [`models_file`]: models.json with capabilities and sizes;
-//!   [`cost`]: cost per 1M tokens; [`samples`]: outputs side by side; [`charts`]: the
-//!   report's charts.
-pub mod ab;
-pub mod ab_compare;
-pub mod ab_report;
-pub mod annotate;
-pub mod calibrate;
-pub mod charts;
-pub mod compare;
-pub mod conn;
-pub mod cost;
-pub mod dataset;
-pub mod exec;
-pub mod html;
-pub mod judge;
+//! The crate is layered; data flows one way and a module never uses a higher layer
+//! (`scripts/module-cycles.py` checks it):
+//!
+//! 1. [`util`]: helpers that know nothing of benchmarks (credential redaction, number
+//!    statistics, text escaping, HTTP client and runtime builders).
+//! 2. [`spec`]: what is asked: prompts and built-in sets, checks, datasets, models.json,
+//!    scenarios, SLOs.
+//! 3. [`measure`]: what happened: the raw per-request record (every metric is computed from
+//!    these), the targets (an OpenAI-compatible endpoint with its own SSE parser, or an
+//!    in-process model), truthful connections, the executors, resources, the mock server.
+//! 4. [`results`]: the results.json schema types.
+//! 5. [`score`]: checks on the answers, the LLM judge, scoring a run, human annotations.
+//! 6. [`analyze`]: statistics, the metric registry, the recommended model and the Pareto
+//!    front, comparisons, A/B statistics, sweeps, cost.
+//! 7. [`report`]: the files and the terminal table, one exporter per format.
+//! 8. [`pipeline`]: a whole run, its setup and calibration, A/B rounds, and the run folder
+//!    (annotate/report/rescore on a finished run).
+//!
+//! The flat paths of earlier versions (`ingot_bench::workload`, `ingot_bench::run`, ...) are
+//! re-exported below.
+pub mod analyze;
 pub mod measure;
-pub mod mock;
-pub mod models_file;
-pub mod progress;
-pub mod prompt_sets;
-pub mod quality;
-pub mod record;
-pub mod redact;
+pub mod pipeline;
 pub mod report;
-pub mod resources;
-pub mod response;
 pub mod results;
-pub mod run;
-pub mod rundir;
-pub mod samples;
 pub mod score;
-pub mod select;
-pub mod setup;
-pub mod stats;
-pub mod sweep;
-pub mod target;
-pub mod workload;
+pub mod spec;
+pub mod util;
+
+pub use analyze::{ab_compare, compare, cost, select, stats, sweep};
+pub use measure::{conn, exec, mock, record, resources, response, target};
+pub use pipeline::{ab, calibrate, progress, run, rundir, setup};
+pub use report::{ab as ab_report, charts, html, samples};
+pub use score::{annotate, judge, quality};
+pub use spec::{dataset, models_file, sets as prompt_sets};
+
+/// Prompts: [`spec::workload`] and the built-in sets of [`spec::sets`] (the path of earlier
+/// versions).
+pub mod workload {
+    pub use crate::spec::sets::{builtin_prompts, builtin_set, BUILTIN_SETS};
+    pub use crate::spec::workload::*;
+}
+pub use util::redact;

@@ -1,0 +1,8 @@
+//! Figures from the records and results: statistics, the metric registry, selection,
+//! comparisons, sweeps and cost.
+pub mod ab_compare;
+pub mod compare;
+pub mod cost;
+pub mod select;
+pub mod stats;
+pub mod sweep;

@@ -1,0 +1,77 @@
+//! What the two OpenAI-compatible clients share: the benchmarked server
+//! ([`HttpTarget`](crate::measure::target::HttpTarget)) and the judge's endpoint
+//! ([`HttpJudge`](crate::score::judge::HttpJudge)): the base URL, its query, the key, and the
+//! authenticated POST. Their clients come from [`crate::util::http::client_builder`].
+
+/// An OpenAI-compatible server's address.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL ending in `/v1`, without the query.
+    base: String,
+    /// The endpoint's query string (`?key=...` for proxies that authenticate that way), kept
+    /// on every request.
+    query: Option<String>,
+    api_key: Option<String>,
+}
+
+impl Endpoint {
+    /// `endpoint` with or without the trailing `/v1`; a query string is kept apart and sent
+    /// with every request.
+    pub fn new(endpoint: &str, api_key: Option<String>) -> Self {
+        let (base, query) = split_query(endpoint);
+        Self {
+            base: normalize_base(base),
+            query: query.map(str::to_string),
+            api_key,
+        }
+    }
+
+    /// `endpoint` with or without the trailing `/v1`, taken whole: the judge's form, which has
+    /// never split a query off.
+    pub fn whole(endpoint: &str, api_key: Option<String>) -> Self {
+        Self {
+            base: normalize_base(endpoint),
+            query: None,
+            api_key,
+        }
+    }
+
+    /// The base URL (ending in `/v1`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `base/path`, with the endpoint's query.
+    pub fn url(&self, path: &str) -> String {
+        match &self.query {
+            Some(q) => format!("{}/{path}?{q}", self.base),
+            None => format!("{}/{path}", self.base),
+        }
+    }
+
+    /// A POST to `url` on `client`, with the key as a bearer token.
+    pub fn post(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        let req = client.post(url);
+        match &self.api_key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        }
+    }
+}
+
+/// `http://h/v1?key=x` → (`http://h/v1`, `key=x`).
+pub(crate) fn split_query(endpoint: &str) -> (&str, Option<&str>) {
+    match endpoint.split_once('?') {
+        Some((b, q)) => (b, Some(q).filter(|q| !q.is_empty())),
+        None => (endpoint, None),
+    }
+}
+
+pub(crate) fn normalize_base(endpoint: &str) -> String {
+    let e = endpoint.trim_end_matches('/');
+    if e.ends_with("/v1") {
+        e.to_string()
+    } else {
+        format!("{e}/v1")
+    }
+}

@@ -1,0 +1,10 @@
+//! A whole run: setup, calibration, measurement, A/B rounds, and the run folder.
+pub mod ab;
+pub mod calibrate;
+pub mod config;
+pub mod measure;
+pub mod model;
+pub mod progress;
+pub mod run;
+pub mod rundir;
+pub mod setup;

@@ -1,0 +1,73 @@
+//! Writing the run folder: `results.json`, `requests.jsonl`, `results.csv`, the quality chart,
+//! `report.md` and `report.html`, one [`Exporter`] each.
+
+use std::path::Path;
+
+use crate::measure::record::RequestRecord;
+use crate::report::csv::CsvExporter;
+use crate::report::exporter::Exporter;
+pub use crate::report::exporter::QUALITY_CHART;
+use crate::report::html::{HtmlExporter, QualityChartExporter};
+use crate::report::markdown::MarkdownExporter;
+use crate::results::Results;
+
+/// `results.json`.
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn file_name(&self) -> Option<&'static str> {
+        Some("results.json")
+    }
+    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(Some(serde_json::to_vec_pretty(results)?))
+    }
+}
+
+/// `requests.jsonl`: the raw records, one JSON object a line.
+pub struct RecordsExporter;
+
+impl Exporter for RecordsExporter {
+    fn file_name(&self) -> Option<&'static str> {
+        Some("requests.jsonl")
+    }
+    fn render(&self, _: &Results, records: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut jsonl = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut jsonl, r)?;
+            jsonl.push(b'\n');
+        }
+        Ok(Some(jsonl))
+    }
+}
+
+/// The files of a run folder, in the order they are written.
+pub const FILES: &[&dyn Exporter] = &[
+    &JsonExporter,
+    &RecordsExporter,
+    &CsvExporter,
+    &QualityChartExporter,
+    &MarkdownExporter,
+    &HtmlExporter,
+];
+
+/// Writes every output file into `dir` (atomically per file: write then rename).
+pub fn write_all(dir: &Path, results: &Results, records: &[RequestRecord]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for e in FILES {
+        let name = e.file_name().expect("a file exporter has a file name");
+        match e.render(results, records)? {
+            Some(bytes) => write(dir, name, &bytes)?,
+            None => {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    Ok(())
+}
