@@ -3,7 +3,9 @@
 # 1. llama.cpp stays where inference runs: the crates that serve, benchmark, validate requests
 #    or define the engine API have no llama-cpp-sys-2 anywhere in their dependency trees
 #    (dev-dependencies included).
-# 2. Every crate that does not build llama.cpp checks for Windows (x86_64-pc-windows-gnu;
+# 2. No import cycle between the modules of any crate (scripts/module-cycles.py; for
+#    ingot-bench also its layer order: spec -> measure -> score -> analyze -> report).
+# 3. Every crate that does not build llama.cpp checks for Windows (x86_64-pc-windows-gnu;
 #    ring's C part needs mingw-w64) and macOS (aarch64-apple-darwin; TLS is the platform's,
 #    so no Apple SDK is needed). The SDK is checked without its default `llama` feature.
 set -euo pipefail
@@ -19,6 +21,11 @@ for c in ingot-core ingot-api ingot-server ingot-bench; do
   fi
 done
 echo "layers: no llama-cpp-sys-2 under ${pure[*]:0:1}, ingot-api, ingot-server, ingot-bench"
+
+for src in crates/*/src; do
+  python3 scripts/module-cycles.py "$src" >/dev/null || { python3 scripts/module-cycles.py "$src" >&2; exit 1; }
+done
+echo "modules: no import cycle in any crate"
 
 args=()
 for c in "${pure[@]}"; do args+=(-p "$c"); done

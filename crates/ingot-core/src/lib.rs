@@ -20,6 +20,7 @@ pub mod types;
 pub use types::*;
 
 pub mod cpu;
+pub mod error;
 pub mod gguf;
 pub mod grammar;
 pub mod json_schema;

@@ -16,37 +16,16 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 
+
+pub use crate::error::{human_bytes, MemorySource};
+pub use crate::types::MemoryEstimate;
 use crate::types::{EngineError, LoadOptions};
 
 /// llama.cpp pads each sequence's context to a multiple of this.
 const CTX_PAD: u64 = 256;
 /// The physical batch the engine uses at most (see `LlamaLoadedModel::load`).
 const MAX_UBATCH: u64 = 512;
-
-/// The memory a model load is expected to take, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemoryEstimate {
-    /// Tensor data of the GGUF file.
-    pub weights: u64,
-    /// The KV cache for the whole context (all slots).
-    pub kv_cache: u64,
-    /// Compute and output buffers, the vocabulary's tables and the backend's fixed cost.
-    pub compute: u64,
-    /// Context the estimate assumed, all slots together (tokens).
-    pub n_ctx: u32,
-    /// Slots (parallel sequences) the estimate assumed.
-    pub n_parallel: usize,
-}
-
-impl MemoryEstimate {
-    pub fn total(&self) -> u64 {
-        self.weights
-            .saturating_add(self.kv_cache)
-            .saturating_add(self.compute)
-    }
-}
 
 /// Estimates the memory loading `path` with `opts` takes, from its GGUF header alone.
 pub fn estimate_memory(path: &Path, opts: &LoadOptions) -> Result<MemoryEstimate, EngineError> {
@@ -111,15 +90,6 @@ pub fn estimate_from_header(h: &ingot_gguf::GgufHeader, opts: &LoadOptions) -> M
     }
 }
 
-/// Where the available-memory figure came from, for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MemorySource {
-    /// `--max-memory` / `INGOT_MAX_MEMORY` (less what other loaded models take).
-    Limit,
-    /// What the OS reports it can hand out.
-    Free,
-}
-
 /// Memory the OS can hand out now: `MemAvailable`, capped by a cgroup v2 limit (a container)
 /// when one is set. `None` where this is unknown (non-Linux), and the check is skipped.
 pub fn available_memory() -> Option<u64> {
@@ -172,17 +142,6 @@ pub fn check_fits(
             human_bytes(estimate.compute)
         ),
     })
-}
-
-/// `1536 MiB`-style sizes for messages: MiB below 10 GiB, GiB above.
-pub fn human_bytes(b: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    let mib = b as f64 / MIB;
-    if mib < 10.0 * 1024.0 {
-        format!("{mib:.0} MiB")
-    } else {
-        format!("{:.1} GiB", mib / 1024.0)
-    }
 }
 
 /// A memory size that could not be parsed.

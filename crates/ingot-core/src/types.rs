@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{EngineError, MemorySource};
+
 /// Default per-sequence context when the caller gives none (capped by the training context).
 pub const DEFAULT_CTX_PER_SEQ: u32 = 4096;
 
@@ -320,95 +322,27 @@ pub struct ModelInfo {
     pub system_info: String,
 }
 
-#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
-pub enum EngineError {
-    #[error("cannot load model {path}: {reason}")]
-    Load { path: PathBuf, reason: String },
-    #[error("{path} is not a valid GGUF file: {reason}")]
-    InvalidModel { path: PathBuf, reason: String },
-    #[error("prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the context length of {n_ctx} tokens")]
-    ContextOverflow {
-        prompt_tokens: u32,
-        max_tokens: u32,
-        n_ctx: u32,
-    },
-    /// The prompt is too long for the context by its byte length alone (checked before
-    /// tokenizing it): it needs at least `min_tokens` tokens.
-    #[error("the prompt is {bytes} bytes, at least {min_tokens} tokens: more than the context length of {n_ctx} tokens allows")]
-    PromptTooLong {
-        bytes: u64,
-        min_tokens: u64,
-        n_ctx: u32,
-    },
-    #[error("model {model} has no chat template; use a raw completion or configure a fallback chat template")]
-    NoChatTemplate { model: String },
-    #[error("chat template error: {0}")]
-    Template(String),
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// A JSON schema ([`SamplingParams::json_schema`]) that cannot become a grammar.
-    #[error("{}", invalid_schema_message(param, error))]
-    InvalidJsonSchema {
-        param: String,
-        error: crate::json_schema::SchemaError,
-    },
-    #[error("server overloaded: the request queue is full ({max_queue} waiting)")]
-    Overloaded { max_queue: usize },
-    #[error("the model was unloaded")]
-    Unloaded,
-    #[error("llama.cpp error: {0}")]
-    Backend(String),
-    /// The model would not fit in memory (checked before loading it).
-    #[error("{}", insufficient_memory_message(path, *needed, *available, *limit, detail))]
-    InsufficientMemory {
-        path: PathBuf,
-        /// Estimated bytes the load takes.
-        needed: u64,
-        /// Bytes available to it.
-        available: u64,
-        /// Where `available` came from.
-        limit: crate::memory::MemorySource,
-        /// The estimate's parts, for the message.
-        detail: String,
-    },
+/// The memory a model load is expected to take, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryEstimate {
+    /// Tensor data of the GGUF file.
+    pub weights: u64,
+    /// The KV cache for the whole context (all slots).
+    pub kv_cache: u64,
+    /// Compute and output buffers, the vocabulary's tables and the backend's fixed cost.
+    pub compute: u64,
+    /// Context the estimate assumed, all slots together (tokens).
+    pub n_ctx: u32,
+    /// Slots (parallel sequences) the estimate assumed.
+    pub n_parallel: usize,
 }
 
-/// "`param`: this schema cannot be enforced: `why` at `where` [keyword `k`]".
-fn invalid_schema_message(param: &str, e: &crate::json_schema::SchemaError) -> String {
-    let keyword = e
-        .keyword
-        .as_deref()
-        .map(|k| format!(" [keyword `{k}`]"))
-        .unwrap_or_default();
-    format!(
-        "{param}: this schema cannot be enforced: {} at {}{keyword}",
-        e.message, e.path
-    )
-}
-
-fn insufficient_memory_message(
-    path: &Path,
-    needed: u64,
-    available: u64,
-    limit: crate::memory::MemorySource,
-    detail: &str,
-) -> String {
-    use crate::memory::{human_bytes, MemorySource};
-    let name = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
-    let what = match limit {
-        MemorySource::Limit => "the --max-memory limit (INGOT_MAX_MEMORY) allows",
-        MemorySource::Free => "the system has free",
-    };
-    format!(
-        "not enough memory to load {name}: it needs about {} ({detail}), but {what} only {}. \
-         Try a smaller quantization of the model, a shorter context (--ctx-size), or fewer parallel \
-         slots (--parallel); unload other models first",
-        human_bytes(needed),
-        human_bytes(available)
-    )
+impl MemoryEstimate {
+    pub fn total(&self) -> u64 {
+        self.weights
+            .saturating_add(self.kv_cache)
+            .saturating_add(self.compute)
+    }
 }
 
 /// What a loaded model can serve. The server checks every request against it before it
@@ -483,7 +417,7 @@ pub trait Engine: Send + Sync {
     /// What loading `path` with `opts` would take in memory, when the engine can tell
     /// (cheap: reads the file's header). The server uses it to unload idle models before a
     /// load that would not fit otherwise. The default: unknown.
-    fn estimate_memory(&self, _path: &Path, _opts: &LoadOptions) -> Option<crate::MemoryEstimate> {
+    fn estimate_memory(&self, _path: &Path, _opts: &LoadOptions) -> Option<MemoryEstimate> {
         None
     }
     /// The vocabulary of the model file at `path` alone (no weights), for counting the tokens

@@ -257,10 +257,8 @@ pub(crate) fn apply_max_tokens_cap(
 
 /// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
 /// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
+/// One choice; `n` > 1 goes through [`crate::choices::run`].
 pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
-    if v.n > 1 {
-        return crate::choices::run(state, v, kind).await;
-    }
     let streamed = v.stream;
     let gen = start(&state, v, kind, None).await?;
     if streamed {

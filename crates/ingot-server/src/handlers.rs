@@ -91,6 +91,9 @@ where
         return proxy::forward(&st, remote, kind, body).await;
     }
     let v = req.validate_request()?;
+    if v.n > 1 {
+        return crate::choices::run(st, v, kind).await;
+    }
     generate::run(st, v, kind).await
 }
 

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod compat;
+mod error;
 mod manager;
 pub mod models;
 mod provider;
@@ -43,5 +44,6 @@ pub use ingot_core as engine;
 pub use ingot_engine as engine;
 pub use ingot_fetch as fetch;
 pub use ingot_server as server;
-pub use manager::{Error, Manager, ManagerBuilder, Result};
+pub use error::{Error, Result};
+pub use manager::{Manager, ManagerBuilder};
 pub use provider::CatalogModels;

@@ -9,7 +9,7 @@ pub use ingot_catalog::NewModel;
 use ingot_catalog::{Catalog, CatalogError, ModelEntry, Origin, Source, UserCatalog};
 use ingot_fetch::{CachedModel, DownloadOptions, Downloader, Reporter};
 
-use crate::manager::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where a new model comes from.
 #[derive(Debug, Clone, PartialEq)]

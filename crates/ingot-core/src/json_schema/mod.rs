@@ -26,16 +26,7 @@ use ordered::OVal;
 /// `root`) or the converter's own error text out.
 pub type RawConverter<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
-/// Why a JSON schema cannot become a grammar: the keyword at fault and where it is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[error("{message} (at {path})")]
-pub struct SchemaError {
-    /// JSON pointer of the offending (sub)schema, `#` for the root.
-    pub path: String,
-    /// The keyword at fault, when there is one.
-    pub keyword: Option<String>,
-    pub message: String,
-}
+pub use crate::error::SchemaError;
 
 fn parse(schema: &str) -> Result<OVal, SchemaError> {
     serde_json::from_str(schema).map_err(|e| SchemaError {
