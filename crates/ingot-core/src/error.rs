@@ -33,10 +33,7 @@ pub enum EngineError {
     InvalidRequest(String),
     /// A JSON schema ([`SamplingParams::json_schema`]) that cannot become a grammar.
     #[error("{}", invalid_schema_message(param, error))]
-    InvalidJsonSchema {
-        param: String,
-        error: SchemaError,
-    },
+    InvalidJsonSchema { param: String, error: SchemaError },
     #[error("server overloaded: the request queue is full ({max_queue} waiting)")]
     Overloaded { max_queue: usize },
     #[error("the model was unloaded")]
@@ -78,7 +75,6 @@ fn insufficient_memory_message(
     limit: MemorySource,
     detail: &str,
 ) -> String {
-    
     let name = path
         .file_name()
         .unwrap_or(path.as_os_str())
@@ -126,4 +122,3 @@ pub fn human_bytes(b: u64) -> String {
         format!("{:.1} GiB", mib / 1024.0)
     }
 }
-

@@ -16,8 +16,6 @@
 
 use std::path::Path;
 
-
-
 pub use crate::error::{human_bytes, MemorySource};
 pub use crate::types::MemoryEstimate;
 use crate::types::{EngineError, LoadOptions};

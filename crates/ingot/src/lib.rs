@@ -33,6 +33,7 @@ pub mod models;
 mod provider;
 pub mod service;
 
+pub use error::{Error, Result};
 pub use ingot_api as api;
 pub use ingot_cache as cache;
 pub use ingot_catalog as catalog;
@@ -44,6 +45,5 @@ pub use ingot_core as engine;
 pub use ingot_engine as engine;
 pub use ingot_fetch as fetch;
 pub use ingot_server as server;
-pub use error::{Error, Result};
 pub use manager::{Manager, ManagerBuilder};
 pub use provider::CatalogModels;

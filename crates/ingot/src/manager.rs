@@ -31,7 +31,6 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// on one, and the service ignores it.
 const NO_KEY: &str = "ingot";
 
-
 /// Builds a [`Manager`]; see [`Manager::builder`].
 #[derive(Clone, Default)]
 pub struct ManagerBuilder {
