@@ -2,6 +2,7 @@
 //! geometric mean and bootstrap CI over rounds, the verdicts, and the pooled per-target
 //! figures.
 
+pub use crate::analyze::metrics::ab_compared;
 use crate::analyze::stats::{scenario_metrics, ScenarioMetrics, Slo};
 use crate::measure::exec::Scenario;
 use crate::measure::record::RequestRecord;
@@ -20,19 +21,6 @@ impl Verdict {
         }
     }
 }
-
-type Get = fn(&ScenarioMetrics) -> Option<f64>;
-
-/// The compared metrics: name (as in `bench compare`), getter, whether higher is better.
-pub const METRICS: &[(&str, Get, bool)] = &[
-    ("ttft_ms.p50", |m| m.ttft_ms.p50, false),
-    ("ttft_ms.p95", |m| m.ttft_ms.p95, false),
-    ("e2e_ms.p50", |m| m.e2e_ms.p50, false),
-    ("e2e_ms.p95", |m| m.e2e_ms.p95, false),
-    ("itl_ms.mean", |m| m.itl_ms.mean, false),
-    ("output_tok_s", |m| m.output_tok_s, true),
-    ("request_throughput", |m| m.request_throughput, true),
-];
 
 /// Geometric mean of positive ratios; `None` when there is none.
 fn geo_mean(v: &[f64]) -> Option<f64> {
@@ -125,9 +113,9 @@ pub(crate) fn compare_targets(
                     requests: m.requests,
                     failed: m.failed,
                     retried: m.retried,
-                    values: METRICS
+                    values: ab_compared()
                         .iter()
-                        .map(|(n, get, _)| (n.to_string(), get(m)))
+                        .map(|metric| (metric.path().to_string(), metric.in_scenario(m).0))
                         .collect(),
                 });
             }
@@ -147,7 +135,8 @@ pub(crate) fn compare_targets(
         let base = pooled(0, si);
         for ti in 1..targets.len() {
             let cur = pooled(ti, si);
-            for (name, get, higher) in METRICS {
+            for metric in ab_compared() {
+                let get = |s: &ScenarioMetrics| metric.in_scenario(s).0;
                 let per: Vec<Option<f64>> = (0..rounds)
                     .map(|r| {
                         let b = get(round_metrics[0][si].get(r)?)?;
@@ -155,12 +144,12 @@ pub(crate) fn compare_targets(
                         (b > 0.0).then(|| v / b)
                     })
                     .collect();
-                let (ratio, ci, verdict) = judge_ratios(&per, *higher);
+                let (ratio, ci, verdict) = judge_ratios(&per, metric.higher_is_better);
                 ratios.push(Ratio {
                     scenario: sc.name.clone(),
                     target: targets[ti].name.clone(),
-                    metric: name.to_string(),
-                    higher_is_better: *higher,
+                    metric: metric.path().to_string(),
+                    higher_is_better: metric.higher_is_better,
                     baseline_value: get(&base),
                     value: get(&cur),
                     ratio,

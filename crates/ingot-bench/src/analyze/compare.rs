@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::stats::{ScenarioMetrics, Summary};
 use crate::results::{Results, Status};
 
 /// One metric of one model and scenario, old against new.
@@ -28,48 +27,12 @@ pub struct DiffRow {
     pub ratio_ci: Option<[f64; 2]>,
 }
 
-type Getter = fn(&ScenarioMetrics) -> (Option<f64>, Option<[f64; 2]>);
-
-fn mean(s: &Summary) -> (Option<f64>, Option<[f64; 2]>) {
-    (s.mean, s.mean_ci)
-}
-fn p95(s: &Summary) -> (Option<f64>, Option<[f64; 2]>) {
-    (s.p95, s.p95_ci)
-}
-
-/// Compared metrics: name, getter, whether higher is better.
-const METRICS: &[(&str, Getter, bool)] = &[
-    ("ttft_ms.mean", |m| mean(&m.ttft_ms), false),
-    ("ttft_ms.p50", |m| (m.ttft_ms.p50, None), false),
-    ("ttft_ms.p95", |m| p95(&m.ttft_ms), false),
-    ("e2e_ms.mean", |m| mean(&m.e2e_ms), false),
-    ("e2e_ms.p50", |m| (m.e2e_ms.p50, None), false),
-    ("e2e_ms.p95", |m| p95(&m.e2e_ms), false),
-    ("e2e_ms.p99", |m| (m.e2e_ms.p99, None), false),
-    ("itl_ms.mean", |m| mean(&m.itl_ms), false),
-    ("itl_ms.p95", |m| p95(&m.itl_ms), false),
-    ("decode_tok_s.mean", |m| mean(&m.decode_tok_s), true),
-    ("output_tok_s", |m| (m.output_tok_s, None), true),
-    ("request_throughput", |m| (m.request_throughput, None), true),
-    ("error_rate", |m| (Some(m.error_rate), None), false),
-];
-
-/// Short names accepted by `--fail-if`.
+/// Short names accepted by `--fail-if`: the registry's names and aliases, as the path the
+/// comparison reports (`p95_ms` -> `e2e_ms.p95`); anything else is returned as it is.
 pub fn metric_alias(name: &str) -> &str {
-    match name {
-        "p50_ms" => "e2e_ms.p50",
-        "p95_ms" | "e2e_p95_ms" => "e2e_ms.p95",
-        "p99_ms" => "e2e_ms.p99",
-        "mean_ms" | "e2e_ms" => "e2e_ms.mean",
-        "ttft_ms" | "ttft_mean_ms" => "ttft_ms.mean",
-        "ttft_p50_ms" => "ttft_ms.p50",
-        "ttft_p95_ms" => "ttft_ms.p95",
-        "itl_ms" => "itl_ms.mean",
-        "itl_p95_ms" => "itl_ms.p95",
-        "tok_s" | "output_tok_s" => "output_tok_s",
-        "decode_tok_s" => "decode_tok_s.mean",
-        "req_s" | "rps" => "request_throughput",
-        other => other,
+    match crate::analyze::metrics::find(name) {
+        Some(m) if m.compared.is_some() => m.path(),
+        _ => name,
     }
 }
 
@@ -100,9 +63,9 @@ pub fn compare(old: &Results, new: &Results) -> Vec<DiffRow> {
             let (Some(o), Some(n)) = (&os.metrics, &ns.metrics) else {
                 continue;
             };
-            for (name, get, higher) in METRICS {
-                let (ov, oci) = get(o);
-                let (nv, nci) = get(n);
+            for metric in crate::analyze::metrics::compared() {
+                let (ov, oci) = metric.in_scenario(o);
+                let (nv, nci) = metric.in_scenario(n);
                 let change_pct = match (ov, nv) {
                     (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
                     (Some(a), Some(b)) if a == b => Some(0.0),
@@ -115,14 +78,14 @@ pub fn compare(old: &Results, new: &Results) -> Vec<DiffRow> {
                 rows.push(DiffRow {
                     model: nm.alias.clone(),
                     scenario: ns.scenario.name.clone(),
-                    metric: name.to_string(),
+                    metric: metric.path().to_string(),
                     old: ov,
                     old_ci: oci,
                     new: nv,
                     new_ci: nci,
                     change_pct,
                     significant,
-                    higher_is_better: *higher,
+                    higher_is_better: metric.higher_is_better,
                     ratio_ci: None,
                 });
             }
@@ -177,7 +140,10 @@ pub fn parse_fail_if(s: &str) -> Result<Vec<FailRule>, String> {
             }
         };
         let metric = metric_alias(part[..idx].trim()).to_string();
-        if !METRICS.iter().any(|(n, _, _)| *n == metric) {
+        if !crate::analyze::metrics::compared()
+            .iter()
+            .any(|m| m.path() == metric)
+        {
             return Err(format!(
                 "--fail-if '{part}': unknown metric (use p50_ms, p95_ms, p99_ms, mean_ms, ttft_ms, ttft_p95_ms, itl_ms, tok_s, decode_tok_s, req_s, error_rate or a full name such as e2e_ms.p95)"
             ));

@@ -3,6 +3,7 @@
 pub mod ab_compare;
 pub mod compare;
 pub mod cost;
+pub mod metrics;
 pub mod select;
 pub mod stats;
 pub mod sweep;

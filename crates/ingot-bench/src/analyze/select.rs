@@ -10,177 +10,34 @@ pub use crate::results::selection::{
 };
 use crate::results::{ModelResult, Results, Status};
 
-/// A metric usable in `--select`, `--maximize` and `--minimize`.
-pub struct MetricDef {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub higher_is_better: bool,
-    get: fn(&ModelResult) -> Option<f64>,
-}
-
-fn first(m: &ModelResult) -> Option<&crate::analyze::stats::ScenarioMetrics> {
-    m.scenarios.first()?.metrics.as_ref()
-}
-
-fn mib(b: Option<u64>) -> Option<f64> {
-    b.map(|b| b as f64 / (1u64 << 20) as f64)
-}
-
-/// Every selectable metric.
-pub const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "quality",
-        description: "mean case score of the checks, 1–5",
-        higher_is_better: true,
-        get: |m| m.quality.as_ref()?.score_5,
-    },
-    MetricDef {
-        name: "pass_rate",
-        description: "share of cases passed, 0–1",
-        higher_is_better: true,
-        get: |m| m.quality.as_ref()?.pass_rate,
-    },
-    MetricDef {
-        name: "human",
-        description: "mean human score from annotations.csv, 1–5",
-        higher_is_better: true,
-        get: |m| m.quality.as_ref()?.human.as_ref()?.mean,
-    },
-    MetricDef {
-        name: "p50_ms",
-        description: "e2e latency p50, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.e2e_ms.p50,
-    },
-    MetricDef {
-        name: "p95_ms",
-        description: "e2e latency p95, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.e2e_ms.p95,
-    },
-    MetricDef {
-        name: "p99_ms",
-        description: "e2e latency p99, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.e2e_ms.p99,
-    },
-    MetricDef {
-        name: "mean_ms",
-        description: "e2e latency mean, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.e2e_ms.mean,
-    },
-    MetricDef {
-        name: "ttft_ms",
-        description: "TTFT mean, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.ttft_ms.mean,
-    },
-    MetricDef {
-        name: "ttft_p50_ms",
-        description: "TTFT p50, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.ttft_ms.p50,
-    },
-    MetricDef {
-        name: "ttft_p95_ms",
-        description: "TTFT p95, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.ttft_ms.p95,
-    },
-    MetricDef {
-        name: "itl_ms",
-        description: "inter-token latency mean, ms",
-        higher_is_better: false,
-        get: |m| first(m)?.itl_ms.mean,
-    },
-    MetricDef {
-        name: "tok_s",
-        description: "aggregate output tokens/s",
-        higher_is_better: true,
-        get: |m| first(m)?.output_tok_s,
-    },
-    MetricDef {
-        name: "decode_tok_s",
-        description: "per-request decode rate mean, tokens/s",
-        higher_is_better: true,
-        get: |m| first(m)?.decode_tok_s.mean,
-    },
-    MetricDef {
-        name: "req_s",
-        description: "successful requests/s",
-        higher_is_better: true,
-        get: |m| first(m)?.request_throughput,
-    },
-    MetricDef {
-        name: "error_rate",
-        description: "failed / measured requests, 0–1",
-        higher_is_better: false,
-        get: |m| Some(first(m)?.error_rate),
-    },
-    MetricDef {
-        name: "rss_mb",
-        description: "peak RSS, MiB",
-        higher_is_better: false,
-        get: |m| mib(m.resources.as_ref()?.peak_rss_bytes),
-    },
-    MetricDef {
-        name: "pss_mb",
-        description: "peak PSS, MiB",
-        higher_is_better: false,
-        get: |m| mib(m.resources.as_ref()?.peak_pss_bytes),
-    },
-    MetricDef {
-        name: "disk_mb",
-        description: "model file size, MiB",
-        higher_is_better: false,
-        get: |m| mib(m.file.as_ref()?.size_bytes),
-    },
-    MetricDef {
-        name: "cold_load_ms",
-        description: "cold load time, ms",
-        higher_is_better: false,
-        get: |m| m.load.as_ref()?.cold_load_ms,
-    },
-    MetricDef {
-        name: "warm_load_ms",
-        description: "warm load time, ms",
-        higher_is_better: false,
-        get: |m| m.load.as_ref()?.warm_load_ms,
-    },
-    MetricDef {
-        name: "cpu_s_per_1k",
-        description: "CPU seconds per 1k output tokens",
-        higher_is_better: false,
-        get: |m| m.resources.as_ref()?.cpu_s_per_1k_tokens,
-    },
-    MetricDef {
-        name: "energy_j_per_1k",
-        description: "estimated joules per 1k output tokens",
-        higher_is_better: false,
-        get: |m| m.resources.as_ref()?.energy_j_per_1k_tokens,
-    },
-];
+/// A metric usable in `--select`, `--maximize` and `--minimize` (from the one registry,
+/// [`crate::analyze::metrics`]).
+pub use crate::analyze::metrics::Metric as MetricDef;
+use crate::analyze::metrics::METRICS;
 
 /// The definition of a metric name.
 pub fn metric(name: &str) -> Result<&'static MetricDef, String> {
-    METRICS.iter().find(|m| m.name == name).ok_or_else(|| {
-        format!(
-            "unknown metric `{name}` (expected one of {})",
-            METRICS
-                .iter()
-                .map(|m| m.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
+    METRICS
+        .iter()
+        .find(|m| m.selectable && m.name == name)
+        .ok_or_else(|| {
+            format!(
+                "unknown metric `{name}` (expected one of {})",
+                METRICS
+                    .iter()
+                    .filter(|m| m.selectable)
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
 }
 
 /// A model's value of a metric.
 pub fn value(m: &ModelResult, name: &str) -> Option<f64> {
     metric(name)
         .ok()
-        .and_then(|d| (d.get)(m))
+        .and_then(|d| d.for_model(m))
         .filter(|v| v.is_finite())
 }
 

@@ -39,7 +39,7 @@ use crate::spec::workload::{Mode, PromptSpec};
 
 use crate::analyze::ab_compare::compare_targets;
 pub use crate::analyze::ab_compare::{
-    judge_ratios, pooled_metrics, ComparedTarget, Comparison, Ratio, RoundFigure, Verdict, METRICS,
+    judge_ratios, pooled_metrics, ComparedTarget, Comparison, Ratio, RoundFigure, Verdict,
     MIN_ROUNDS,
 };
 pub use crate::pipeline::config::Interleave;

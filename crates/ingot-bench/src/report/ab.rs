@@ -154,9 +154,9 @@ pub fn markdown(o: &mut String, results: &Results) {
         );
     }
     let _ = writeln!(o, "\n### Round by round\n");
-    let names: Vec<&str> = crate::analyze::ab_compare::METRICS
+    let names: Vec<&str> = crate::analyze::metrics::ab_compared()
         .iter()
-        .map(|m| m.0)
+        .map(|m| m.path())
         .collect();
     let _ = writeln!(
         o,
@@ -227,8 +227,8 @@ pub fn html(o: &mut String, results: &Results) {
         );
     }
     o.push_str("</table></div>\n<h3>Round by round</h3>\n<div class=\"scroll\"><table><tr><th>round</th><th>position</th><th>target</th><th>scenario</th><th>requests</th><th>failed</th><th>retried</th>");
-    for (m, _, _) in crate::analyze::ab_compare::METRICS {
-        let _ = write!(o, "<th>{}</th>", esc(m));
+    for m in crate::analyze::metrics::ab_compared() {
+        let _ = write!(o, "<th>{}</th>", esc(m.path()));
     }
     o.push_str("</tr>\n");
     for f in &c.round_figures {
