@@ -159,9 +159,11 @@ pub fn run(cli: Cli) -> Result<()> {
     commands::dispatch(&ctx, cli.command)
 }
 
-/// What every command needs: where ingot keeps its files.
+/// What every command needs: where ingot keeps its files, and the catalog, read once per
+/// command (its warnings are printed once).
 pub(crate) struct Context {
     pub home: PathBuf,
+    catalog: std::sync::OnceLock<ingot_catalog::Catalog>,
 }
 
 impl Context {
@@ -170,10 +172,23 @@ impl Context {
             Some(h) => h,
             None => ingot_cache::default_home().context("cannot determine ingot's home folder")?,
         };
-        Ok(Self { home })
+        Ok(Self {
+            home,
+            catalog: std::sync::OnceLock::new(),
+        })
     }
 
-    pub fn catalog(&self) -> Result<ingot_catalog::Catalog> {
+    /// The merged catalog, parsed on first use and then kept for the command.
+    pub fn catalog(&self) -> Result<&ingot_catalog::Catalog> {
+        if let Some(c) = self.catalog.get() {
+            return Ok(c);
+        }
+        let loaded = self.reload_catalog()?;
+        Ok(self.catalog.get_or_init(|| loaded))
+    }
+
+    /// The catalog as it is on disk now (after this command changed the user catalog).
+    pub fn reload_catalog(&self) -> Result<ingot_catalog::Catalog> {
         let (catalog, conflicts) = ingot_catalog::Catalog::load_with_env(&self.home)?;
         for c in conflicts {
             tracing::warn!("{c}");

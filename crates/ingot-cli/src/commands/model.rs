@@ -334,7 +334,7 @@ pub(crate) fn rm(ctx: &Context, alias: &str) -> Result<()> {
                 }
                 (None, None) => println!(),
             }
-            if let Ok(c) = ctx.catalog() {
+            if let Ok(c) = ctx.reload_catalog() {
                 if let Ok(e) = c.get(alias) {
                     println!("'{alias}' now refers to the entry in {}", e.origin);
                 }
