@@ -197,6 +197,8 @@ pub fn join_catalog_list<S: AsRef<str>>(items: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::{serve_http, USER_TOML};
+    use crate::Catalog;
 
     #[test]
     fn splits_paths_and_urls() {
@@ -231,5 +233,46 @@ mod tests {
     fn redacts_credentials() {
         assert_eq!(redact("https://u:p@h/x?a=b@c"), "https://***@h/x?a=b@c");
         assert_eq!(redact("http://h:1/x"), "http://h:1/x");
+    }
+
+    #[test]
+    fn issue7_url_catalog_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, server) = serve_http(404, "nope".into());
+        let err = Catalog::load_with(
+            dir.path(),
+            &[CatalogLocation::Url(format!("{base}/c.toml"))],
+        )
+        .unwrap_err();
+        server.join().unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("cannot fetch catalog") && msg.contains("404"),
+            "{msg}"
+        );
+
+        // Nothing listens on port 1.
+        let err = CatalogLocation::Url("http://127.0.0.1:1/c.json".into())
+            .load()
+            .unwrap_err();
+        assert!(matches!(err, CatalogError::Fetch { .. }), "{err}");
+
+        // Credentials in the URL stay out of messages.
+        let err = CatalogLocation::Url("https://user:pw@127.0.0.1:1/c.toml".into())
+            .load()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            !msg.contains("pw") && msg.contains("***@127.0.0.1:1"),
+            "{msg}"
+        );
+
+        // A catalog served over HTTP may not point at files of this machine.
+        let (base, server) = serve_http(200, USER_TOML.to_string());
+        let err = CatalogLocation::Url(format!("{base}/c.toml"))
+            .load()
+            .unwrap_err();
+        server.join().unwrap();
+        assert!(err.to_string().contains("cannot name local files"), "{err}");
     }
 }

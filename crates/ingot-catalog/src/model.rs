@@ -476,4 +476,76 @@ mod tests {
         e.parameters = None;
         assert_eq!(e.parameters_display(), "?");
     }
+
+    use crate::tests::{local_entry, parse_err};
+    use crate::{parse, Catalog, Format};
+    #[test]
+    fn issue7_local_sources_and_remote_entries() {
+        let e = local_entry("mine", "/models/m.gguf");
+        assert_eq!(e.local_path(), Some(Path::new("/models/m.gguf")));
+        assert_eq!(e.sources[0].kind(), "local");
+        assert_eq!(e.sources[0].to_string(), "local:/models/m.gguf");
+        assert!(e.remote().is_none());
+
+        // A local source cannot be mixed with others.
+        let mixed = "[[models]]\nalias = \"m\"\nname = \"M\"\nfamily = \"f\"\n\
+            architecture = \"llama\"\nquantization = \"Q\"\nlicense = \"MIT\"\n\
+            context_length = 1\ncapabilities = [\"chat\"]\nchat_template = true\n\
+            [[models.sources]]\nkind = \"local\"\npath = \"/x\"\n\
+            [[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"\n";
+        assert!(
+            parse_err(mixed).contains("cannot be combined"),
+            "{}",
+            parse_err(mixed)
+        );
+
+        let remote = |endpoint: &str, extra: &str| {
+            format!(
+                "[[models]]\nalias = \"far\"\nname = \"Far\"\nfamily = \"remote\"\n\
+                 architecture = \"remote\"\nquantization = \"remote\"\nlicense = \"unknown\"\n\
+                 context_length = 0\ncapabilities = [\"chat\"]\nchat_template = true\n\
+                 {extra}\n[models.remote]\nendpoint = \"{endpoint}\"\nmodel = \"smollm2-135m\"\n\
+                 api_key_env = \"FAR_KEY\"\n"
+            )
+        };
+        let e = parse(
+            &remote("http://127.0.0.1:9/v1/", ""),
+            Format::Toml,
+            Origin::Builtin,
+        )
+        .unwrap()
+        .remove(0);
+        let r = e.remote().unwrap();
+        assert_eq!(
+            r.endpoint, "http://127.0.0.1:9/v1",
+            "trailing slash trimmed"
+        );
+        assert_eq!(
+            r.url("/chat/completions"),
+            "http://127.0.0.1:9/v1/chat/completions"
+        );
+        assert_eq!(r.api_key_env.as_deref(), Some("FAR_KEY"));
+        assert!(e.sources.is_empty() && e.local_path().is_none());
+        // Round trip through JSON keeps it a remote entry without sources.
+        let json = serde_json::to_string(&serde_json::json!({ "models": [&e] })).unwrap();
+        assert!(!json.contains("sources"), "{json}");
+        let back = Catalog::parse_str(&json, Format::Json).unwrap();
+        assert_eq!(back.get("far").unwrap().remote(), e.remote());
+
+        for (endpoint, extra, want) in [
+            ("ftp://h/v1", "", "not an http(s) URL"),
+            ("http:///v1", "", "has no host"),
+            (
+                "http://h/v1",
+                "[[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"",
+                "cannot also have sources",
+            ),
+        ] {
+            let e = parse_err(&remote(endpoint, extra));
+            assert!(e.contains(want), "{endpoint}: {e}");
+        }
+        let e = parse_err(&remote("http://h/v1", "").replace("FAR_KEY", "FAR-KEY"));
+        assert!(e.contains("not an environment variable name"), "{e}");
+        assert!(is_env_var_name("_A1") && !is_env_var_name("1A") && !is_env_var_name(""));
+    }
 }

@@ -1,3 +1,6 @@
+//! Unit tests of the catalog itself (`lib.rs`: the built-in catalog, lookups, loading and
+//! merging, parsing) and the fixtures the other modules' tests share.
+
 use super::*;
 
 #[test]
@@ -128,7 +131,7 @@ fn issue2_bad_alias_is_rejected() {
     }
 }
 
-const USER_TOML: &str = r#"
+pub(crate) const USER_TOML: &str = r#"
 [[models]]
 alias = "smollm2-135m"
 name = "My SmolLM"
@@ -247,7 +250,7 @@ fn merge_files_is_all_or_nothing() {
     assert_eq!(c.get("smollm2-135m").unwrap().name, "SmolLM2 135M Instruct");
 }
 
-fn parse_err(text: &str) -> String {
+pub(crate) fn parse_err(text: &str) -> String {
     parse(text, Format::Toml, Origin::File("x.toml".into()))
         .unwrap_err()
         .to_string()
@@ -369,7 +372,7 @@ fn relative_file_sources_are_relative_to_their_catalog() {
     );
 }
 
-fn local_entry(alias: &str, path: &str) -> ModelEntry {
+pub(crate) fn local_entry(alias: &str, path: &str) -> ModelEntry {
     let text = format!(
         "[[models]]\nalias = \"{alias}\"\nname = \"N\"\nfamily = \"llama\"\n\
          architecture = \"llama\"\nquantization = \"Q4_1\"\nlicense = \"MIT\"\n\
@@ -381,76 +384,6 @@ fn local_entry(alias: &str, path: &str) -> ModelEntry {
     parse(&text, Format::Toml, Origin::Builtin)
         .unwrap()
         .remove(0)
-}
-
-#[test]
-fn issue7_local_sources_and_remote_entries() {
-    let e = local_entry("mine", "/models/m.gguf");
-    assert_eq!(e.local_path(), Some(Path::new("/models/m.gguf")));
-    assert_eq!(e.sources[0].kind(), "local");
-    assert_eq!(e.sources[0].to_string(), "local:/models/m.gguf");
-    assert!(e.remote().is_none());
-
-    // A local source cannot be mixed with others.
-    let mixed = "[[models]]\nalias = \"m\"\nname = \"M\"\nfamily = \"f\"\n\
-        architecture = \"llama\"\nquantization = \"Q\"\nlicense = \"MIT\"\n\
-        context_length = 1\ncapabilities = [\"chat\"]\nchat_template = true\n\
-        [[models.sources]]\nkind = \"local\"\npath = \"/x\"\n\
-        [[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"\n";
-    assert!(
-        parse_err(mixed).contains("cannot be combined"),
-        "{}",
-        parse_err(mixed)
-    );
-
-    let remote = |endpoint: &str, extra: &str| {
-        format!(
-            "[[models]]\nalias = \"far\"\nname = \"Far\"\nfamily = \"remote\"\n\
-             architecture = \"remote\"\nquantization = \"remote\"\nlicense = \"unknown\"\n\
-             context_length = 0\ncapabilities = [\"chat\"]\nchat_template = true\n\
-             {extra}\n[models.remote]\nendpoint = \"{endpoint}\"\nmodel = \"smollm2-135m\"\n\
-             api_key_env = \"FAR_KEY\"\n"
-        )
-    };
-    let e = parse(
-        &remote("http://127.0.0.1:9/v1/", ""),
-        Format::Toml,
-        Origin::Builtin,
-    )
-    .unwrap()
-    .remove(0);
-    let r = e.remote().unwrap();
-    assert_eq!(
-        r.endpoint, "http://127.0.0.1:9/v1",
-        "trailing slash trimmed"
-    );
-    assert_eq!(
-        r.url("/chat/completions"),
-        "http://127.0.0.1:9/v1/chat/completions"
-    );
-    assert_eq!(r.api_key_env.as_deref(), Some("FAR_KEY"));
-    assert!(e.sources.is_empty() && e.local_path().is_none());
-    // Round trip through JSON keeps it a remote entry without sources.
-    let json = serde_json::to_string(&serde_json::json!({ "models": [&e] })).unwrap();
-    assert!(!json.contains("sources"), "{json}");
-    let back = Catalog::parse_str(&json, Format::Json).unwrap();
-    assert_eq!(back.get("far").unwrap().remote(), e.remote());
-
-    for (endpoint, extra, want) in [
-        ("ftp://h/v1", "", "not an http(s) URL"),
-        ("http:///v1", "", "has no host"),
-        (
-            "http://h/v1",
-            "[[models.sources]]\nkind = \"hf\"\nrepo = \"o/r\"\nfile = \"f\"",
-            "cannot also have sources",
-        ),
-    ] {
-        let e = parse_err(&remote(endpoint, extra));
-        assert!(e.contains(want), "{endpoint}: {e}");
-    }
-    let e = parse_err(&remote("http://h/v1", "").replace("FAR_KEY", "FAR-KEY"));
-    assert!(e.contains("not an environment variable name"), "{e}");
-    assert!(is_env_var_name("_A1") && !is_env_var_name("1A") && !is_env_var_name(""));
 }
 
 #[test]
@@ -531,151 +464,4 @@ fn issue7_toml_file_then_json_url_merge_with_conflicts() {
     assert_eq!(aliases, ["smollm2-135m", "tiny-local"]);
     assert_eq!(conflicts[1].previous, Origin::File(a.clone()));
     assert_eq!(conflicts[1].replacement, Origin::Url(url));
-}
-
-#[test]
-fn issue7_url_catalog_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let (base, server) = serve_http(404, "nope".into());
-    let err = Catalog::load_with(
-        dir.path(),
-        &[CatalogLocation::Url(format!("{base}/c.toml"))],
-    )
-    .unwrap_err();
-    server.join().unwrap();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("cannot fetch catalog") && msg.contains("404"),
-        "{msg}"
-    );
-
-    // Nothing listens on port 1.
-    let err = CatalogLocation::Url("http://127.0.0.1:1/c.json".into())
-        .load()
-        .unwrap_err();
-    assert!(matches!(err, CatalogError::Fetch { .. }), "{err}");
-
-    // Credentials in the URL stay out of messages.
-    let err = CatalogLocation::Url("https://user:pw@127.0.0.1:1/c.toml".into())
-        .load()
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        !msg.contains("pw") && msg.contains("***@127.0.0.1:1"),
-        "{msg}"
-    );
-
-    // A catalog served over HTTP may not point at files of this machine.
-    let (base, server) = serve_http(200, USER_TOML.to_string());
-    let err = CatalogLocation::Url(format!("{base}/c.toml"))
-        .load()
-        .unwrap_err();
-    server.join().unwrap();
-    assert!(err.to_string().contains("cannot name local files"), "{err}");
-}
-
-#[test]
-fn issue7_user_catalog_add_remove_keeps_comments_and_reloads() {
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join(USER_CATALOG_FILE);
-    std::fs::write(&path, format!("# my own notes\n{USER_TOML}")).unwrap();
-
-    let mut user = UserCatalog::open(home.path()).unwrap();
-    assert_eq!(user.path(), path);
-    assert_eq!(user.entries().len(), 2);
-    let mut e = local_entry("mine", "/models/m.gguf");
-    e.chat_template_override = Some("{{ messages[0].content }}\n<end>".into());
-    e.sha256 = Some("C".repeat(64));
-    user.add(e.clone()).unwrap();
-    let err = user.add(e.clone()).unwrap_err();
-    assert!(matches!(err, CatalogError::AliasTaken { .. }), "{err}");
-    user.save().unwrap();
-    drop(user);
-
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("# my own notes"), "{text}");
-    let c = Catalog::load(home.path()).unwrap();
-    let mine = c.get("mine").unwrap();
-    assert_eq!(mine.sha256.as_deref(), Some(&*"c".repeat(64)));
-    assert_eq!(mine.chat_template_override, e.chat_template_override);
-    assert_eq!(mine.local_path(), Some(Path::new("/models/m.gguf")));
-    assert_eq!(mine.origin, Origin::File(path.clone()));
-
-    let mut user = UserCatalog::open(home.path()).unwrap();
-    assert_eq!(user.remove("mine").unwrap().alias, "mine");
-    let err = user.remove("mine").unwrap_err();
-    assert!(
-        matches!(err, CatalogError::NotInUserCatalog { .. }),
-        "{err}"
-    );
-    user.remove("tiny-local").unwrap();
-    user.save().unwrap();
-    drop(user);
-    let c = Catalog::load(home.path()).unwrap();
-    assert!(!c.contains("mine") && !c.contains("tiny-local"));
-    assert_eq!(c.get("smollm2-135m").unwrap().name, "My SmolLM");
-    assert!(std::fs::read_to_string(&path)
-        .unwrap()
-        .starts_with("# my own notes"));
-    // No temporary files are left behind.
-    let names: Vec<_> = std::fs::read_dir(home.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != ".catalog.lock")
-        .collect();
-    assert_eq!(names, [USER_CATALOG_FILE]);
-}
-
-#[test]
-fn issue7_user_catalog_created_on_first_add_and_remote_round_trip() {
-    let home = tempfile::tempdir().unwrap();
-    let sub = home.path().join("new-home");
-    let mut user = UserCatalog::open(&sub).unwrap();
-    assert!(user.entries().is_empty());
-    let mut far = local_entry("far", "/unused");
-    far.sources.clear();
-    far.remote = Some(Remote {
-        endpoint: "http://127.0.0.1:8080/v1/".into(),
-        model: "qwen".into(),
-        api_key_env: None,
-    });
-    user.add(far).unwrap();
-    // Invalid entries are refused before they reach the file.
-    let mut bad = local_entry("bad", "/x");
-    bad.sources.clear();
-    assert!(user
-        .add(bad)
-        .unwrap_err()
-        .to_string()
-        .contains("no sources"));
-    user.save().unwrap();
-    drop(user);
-    let text = std::fs::read_to_string(sub.join(USER_CATALOG_FILE)).unwrap();
-    assert!(text.starts_with("# ingot user catalog"), "{text}");
-    let c = Catalog::load(&sub).unwrap();
-    let r = c.get("far").unwrap().remote().unwrap();
-    assert_eq!(r.endpoint, "http://127.0.0.1:8080/v1");
-    assert_eq!(r.api_key(), None);
-}
-
-#[test]
-fn issue7_user_catalog_lock_serialises_writers() {
-    let home = tempfile::tempdir().unwrap();
-    let threads: Vec<_> = (0..4)
-        .map(|i| {
-            let home = home.path().to_path_buf();
-            std::thread::spawn(move || {
-                let mut user = UserCatalog::open(&home).unwrap();
-                user.add(local_entry(&format!("m{i}"), "/x.gguf")).unwrap();
-                user.save().unwrap();
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let c = Catalog::load(home.path()).unwrap();
-    for i in 0..4 {
-        assert!(c.contains(&format!("m{i}")), "m{i} was lost");
-    }
 }

@@ -187,3 +187,116 @@ impl UserCatalog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{local_entry, USER_TOML};
+    use crate::{Catalog, Remote};
+
+    #[test]
+    fn issue7_user_catalog_add_remove_keeps_comments_and_reloads() {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(USER_CATALOG_FILE);
+        std::fs::write(&path, format!("# my own notes\n{USER_TOML}")).unwrap();
+
+        let mut user = UserCatalog::open(home.path()).unwrap();
+        assert_eq!(user.path(), path);
+        assert_eq!(user.entries().len(), 2);
+        let mut e = local_entry("mine", "/models/m.gguf");
+        e.chat_template_override = Some("{{ messages[0].content }}\n<end>".into());
+        e.sha256 = Some("C".repeat(64));
+        user.add(e.clone()).unwrap();
+        let err = user.add(e.clone()).unwrap_err();
+        assert!(matches!(err, CatalogError::AliasTaken { .. }), "{err}");
+        user.save().unwrap();
+        drop(user);
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my own notes"), "{text}");
+        let c = Catalog::load(home.path()).unwrap();
+        let mine = c.get("mine").unwrap();
+        assert_eq!(mine.sha256.as_deref(), Some(&*"c".repeat(64)));
+        assert_eq!(mine.chat_template_override, e.chat_template_override);
+        assert_eq!(mine.local_path(), Some(Path::new("/models/m.gguf")));
+        assert_eq!(mine.origin, Origin::File(path.clone()));
+
+        let mut user = UserCatalog::open(home.path()).unwrap();
+        assert_eq!(user.remove("mine").unwrap().alias, "mine");
+        let err = user.remove("mine").unwrap_err();
+        assert!(
+            matches!(err, CatalogError::NotInUserCatalog { .. }),
+            "{err}"
+        );
+        user.remove("tiny-local").unwrap();
+        user.save().unwrap();
+        drop(user);
+        let c = Catalog::load(home.path()).unwrap();
+        assert!(!c.contains("mine") && !c.contains("tiny-local"));
+        assert_eq!(c.get("smollm2-135m").unwrap().name, "My SmolLM");
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("# my own notes"));
+        // No temporary files are left behind.
+        let names: Vec<_> = std::fs::read_dir(home.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != ".catalog.lock")
+            .collect();
+        assert_eq!(names, [USER_CATALOG_FILE]);
+    }
+
+    #[test]
+    fn issue7_user_catalog_created_on_first_add_and_remote_round_trip() {
+        let home = tempfile::tempdir().unwrap();
+        let sub = home.path().join("new-home");
+        let mut user = UserCatalog::open(&sub).unwrap();
+        assert!(user.entries().is_empty());
+        let mut far = local_entry("far", "/unused");
+        far.sources.clear();
+        far.remote = Some(Remote {
+            endpoint: "http://127.0.0.1:8080/v1/".into(),
+            model: "qwen".into(),
+            api_key_env: None,
+        });
+        user.add(far).unwrap();
+        // Invalid entries are refused before they reach the file.
+        let mut bad = local_entry("bad", "/x");
+        bad.sources.clear();
+        assert!(user
+            .add(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("no sources"));
+        user.save().unwrap();
+        drop(user);
+        let text = std::fs::read_to_string(sub.join(USER_CATALOG_FILE)).unwrap();
+        assert!(text.starts_with("# ingot user catalog"), "{text}");
+        let c = Catalog::load(&sub).unwrap();
+        let r = c.get("far").unwrap().remote().unwrap();
+        assert_eq!(r.endpoint, "http://127.0.0.1:8080/v1");
+        assert_eq!(r.api_key(), None);
+    }
+
+    #[test]
+    fn issue7_user_catalog_lock_serialises_writers() {
+        let home = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let home = home.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut user = UserCatalog::open(&home).unwrap();
+                    user.add(local_entry(&format!("m{i}"), "/x.gguf")).unwrap();
+                    user.save().unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let c = Catalog::load(home.path()).unwrap();
+        for i in 0..4 {
+            assert!(c.contains(&format!("m{i}")), "m{i} was lost");
+        }
+    }
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::reader::*;
 
 /// Builds GGUF files by hand, one metadata entry and tensor at a time.
 struct Gguf {

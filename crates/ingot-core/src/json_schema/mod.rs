@@ -16,6 +16,8 @@
 //! references, ill-typed keywords) to give a useful message. [`check_json_schema`] runs the
 //! pre-scan alone, so the HTTP layer refuses a bad schema before any model is loaded.
 
+mod bounds;
+mod keywords;
 mod number;
 mod ordered;
 mod scan;

@@ -7,7 +7,7 @@
 //! (`{"type": "integer", "minimum": .., "maximum": ..}`), so their digit-by-digit rules are
 //! llama.cpp's own. So `0 <= x <= 1` gives `0`, `1` and `0.ddd`, and every output validates.
 
-use super::scan::{Bound, NumBounds};
+use super::bounds::{Bound, NumBounds};
 use super::SchemaError;
 
 /// Integers with 16 digits or more are beyond the converter's integer rules.

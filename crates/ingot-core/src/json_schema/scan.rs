@@ -10,100 +10,13 @@
 //! becomes a placeholder `const` that [`super::number`] replaces with a bounded-number rule
 //! (the converter drops number bounds).
 
+use super::bounds::{bounds, int_value, NumBounds};
+use super::keywords::{count, err, get, is_constraint, FORMATS, UNSUPPORTED};
 use super::ordered::OVal;
 use super::SchemaError;
 
 /// Nesting deeper than this is refused: the converter recurses on the C++ stack.
 pub(crate) const MAX_DEPTH: usize = 40;
-/// Largest `minItems`/`maxItems`/`minLength`/`maxLength`: llama.cpp's grammar parser refuses
-/// repetitions `x{m,n}` beyond 2000 (and expands each into one rule per repetition).
-pub(crate) const MAX_COUNT: u64 = 2_000;
-
-// Annotations (`title`, `description`, `default`, `examples`, `$schema`, `$comment`, ...)
-// and keywords JSON Schema does not define are ignored, as validators ignore them.
-
-/// JSON Schema keywords llama.cpp's converter does not implement.
-const UNSUPPORTED: &[&str] = &[
-    "not",
-    "if",
-    "then",
-    "else",
-    "dependentRequired",
-    "dependentSchemas",
-    "dependencies",
-    "patternProperties",
-    "propertyNames",
-    "minProperties",
-    "maxProperties",
-    "uniqueItems",
-    "contains",
-    "minContains",
-    "maxContains",
-    "multipleOf",
-    "unevaluatedProperties",
-    "unevaluatedItems",
-    "additionalItems",
-    "$dynamicRef",
-    "$dynamicAnchor",
-    "$recursiveRef",
-    "$recursiveAnchor",
-    "$anchor",
-    "nullable",
-];
-
-/// Constraint keywords the converter implements (in some position).
-const SUPPORTED: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "prefixItems",
-    "minItems",
-    "maxItems",
-    "enum",
-    "const",
-    "anyOf",
-    "oneOf",
-    "allOf",
-    "$ref",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "format",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-];
-
-/// String formats the converter turns into grammar rules.
-const FORMATS: &[&str] = &[
-    "date",
-    "time",
-    "date-time",
-    "uuid",
-    "uuid1",
-    "uuid2",
-    "uuid3",
-    "uuid4",
-    "uuid5",
-];
-
-/// One numeric bound: the value and whether it is exclusive.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Bound {
-    pub v: f64,
-    pub exclusive: bool,
-}
-
-/// A `number` with bounds, replaced by a placeholder.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct NumBounds {
-    pub lo: Option<Bound>,
-    pub hi: Option<Bound>,
-    pub path: String,
-}
 
 pub(crate) struct Rewritten {
     pub schema: OVal,
@@ -135,48 +48,6 @@ struct Scan<'a> {
     root: &'a OVal,
     numbers: Vec<NumBounds>,
     pattern_ok: &'a dyn Fn(&str) -> bool,
-}
-
-fn err(path: &str, keyword: &str, message: impl Into<String>) -> SchemaError {
-    SchemaError {
-        path: path.to_string(),
-        keyword: (!keyword.is_empty()).then(|| keyword.to_string()),
-        message: message.into(),
-    }
-}
-
-fn is_constraint(k: &str) -> bool {
-    SUPPORTED.contains(&k) || UNSUPPORTED.contains(&k)
-}
-
-fn count(s: &[(String, OVal)], key: &str, path: &str) -> Result<Option<u64>, SchemaError> {
-    let Some((_, v)) = s.iter().find(|(k, _)| k == key) else {
-        return Ok(None);
-    };
-    match v {
-        OVal::Num(n) => match n.as_u64() {
-            Some(c) if c <= MAX_COUNT => Ok(Some(c)),
-            Some(c) => Err(err(
-                path,
-                key,
-                format!("{key} is {c}; at most {MAX_COUNT} is supported in grammars"),
-            )),
-            None => Err(err(
-                path,
-                key,
-                format!("{key} must be a non-negative integer"),
-            )),
-        },
-        _ => Err(err(
-            path,
-            key,
-            format!("{key} must be a non-negative integer"),
-        )),
-    }
-}
-
-fn get<'v>(s: &'v [(String, OVal)], key: &str) -> Option<&'v OVal> {
-    s.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 impl Scan<'_> {
@@ -665,68 +536,4 @@ impl Scan<'_> {
         }
         Ok(())
     }
-}
-
-/// The tightest lower and upper bound of a numeric schema, from `minimum`/`maximum`, numeric
-/// `exclusiveMinimum`/`exclusiveMaximum` (draft 6+) or boolean ones (draft 4).
-fn bounds(e: &[(String, OVal)], path: &str) -> Result<(Option<Bound>, Option<Bound>), SchemaError> {
-    let num = |k: &str| -> Result<Option<f64>, SchemaError> {
-        match get(e, k) {
-            None => Ok(None),
-            Some(OVal::Num(n)) => Ok(n.as_f64()),
-            Some(OVal::Bool(_)) if k.starts_with("exclusive") => Ok(None),
-            Some(_) => Err(err(path, k, format!("{k} must be a number"))),
-        }
-    };
-    let flag = |k: &str| matches!(get(e, k), Some(OVal::Bool(true)));
-    let tighter = |a: Option<Bound>, b: Option<Bound>, lower: bool| match (a, b) {
-        (Some(a), Some(b)) => {
-            let a_wins = if lower {
-                a.v > b.v || (a.v == b.v && a.exclusive)
-            } else {
-                a.v < b.v || (a.v == b.v && a.exclusive)
-            };
-            Some(if a_wins { a } else { b })
-        }
-        (a, None) => a,
-        (None, b) => b,
-    };
-    let lo = tighter(
-        num("exclusiveMinimum")?.map(|v| Bound { v, exclusive: true }),
-        num("minimum")?.map(|v| Bound {
-            v,
-            exclusive: flag("exclusiveMinimum"),
-        }),
-        true,
-    );
-    let hi = tighter(
-        num("exclusiveMaximum")?.map(|v| Bound { v, exclusive: true }),
-        num("maximum")?.map(|v| Bound {
-            v,
-            exclusive: flag("exclusiveMaximum"),
-        }),
-        false,
-    );
-    if let (Some(l), Some(h)) = (lo, hi) {
-        if l.v > h.v || (l.v == h.v && (l.exclusive || h.exclusive)) {
-            return Err(err(
-                path,
-                "minimum",
-                "no number satisfies minimum and maximum",
-            ));
-        }
-    }
-    Ok((lo, hi))
-}
-
-/// Integer bounds beyond what the converter's 16-digit integers reach are no bound at all.
-fn int_value(v: f64, path: &str, key: &str) -> Result<OVal, SchemaError> {
-    if v.abs() >= 1e15 {
-        return Err(err(
-            path,
-            key,
-            format!("{key} {v} is beyond the supported range (|x| < 1e15)"),
-        ));
-    }
-    Ok(OVal::Num((v as i64).into()))
 }

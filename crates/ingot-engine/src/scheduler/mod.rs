@@ -21,6 +21,9 @@
 //! then one token per decode. The hot path reuses the batch and the byte buffers, so the only
 //! per-token allocation is the `String` handed to the caller.
 
+mod admit;
+mod output;
+
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -208,11 +211,6 @@ struct Scheduler<'m> {
 /// How long a model's thread stays idle before it releases its OpenMP thread pool.
 const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Shortest gain worth copying another sequence's KV stream for: the copy moves the whole
-/// stream (every cell of the slot), which costs about as much as computing a few dozen tokens
-/// of prompt on a CPU.
-const MIN_SHARED_PREFIX: usize = 32;
-
 impl Scheduler<'_> {
     fn run(mut self, rx: Receiver<Command>) {
         'outer: loop {
@@ -308,135 +306,6 @@ impl Scheduler<'_> {
                 self.finish(i, End::Cancelled);
             }
         }
-    }
-
-    /// Picks a free slot for `tokens`: the one sharing the longest cached prefix when prefix
-    /// caching is on, else the first free one.
-    fn pick_slot(&self, tokens: &[LlamaToken]) -> Option<usize> {
-        let free = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.req.is_none());
-        if self.cfg.prefix_cache {
-            // max_by_key returns the last maximum; rev() makes ties go to the lowest index.
-            free.rev()
-                .max_by_key(|(_, s)| common_prefix(&s.cache, tokens))
-                .map(|(i, _)| i)
-        } else {
-            free.map(|(i, _)| i).next()
-        }
-    }
-
-    fn admit(&mut self) {
-        while let Some(front) = self.pending.front() {
-            let Some(i) = self.pick_slot(&front.tokens) else {
-                break;
-            };
-            let job = self.pending.pop_front().expect("front exists");
-            self.shared.admitted();
-            self.start(i, job);
-        }
-    }
-
-    /// Another slot whose cells hold a longer prefix of `tokens` than slot `i` does, by at
-    /// least [`MIN_SHARED_PREFIX`] tokens: (its index, the usable prefix length).
-    fn sharing_source(
-        &self,
-        i: usize,
-        tokens: &[LlamaToken],
-        own: usize,
-    ) -> Option<(usize, usize)> {
-        if !self.cfg.prefix_cache || self.model.is_recurrent() || self.model.is_hybrid() {
-            return None;
-        }
-        let limit = tokens.len().saturating_sub(1);
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(j, s)| (j, common_prefix(&s.cache, tokens).min(limit)))
-            .filter(|&(j, n)| {
-                n >= own + MIN_SHARED_PREFIX
-                    && self.ctx.kv_cache_seq_pos_min(self.slots[j].seq) <= 0
-            })
-            .max_by_key(|&(_, n)| n)
-    }
-
-    fn start(&mut self, i: usize, job: Box<Job>) {
-        let own = if self.cfg.prefix_cache {
-            // Keep at least one prompt token to decode: its logits give the first token.
-            common_prefix(&self.slots[i].cache, &job.tokens).min(job.tokens.len() - 1)
-        } else {
-            0
-        };
-        let shared = self.sharing_source(i, &job.tokens, own);
-        let seq = self.slots[i].seq;
-        let mut reuse = own;
-        if let Some((j, n)) = shared {
-            // Another sequence's cells hold a longer prefix (the other choices of an `n` > 1
-            // request, or a system prompt another client just sent): take them instead of
-            // computing them again. Each sequence has its own KV stream, and llama.cpp copies
-            // streams only whole, so the copy is whole and the tail past the prefix is dropped.
-            let src = self.slots[j].seq;
-            let slot = &mut self.slots[i];
-            let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
-            slot.cache.clear();
-            reuse = 0;
-            if self.ctx.kv_cache_seq_cp(src, seq, None, None).is_ok() {
-                if self.ctx.kv_cache_seq_rm(seq, Some(n as u32), None).is_ok() {
-                    slot.cache.extend_from_slice(&job.tokens[..n]);
-                    reuse = n;
-                    tracing::debug!(
-                        seq,
-                        from = src,
-                        tokens = n,
-                        "prompt prefix taken from another sequence"
-                    );
-                } else {
-                    let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
-                }
-            }
-        }
-        let slot = &mut self.slots[i];
-        if reuse < slot.cache.len() {
-            // Partial removal fails on recurrent models (their state cannot rewind).
-            if self
-                .ctx
-                .kv_cache_seq_rm(seq, Some(reuse as u32), None)
-                .is_err()
-            {
-                let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
-                reuse = 0;
-            }
-            slot.cache.truncate(reuse);
-        }
-        // Sliding-window caches drop old cells: a prefix whose start is gone is unusable.
-        if reuse > 0 && self.ctx.kv_cache_seq_pos_min(seq) > 0 {
-            let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
-            reuse = 0;
-            slot.cache.clear();
-        }
-        self.admissions += 1;
-        let stop = StopMatcher::new(&job.stop);
-        slot.req = Some(Box::new(Running {
-            job,
-            prompt_pos: reuse,
-            next: None,
-            logits_idx: None,
-            in_batch: false,
-            n_generated: 0,
-            last_id: -1,
-            cached: reuse as u32,
-            order: self.admissions,
-            admitted: Instant::now(),
-            prompt_done: None,
-            first_token: None,
-            last_token: None,
-            utf8: Utf8Decoder::new(),
-            stop,
-            pending_lp: Vec::new(),
-        }));
     }
 
     /// Builds and decodes one batch, then samples every sequence that got logits.
@@ -568,114 +437,6 @@ impl Scheduler<'_> {
         }
     }
 
-    /// The logprob entry of `tok`, sampled from batch row `idx` (see [`crate::logprobs`]).
-    fn logprob_entry(&self, idx: i32, tok: LlamaToken, k: u32) -> TokenLogprob {
-        let vocab = self.model.vocab();
-        let mut piece = |id: i32| {
-            let mut buf = Vec::new();
-            vocab.token_to_piece_into(LlamaToken(id), &mut buf, false, None);
-            buf
-        };
-        crate::logprobs::entry(self.ctx.get_logits_ith(idx), tok.0, k as usize, &mut piece)
-    }
-
-    fn on_token(&mut self, i: usize, tok: LlamaToken, now: Instant) {
-        let vocab = self.model.vocab();
-        let slot = &mut self.slots[i];
-        let r = slot.req.as_mut().expect("sampled slot is running");
-        if r.first_token.is_none() {
-            r.first_token = Some(now);
-        }
-        if vocab.is_eog(tok) && !r.job.ignore_eos {
-            // The end-of-generation token is not part of the output, nor is its logprob.
-            r.pending_lp.pop();
-            self.finish(i, End::Eos);
-            return;
-        }
-        r.n_generated += 1;
-        r.last_token = Some(now);
-        r.last_id = tok.0;
-        self.piece.clear();
-        // special = false: control tokens (e.g. a stray `<|im_start|>`) render as nothing.
-        vocab.token_to_piece_into(tok, &mut self.piece, false, None);
-        self.text.clear();
-        r.utf8.push(&self.piece, &mut self.text);
-        let mut out = String::new();
-        let stopped = r.stop.push(&self.text, &mut out);
-        if !out.is_empty() {
-            let _ = r.job.tx.send(Event::Token {
-                text: out,
-                id: tok.0,
-                logprobs: std::mem::take(&mut r.pending_lp),
-            });
-        }
-        if stopped {
-            self.finish(i, End::StopString);
-        } else if r.n_generated >= r.job.max_tokens {
-            self.finish(i, End::Length);
-        } else if slot.cache.len() as u32 >= self.n_ctx_seq {
-            // No cell left to decode this token into.
-            self.finish(i, End::Length);
-        } else {
-            r.next = Some(tok);
-        }
-    }
-
-    fn finish(&mut self, i: usize, end: End) {
-        let Some(mut r) = self.release(i, false) else {
-            return;
-        };
-        if matches!(end, End::Eos | End::Length) {
-            // Release text held back for a stop string that never completed. An incomplete
-            // UTF-8 sequence left in the decoder (max_tokens hit mid-character) is dropped:
-            // emitting it would mean a U+FFFD the model never meant.
-            let mut tail = String::new();
-            r.stop.flush(&mut tail);
-            if !tail.is_empty() {
-                let _ = r.job.tx.send(Event::Token {
-                    text: tail,
-                    id: r.last_id,
-                    logprobs: std::mem::take(&mut r.pending_lp),
-                });
-            }
-        }
-        let finish_reason = match end {
-            End::Eos | End::StopString => FinishReason::Stop,
-            End::Length => FinishReason::Length,
-            End::Cancelled => FinishReason::Cancelled,
-        };
-        let n_prompt = r.job.tokens.len() as u32;
-        let timings = timings(&r, n_prompt);
-        let _ = r.job.tx.send(Event::Done {
-            finish_reason,
-            usage: Usage {
-                prompt_tokens: n_prompt,
-                completion_tokens: r.n_generated,
-            },
-            timings,
-        });
-    }
-
-    /// Frees slot `i` and hands back its request. Its KV cells are kept for prefix reuse when
-    /// prefix caching is on (and the sequence did not fail), otherwise removed. Callers send
-    /// the final event *after* this, so a client reacting to it sees the slot already free in
-    /// `load_state`.
-    fn release(&mut self, i: usize, failed: bool) -> Option<Box<Running>> {
-        let slot = &mut self.slots[i];
-        let r = slot.req.take();
-        if r.is_some() {
-            self.shared.released();
-        }
-        if failed || !self.cfg.prefix_cache {
-            let _ = self.ctx.kv_cache_seq_rm(slot.seq, None, None);
-            slot.cache.clear();
-        }
-        // Before the final event too: a gateway that scrapes `/metrics` as soon as a response
-        // ends must not see the finished sequence's cells as in use.
-        self.publish_kv_usage();
-        r
-    }
-
     fn shutdown(&mut self) {
         for job in self.pending.drain(..) {
             self.shared.unreserve();
@@ -686,52 +447,5 @@ impl Scheduler<'_> {
                 let _ = r.job.tx.send(Event::Error(EngineError::Unloaded));
             }
         }
-    }
-}
-
-fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
-}
-
-fn timings(r: &Running, n_prompt: u32) -> Timings {
-    let prompt_ms = r.prompt_done.map_or(0.0, |t| ms(r.admitted, t));
-    let evaluated = f64::from(n_prompt.saturating_sub(r.cached));
-    let gen_ms = match (r.first_token, r.last_token) {
-        (Some(a), Some(b)) => ms(a, b),
-        _ => 0.0,
-    };
-    Timings {
-        load_ms: r.job.load_ms,
-        queue_ms: ms(r.job.enqueued, r.admitted),
-        prompt_ms,
-        prompt_tokens_per_s: if prompt_ms > 0.0 {
-            evaluated * 1e3 / prompt_ms
-        } else {
-            0.0
-        },
-        ttft_ms: r.first_token.map_or(0.0, |t| ms(r.job.enqueued, t)),
-        gen_ms,
-        gen_tokens_per_s: if r.n_generated >= 2 && gen_ms > 0.0 {
-            f64::from(r.n_generated - 1) * 1e3 / gen_ms
-        } else {
-            0.0
-        },
-        cached_tokens: r.cached,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_length() {
-        let t = |v: &[i32]| v.iter().map(|&x| LlamaToken(x)).collect::<Vec<_>>();
-        assert_eq!(common_prefix(&t(&[1, 2, 3]), &t(&[1, 2, 4])), 2);
-        assert_eq!(common_prefix(&t(&[]), &t(&[1])), 0);
     }
 }

@@ -1,11 +1,12 @@
 //! [`Manager`]: the SDK's entry point, in the manner of Foundry Local's
 //! `FoundryLocalManager`.
 
+mod detached;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ingot_api::{LoadedModelStatus, PsResponse};
 use ingot_cache::{CachedEntry, Store};
@@ -16,12 +17,8 @@ use ingot_server::{ServerConfig, ServerHandle};
 use crate::error::{Error, Result};
 use crate::service::{self, ServiceStatus};
 use crate::CatalogModels;
+use detached::{spawn_detached, stop_process};
 
-/// How long [`Manager::stop_service`] waits for a detached service after SIGTERM before it
-/// kills it (the service itself gives running requests 10 s).
-const STOP_GRACE: Duration = Duration::from_secs(20);
-/// How long a detached service may take to come up (it loads nothing at start).
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// A found service must answer `/health` within this time.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default timeout of management requests. Loading a model is the slow one: seconds for
@@ -553,86 +550,5 @@ impl Drop for Manager {
             // Never blocks, and does not panic when dropped inside an async context.
             rt.shutdown_background();
         }
-    }
-}
-
-/// Runs `ingot --home HOME service start ARGS` and reads the status file it leaves.
-fn spawn_detached(
-    bin: &Path,
-    home: &Path,
-    args: &[String],
-    api_key: &Option<String>,
-) -> Result<ServiceStatus> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("--home")
-        .arg(home)
-        .args(["service", "start"])
-        .args(args);
-    // Through the environment, not argv, which any local user can read in ps.
-    match api_key {
-        Some(k) => cmd.env(ingot_catalog::env::INGOT_API_KEY, k),
-        None => cmd.env_remove(ingot_catalog::env::INGOT_API_KEY),
-    };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let started = Instant::now();
-    // `service start` returns once the server listens (or fails); it enforces its own
-    // start-up timeout, ours only guards against a hung executable.
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::Start(format!("cannot run {}: {e}", bin.display())))?;
-    let out = wait_with_timeout(child, START_TIMEOUT + Duration::from_secs(10))
-        .map_err(|e| Error::Start(format!("{}: {e}", bin.display())))?;
-    if !out.status.success() {
-        return Err(Error::Start(format!(
-            "`{} service start` failed ({}): {}{}",
-            bin.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    match service::live_status(home)? {
-        Some(s) => {
-            tracing::info!(url = %s.url, pid = s.pid, secs = started.elapsed().as_secs_f64(), "started the ingot service");
-            Ok(s)
-        }
-        None => Err(Error::Start(format!(
-            "`{} service start` succeeded but left no live status file at {}",
-            bin.display(),
-            service::status_path(home).display()
-        ))),
-    }
-}
-
-fn wait_with_timeout(
-    mut child: std::process::Child,
-    timeout: Duration,
-) -> std::io::Result<std::process::Output> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait()?.is_some() {
-            return child.wait_with_output();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("did not finish within {timeout:?}"),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// SIGTERM, then SIGKILL after [`STOP_GRACE`].
-fn stop_process(status: &ServiceStatus) {
-    if let Ok(service::Stopped::Killed) = service::stop(status, STOP_GRACE) {
-        tracing::warn!(
-            pid = status.pid,
-            "the service did not stop within {STOP_GRACE:?}; it was killed"
-        );
     }
 }

@@ -4,161 +4,29 @@
 //! The state lives behind one std mutex that is never held across an await; slow work
 //! (resolving/downloading, loading, freeing) runs on blocking threads.
 
+mod entry;
+mod unload;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use ingot_api::{ApiError, LoadedModelStatus};
-use ingot_core::{Engine, LoadOptions, LoadedModel};
+use ingot_api::ApiError;
+use ingot_core::{Engine, LoadOptions};
 
 use crate::metrics::{EngineSnapshot, Metrics};
 use crate::provider::{ModelProvider, ProviderError};
+
+use entry::ttl_millis;
+pub use entry::{unix_now, Entry, Lease};
 
 type LoadFuture = Shared<BoxFuture<'static, Result<Arc<Entry>, ApiError>>>;
 
 enum Slot {
     Loading(LoadFuture),
     Loaded(Arc<Entry>),
-}
-
-/// A model in memory plus its bookkeeping.
-pub struct Entry {
-    pub id: String,
-    pub path: PathBuf,
-    pub model: Arc<dyn LoadedModel>,
-    loaded_at: SystemTime,
-    /// Idle TTL in milliseconds; 0 means never expire.
-    ttl_ms: AtomicU64,
-    last_used: Mutex<Instant>,
-    /// Requests holding a [`Lease`]; an entry in use is never reaped by the TTL.
-    in_flight: AtomicUsize,
-    /// Capabilities the provider declares for the model (the catalog's), checked on top of
-    /// the engine's own; empty when it declares none.
-    declared: Vec<String>,
-    /// The engine's estimate of the memory the model takes (0: unknown), counted against
-    /// `--max-memory` when the next model loads.
-    memory: u64,
-}
-
-/// A TTL as stored in [`Entry::ttl_ms`]: at most [`crate::MAX_TTL_SECS`] (larger ones
-/// saturate instead of wrapping, which could turn them into "never" or a tiny TTL), and a
-/// non-zero TTL never rounds down to 0 ("never expire").
-fn ttl_millis(ttl: Duration) -> u64 {
-    if ttl.is_zero() {
-        return 0;
-    }
-    let capped = ttl.min(Duration::from_secs(crate::MAX_TTL_SECS));
-    (capped.as_millis() as u64).max(1)
-}
-
-impl Entry {
-    fn touch(&self) {
-        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-    }
-
-    fn last_used(&self) -> Instant {
-        *self.last_used.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn ttl(&self) -> Option<Duration> {
-        match self.ttl_ms.load(Ordering::Relaxed) {
-            0 => None,
-            ms => Some(Duration::from_millis(ms)),
-        }
-    }
-
-    fn busy(&self) -> bool {
-        let (active, queued) = self.model.load_state();
-        self.in_flight.load(Ordering::SeqCst) > 0 || active > 0 || queued > 0
-    }
-
-    pub fn status(&self) -> LoadedModelStatus {
-        let info = self.model.info();
-        let (active, queued) = self.model.load_state();
-        let unix = |t: SystemTime| {
-            t.duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        };
-        let expires_at = self.ttl().map(|ttl| {
-            // Convert the monotonic deadline to wall-clock for display.
-            let remaining = self
-                .last_used()
-                .checked_add(ttl)
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or(ttl);
-            unix(
-                SystemTime::now()
-                    .checked_add(remaining)
-                    .unwrap_or(SystemTime::now()),
-            )
-        });
-        LoadedModelStatus {
-            id: self.id.clone(),
-            path: self.path.display().to_string(),
-            size: info.size_bytes,
-            context_length: info.n_ctx,
-            n_parallel: info.n_parallel,
-            loaded_at: unix(self.loaded_at),
-            expires_at,
-            ttl: self.ttl().map(|d| d.as_secs()).unwrap_or(0),
-            active_requests: active.max(self.in_flight.load(Ordering::SeqCst)),
-            queued_requests: queued,
-        }
-    }
-}
-
-/// A request's hold on a loaded model: keeps it from TTL expiry, and marks it recently used
-/// when released.
-pub struct Lease {
-    /// `None` only inside `drop`.
-    entry: Option<Arc<Entry>>,
-}
-
-impl Lease {
-    fn new(entry: Arc<Entry>) -> Self {
-        entry.in_flight.fetch_add(1, Ordering::SeqCst);
-        entry.touch();
-        Lease { entry: Some(entry) }
-    }
-
-    fn entry(&self) -> &Entry {
-        self.entry
-            .as_deref()
-            .expect("a lease holds its entry until dropped")
-    }
-
-    pub fn model(&self) -> &Arc<dyn LoadedModel> {
-        &self.entry().model
-    }
-
-    pub fn id(&self) -> &str {
-        &self.entry().id
-    }
-
-    /// The provider's declared capabilities (see [`crate::ModelDescriptor::capabilities`]).
-    pub fn declared_capabilities(&self) -> &[String] {
-        &self.entry().declared
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let Some(entry) = self.entry.take() else {
-            return;
-        };
-        // Touch before releasing so the TTL counts from the end of the last request.
-        entry.touch();
-        entry.in_flight.fetch_sub(1, Ordering::SeqCst);
-        // The last lease of a model evicted while busy frees it: gigabytes and a thread
-        // join, which must not happen on the runtime thread dropping the response.
-        if let Some(last) = Arc::into_inner(entry) {
-            drop_off_runtime(last);
-        }
-    }
 }
 
 #[derive(Default)]
@@ -490,169 +358,6 @@ impl ModelManager {
             memory,
         }))
     }
-
-    /// Unloads idle models, least recently used first, until `needed` bytes fit: in what
-    /// `--max-memory` leaves beside the other loaded models, else in the free memory. Sets
-    /// the load's own budget to what is left under `--max-memory`, so the engine refuses a
-    /// model that still does not fit, naming both numbers (issue 12).
-    async fn make_room(&self, needed: u64, opts: &mut ingot_core::LoadOptions) {
-        loop {
-            let available = match self.base_opts.max_memory {
-                Some(max) => {
-                    let used: u64 = self.loaded().iter().map(|e| e.memory).sum();
-                    let left = max.saturating_sub(used);
-                    opts.max_memory = Some(left);
-                    left
-                }
-                None => match ingot_core::available_memory() {
-                    Some(a) => a,
-                    None => return,
-                },
-            };
-            if needed <= available {
-                return;
-            }
-            let victim = {
-                let mut inner = self.lock();
-                let victim = inner
-                    .slots
-                    .iter()
-                    .filter_map(|(k, s)| match s {
-                        Slot::Loaded(e) if *k == e.id && !e.busy() => Some(e.clone()),
-                        _ => None,
-                    })
-                    .min_by_key(|e| e.last_used());
-                if let Some(v) = &victim {
-                    inner.slots.remove(&v.id);
-                }
-                victim
-            };
-            let Some(victim) = victim else { return };
-            tracing::info!(
-                model = %victim.id,
-                needed_mib = needed >> 20,
-                available_mib = available >> 20,
-                "unloading an idle model to make room"
-            );
-            // Wait until its memory is really freed before measuring again.
-            let _ = tokio::task::spawn_blocking(move || drop(victim)).await;
-        }
-    }
-
-    /// Evicts least-recently-used models until at most `max_loaded - reserve` remain, never
-    /// `keep`. Idle models go first; a busy one is evicted only when nothing else is left
-    /// (its requests keep their reference and finish; the memory is freed after them).
-    fn evict_over_limit(&self, keep: Option<&str>, reserve: usize) {
-        free_later(self.take_over_limit(keep, reserve));
-    }
-
-    /// [`Self::evict_over_limit`]'s choice: removes the victims and hands them over.
-    fn take_over_limit(&self, keep: Option<&str>, reserve: usize) -> Vec<Arc<Entry>> {
-        let limit = self.max_loaded.saturating_sub(reserve);
-        let mut victims = Vec::new();
-        {
-            let mut inner = self.lock();
-            loop {
-                let loaded: Vec<Arc<Entry>> = inner
-                    .slots
-                    .iter()
-                    .filter_map(|(k, s)| match s {
-                        Slot::Loaded(e) if *k == e.id => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                if loaded.len() <= limit {
-                    break;
-                }
-                let victim = loaded
-                    .iter()
-                    .filter(|e| Some(e.id.as_str()) != keep)
-                    .min_by_key(|e| (e.busy(), e.last_used()))
-                    .cloned();
-                let Some(victim) = victim else { break };
-                inner.slots.remove(&victim.id);
-                tracing::info!(model = %victim.id, "evicting least recently used model");
-                victims.push(victim);
-            }
-        }
-        victims
-    }
-
-    /// Unloads `model` (id or alias). Returns whether it was loaded. A load in progress is
-    /// waited for first, so the unload is not silently undone by it.
-    pub async fn unload(&self, model: &str) -> bool {
-        let pending = {
-            let inner = self.lock();
-            let key = Self::key_of(&inner, model);
-            match inner.slots.get(&key) {
-                Some(Slot::Loading(f)) => Some(f.clone()),
-                _ => None,
-            }
-        };
-        if let Some(f) = pending {
-            let _ = f.await;
-        }
-        let removed = {
-            let mut inner = self.lock();
-            let key = Self::key_of(&inner, model);
-            match inner.slots.get(&key) {
-                Some(Slot::Loaded(_)) => match inner.slots.remove(&key) {
-                    Some(Slot::Loaded(e)) => Some(e),
-                    _ => None,
-                },
-                _ => None,
-            }
-        };
-        match removed {
-            Some(e) => {
-                tracing::info!(model = %e.id, "unloading model");
-                free_later(vec![e]);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Unloads models idle for longer than their TTL.
-    pub fn reap_expired(&self) {
-        let now = Instant::now();
-        let mut victims = Vec::new();
-        {
-            let mut inner = self.lock();
-            let expired: Vec<String> = inner
-                .slots
-                .iter()
-                .filter_map(|(k, s)| match s {
-                    Slot::Loaded(e) if *k == e.id => {
-                        let ttl = e.ttl()?;
-                        (!e.busy() && now.duration_since(e.last_used()) >= ttl).then(|| k.clone())
-                    }
-                    _ => None,
-                })
-                .collect();
-            for k in expired {
-                if let Some(Slot::Loaded(e)) = inner.slots.remove(&k) {
-                    tracing::info!(model = %e.id, "unloading idle model (ttl expired)");
-                    victims.push(e);
-                }
-            }
-        }
-        free_later(victims);
-    }
-
-    /// Drops every model (shutdown).
-    pub fn unload_all(&self) {
-        let victims: Vec<Arc<Entry>> = self
-            .lock()
-            .slots
-            .drain()
-            .filter_map(|(_, s)| match s {
-                Slot::Loaded(e) => Some(e),
-                Slot::Loading(_) => None,
-            })
-            .collect();
-        free_later(victims);
-    }
 }
 
 /// Resolves `name`, or failing that the first of its Foundry/Ollama readings the provider
@@ -675,29 +380,4 @@ fn resolve_any(
         }
     }
     first
-}
-
-/// Dropping a model frees gigabytes and joins its scheduler thread: do it on a blocking
-/// thread, never on the runtime (or under our lock).
-fn free_later(entries: Vec<Arc<Entry>>) {
-    if !entries.is_empty() {
-        drop_off_runtime(entries);
-    }
-}
-
-fn drop_off_runtime<T: Send + 'static>(value: T) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => {
-            h.spawn_blocking(move || drop(value));
-        }
-        Err(_) => drop(value),
-    }
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
