@@ -1,5 +1,6 @@
 //! The raw per-request record. Every metric in a report is computed from these records and
-//! nothing else; `requests.jsonl` holds them as they were measured.
+//! nothing else; `requests.jsonl` holds them as they were measured, plus the quality score
+//! that scoring writes into the one scored record per model and case (`quality`).
 //!
 //! Times are milliseconds since the scenario's epoch (`t0`, a monotonic clock reading taken when
 //! the scenario started; its wall-clock time is the scenario's `started` field).

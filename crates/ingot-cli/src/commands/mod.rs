@@ -52,8 +52,9 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
     }
 }
 
-/// A current-thread runtime for the async library calls (downloads). Commands are short-lived
-/// and mostly sequential, so one thread is enough.
+/// A small runtime (two workers) for the async library calls: downloads, requests to the
+/// running service, benchmark clients. Commands are short-lived and mostly sequential, and
+/// more workers would only compete with llama.cpp's threads.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
