@@ -6,15 +6,21 @@ use std::time::Duration;
 
 use ingot_bench::ab::Verdict;
 use ingot_bench::mock::{MockServer, MockServerConfig};
-use ingot_bench::run::{ModelSpec, NamedEndpoint, ResolvedModel, Resolver, RunConfig, TargetSpec};
+use ingot_bench::run::{ModelSpec, NamedEndpoint, RunConfig, TargetSpec};
 use ingot_bench::workload::GenParams;
 use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{ModelDescriptor, ModelDetails, ModelProvider, ProviderError, ResolvedModel};
 
 struct NoFiles;
 
-impl Resolver for NoFiles {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-        anyhow::bail!("{alias} is served by the endpoints")
+impl ModelProvider for NoFiles {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        Err(ProviderError::Other(format!(
+            "{id} is served by the endpoints"
+        )))
     }
 }
 
@@ -158,18 +164,28 @@ fn interleaved_servers_get_ratios_with_cis_and_the_right_verdicts() {
 #[test]
 fn in_process_models_interleave_too() {
     struct Files(std::path::PathBuf);
-    impl Resolver for Files {
-        fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-            let path = self.0.join(format!("{alias}.gguf"));
-            std::fs::write(&path, b"GGUF")?;
+    impl ModelProvider for Files {
+        fn list(&self) -> Vec<ModelDescriptor> {
+            Vec::new()
+        }
+        fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+            let path = self.0.join(format!("{id}.gguf"));
+            // The mock engine loads anything; the size is what the report shows.
+            let f =
+                std::fs::File::create(&path).map_err(|e| ProviderError::Other(e.to_string()))?;
+            f.set_len(4)
+                .map_err(|e| ProviderError::Other(e.to_string()))?;
             Ok(ResolvedModel {
+                id: id.into(),
                 path,
-                sha256: None,
-                size_bytes: None,
-                quantization: None,
-                parameters: None,
-                chat_template: true,
-                chat_template_override: None,
+                chat_template: None,
+                context_length: None,
+            })
+        }
+        fn details(&self, _id: &str) -> Option<ModelDetails> {
+            Some(ModelDetails {
+                chat_template: Some(true),
+                ..ModelDetails::default()
             })
         }
     }

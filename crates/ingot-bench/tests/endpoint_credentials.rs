@@ -5,15 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ingot_bench::mock::{MockServer, MockServerConfig};
-use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, TargetSpec};
+use ingot_bench::run::{ModelSpec, RunConfig, TargetSpec};
 use ingot_bench::workload::GenParams;
 use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{ModelDescriptor, ModelProvider, ProviderError, ResolvedModel};
 
 struct NoFiles;
 
-impl Resolver for NoFiles {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-        anyhow::bail!("{alias} is served by the endpoint")
+impl ModelProvider for NoFiles {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        Err(ProviderError::Other(format!(
+            "{id} is served by the endpoint"
+        )))
     }
 }
 

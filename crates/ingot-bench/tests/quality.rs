@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ingot_bench::results::Status;
-use ingot_bench::run::{JudgeSpec, JudgeTarget, ModelSpec, ResolvedModel, Resolver, RunConfig};
+use ingot_bench::run::{JudgeSpec, JudgeTarget, ModelSpec, RunConfig};
 use ingot_bench::rundir::RunDir;
 use ingot_bench::select::{parse_constraints, Goal, SelectSpec};
 use ingot_bench::workload::{parse_prompts, GenParams};
 use ingot_core::mock::{MockConfig, MockEngine};
 use ingot_core::{Engine, EngineError, LoadOptions, LoadedModel};
+use ingot_core::{ModelDescriptor, ModelDetails, ModelProvider, ProviderError, ResolvedModel};
 
 const GOOD: &str =
     "Retrieval augmented generation retrieves documents and gives them to the model as context.";
@@ -48,24 +49,36 @@ impl Engine for Engines {
 
 struct Files(PathBuf);
 
-impl Resolver for Files {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-        let path = self.0.join(format!("{alias}.gguf"));
-        std::fs::write(&path, b"GGUF")?;
+impl ModelProvider for Files {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        let path = self.0.join(format!("{id}.gguf"));
+        // The mock engine loads anything; the size is what the report shows.
+        let f = std::fs::File::create(&path).map_err(|e| ProviderError::Other(e.to_string()))?;
+        f.set_len(1 << 20)
+            .map_err(|e| ProviderError::Other(e.to_string()))?;
         Ok(ResolvedModel {
+            id: id.into(),
             path,
-            sha256: None,
-            size_bytes: Some(1 << 20),
-            quantization: None,
-            parameters: None,
-            chat_template: true,
-            chat_template_override: None,
+            chat_template: None,
+            context_length: None,
         })
     }
-    fn license(&self, alias: &str) -> Option<(String, bool)> {
-        Some(match alias {
-            "bad-model" => ("Llama-3.2-Community".into(), false),
-            _ => ("Apache-2.0".into(), true),
+    fn details(&self, id: &str) -> Option<ModelDetails> {
+        Some(ModelDetails {
+            chat_template: Some(true),
+            license: Some(
+                if id == "bad-model" {
+                    "Llama-3.2-Community"
+                } else {
+                    "Apache-2.0"
+                }
+                .into(),
+            ),
+            license_permissive: Some(id != "bad-model"),
+            ..ModelDetails::default()
         })
     }
 }

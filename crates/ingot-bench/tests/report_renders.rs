@@ -7,25 +7,36 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig};
+use ingot_bench::run::{ModelSpec, RunConfig};
 use ingot_bench::sweep::SweepSpec;
 use ingot_bench::workload::GenParams;
 use ingot_core::mock::{MockConfig, MockEngine};
+use ingot_core::{ModelDescriptor, ModelDetails, ModelProvider, ProviderError, ResolvedModel};
 
 struct Files(PathBuf);
 
-impl Resolver for Files {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-        let path = self.0.join(format!("{alias}.gguf"));
-        std::fs::write(&path, b"GGUF")?;
+impl ModelProvider for Files {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        let path = self.0.join(format!("{id}.gguf"));
+        // The mock engine loads anything; the size is what the report shows.
+        let f = std::fs::File::create(&path).map_err(|e| ProviderError::Other(e.to_string()))?;
+        f.set_len(100_000_000)
+            .map_err(|e| ProviderError::Other(e.to_string()))?;
         Ok(ResolvedModel {
+            id: id.into(),
             path,
-            sha256: None,
-            size_bytes: Some(100_000_000),
+            chat_template: None,
+            context_length: None,
+        })
+    }
+    fn details(&self, _id: &str) -> Option<ModelDetails> {
+        Some(ModelDetails {
             quantization: Some("Q4_K_M".into()),
-            parameters: None,
-            chat_template: true,
-            chat_template_override: None,
+            chat_template: Some(true),
+            ..ModelDetails::default()
         })
     }
 }

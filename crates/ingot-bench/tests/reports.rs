@@ -10,11 +10,12 @@ use ingot_bench::exec::{Scenario, StopAt};
 use ingot_bench::record::{CountSource, RequestRecord};
 use ingot_bench::resources::MachineInfo;
 use ingot_bench::results::*;
-use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig};
+use ingot_bench::run::{ModelSpec, RunConfig};
 use ingot_bench::stats::{scenario_metrics, Slo};
 use ingot_bench::workload::{builtin_prompts, prompt_set_hash, GenParams, Mode};
 use ingot_core::mock::{MockConfig, MockEngine};
 use ingot_core::{Engine, EngineError, LoadOptions, LoadedModel};
+use ingot_core::{ModelDescriptor, ModelDetails, ModelProvider, ProviderError, ResolvedModel};
 
 fn rec(
     model: &str,
@@ -488,19 +489,32 @@ impl Engine for Engines {
 
 struct Files(PathBuf);
 
-impl Resolver for Files {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-        anyhow::ensure!(alias != "missing", "unknown model '{alias}'");
-        let path = self.0.join(format!("{alias}.gguf"));
-        std::fs::write(&path, b"GGUF")?;
+impl ModelProvider for Files {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+        if id == "missing" {
+            return Err(ProviderError::Other(format!("unknown model '{id}'")));
+        }
+        let path = self.0.join(format!("{id}.gguf"));
+        // The mock engine loads anything; the size is what the report shows.
+        let f = std::fs::File::create(&path).map_err(|e| ProviderError::Other(e.to_string()))?;
+        f.set_len(4)
+            .map_err(|e| ProviderError::Other(e.to_string()))?;
         Ok(ResolvedModel {
+            id: id.into(),
             path,
+            chat_template: None,
+            context_length: None,
+        })
+    }
+    fn details(&self, id: &str) -> Option<ModelDetails> {
+        Some(ModelDetails {
             sha256: Some("cd".repeat(32)),
-            size_bytes: None,
             quantization: Some("Q8_0".into()),
-            parameters: None,
-            chat_template: alias != "base-model",
-            chat_template_override: None,
+            chat_template: Some(id != "base-model"),
+            ..ModelDetails::default()
         })
     }
 }
@@ -584,18 +598,18 @@ fn in_process_run_with_failing_models_continues_and_writes_everything() {
 #[test]
 fn chat_template_override_reaches_the_in_process_loader() {
     struct Override(PathBuf);
-    impl Resolver for Override {
-        fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-            let path = self.0.join(format!("{alias}.gguf"));
-            std::fs::write(&path, b"GGUF")?;
+    impl ModelProvider for Override {
+        fn list(&self) -> Vec<ModelDescriptor> {
+            Vec::new()
+        }
+        fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+            let path = self.0.join(format!("{id}.gguf"));
+            std::fs::write(&path, b"GGUF").map_err(|e| ProviderError::Other(e.to_string()))?;
             Ok(ResolvedModel {
+                id: id.into(),
                 path,
-                sha256: None,
-                size_bytes: None,
-                quantization: None,
-                parameters: None,
-                chat_template: true,
-                chat_template_override: Some("{{ messages[0].content }}".into()),
+                chat_template: Some("{{ messages[0].content }}".into()),
+                context_length: None,
             })
         }
     }
@@ -635,17 +649,27 @@ fn chat_template_override_reaches_the_in_process_loader() {
 #[test]
 fn issue7_remote_adapter_is_benchmarked_beside_local_models() {
     use ingot_bench::mock::{MockServer, MockServerConfig};
-    use ingot_bench::run::RemoteModel;
 
     struct WithRemote(PathBuf, String);
-    impl Resolver for WithRemote {
-        fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
-            anyhow::ensure!(alias != "far", "a remote alias is never downloaded");
-            Files(self.0.clone()).resolve(alias)
+    impl ModelProvider for WithRemote {
+        fn list(&self) -> Vec<ModelDescriptor> {
+            Vec::new()
         }
-        fn remote(&self, alias: &str) -> Option<RemoteModel> {
-            (alias == "far").then(|| RemoteModel {
-                url: format!("{}/v1", self.1),
+        fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
+            if id == "far" {
+                return Err(ProviderError::Other(
+                    "a remote alias is never downloaded".into(),
+                ));
+            }
+            Files(self.0.clone()).resolve(id)
+        }
+        fn details(&self, id: &str) -> Option<ModelDetails> {
+            Files(self.0.clone()).details(id)
+        }
+        fn remote(&self, id: &str) -> Option<ingot_core::RemoteModel> {
+            (id == "far").then(|| ingot_core::RemoteModel {
+                id: id.into(),
+                base_url: format!("{}/v1", self.1),
                 model: "mock".into(),
                 api_key: None,
             })

@@ -65,6 +65,12 @@ pub struct ModelDetails {
     pub path: Option<PathBuf>,
     /// When the cached weights were last written.
     pub modified: Option<SystemTime>,
+    /// Licence identifier.
+    pub license: Option<String>,
+    /// Whether the licence is permissive (benchmark reports flag the others).
+    pub license_permissive: Option<bool>,
+    /// Whether the model has a chat template (its own, or one its entry supplies).
+    pub chat_template: Option<bool>,
 }
 
 /// How to load a model that is on disk.

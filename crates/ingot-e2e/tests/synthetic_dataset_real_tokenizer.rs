@@ -4,24 +4,33 @@
 
 use std::sync::Arc;
 
-use ingot_bench::run::{ModelSpec, ResolvedModel, Resolver, RunConfig, Synthetic};
+use ingot_bench::run::{ModelSpec, RunConfig, Synthetic};
 use ingot_bench::workload::{GenParams, Mode};
+use ingot_core::{ModelDescriptor, ModelDetails, ModelProvider, ProviderError, ResolvedModel};
 use ingot_engine::{Engine, LlamaEngine};
 
 use ingot_testkit as model_file;
 
 struct Smol;
 
-impl Resolver for Smol {
-    fn resolve(&self, _: &str) -> anyhow::Result<ResolvedModel> {
+impl ModelProvider for Smol {
+    fn list(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
         Ok(ResolvedModel {
+            id: id.into(),
             path: model_file::model_path(),
+            chat_template: None,
+            context_length: None,
+        })
+    }
+    fn details(&self, _id: &str) -> Option<ModelDetails> {
+        Some(ModelDetails {
             sha256: Some(model_file::MODEL_SHA256.into()),
-            size_bytes: None,
             quantization: Some("Q4_1".into()),
-            parameters: None,
-            chat_template: true,
-            chat_template_override: None,
+            chat_template: Some(true),
+            ..ModelDetails::default()
         })
     }
 }

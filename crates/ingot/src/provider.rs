@@ -157,6 +157,9 @@ impl ModelProvider for CatalogModels {
                 .or_else(|| entry.sources.first().map(|s| s.to_string())),
             modified: cached.as_ref().map(|c| c.manifest.downloaded_at.into()),
             path: cached.map(|c| c.path),
+            license: Some(entry.license.clone()),
+            license_permissive: Some(entry.license_is_permissive()),
+            chat_template: Some(entry.chat_template || entry.chat_template_override.is_some()),
         })
     }
 

@@ -34,7 +34,7 @@ use crate::measure::record::RequestRecord;
 use crate::measure::target::{HttpTarget, InProcessTarget, Target};
 use crate::pipeline::config::{bar, note, RunConfig, RunOutput, TargetSpec};
 use crate::results::*;
-use crate::spec::model::Resolver;
+use crate::spec::model::{ModelFiles, ModelProvider};
 use crate::spec::workload::{Mode, PromptSpec};
 
 use crate::analyze::ab_compare::compare_targets;
@@ -58,7 +58,7 @@ struct Prepared {
 
 fn prepare(
     cfg: &RunConfig,
-    resolver: &dyn Resolver,
+    resolver: &dyn ModelProvider,
     engine: &dyn Engine,
     n_parallel: usize,
 ) -> anyhow::Result<Vec<Prepared>> {
@@ -97,7 +97,7 @@ fn prepare(
         TargetSpec::InProcess => {
             let mut out = Vec::new();
             for spec in &cfg.models {
-                if let Some(r) = resolver.remote(&spec.alias) {
+                if let Some(r) = resolver.upstream(&spec.alias) {
                     out.push(http(
                         &spec.alias,
                         &r.url,
@@ -109,7 +109,7 @@ fn prepare(
                 }
                 note(cfg, &format!("loading {}...", spec.alias));
                 let resolved = resolver
-                    .resolve(&spec.alias)
+                    .file(&spec.alias)
                     .map_err(|e| anyhow::anyhow!("{}: download: {e:#}", spec.alias))?;
                 let mode = spec.mode.unwrap_or(if resolved.chat_template {
                     Mode::Chat
@@ -183,7 +183,7 @@ fn round_scenarios(cfg: &RunConfig) -> Vec<Scenario> {
 /// Runs an interleaved comparison (called by [`crate::pipeline::run::run`]).
 pub fn run(
     cfg: &RunConfig,
-    resolver: &dyn Resolver,
+    resolver: &dyn ModelProvider,
     engine: Arc<dyn Engine>,
 ) -> anyhow::Result<RunOutput> {
     let rt = crate::measure::exec::client_runtime()?;

@@ -13,13 +13,13 @@ use crate::measure::target::{HttpTarget, InProcessTarget, Job, Target};
 use crate::pipeline::config::{bar, RunConfig, TargetSpec};
 use crate::pipeline::measure::Tally;
 use crate::results::{LoadMetrics, Manifest, ModelFile, ModelResult, ResourceMetrics, Status};
-use crate::spec::model::{ModelSpec, RemoteModel, ResolvedModel, Resolver};
+use crate::spec::model::{ModelFiles, ModelProvider, ModelSpec, RemoteModel, ResolvedModel};
 use crate::spec::workload::{GenParams, Mode, PromptSpec};
 
 /// What every model of a run shares.
 pub(crate) struct RunContext<'a> {
     pub cfg: &'a RunConfig,
-    pub resolver: &'a dyn Resolver,
+    pub resolver: &'a dyn ModelProvider,
     pub engine: &'a dyn Engine,
     pub rt: &'a tokio::runtime::Runtime,
     pub scenarios: &'a [Scenario],
@@ -67,7 +67,7 @@ impl ModelBench<'_> {
         // A remote adapter in an in-process run: its server is elsewhere, so this process's
         // memory and CPU say nothing about it.
         let remote = match cfg.target {
-            TargetSpec::InProcess => self.ctx.resolver.remote(&self.spec.alias),
+            TargetSpec::InProcess => self.ctx.resolver.upstream(&self.spec.alias),
             TargetSpec::Endpoint { .. } | TargetSpec::Endpoints(_) => None,
         };
         let sampler = if in_process_or_pid(cfg, server_pid) && remote.is_none() {
@@ -155,7 +155,7 @@ impl ModelBench<'_> {
         let cfg = self.ctx.cfg;
         mr.mode = self.spec.mode.unwrap_or(Mode::Chat);
         let mut tokenizer = None;
-        if let Some(local) = self.ctx.resolver.lookup(&self.spec.alias) {
+        if let Some(local) = self.ctx.resolver.cached_file(&self.spec.alias) {
             tokenizer = self.ctx.engine.load_tokenizer(&local.path).ok();
             mr.file = Some(ModelFile {
                 path: local.path.display().to_string(),
@@ -185,7 +185,7 @@ impl ModelBench<'_> {
         let resolved = self
             .ctx
             .resolver
-            .resolve(&self.spec.alias)
+            .file(&self.spec.alias)
             .map_err(|e| anyhow::anyhow!("download: {e:#}"))?;
         mr.mode = self.spec.mode.unwrap_or(if resolved.chat_template {
             Mode::Chat

@@ -14,14 +14,15 @@ use crate::pipeline::model::{ModelBench, RunContext};
 use crate::results::{now_rfc3339, Manifest, ModelResult, Results, Status};
 pub use crate::score::judge_spec::{build_judge, JudgeSpec, JudgeTarget};
 use crate::score::scoring::{quality_info, score_model, score_run, JudgeMode};
-pub use crate::spec::model::{ModelSpec, RemoteModel, ResolvedModel, Resolver};
+use crate::spec::model::ModelFiles;
+pub use crate::spec::model::{ModelProvider, ModelSpec, RemoteModel, ResolvedModel};
 use crate::spec::workload::PromptSpec;
 
 /// Runs the benchmark. `engine` loads models for in-process runs (ignored with an endpoint).
 /// Outputs are written to `cfg.out_dir` after every model.
 pub fn run(
     cfg: &RunConfig,
-    resolver: &dyn Resolver,
+    resolver: &dyn ModelProvider,
     engine: Arc<dyn Engine>,
 ) -> anyhow::Result<RunOutput> {
     anyhow::ensure!(!cfg.prompts.is_empty(), "the prompt set is empty");
@@ -94,7 +95,7 @@ fn bench_models(ctx: &RunContext, results: &mut Results, records: &mut Vec<Reque
     }
 }
 
-fn new_model_result(spec: &ModelSpec, resolver: &dyn Resolver) -> ModelResult {
+fn new_model_result(spec: &ModelSpec, resolver: &dyn ModelProvider) -> ModelResult {
     let mut mr = ModelResult {
         alias: spec.alias.clone(),
         status: Status::Ok,

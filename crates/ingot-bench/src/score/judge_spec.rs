@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ingot_core::{Engine, LoadOptions};
 
 use crate::score::judge::{Judge, LocalJudge};
-use crate::spec::model::Resolver;
+use crate::spec::model::{ModelFiles, ModelProvider};
 
 /// Which model judges the `judge` checks.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl crate::score::judge::JudgeBackend for BrokenJudge {
 /// call fails, so that its checks are counted as judge errors instead of vanishing.
 pub fn build_judge(
     spec: &JudgeSpec,
-    resolver: &dyn Resolver,
+    resolver: &dyn ModelProvider,
     engine: &dyn Engine,
     threads: Option<usize>,
     timeout_s: f64,
@@ -104,13 +104,13 @@ pub fn build_judge(
 /// own loader: one sequence, `threads` threads.
 pub fn local_judge(
     alias: &str,
-    resolver: &dyn Resolver,
+    resolver: &dyn ModelProvider,
     engine: &dyn Engine,
     threads: Option<usize>,
     samples: usize,
 ) -> anyhow::Result<Judge> {
     let resolved = resolver
-        .resolve(alias)
+        .file(alias)
         .map_err(|e| anyhow::anyhow!("judge {alias}: download: {e:#}"))?;
     let opts = LoadOptions {
         threads,

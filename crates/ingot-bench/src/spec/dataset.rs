@@ -241,16 +241,17 @@ pub fn synthetic_prompts(
 /// The synthetic prompts for one model, made with its own tokenizer (its GGUF from the
 /// cache, downloaded if needed).
 pub fn synthetic_for_model(
-    resolver: &dyn crate::spec::model::Resolver,
+    resolver: &dyn crate::spec::model::ModelProvider,
     engine: &dyn ingot_core::Engine,
     alias: &str,
     input_tokens: u32,
     prompts: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<PromptSpec>> {
-    let file = match resolver.lookup(alias) {
+    use crate::spec::model::ModelFiles;
+    let file = match resolver.cached_file(alias) {
         Some(f) => f,
-        None => resolver.resolve(alias).map_err(|e| {
+        None => resolver.file(alias).map_err(|e| {
             anyhow::anyhow!(
                 "a synthetic dataset is built with the model's tokenizer, and {alias} has no GGUF to read it from: {e:#}"
             )

@@ -1,7 +1,9 @@
-//! The models a run benchmarks, and how their files are found (the CLI's catalog implements
-//! [`Resolver`]).
+//! The models a run benchmarks, and how their files are found: through the engine API's
+//! [`ModelProvider`] port, the one the server resolves models through.
 
 use std::path::PathBuf;
+
+pub use ingot_core::provider::ModelProvider;
 
 use crate::spec::workload::Mode;
 
@@ -38,20 +40,61 @@ pub struct RemoteModel {
     pub api_key: Option<String>,
 }
 
-/// Finds (downloading if needed) a model's file. Called outside any async runtime.
-pub trait Resolver {
-    fn resolve(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
-    /// The model's license (from the catalog) and whether it is permissive.
-    fn license(&self, _alias: &str) -> Option<(String, bool)> {
-        None
-    }
+/// How a run finds models: through the same [`ModelProvider`] port the server uses (the SDK's
+/// `CatalogModels` over the catalog and the cache, or any other implementation), read as the
+/// files and facts a benchmark needs. Called outside any async runtime.
+pub(crate) trait ModelFiles {
+    /// The model's file, downloaded if needed, with its facts.
+    fn file(&self, alias: &str) -> anyhow::Result<ResolvedModel>;
     /// The model's file if it is already local, without downloading (used with an endpoint
     /// to report the disk footprint of a model served under a known alias).
-    fn lookup(&self, _alias: &str) -> Option<ResolvedModel> {
-        None
-    }
+    fn cached_file(&self, alias: &str) -> Option<ResolvedModel>;
     /// Where a remote adapter's requests go; `None` for local models.
-    fn remote(&self, _alias: &str) -> Option<RemoteModel> {
-        None
+    fn upstream(&self, alias: &str) -> Option<RemoteModel>;
+    /// The model's license and whether it is permissive.
+    fn license(&self, alias: &str) -> Option<(String, bool)>;
+}
+
+impl<T: ModelProvider + ?Sized> ModelFiles for T {
+    fn file(&self, alias: &str) -> anyhow::Result<ResolvedModel> {
+        let resolved = self.resolve(alias)?;
+        Ok(describe(self, resolved))
+    }
+
+    fn cached_file(&self, alias: &str) -> Option<ResolvedModel> {
+        self.list()
+            .iter()
+            .find(|d| d.matches(alias) && d.cached && !d.remote)?;
+        self.resolve(alias).ok().map(|r| describe(self, r))
+    }
+
+    fn upstream(&self, alias: &str) -> Option<RemoteModel> {
+        let r = self.remote(alias)?;
+        Some(RemoteModel {
+            url: r.base_url,
+            model: r.model,
+            api_key: r.api_key,
+        })
+    }
+
+    fn license(&self, alias: &str) -> Option<(String, bool)> {
+        let d = self.details(alias)?;
+        Some((d.license?, d.license_permissive?))
+    }
+}
+
+/// The provider's answer with the facts the manifest records.
+fn describe<T: ModelProvider + ?Sized>(p: &T, r: ingot_core::ResolvedModel) -> ResolvedModel {
+    let d = p.details(&r.id).unwrap_or_default();
+    ResolvedModel {
+        size_bytes: std::fs::metadata(&r.path).map(|m| m.len()).ok(),
+        sha256: d.sha256,
+        quantization: d.quantization,
+        parameters: d.parameters,
+        // A provider that does not say is taken at its word later: a model without a
+        // template fails its chat requests with a clear error.
+        chat_template: d.chat_template.unwrap_or(true) || r.chat_template.is_some(),
+        chat_template_override: r.chat_template,
+        path: r.path,
     }
 }

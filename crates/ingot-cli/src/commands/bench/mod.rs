@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use ingot_bench::run::{RemoteModel, ResolvedModel, Resolver};
 
 use crate::cli::{
     BenchAnnotateArgs, BenchCalibrateArgs, BenchCompareArgs, BenchEngineArgs, BenchReportArgs,
@@ -95,57 +94,28 @@ pub(crate) fn engine(ctx: &Context, args: BenchEngineArgs) -> Result<()> {
     Ok(())
 }
 
-/// Downloads models through the catalog, with a progress bar.
-struct CatalogResolver<'a> {
-    ctx: &'a Context,
+/// The models a run benchmarks, found as the server finds them: the SDK's provider over the
+/// catalog and the cache.
+fn models(ctx: &Context) -> Result<ingot::CatalogModels> {
+    Ok(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?)
 }
 
-impl Resolver for CatalogResolver<'_> {
-    fn license(&self, alias: &str) -> Option<(String, bool)> {
-        let catalog = self.ctx.catalog().ok()?;
-        let entry = catalog.get(alias).ok()?;
-        Some((entry.license.clone(), entry.license_is_permissive()))
+/// Downloads the models an in-process run needs first, with progress bars (the benchmark
+/// itself reports phases, not bytes). A failure is left for the run, which records it
+/// against that model and goes on with the others.
+fn predownload(ctx: &Context, cfg: &ingot_bench::run::RunConfig) {
+    if !matches!(cfg.target, ingot_bench::run::TargetSpec::InProcess) {
+        return;
     }
-
-    fn resolve(&self, alias: &str) -> Result<ResolvedModel> {
-        let catalog = self.ctx.catalog()?;
-        let entry = catalog.get(alias)?.clone();
-        let rt = super::runtime()?;
-        let cached = rt.block_on(super::model::ensure_downloaded(self.ctx, &entry))?;
-        Ok(ResolvedModel {
-            path: cached.path,
-            sha256: Some(cached.sha256),
-            size_bytes: Some(cached.size),
-            quantization: Some(entry.quantization.clone()),
-            parameters: entry.parameters,
-            chat_template: entry.chat_template || entry.chat_template_override.is_some(),
-            chat_template_override: entry.chat_template_override.clone(),
-        })
-    }
-
-    fn remote(&self, alias: &str) -> Option<RemoteModel> {
-        let catalog = self.ctx.catalog().ok()?;
-        let remote = catalog.get(alias).ok()?.remote()?.clone();
-        Some(RemoteModel {
-            url: remote.endpoint.clone(),
-            api_key: remote.api_key(),
-            model: remote.model,
-        })
-    }
-
-    fn lookup(&self, alias: &str) -> Option<ResolvedModel> {
-        let catalog = self.ctx.catalog().ok()?;
-        let entry = catalog.get(alias).ok()?.clone();
-        let cached = self.ctx.store().ok()?.lookup(alias).ok()??;
-        Some(ResolvedModel {
-            size_bytes: Some(cached.size()),
-            sha256: Some(cached.sha256().to_string()),
-            path: cached.path,
-            quantization: Some(entry.quantization.clone()),
-            parameters: entry.parameters,
-            chat_template: entry.chat_template || entry.chat_template_override.is_some(),
-            chat_template_override: entry.chat_template_override.clone(),
-        })
+    let (Ok(catalog), Ok(rt)) = (ctx.catalog(), super::runtime()) else {
+        return;
+    };
+    for spec in &cfg.models {
+        if let Ok(entry) = catalog.get(&spec.alias) {
+            if entry.remote().is_none() {
+                let _ = rt.block_on(super::model::ensure_downloaded(ctx, entry));
+            }
+        }
     }
 }
 
@@ -170,11 +140,12 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
         }
     }
     let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
+    predownload(ctx, &cfg);
     if let Some(sy) = &cfg.synthetic {
         // The first model's prompts (each model gets its own during the run), so that the
         // manifest and prompts.json describe a real set.
         cfg.prompts = ingot_bench::dataset::synthetic_for_model(
-            &CatalogResolver { ctx },
+            &models(ctx)?,
             engine.as_ref(),
             &cfg.models[0].alias,
             sy.input_tokens,
@@ -195,7 +166,7 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
             cfg.out_dir.display()
         );
     }
-    let out = ingot_bench::run::run(&cfg, &CatalogResolver { ctx }, engine)?;
+    let out = ingot_bench::run::run(&cfg, &models(ctx)?, engine)?;
     if args.json {
         return crate::output::print_json(&out.results);
     }
@@ -261,7 +232,7 @@ pub(crate) fn rescore(ctx: &Context, args: BenchRescoreArgs) -> Result<()> {
             let engine = ingot_engine::LlamaEngine::new();
             Some(ingot_bench::run::build_judge(
                 &js,
-                &CatalogResolver { ctx },
+                &models(ctx)?,
                 &engine,
                 args.threads,
                 run.results.manifest.sampling.timeout_s,
