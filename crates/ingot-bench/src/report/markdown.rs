@@ -6,6 +6,7 @@ use crate::measure::record::RequestRecord;
 use crate::report::common::*;
 use crate::report::exporter::{Exporter, QUALITY_CHART};
 use crate::results::{ModelResult, Results, Status};
+use crate::score::scored::RecordScores;
 
 // ---------------------------------------------------------------------------------------------
 // Markdown
@@ -573,6 +574,7 @@ impl Exporter for MarkdownExporter {
         &self,
         results: &Results,
         records: &[RequestRecord],
+        _: &RecordScores,
     ) -> anyhow::Result<Option<Vec<u8>>> {
         let mut md = markdown(results);
         md.push_str(&crate::report::samples::markdown(results, records));
