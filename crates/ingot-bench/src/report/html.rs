@@ -147,7 +147,7 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
     recommendation_html(&mut o, results);
     quality_html(&mut o, results);
     crate::report::ab::html(&mut o, results);
-    crate::analyze::cost::html(&mut o, results);
+    crate::report::cost::html(&mut o, results);
     o.push_str("<h2>Summary</h2><div class=\"scroll\"><table><tr><th>model</th><th>scenario</th><th>status</th><th>TTFT p50 ms</th><th>e2e p50 ms</th><th>e2e p95 ms</th><th>ITL p50 ms</th><th>tok/s</th><th>req/s</th></tr>\n");
     for m in &results.models {
         if m.status == Status::Failed {

@@ -109,7 +109,7 @@ pub fn terminal_table(results: &Results) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
-    out.push_str(&crate::analyze::cost::terminal(results));
+    out.push_str(&crate::report::cost::terminal(results));
     out.push_str(&crate::report::ab::terminal(results));
     out
 }

@@ -22,8 +22,8 @@ pub fn markdown(results: &Results) -> String {
     quality::recommendation_md(&mut o, results);
     quality::quality_md(&mut o, results);
     crate::report::ab::markdown(&mut o, results);
-    crate::analyze::sweep::markdown(&mut o, results);
-    crate::analyze::cost::markdown(&mut o, results);
+    crate::report::sweep::markdown(&mut o, results);
+    crate::report::cost::markdown(&mut o, results);
     latency_md(&mut o, results);
     open_loop_md(&mut o, results);
     load_md(&mut o, results);
