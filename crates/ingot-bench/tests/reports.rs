@@ -380,7 +380,7 @@ fn quality_report_snapshot_and_schema() {
     insta::assert_snapshot!("report_quality_md", ingot_bench::report::markdown(&results));
     validate(&serde_json::to_value(&results).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    ingot_bench::report::write_all(dir.path(), &results, &records).unwrap();
+    ingot_bench::report::write_all(dir.path(), &results, &records, &Default::default()).unwrap();
     let svg = std::fs::read_to_string(dir.path().join("quality_p95.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("fast-model (front)"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
@@ -418,7 +418,7 @@ fn synthetic_results_match_the_schema_and_round_trip() {
     assert_eq!(back, results);
     // Every output file is written; the HTML is self-contained.
     let dir = tempfile::tempdir().unwrap();
-    ingot_bench::report::write_all(dir.path(), &results, &records).unwrap();
+    ingot_bench::report::write_all(dir.path(), &results, &records, &Default::default()).unwrap();
     for f in [
         "results.json",
         "requests.jsonl",
@@ -430,7 +430,8 @@ fn synthetic_results_match_the_schema_and_round_trip() {
     }
     // INGOT_BENCH_REPORT_DIR=DIR keeps a copy of the synthetic reports, to look at.
     if let Some(keep) = std::env::var_os("INGOT_BENCH_REPORT_DIR") {
-        ingot_bench::report::write_all(Path::new(&keep), &results, &records).unwrap();
+        ingot_bench::report::write_all(Path::new(&keep), &results, &records, &Default::default())
+            .unwrap();
     }
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.matches("<svg").count() >= 5, "five charts");

@@ -11,11 +11,12 @@
 //! intended start of the last third of its requests is at most 1.5 × (plus 20 ms) that of
 //! its first third, and under 5 % of its requests failed. The **saturation point** is the
 //! highest offered rate sustained with every lower rate sustained too. The HTML report draws
-//! TTFT p50/p90 and ITL against the achieved request rate, one line per model.
+//! TTFT p50/p90 and ITL against the achieved request rate, one line per model; report.md's
+//! table is [`crate::report::sweep`].
 
 use crate::measure::record::RequestRecord;
 pub use crate::results::sweep::{SweepPoint, SweepResult};
-use crate::results::{Results, ScenarioResult};
+use crate::results::ScenarioResult;
 
 /// Rates between sync and throughput when `--sweep` has no number.
 pub const DEFAULT_RATES: usize = 5;
@@ -136,48 +137,6 @@ pub fn summarize(
         points,
         saturation_rate,
         summary,
-    }
-}
-
-/// The sweeps of a run, in report.md.
-pub fn markdown(o: &mut String, results: &Results) {
-    use std::fmt::Write as _;
-    let swept: Vec<_> = results
-        .models
-        .iter()
-        .filter_map(|m| Some((m, m.sweep.as_ref()?)))
-        .collect();
-    if swept.is_empty() {
-        return;
-    }
-    let n = |v: Option<f64>, d| crate::util::text::num(v, d);
-    let _ = writeln!(o, "## Sweep: latency against throughput\n");
-    for (m, s) in swept {
-        let _ = writeln!(o, "**{}**: {}.\n", m.alias, s.summary);
-        let _ = writeln!(
-            o,
-            "| point | offered req/s | achieved req/s | TTFT p50 ms | TTFT p90 ms | ITL mean ms | e2e p50 ms | queue |"
-        );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---|");
-        for p in &s.points {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                p.scenario,
-                n(p.offered_rate, 2),
-                n(p.achieved_req_s, 2),
-                n(p.ttft_p50_ms, 1),
-                n(p.ttft_p90_ms, 1),
-                n(p.itl_mean_ms, 2),
-                n(p.e2e_p50_ms, 1),
-                match p.sustained {
-                    Some(true) => "flat",
-                    Some(false) => "growing",
-                    None => "–",
-                }
-            );
-        }
-        let _ = writeln!(o);
     }
 }
 

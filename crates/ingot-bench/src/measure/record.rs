@@ -1,6 +1,7 @@
 //! The raw per-request record. Every metric in a report is computed from these records and
-//! nothing else; `requests.jsonl` holds them as they were measured, plus the quality score
-//! that scoring writes into the one scored record per model and case (`quality`).
+//! nothing else; `requests.jsonl` holds them as they were measured. Quality scores are kept
+//! beside the records, not in them (`crate::score::scored`); `requests.jsonl` shows them inside
+//! the scored records.
 //!
 //! Times are milliseconds since the scenario's epoch (`t0`, a monotonic clock reading taken when
 //! the scenario started; its wall-clock time is the scenario's `started` field).
@@ -56,10 +57,6 @@ pub struct RequestRecord {
     /// `None` on success. HTTP errors, in-band SSE errors, streams cut before `[DONE]`,
     /// engine errors and timeouts are all failures.
     pub error: Option<String>,
-    /// The quality score of this output, on the one record per model and case that is scored
-    /// (checks' results, and the judge's score and reason).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality: Option<crate::spec::checks::CaseScore>,
     /// Sent twice: its first attempt went out on a reused keep-alive connection that closed
     /// before any response (the keep-alive race, see [`crate::measure::conn`]), so it was sent again
     /// on a new connection. The fields above describe the second attempt; it counts as
@@ -106,7 +103,6 @@ impl RequestRecord {
             finish_reason: None,
             output: String::new(),
             error: None,
-            quality: None,
             retried: false,
             attempts: Vec::new(),
             interleave_round: None,

@@ -220,6 +220,7 @@ pub fn run(
         crate::spec::workload::prompts_json(&cfg.prompts),
     )?;
     let mut records: Vec<RequestRecord> = Vec::new();
+    let mut scores = crate::score::scored::RecordScores::default();
 
     // Warm-up: every target, one at a time, excluded from the figures.
     for (t, prompts) in targets.iter().zip(&target_prompts) {
@@ -374,7 +375,8 @@ pub fn run(
             crate::score::scoring::JudgeMode::Reuse("no judge in an interleaved comparison");
         mr.quality = rt.block_on(crate::score::scoring::score_model(
             &mr,
-            &mut records,
+            &records,
+            &mut scores,
             &cfg.prompts,
             &rule_mode,
             &|_, _| {},
@@ -398,10 +400,14 @@ pub fn run(
     ));
     results.manifest.finished = Some(now_rfc3339());
     results.selection = Some(crate::analyze::select::select(&results, &cfg.select));
-    if let Err(e) = crate::report::files::write_all(&cfg.out_dir, &results, &records) {
+    if let Err(e) = crate::report::files::write_all(&cfg.out_dir, &results, &records, &scores) {
         note(cfg, &format!("warning: cannot write the reports: {e:#}"));
     }
-    Ok(RunOutput { results, records })
+    Ok(RunOutput {
+        results,
+        records,
+        scores,
+    })
 }
 
 fn shift(r: &mut RequestRecord, offset: f64) {

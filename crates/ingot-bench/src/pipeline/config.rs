@@ -176,6 +176,8 @@ impl RunConfig {
 pub struct RunOutput {
     pub results: Results,
     pub records: Vec<RequestRecord>,
+    /// The quality scores of `records`, by position.
+    pub scores: crate::score::scored::RecordScores,
 }
 
 pub(crate) fn note(cfg: &RunConfig, msg: &str) {

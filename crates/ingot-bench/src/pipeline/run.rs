@@ -13,6 +13,7 @@ pub use crate::pipeline::config::{NamedEndpoint, RunConfig, RunOutput, Synthetic
 use crate::pipeline::model::{ModelBench, RunContext};
 use crate::results::{now_rfc3339, Manifest, ModelResult, Results, Status};
 pub use crate::score::judge_spec::{build_judge, JudgeSpec, JudgeTarget};
+use crate::score::scored::RecordScores;
 use crate::score::scoring::{quality_info, score_model, score_run, JudgeMode};
 use crate::spec::model::ModelFiles;
 pub use crate::spec::model::{ModelProvider, ModelSpec, RemoteModel, ResolvedModel};
@@ -51,13 +52,18 @@ pub fn run(
         server_pid,
     };
     let mut records: Vec<RequestRecord> = Vec::new();
-    bench_models(&ctx, &mut results, &mut records);
+    let mut scores = RecordScores::default();
+    bench_models(&ctx, &mut results, &mut records, &mut scores);
     if let Some(spec) = cfg.judge.as_ref().filter(|_| has_judge_checks(cfg)) {
         if results.models.iter().any(|m| m.quality.is_some()) {
-            judge_all(&ctx, spec, &mut results, &mut records);
+            judge_all(&ctx, spec, &mut results, &records, &mut scores);
         }
     }
-    Ok(RunOutput { results, records })
+    Ok(RunOutput {
+        results,
+        records,
+        scores,
+    })
 }
 
 fn has_judge_checks(cfg: &RunConfig) -> bool {
@@ -68,7 +74,12 @@ fn has_judge_checks(cfg: &RunConfig) -> bool {
 }
 
 /// Every model in turn: benchmarked, rule-scored, and the reports written after each.
-fn bench_models(ctx: &RunContext, results: &mut Results, records: &mut Vec<RequestRecord>) {
+fn bench_models(
+    ctx: &RunContext,
+    results: &mut Results,
+    records: &mut Vec<RequestRecord>,
+    scores: &mut RecordScores,
+) {
     let cfg = ctx.cfg;
     let rule_mode = JudgeMode::Reuse(if cfg.judge.is_some() {
         "pending: judged after the last model"
@@ -86,12 +97,13 @@ fn bench_models(ctx: &RunContext, results: &mut Results, records: &mut Vec<Reque
         mr.quality = ctx.rt.block_on(score_model(
             &mr,
             records,
+            scores,
             &cfg.prompts,
             &rule_mode,
             &|_, _| {},
         ));
         results.models.push(mr);
-        finish_and_write(cfg, results, records);
+        finish_and_write(cfg, results, records, scores);
     }
 }
 
@@ -175,10 +187,15 @@ fn bench_catching(
 }
 
 /// Stamps the finish time, selects the recommended model and rewrites the reports.
-fn finish_and_write(cfg: &RunConfig, results: &mut Results, records: &[RequestRecord]) {
+fn finish_and_write(
+    cfg: &RunConfig,
+    results: &mut Results,
+    records: &[RequestRecord],
+    scores: &RecordScores,
+) {
     results.manifest.finished = Some(now_rfc3339());
     results.selection = Some(select(results, &cfg.select));
-    if let Err(e) = crate::report::files::write_all(&cfg.out_dir, results, records) {
+    if let Err(e) = crate::report::files::write_all(&cfg.out_dir, results, records, scores) {
         note(cfg, &format!("warning: cannot write the reports: {e:#}"));
     }
 }
@@ -189,7 +206,8 @@ fn judge_all(
     ctx: &RunContext,
     spec: &JudgeSpec,
     results: &mut Results,
-    records: &mut Vec<RequestRecord>,
+    records: &[RequestRecord],
+    scores: &mut RecordScores,
 ) {
     let cfg = ctx.cfg;
     note(cfg, "judging the answers...");
@@ -222,6 +240,7 @@ fn judge_all(
     ctx.rt.block_on(score_run(
         results,
         records,
+        scores,
         &cfg.prompts,
         &JudgeMode::Judge(&judge),
         &progress,
@@ -240,7 +259,7 @@ fn judge_all(
             &format!("warning: {errors} judge error(s); see the report"),
         );
     }
-    finish_and_write(cfg, results, records);
+    finish_and_write(cfg, results, records, scores);
 }
 
 /// `./ingot-results/<timestamp>/`.

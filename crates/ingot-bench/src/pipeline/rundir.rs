@@ -12,6 +12,7 @@ use crate::results::Results;
 use crate::score::annotate;
 use crate::score::judge::Judge;
 pub use crate::score::judge_spec::local_judge;
+use crate::score::scored::{self, RecordScores};
 use crate::score::scoring::{merge_human, quality_info, score_run, JudgeMode};
 use crate::spec::workload::{parse_prompts, PromptSpec};
 
@@ -23,6 +24,8 @@ pub struct RunDir {
     pub dir: PathBuf,
     pub results: Results,
     pub records: Vec<RequestRecord>,
+    /// The quality scores of `records`, by position (inside the records in requests.jsonl).
+    pub scores: RecordScores,
     pub prompts: Vec<PromptSpec>,
 }
 
@@ -37,15 +40,18 @@ impl RunDir {
         let text = std::fs::read_to_string(&jp)
             .with_context(|| format!("cannot read {}", jp.display()))?;
         let mut records = Vec::new();
+        let mut scores = RecordScores::default();
         for (i, line) in text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            records.push(
-                serde_json::from_str(line)
-                    .with_context(|| format!("{} line {}", jp.display(), i + 1))?,
-            );
+            let (record, quality) = scored::parse_line(line)
+                .with_context(|| format!("{} line {}", jp.display(), i + 1))?;
+            if let Some(q) = quality {
+                scores.set(records.len(), q);
+            }
+            records.push(record);
         }
         let pp = dir.join(PROMPTS_FILE);
         let prompts = match std::fs::read_to_string(&pp) {
@@ -63,6 +69,7 @@ impl RunDir {
             dir: dir.to_path_buf(),
             results,
             records,
+            scores,
             prompts,
         })
     }
@@ -111,7 +118,7 @@ impl RunDir {
         };
         let spec = spec.unwrap_or_else(|| stored_spec(&self.results));
         self.results.selection = Some(select(&self.results, &spec));
-        crate::report::files::write_all(&self.dir, &self.results, &self.records)?;
+        crate::report::files::write_all(&self.dir, &self.results, &self.records, &self.scores)?;
         Ok(merged)
     }
 
@@ -159,7 +166,8 @@ impl RunDir {
             .collect();
         rt.block_on(score_run(
             &mut self.results,
-            &mut self.records,
+            &self.records,
+            &mut self.scores,
             &prompts,
             &mode,
             progress,

@@ -7,6 +7,7 @@ use crate::measure::record::RequestRecord;
 use crate::report::common::*;
 use crate::report::exporter::Exporter;
 use crate::results::Results;
+use crate::score::scored::RecordScores;
 
 // ---------------------------------------------------------------------------------------------
 // CSV (long format)
@@ -174,7 +175,12 @@ impl Exporter for CsvExporter {
     fn file_name(&self) -> Option<&'static str> {
         Some("results.csv")
     }
-    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+    fn render(
+        &self,
+        results: &Results,
+        _: &[RequestRecord],
+        _: &RecordScores,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(Some(csv(results).into_bytes()))
     }
 }

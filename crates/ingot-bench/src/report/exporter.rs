@@ -3,6 +3,7 @@
 
 use crate::measure::record::RequestRecord;
 use crate::results::Results;
+use crate::score::scored::RecordScores;
 
 /// The quality-against-p95 chart next to report.md.
 pub const QUALITY_CHART: &str = "quality_p95.svg";
@@ -16,5 +17,6 @@ pub trait Exporter {
         &self,
         results: &Results,
         records: &[RequestRecord],
+        scores: &RecordScores,
     ) -> anyhow::Result<Option<Vec<u8>>>;
 }

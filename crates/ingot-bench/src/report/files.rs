@@ -10,6 +10,7 @@ pub use crate::report::exporter::QUALITY_CHART;
 use crate::report::html::{HtmlExporter, QualityChartExporter};
 use crate::report::markdown::MarkdownExporter;
 use crate::results::Results;
+use crate::score::scored::RecordScores;
 
 /// `results.json`.
 pub struct JsonExporter;
@@ -18,25 +19,31 @@ impl Exporter for JsonExporter {
     fn file_name(&self) -> Option<&'static str> {
         Some("results.json")
     }
-    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+    fn render(
+        &self,
+        results: &Results,
+        _: &[RequestRecord],
+        _: &RecordScores,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(Some(serde_json::to_vec_pretty(results)?))
     }
 }
 
-/// `requests.jsonl`: the raw records, one JSON object a line.
+/// `requests.jsonl`: the raw records, one JSON object a line, each with its quality score
+/// ([`crate::score::scored::to_jsonl`]).
 pub struct RecordsExporter;
 
 impl Exporter for RecordsExporter {
     fn file_name(&self) -> Option<&'static str> {
         Some("requests.jsonl")
     }
-    fn render(&self, _: &Results, records: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut jsonl = Vec::new();
-        for r in records {
-            serde_json::to_writer(&mut jsonl, r)?;
-            jsonl.push(b'\n');
-        }
-        Ok(Some(jsonl))
+    fn render(
+        &self,
+        _: &Results,
+        records: &[RequestRecord],
+        scores: &RecordScores,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(Some(crate::score::scored::to_jsonl(records, scores)?))
     }
 }
 
@@ -51,11 +58,16 @@ pub const FILES: &[&dyn Exporter] = &[
 ];
 
 /// Writes every output file into `dir` (atomically per file: write then rename).
-pub fn write_all(dir: &Path, results: &Results, records: &[RequestRecord]) -> anyhow::Result<()> {
+pub fn write_all(
+    dir: &Path,
+    results: &Results,
+    records: &[RequestRecord],
+    scores: &RecordScores,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for e in FILES {
         let name = e.file_name().expect("a file exporter has a file name");
-        match e.render(results, records)? {
+        match e.render(results, records, scores)? {
             Some(bytes) => write(dir, name, &bytes)?,
             None => {
                 let _ = std::fs::remove_file(dir.join(name));

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use crate::measure::record::RequestRecord;
 use crate::report::exporter::Exporter;
 use crate::results::{Results, Status};
+use crate::score::scored::RecordScores;
 use crate::util::text::num;
 
 use crate::report::charts::{
@@ -146,7 +147,7 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
     recommendation_html(&mut o, results);
     quality_html(&mut o, results);
     crate::report::ab::html(&mut o, results);
-    crate::analyze::cost::html(&mut o, results);
+    crate::report::cost::html(&mut o, results);
     o.push_str("<h2>Summary</h2><div class=\"scroll\"><table><tr><th>model</th><th>scenario</th><th>status</th><th>TTFT p50 ms</th><th>e2e p50 ms</th><th>e2e p95 ms</th><th>ITL p50 ms</th><th>tok/s</th><th>req/s</th></tr>\n");
     for m in &results.models {
         if m.status == Status::Failed {
@@ -213,7 +214,12 @@ impl Exporter for QualityChartExporter {
     fn file_name(&self) -> Option<&'static str> {
         Some(crate::report::exporter::QUALITY_CHART)
     }
-    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+    fn render(
+        &self,
+        results: &Results,
+        _: &[RequestRecord],
+        _: &RecordScores,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         let chart = std::panic::catch_unwind(|| quality_chart(results)).unwrap_or(None);
         Ok(chart.map(String::into_bytes))
     }
@@ -230,6 +236,7 @@ impl Exporter for HtmlExporter {
         &self,
         results: &Results,
         records: &[RequestRecord],
+        _: &RecordScores,
     ) -> anyhow::Result<Option<Vec<u8>>> {
         let html = std::panic::catch_unwind(|| html(results, records))
             .unwrap_or_else(|_| "<!doctype html><p>report.html could not be drawn</p>".into());

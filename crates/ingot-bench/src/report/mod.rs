@@ -3,12 +3,14 @@
 pub mod ab;
 pub mod charts;
 pub mod common;
+pub mod cost;
 pub mod csv;
 pub mod exporter;
 pub mod files;
 pub mod html;
 pub mod markdown;
 pub mod samples;
+pub mod sweep;
 pub mod terminal;
 
 pub use common::{bytes_h, highlights, license_cell, num, Highlight};

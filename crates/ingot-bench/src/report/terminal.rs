@@ -8,6 +8,7 @@ use crate::measure::record::RequestRecord;
 use crate::report::common::*;
 use crate::report::exporter::Exporter;
 use crate::results::{Results, Status};
+use crate::score::scored::RecordScores;
 
 // ---------------------------------------------------------------------------------------------
 // Terminal
@@ -108,7 +109,7 @@ pub fn terminal_table(results: &Results) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
-    out.push_str(&crate::analyze::cost::terminal(results));
+    out.push_str(&crate::report::cost::terminal(results));
     out.push_str(&crate::report::ab::terminal(results));
     out
 }
@@ -149,7 +150,12 @@ impl Exporter for TerminalExporter {
     fn file_name(&self) -> Option<&'static str> {
         None
     }
-    fn render(&self, results: &Results, _: &[RequestRecord]) -> anyhow::Result<Option<Vec<u8>>> {
+    fn render(
+        &self,
+        results: &Results,
+        _: &[RequestRecord],
+        _: &RecordScores,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(Some(terminal_table(results).into_bytes()))
     }
 }

@@ -2,6 +2,7 @@
 pub mod annotate;
 pub mod judge;
 pub mod quality;
+pub mod scored;
 pub mod scoring;
 
 pub use scoring::*;

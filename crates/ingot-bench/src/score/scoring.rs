@@ -14,6 +14,7 @@ use crate::score::quality::{
     aggregate, combine, evaluate, judge_result, no_output, skipped, CaseScore, CheckKind,
     ModelQuality,
 };
+use crate::score::scored::RecordScores;
 use crate::spec::workload::PromptSpec;
 
 /// Describes [`SCORED_OUTPUT`] in manifests.
@@ -87,24 +88,26 @@ pub async fn score_case(
 }
 
 /// Scores every successful model of `results` on `prompts`' checks: writes each case's score
-/// onto its scored record and the model's quality onto its result. Models without a scored
-/// case keep `quality: None`. `progress` is called once per judged case.
+/// into `scores`, beside its scored record, and the model's quality onto its result. Models
+/// without a scored case keep `quality: None`. `progress` is called once per judged case.
 pub async fn score_run(
     results: &mut Results,
-    records: &mut [RequestRecord],
+    records: &[RequestRecord],
+    scores: &mut RecordScores,
     prompts: &[PromptSpec],
     judge: &JudgeMode<'_>,
     progress: &(dyn Fn(&str, &str) + Sync),
 ) {
     for m in results.models.iter_mut() {
-        m.quality = score_model(m, records, prompts, judge, progress).await;
+        m.quality = score_model(m, records, scores, prompts, judge, progress).await;
     }
 }
 
 /// Scores one model (see [`score_run`]).
 pub async fn score_model(
     m: &ModelResult,
-    records: &mut [RequestRecord],
+    records: &[RequestRecord],
+    scores: &mut RecordScores,
     prompts: &[PromptSpec],
     judge: &JudgeMode<'_>,
     progress: &(dyn Fn(&str, &str) + Sync),
@@ -121,9 +124,9 @@ pub async fn score_model(
                 if p.checks.iter().any(|c| c.is_judge()) && matches!(judge, JudgeMode::Judge(_)) {
                     progress(&m.alias, &p.id);
                 }
-                let previous = records[i].quality.clone();
+                let previous = scores.get(i).cloned();
                 let c = score_case(p, &records[i].output, judge, previous.as_ref()).await;
-                records[i].quality = Some(c.clone());
+                scores.set(i, c.clone());
                 c
             }
         };
