@@ -2,7 +2,8 @@
 # Architecture checks anyone can run (issue 13), and CI runs:
 # 1. llama.cpp stays where inference runs: the crates that serve, benchmark, validate requests
 #    or define the engine API have no llama-cpp-sys-2 anywhere in their dependency trees
-#    (dev-dependencies included).
+#    (dev-dependencies included); the SDK only with its `llama` feature, which the binary
+#    enables.
 # 2. No import cycle between the modules of any crate (scripts/module-cycles.py; for
 #    ingot-bench also its layer order: spec -> measure -> score -> analyze -> report).
 # 3. Every crate that does not build llama.cpp checks for Windows (x86_64-pc-windows-gnu;
@@ -13,14 +14,14 @@ cd "$(dirname "$0")/.."
 
 pure=(ingot-core ingot-gguf ingot-catalog ingot-cache ingot-fetch ingot-api ingot-server ingot-bench ingot-testkit)
 
-for c in ingot-core ingot-api ingot-server ingot-bench; do
+for c in ingot-core ingot-api ingot-server ingot-bench ingot; do
   if cargo tree -p "$c" --target all 2>/dev/null | grep -q 'llama-cpp-sys-2'; then
     echo "error: $c depends on llama-cpp-sys-2:" >&2
     cargo tree -p "$c" --target all -i llama-cpp-sys-2 >&2 || true
     exit 1
   fi
 done
-echo "layers: no llama-cpp-sys-2 under ${pure[*]:0:1}, ingot-api, ingot-server, ingot-bench"
+echo "layers: no llama-cpp-sys-2 under ingot-core, ingot-api, ingot-server, ingot-bench, ingot (the SDK without its llama feature)"
 
 for src in crates/*/src; do
   python3 scripts/module-cycles.py "$src" >/dev/null || { python3 scripts/module-cycles.py "$src" >&2; exit 1; }

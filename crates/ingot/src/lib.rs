@@ -21,8 +21,9 @@
 //! - [`compat`] — Foundry Local and Ollama model names, and the `foundry` command alias.
 //! - The library crates, re-exported: [`catalog`], [`cache`], [`fetch`], [`engine`] (the
 //!   [`engine::Engine`] trait is the extension point for new backends; see
-//!   ingot-server's `examples/custom_engine.rs`) and [`server`]. Feature `llama` (default)
-//!   brings the llama.cpp engine; without it nothing here builds llama.cpp.
+//!   ingot-server's `examples/custom_engine.rs`) and [`server`]. Feature `llama` (off by
+//!   default; the `ingot` binary enables it) brings the llama.cpp engine for an embedded
+//!   service; without it nothing here builds llama.cpp.
 
 #![warn(missing_docs)]
 
