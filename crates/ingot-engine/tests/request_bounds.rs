@@ -172,3 +172,38 @@ fn a_2mb_prompt_is_refused_by_its_length_before_tokenizing() {
     req.prompt = Prompt::Chat(vec![ChatMessage::new("user", prompt)]);
     refused(req, "bytes");
 }
+
+/// JSON schemas reach the engine as schemas (issue 13: the HTTP layer has no llama.cpp). One
+/// that only llama.cpp's converter can judge, a `pattern` it cannot express, passes the pure
+/// pre-scan the HTTP layer runs and is refused here, naming the request's field and the
+/// keyword; a good one becomes a grammar and answers.
+#[test]
+fn json_schemas_the_converter_cannot_express_are_refused_naming_their_field() {
+    let param = "response_format.json_schema.schema";
+    let with_schema = |schema: &str| {
+        let mut req = chat("Is the sky blue? Answer in JSON.", 32);
+        req.sampling.json_schema = Some(JsonSchemaConstraint {
+            schema: schema.into(),
+            param: param.into(),
+        });
+        req
+    };
+    let bad = r#"{"type": "string", "pattern": "abc"}"#;
+    assert!(
+        check_json_schema(bad).is_ok(),
+        "the pure pre-scan cannot judge patterns"
+    );
+    match shared_model().generate(with_schema(bad)) {
+        Err(EngineError::InvalidJsonSchema { param: p, error }) => {
+            assert_eq!(p, param);
+            assert_eq!(error.keyword.as_deref(), Some("pattern"), "{error}");
+        }
+        other => panic!("expected InvalidJsonSchema, got {:?}", other.err()),
+    }
+    let good =
+        r#"{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}"#;
+    let out = collect(shared_model().generate(with_schema(good)).unwrap());
+    assert_eq!(out.finish, Some(FinishReason::Stop), "{}", out.text);
+    let v: serde_json::Value = serde_json::from_str(out.text.trim()).expect("JSON");
+    assert!(v["ok"].is_boolean(), "{}", out.text);
+}

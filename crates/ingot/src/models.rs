@@ -216,11 +216,9 @@ fn copy_into_cache(
 ) -> Result<CachedModel> {
     let store = Store::open(home)?;
     let downloader = Downloader::new(store, DownloadOptions::from_env())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Start(format!("cannot create a runtime for the copy: {e}")))?;
-    Ok(rt.block_on(downloader.download(entry, reporter))?)
+    Ok(crate::provider::block_on(
+        downloader.download(entry, reporter),
+    )?)
 }
 
 /// What [`remove_model`] removed.

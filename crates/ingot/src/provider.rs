@@ -28,16 +28,10 @@ pub struct CatalogModels {
 impl CatalogModels {
     /// Loads the catalog of `home` (built-in, user and `INGOT_CATALOG` files) and opens its
     /// store. Download options come from the environment.
-    pub fn open(home: impl Into<PathBuf>) -> Result<Self, String> {
+    pub fn open(home: impl Into<PathBuf>) -> crate::Result<Self> {
         let home = home.into();
-        let (catalog, conflicts) = Catalog::load_with_env(&home).map_err(|e| format!("{e:#}"))?;
-        for c in conflicts {
-            tracing::warn!("{c}");
-        }
-        for r in catalog.refused() {
-            tracing::warn!("{r}");
-        }
-        let store = Store::open(&home).map_err(|e| format!("{e:#}"))?;
+        let catalog = crate::manager::load_catalog(&home)?;
+        let store = Store::open(&home)?;
         Ok(Self {
             home,
             catalog,
@@ -87,8 +81,9 @@ impl CatalogModels {
     }
 }
 
-/// The server calls providers on blocking threads; the downloader is async.
-fn block_on<F: Future>(fut: F) -> F::Output {
+/// The server calls providers on blocking threads, and `add_model` on the caller's; the
+/// downloader is async.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => handle.block_on(fut),
         Err(_) => tokio::runtime::Builder::new_current_thread()

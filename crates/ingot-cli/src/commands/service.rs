@@ -80,7 +80,7 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     };
     let config = server_config(&args);
     raise_fd_limit(config.max_connections);
-    let provider = Arc::new(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?);
+    let provider = Arc::new(ingot::CatalogModels::open(&ctx.home)?);
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
     // Few runtime workers: they would otherwise compete with the inference threads.
     let rt = tokio::runtime::Builder::new_multi_thread()

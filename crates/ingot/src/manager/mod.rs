@@ -187,7 +187,7 @@ impl ManagerBuilder {
                     Some(e) => e,
                     None => default_engine()?,
                 };
-                let provider = CatalogModels::open(&manager.home).map_err(Error::Start)?;
+                let provider = CatalogModels::open(&manager.home)?;
                 let handle = manager.block(async move {
                     ingot_server::serve(config, engine, Arc::new(provider)).await
                 })?;

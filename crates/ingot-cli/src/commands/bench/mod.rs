@@ -97,7 +97,7 @@ pub(crate) fn engine(ctx: &Context, args: BenchEngineArgs) -> Result<()> {
 /// The models a run benchmarks, found as the server finds them: the SDK's provider over the
 /// catalog and the cache.
 fn models(ctx: &Context) -> Result<ingot::CatalogModels> {
-    Ok(ingot::CatalogModels::open(&ctx.home).map_err(anyhow::Error::msg)?)
+    Ok(ingot::CatalogModels::open(&ctx.home)?)
 }
 
 /// Downloads the models an in-process run needs first, with progress bars (the benchmark
