@@ -31,7 +31,7 @@ pub mod util;
 
 pub use analyze::{ab_compare, compare, cost, select, stats, sweep};
 pub use measure::{conn, exec, mock, record, resources, response, target};
-pub use pipeline::{ab, calibrate, progress, run, rundir, setup};
+pub use pipeline::{ab, calibrate, progress, run, rundir, settings, setup};
 pub use report::{ab as ab_report, charts, html, samples};
 pub use score::{annotate, judge, quality};
 pub use spec::{dataset, models_file, sets as prompt_sets};

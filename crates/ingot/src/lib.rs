@@ -33,6 +33,7 @@ mod manager;
 pub mod models;
 mod provider;
 pub mod service;
+mod support;
 
 pub use error::{Error, Result};
 pub use ingot_api as api;

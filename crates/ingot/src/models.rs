@@ -216,7 +216,7 @@ fn copy_into_cache(
 ) -> Result<CachedModel> {
     let store = Store::open(home)?;
     let downloader = Downloader::new(store, DownloadOptions::from_env())?;
-    Ok(crate::provider::block_on(
+    Ok(crate::support::block_on(
         downloader.download(entry, reporter),
     )?)
 }

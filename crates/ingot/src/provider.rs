@@ -4,7 +4,6 @@
 //! offered through [`ModelProvider::remote`]: the server proxies their requests, with the
 //! API key read from the entry's `api_key_env` at request time.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -30,7 +29,7 @@ impl CatalogModels {
     /// store. Download options come from the environment.
     pub fn open(home: impl Into<PathBuf>) -> crate::Result<Self> {
         let home = home.into();
-        let catalog = crate::manager::load_catalog(&home)?;
+        let catalog = crate::support::load_catalog(&home)?;
         let store = Store::open(&home)?;
         Ok(Self {
             home,
@@ -67,7 +66,7 @@ impl CatalogModels {
         }
         let downloader = Downloader::new(self.store.clone(), self.options.clone())
             .map_err(|e| ProviderError::Download(e.to_string()))?;
-        let cached = block_on(downloader.download(entry, reporter))
+        let cached = crate::support::block_on(downloader.download(entry, reporter))
             .map_err(|e| ProviderError::Download(e.to_string()))?;
         // Record the use, so `cache list` shows when the server last needed it.
         let _ = self.store.cached_path(&entry.alias);
@@ -78,19 +77,6 @@ impl CatalogModels {
             chat_template: entry.chat_template_override.clone(),
             context_length: None,
         })
-    }
-}
-
-/// The server calls providers on blocking threads, and `add_model` on the caller's; the
-/// downloader is async.
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle.block_on(fut),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime can always be built")
-            .block_on(fut),
     }
 }
 

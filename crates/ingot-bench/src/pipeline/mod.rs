@@ -7,4 +7,5 @@ pub mod model;
 pub mod progress;
 pub mod run;
 pub mod rundir;
+pub mod settings;
 pub mod setup;

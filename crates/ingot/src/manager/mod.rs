@@ -211,19 +211,6 @@ fn default_engine() -> Result<Arc<dyn ingot_core::Engine>> {
     ))
 }
 
-/// The merged catalog of `home` (built-in, user, `INGOT_CATALOG`), its conflicts and
-/// refusals logged as warnings.
-pub(crate) fn load_catalog(home: &Path) -> Result<Catalog> {
-    let (catalog, conflicts) = Catalog::load_with_env(home)?;
-    for c in conflicts {
-        tracing::warn!("{c}");
-    }
-    for r in catalog.refused() {
-        tracing::warn!("{r}");
-    }
-    Ok(catalog)
-}
-
 /// How the manager reaches its service.
 enum Service {
     /// A detached service, found through its status file or started with the `ingot`
@@ -326,7 +313,7 @@ impl Manager {
     /// Every model of the catalog (built-in, user catalog, `INGOT_CATALOG`), re-read on each
     /// call so that models added meanwhile (`ingot model add`) show up.
     pub fn list_catalog(&self) -> Result<Vec<ModelEntry>> {
-        Ok(load_catalog(&self.home)?.entries().to_vec())
+        Ok(crate::support::load_catalog(&self.home)?.entries().to_vec())
     }
 
     /// Adds a model to the user catalog, as `ingot model add` does: a GGUF file (read,
@@ -337,7 +324,7 @@ impl Manager {
         model: &crate::models::NewModel,
         source: &crate::models::NewModelSource,
     ) -> Result<crate::models::Added> {
-        let catalog = load_catalog(&self.home)?;
+        let catalog = crate::support::load_catalog(&self.home)?;
         crate::models::add_model(
             &self.home,
             &catalog,
@@ -350,7 +337,7 @@ impl Manager {
     /// Removes a model, as `ingot model rm` does: a user entry with its cached copy, or the
     /// download of a catalog model. See [`crate::models::remove_model`].
     pub fn remove_model(&self, alias: &str) -> Result<crate::models::Removed> {
-        let catalog = load_catalog(&self.home)?;
+        let catalog = crate::support::load_catalog(&self.home)?;
         crate::models::remove_model(&self.home, &catalog, alias)
     }
 

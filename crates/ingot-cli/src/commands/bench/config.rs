@@ -1,589 +1,99 @@
-//! `ingot bench`'s settings: flags, then the environment (through clap, names in
-//! `ingot_catalog::env`), then `--config` bench.toml, then defaults.
+//! `ingot bench`'s flags (clap, with the environment through clap, names in
+//! `ingot_catalog::env`) handed to the library, which merges them with `--config` bench.toml
+//! and the defaults and validates the result (`ingot_bench::settings`).
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
-use ingot_bench::dataset::{DatasetInfo, DatasetSpec};
-use ingot_bench::exec::Arrivals;
-use ingot_bench::models_file::{CatalogFacts, ModelsFileEntry};
-use ingot_bench::run::{JudgeSpec, JudgeTarget, NamedEndpoint, RunConfig, Synthetic, TargetSpec};
-use ingot_bench::select::{Goal, SelectSpec};
-use ingot_bench::stats::Slo;
-use ingot_bench::workload::PromptSpec;
-use ingot_bench::workload::{GenParams, Mode};
-use serde::Deserialize;
+use anyhow::Result;
+use ingot_bench::models_file::CatalogFacts;
+use ingot_bench::run::{JudgeSpec, RunConfig};
+use ingot_bench::select::SelectSpec;
+use ingot_bench::settings::{self, JudgeFlags, RunFlags, SelectFlags};
 
 use crate::cli::{BenchJudgeArgs, BenchRunArgs, BenchSelectArgs};
 
-/// The default candidates of the main job.
-pub(crate) const DEFAULT_MODELS: &[&str] = &["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"];
+pub(crate) use ingot_bench::settings::load_prompts;
 
-/// `bench.toml`: the same settings as the flags (flags win).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BenchFile {
-    /// A list of aliases, or the path of a models.json.
-    models: Option<ModelsValue>,
-    prompts: Option<PathBuf>,
-    rounds: Option<u32>,
-    warmup: Option<u32>,
-    max_tokens: Option<u32>,
-    temperature: Option<f32>,
-    seed: Option<u64>,
-    fixed_length: Option<bool>,
-    concurrency: Option<Vec<usize>>,
-    rate: Option<Vec<f64>>,
-    arrivals: Option<String>,
-    duration: Option<String>,
-    requests: Option<u64>,
-    threads: Option<usize>,
-    parallel: Option<usize>,
-    slo: Option<String>,
-    timeout: Option<String>,
-    endpoint: Option<EndpointsValue>,
-    model: Option<Vec<String>>,
-    stream: Option<bool>,
-    dataset: Option<String>,
-    sweep: Option<usize>,
-    price_per_kwh: Option<f64>,
-    hardware_cost: Option<f64>,
-    hardware_life: Option<String>,
-    connections: Option<String>,
-    interleave: Option<bool>,
-    pause: Option<String>,
-    api_key: Option<String>,
-    server_pid: Option<u32>,
-    completion: Option<bool>,
-    watts_per_core: Option<f64>,
-    out: Option<PathBuf>,
-    calibrate: Option<bool>,
-    load_test: Option<bool>,
-    judge: Option<String>,
-    judge_endpoint: Option<String>,
-    judge_model: Option<String>,
-    judge_api_key: Option<String>,
-    judge_samples: Option<usize>,
-    judge_temperature: Option<f32>,
-    judge_max_tokens: Option<u32>,
-    select: Option<String>,
-    maximize: Option<String>,
-    minimize: Option<String>,
-}
-
-/// `endpoint = "URL"` or a list of `NAME=URL`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum EndpointsValue {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// `NAME=URL` or a bare URL (named after its host and port). A `=` belongs to a name only
-/// when what precedes it has no `:` or `/` (a URL's query may hold `=` too).
-fn named_endpoint(s: &str) -> Result<(String, String)> {
-    if let Some((name, url)) = s.split_once('=') {
-        if !name.is_empty() && !name.contains([':', '/']) {
-            if url.is_empty() {
-                bail!("--endpoint {s}: no URL after {name}=");
-            }
-            return Ok((name.to_string(), url.to_string()));
-        }
-    }
-    let host = s
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(s)
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(s);
-    let host = host.rsplit('@').next().unwrap_or(host);
-    Ok((host.to_string(), s.to_string()))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ModelsValue {
-    List(Vec<String>),
-    File(PathBuf),
-}
-
-fn read_models_file(path: &Path) -> Result<Vec<ModelsFileEntry>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    ingot_bench::models_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
-fn plain(aliases: &[String]) -> Vec<ModelsFileEntry> {
-    aliases
-        .iter()
-        .map(|a| ModelsFileEntry {
-            alias: a.clone(),
-            ..ModelsFileEntry::default()
-        })
-        .collect()
-}
-
-/// Seconds from `30s`, `2m`, `500ms`, or a bare number of seconds.
-fn seconds(v: &str, what: &str) -> Result<f64> {
-    if let Ok(n) = v.parse::<f64>() {
-        return Ok(n);
-    }
-    ingot_bench::stats::parse_ms(v)
-        .map(|ms| ms / 1000.0)
-        .map_err(|e| anyhow::anyhow!("{what}: {e}"))
-}
-
-/// Resolves flags + config file + defaults into a run configuration. `catalog` tells what
-/// the catalog knows of a model (models.json's capabilities and sizes are checked with it).
+/// The run configuration of `ingot bench run`, drawing its progress on the terminal.
 pub(crate) fn build_config(
     a: &BenchRunArgs,
     catalog: &dyn Fn(&str) -> Option<CatalogFacts>,
 ) -> Result<RunConfig> {
-    let file: BenchFile = match &a.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))?
-        }
-        None => BenchFile::default(),
-    };
-    let base = a
-        .config
-        .as_ref()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    let rel = |p: &PathBuf| {
-        if p.is_absolute() {
-            p.clone()
-        } else {
-            base.join(p)
-        }
-    };
-
-    let endpoints: Vec<String> = if !a.endpoint.is_empty() {
-        a.endpoint.clone()
-    } else {
-        match &file.endpoint {
-            Some(EndpointsValue::One(e)) => vec![e.clone()],
-            Some(EndpointsValue::Many(l)) => l.clone(),
-            None => Vec::new(),
-        }
-    };
-    let endpoints = endpoints
-        .iter()
-        .map(|e| named_endpoint(e))
-        .collect::<Result<Vec<_>>>()?;
-    if !a.model.is_empty() && endpoints.is_empty() {
-        bail!("--model names the model to request from --endpoint; in-process runs take --models");
-    }
-    let endpoint = endpoints.first().map(|(_, url)| url.clone());
-    // Models: flag (aliases or one models.json), config, endpoint's --model, defaults.
-    let mut aliases: Vec<ModelsFileEntry> = if !a.models.is_empty() {
-        if a.models.len() == 1 && a.models[0].ends_with(".json") {
-            read_models_file(Path::new(&a.models[0]))?
-        } else {
-            plain(&a.models)
-        }
-    } else if let Some(m) = &file.models {
-        match m {
-            ModelsValue::List(l) => plain(l),
-            ModelsValue::File(p) => read_models_file(&rel(p))?,
-        }
-    } else {
-        Vec::new()
-    };
-    if endpoint.is_some() {
-        // --model wins, then --models / the file's models, then the file's model.
-        if !a.model.is_empty() {
-            aliases = plain(&a.model);
-        } else if aliases.is_empty() {
-            aliases = plain(&file.model.clone().unwrap_or_default());
-        }
-        if aliases.is_empty() {
-            bail!("--endpoint needs --model NAME (the model to request)");
-        }
-    } else if aliases.is_empty() {
-        aliases = plain(
-            &DEFAULT_MODELS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        );
-    }
-    let completion = a.completion || file.completion.unwrap_or(false);
-    let (mut models, warnings) = ingot_bench::models_file::resolve(&aliases, catalog);
-    if completion {
-        for m in models.iter_mut() {
-            m.mode = Some(Mode::Completion);
-        }
-    }
-
-    // A built-in set's name wins over a relative path of the same name in the config's folder.
-    let prompts_arg = a.prompts.clone().or(file.prompts.as_ref().map(|p| {
-        if builtin_name(p).is_some() {
-            p.clone()
-        } else {
-            rel(p)
-        }
-    }));
-    let dataset_arg = a.dataset.clone().or(file.dataset.clone());
-    if dataset_arg.is_some() && prompts_arg.is_some() {
-        bail!("use either --dataset or --prompts");
-    }
-    let mut synthetic = None;
-    let mut dataset = None;
-    let (prompts, prompt_source) = match (&dataset_arg, prompts_arg) {
-        (Some(spec), _) => match DatasetSpec::parse(spec)? {
-            DatasetSpec::Synthetic {
-                input_tokens,
-                output_tokens,
-                prompts,
-            } => {
-                synthetic = Some((input_tokens, output_tokens, prompts));
-                dataset = Some(DatasetInfo {
-                    spec: spec.clone(),
-                    kind: "synthetic".into(),
-                    sha256: None,
-                    entries: None,
-                    prompts,
-                    input_tokens: Some(input_tokens),
-                    output_tokens: Some(output_tokens),
-                });
-                // Made with the model's tokenizer once the run starts (see `run`).
-                (Vec::new(), spec.clone())
-            }
-            DatasetSpec::File { path, limit } => {
-                let path = if file.dataset.is_some() && a.dataset.is_none() {
-                    rel(&path)
-                } else {
-                    path
-                };
-                let seed = a.seed.or(file.seed).unwrap_or(GenParams::default().seed);
-                let (p, info) = ingot_bench::dataset::load_file(spec, &path, limit, seed)?;
-                dataset = Some(info);
-                (p, spec.clone())
-            }
-        },
-        (None, Some(p)) => load_prompts(&p)?,
-        (None, None) => (
-            ingot_bench::workload::builtin_prompts(),
-            "builtin workshop".to_string(),
-        ),
-    };
-    let d = GenParams::default();
-    let timeout_s = match a.timeout.as_ref().or(file.timeout.as_ref()) {
-        Some(t) => seconds(t, "--timeout")?,
-        None => d.timeout_s,
-    };
-    // --no-stream, then --stream 0|1 (or BENCH_STREAM), then the file.
-    let stream = if a.no_stream {
-        false
-    } else {
-        match a.stream.as_deref().map(str::trim) {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no") => false,
-            Some(other) => bail!(
-                "--stream (or {}) {other}: expected 0 or 1",
-                ingot_catalog::env::BENCH_STREAM
-            ),
-            None => file.stream.unwrap_or(true),
-        }
-    };
-    let mut gen = GenParams {
-        max_tokens: a.max_tokens.or(file.max_tokens).unwrap_or(d.max_tokens),
-        temperature: a.temperature.or(file.temperature).unwrap_or(d.temperature),
-        seed: a.seed.or(file.seed).unwrap_or(d.seed),
-        fixed_length: a.fixed_length || file.fixed_length.unwrap_or(false),
-        timeout_s,
-        stream,
-    };
-    if let Some((_, out, _)) = synthetic {
-        // Exactly M output tokens: EOS ignored, max_tokens M.
-        if a.max_tokens.is_some_and(|m| m != out) {
-            bail!("--max-tokens conflicts with the dataset's out={out}");
-        }
-        gen.max_tokens = out;
-        gen.fixed_length = true;
-    }
-    let connections = match a.connections.as_deref().or(file.connections.as_deref()) {
-        Some(c) => ingot_bench::conn::Connections::parse(c).map_err(anyhow::Error::msg)?,
-        None => ingot_bench::conn::Connections::Pooled,
-    };
-    let interleave_flag = a.interleave || file.interleave.unwrap_or(false);
-    let interleave = if interleave_flag || endpoints.len() > 1 {
-        let pause_s = match a.pause.as_ref().or(file.pause.as_ref()) {
-            Some(p) => seconds(p, "--pause")?,
-            None => ingot_bench::ab::Interleave::default().pause_s,
-        };
-        if !(pause_s >= 0.0 && pause_s.is_finite()) {
-            bail!("--pause must be a duration of 0 or more");
-        }
-        if a.sweep.or(file.sweep).is_some() {
-            bail!("--sweep and --interleave do not combine: sweep each target on its own");
-        }
-        Some(ingot_bench::ab::Interleave { pause_s })
-    } else {
-        if a.pause.is_some() {
-            bail!("--pause separates the targets of --interleave");
-        }
-        None
-    };
-    let arrivals = match a
-        .arrivals
-        .as_deref()
-        .or(file.arrivals.as_deref())
-        .unwrap_or("poisson")
-    {
-        "poisson" => Arrivals::Poisson,
-        "constant" => Arrivals::Constant,
-        other => bail!("--arrivals {other}: expected poisson or constant"),
-    };
-    let duration_s = match a.duration.as_ref().or(file.duration.as_ref()) {
-        Some(v) => Some(seconds(v, "--duration")?),
-        None => None,
-    };
-    let slo = match a.slo.as_ref().or(file.slo.as_ref()) {
-        Some(s) => Slo::parse(s).map_err(anyhow::Error::msg)?,
-        None => Slo::default(),
-    };
-    let concurrency = if !a.concurrency.is_empty() {
-        a.concurrency.clone()
-    } else {
-        file.concurrency.clone().unwrap_or_default()
-    };
-    let rates = if !a.rate.is_empty() {
-        a.rate.clone()
-    } else {
-        file.rate.clone().unwrap_or_default()
-    };
-    if rates.iter().any(|r| r.is_nan() || *r <= 0.0) {
-        bail!("--rate must be positive");
-    }
-    if concurrency.contains(&0) {
-        bail!("--concurrency must be at least 1");
-    }
-    let sweep = match a.sweep.or(file.sweep) {
-        Some(n) => {
-            if !rates.is_empty() {
-                bail!("--sweep chooses its own rates: leave out --rate");
-            }
-            if n == 0 || n > 50 {
-                bail!("--sweep N: between 1 and 50 rates");
-            }
-            Some(ingot_bench::sweep::SweepSpec {
-                rates: n,
-                max_concurrency: concurrency
-                    .iter()
-                    .copied()
-                    .max()
-                    .filter(|c| *c > 1)
-                    .unwrap_or(ingot_bench::sweep::DEFAULT_MAX_CONCURRENCY),
-            })
-        }
-        None => None,
-    };
-    let hardware_cost = a.hardware_cost.or(file.hardware_cost);
-    let hardware_life_s = match a.hardware_life.as_ref().or(file.hardware_life.as_ref()) {
-        Some(l) => Some(seconds(l, "--hardware-life")?),
-        None => None,
-    };
-    if hardware_cost.is_some() != hardware_life_s.is_some() {
-        bail!("--hardware-cost and --hardware-life go together");
-    }
-    let price = a.price_per_kwh.or(file.price_per_kwh);
-    for (v, what) in [
-        (price, "--price-per-kwh"),
-        (hardware_cost, "--hardware-cost"),
-        (hardware_life_s, "--hardware-life"),
-    ] {
-        if v.is_some_and(|x| !(x.is_finite() && x >= 0.0)) {
-            bail!("{what} must be a number of 0 or more");
-        }
-    }
-    let cost = match (price, hardware_cost) {
-        (None, None) => None,
-        (p, _) => Some(ingot_bench::cost::CostInputs {
-            price_per_kwh: p.unwrap_or(0.0),
-            hardware_cost,
-            hardware_life_s,
-        }),
-    };
-    let concurrency = if concurrency.is_empty() && rates.is_empty() {
-        vec![1]
-    } else {
-        concurrency
-    };
-    let api_key = a.api_key.clone().or(file.api_key.clone());
-    let target = match endpoint {
-        Some(_) if endpoints.len() > 1 => {
-            let mut names: Vec<&str> = endpoints.iter().map(|(n, _)| n.as_str()).collect();
-            names.sort_unstable();
-            if names.windows(2).any(|w| w[0] == w[1]) {
-                bail!("--endpoint: two targets share a name; write NAME=URL for each");
-            }
-            TargetSpec::Endpoints(
-                endpoints
-                    .iter()
-                    .map(|(name, url)| NamedEndpoint {
-                        name: name.clone(),
-                        url: url.clone(),
-                        api_key: api_key.clone(),
-                    })
-                    .collect(),
-            )
-        }
-        Some(url) => TargetSpec::Endpoint {
-            url,
-            api_key,
-            server_pid: a.server_pid.or(file.server_pid),
-        },
-        None => TargetSpec::InProcess,
-    };
-    let out_dir = match a.out.clone().or(file.out.as_ref().map(rel)) {
-        Some(o) => o,
-        None => ingot_bench::run::default_out_dir(Path::new("ingot-results")),
-    };
-    let rounds = a.rounds.or(file.rounds).unwrap_or(3);
-    if rounds == 0 {
-        bail!("--rounds must be at least 1");
-    }
-    let judge = judge_spec(&BenchJudgeArgs {
-        judge: a.judge.judge.clone().or(file.judge.clone()),
-        judge_endpoint: a
-            .judge
-            .judge_endpoint
-            .clone()
-            .or(file.judge_endpoint.clone()),
-        judge_model: a.judge.judge_model.clone().or(file.judge_model.clone()),
-        judge_api_key: a.judge.judge_api_key.clone().or(file.judge_api_key.clone()),
-        judge_samples: a.judge.judge_samples.or(file.judge_samples),
-        judge_temperature: a.judge.judge_temperature.or(file.judge_temperature),
-        judge_max_tokens: a.judge.judge_max_tokens.or(file.judge_max_tokens),
-    })?;
-    let select = select_spec(&BenchSelectArgs {
-        select: a.select.select.clone().or(file.select.clone()),
-        maximize: a.select.maximize.clone().or(file.maximize.clone()),
-        minimize: a.select.minimize.clone().or(file.minimize.clone()),
-    })?
-    .unwrap_or_default();
-    Ok(RunConfig {
-        judge,
-        select,
-        models,
-        prompts,
-        prompt_source,
-        gen,
-        rounds,
-        warmup: a.warmup.or(file.warmup).unwrap_or(1),
-        concurrency,
-        rates,
-        arrivals,
-        requests: a.requests.or(file.requests),
-        duration_s,
-        threads: a.threads.or(file.threads),
-        max_memory: a.max_memory,
-        parallel: a.parallel.or(file.parallel),
-        slo,
-        watts_per_core: a
-            .watts_per_core
-            .or(file.watts_per_core)
-            .unwrap_or(ingot_bench::resources::DEFAULT_WATTS_PER_CORE),
-        target,
-        out_dir,
-        calibrate: !a.no_calibrate && file.calibrate.unwrap_or(true),
-        load_test: !a.no_load_test && file.load_test.unwrap_or(true),
-        progress: !a.quiet && !a.json,
-        reporter: Some(std::sync::Arc::new(crate::progress::BenchBars)),
-        connections,
-        interleave,
-        sweep,
-        warnings,
-        cost,
-        synthetic: synthetic.map(|(input_tokens, _, prompts)| Synthetic {
-            input_tokens,
-            prompts,
-        }),
-        dataset,
-    })
-}
-
-fn builtin_name(p: &Path) -> Option<&str> {
-    let s = p.to_str()?;
-    ingot_bench::workload::BUILTIN_SETS
-        .contains(&s)
-        .then_some(s)
-}
-
-/// `workshop`, `summarize`, or a prompts.json file; with the source named for the manifest.
-pub(crate) fn load_prompts(p: &Path) -> Result<(Vec<PromptSpec>, String)> {
-    if let Some(name) = builtin_name(p) {
-        let set = ingot_bench::workload::builtin_set(name).expect("listed");
-        return Ok((set, format!("builtin {name}")));
-    }
-    let text = std::fs::read_to_string(p).with_context(|| {
-        format!(
-            "cannot read {} (--prompts takes {} or a file)",
-            p.display(),
-            ingot_bench::workload::BUILTIN_SETS.join(", ")
-        )
-    })?;
-    let prompts = ingot_bench::workload::parse_prompts(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-    Ok((prompts, p.display().to_string()))
+    let mut cfg = settings::build_config(&run_flags(a), catalog)?;
+    cfg.reporter = Some(Arc::new(crate::progress::BenchBars));
+    Ok(cfg)
 }
 
 pub(crate) fn judge_spec(a: &BenchJudgeArgs) -> Result<Option<JudgeSpec>> {
-    let target = match (&a.judge, &a.judge_endpoint) {
-        (Some(_), Some(_)) => bail!("use either --judge ALIAS or --judge-endpoint URL, not both"),
-        (Some(alias), None) => JudgeTarget::Local {
-            alias: alias.clone(),
-        },
-        (None, Some(url)) => JudgeTarget::Endpoint {
-            url: url.clone(),
-            model: a
-                .judge_model
-                .clone()
-                .context("--judge-endpoint needs --judge-model NAME")?,
-            api_key: a.judge_api_key.clone(),
-        },
-        (None, None) => return Ok(None),
-    };
-    let mut spec = JudgeSpec::new(target);
-    if let Some(k) = a.judge_samples {
-        if k == 0 {
-            bail!("--judge-samples must be at least 1");
-        }
-        spec.samples = k;
-    }
-    if let Some(t) = a.judge_temperature {
-        if !t.is_finite() || t < 0.0 {
-            bail!("--judge-temperature must be >= 0");
-        }
-        spec.temperature = t;
-    }
-    if let Some(n) = a.judge_max_tokens {
-        if n < 8 {
-            bail!("--judge-max-tokens must be at least 8");
-        }
-        spec.max_tokens = n;
-    }
-    Ok(Some(spec))
+    settings::judge_spec(&judge_flags(a))
 }
 
 pub(crate) fn select_spec(a: &BenchSelectArgs) -> Result<Option<SelectSpec>> {
-    if a.select.is_none() && a.maximize.is_none() && a.minimize.is_none() {
-        return Ok(None);
+    settings::select_spec(&select_flags(a))
+}
+
+fn run_flags(a: &BenchRunArgs) -> RunFlags {
+    RunFlags {
+        models: a.models.clone(),
+        prompts: a.prompts.clone(),
+        dataset: a.dataset.clone(),
+        config: a.config.clone(),
+        rounds: a.rounds,
+        warmup: a.warmup,
+        max_tokens: a.max_tokens,
+        temperature: a.temperature,
+        seed: a.seed,
+        fixed_length: a.fixed_length,
+        concurrency: a.concurrency.clone(),
+        rate: a.rate.clone(),
+        arrivals: a.arrivals.clone(),
+        sweep: a.sweep,
+        duration: a.duration.clone(),
+        requests: a.requests,
+        threads: a.threads,
+        max_memory: a.max_memory,
+        parallel: a.parallel,
+        slo: a.slo.clone(),
+        timeout: a.timeout.clone(),
+        endpoint: a.endpoint.clone(),
+        model: a.model.clone(),
+        stream: a.stream.clone(),
+        no_stream: a.no_stream,
+        connections: a.connections.clone(),
+        interleave: a.interleave,
+        pause: a.pause.clone(),
+        api_key: a.api_key.clone(),
+        server_pid: a.server_pid,
+        completion: a.completion,
+        watts_per_core: a.watts_per_core,
+        price_per_kwh: a.price_per_kwh,
+        hardware_cost: a.hardware_cost,
+        hardware_life: a.hardware_life.clone(),
+        out: a.out.clone(),
+        no_calibrate: a.no_calibrate,
+        no_load_test: a.no_load_test,
+        progress: !a.quiet && !a.json,
+        judge: judge_flags(&a.judge),
+        select: select_flags(&a.select),
     }
-    let constraints = match &a.select {
-        Some(s) => ingot_bench::select::parse_constraints(s).map_err(anyhow::Error::msg)?,
-        None => Vec::new(),
-    };
-    let goal = match (&a.maximize, &a.minimize) {
-        (Some(_), Some(_)) => bail!("use either --maximize or --minimize"),
-        (Some(m), None) => Some(Goal::maximize(m).map_err(anyhow::Error::msg)?),
-        (None, Some(m)) => Some(Goal::minimize(m).map_err(anyhow::Error::msg)?),
-        (None, None) => None,
-    };
-    Ok(Some(SelectSpec { constraints, goal }))
+}
+
+fn judge_flags(a: &BenchJudgeArgs) -> JudgeFlags {
+    JudgeFlags {
+        judge: a.judge.clone(),
+        judge_endpoint: a.judge_endpoint.clone(),
+        judge_model: a.judge_model.clone(),
+        judge_api_key: a.judge_api_key.clone(),
+        judge_samples: a.judge_samples,
+        judge_temperature: a.judge_temperature,
+        judge_max_tokens: a.judge_max_tokens,
+    }
+}
+
+fn select_flags(a: &BenchSelectArgs) -> SelectFlags {
+    SelectFlags {
+        select: a.select.clone(),
+        maximize: a.maximize.clone(),
+        minimize: a.minimize.clone(),
+    }
 }
