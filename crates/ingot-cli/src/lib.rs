@@ -189,14 +189,7 @@ impl Context {
 
     /// The catalog as it is on disk now (after this command changed the user catalog).
     pub fn reload_catalog(&self) -> Result<ingot_catalog::Catalog> {
-        let (catalog, conflicts) = ingot_catalog::Catalog::load_with_env(&self.home)?;
-        for c in conflicts {
-            tracing::warn!("{c}");
-        }
-        for r in catalog.refused() {
-            tracing::warn!("{r}");
-        }
-        Ok(catalog)
+        Ok(ingot::load_catalog(&self.home)?)
     }
 
     pub fn store(&self) -> Result<ingot_cache::Store> {

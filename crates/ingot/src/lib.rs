@@ -49,3 +49,4 @@ pub use ingot_fetch as fetch;
 pub use ingot_server as server;
 pub use manager::{Manager, ManagerBuilder};
 pub use provider::CatalogModels;
+pub use support::load_catalog;

@@ -11,7 +11,7 @@ use crate::error::Result;
 
 /// The merged catalog of `home` (built-in, user, `INGOT_CATALOG`), its conflicts and
 /// refusals logged as warnings.
-pub(crate) fn load_catalog(home: &Path) -> Result<Catalog> {
+pub fn load_catalog(home: &Path) -> Result<Catalog> {
     let (catalog, conflicts) = Catalog::load_with_env(home)?;
     for c in conflicts {
         tracing::warn!("{c}");
