@@ -30,6 +30,12 @@ impl CatalogModels {
     pub fn open(home: impl Into<PathBuf>) -> crate::Result<Self> {
         let home = home.into();
         let catalog = crate::support::load_catalog(&home)?;
+        Self::with_catalog(home, catalog)
+    }
+
+    /// Over a catalog already loaded from `home` (a command that read it once).
+    pub fn with_catalog(home: impl Into<PathBuf>, catalog: Catalog) -> crate::Result<Self> {
+        let home = home.into();
         let store = Store::open(&home)?;
         Ok(Self {
             home,

@@ -80,7 +80,10 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     };
     let config = server_config(&args);
     raise_fd_limit(config.max_connections);
-    let provider = Arc::new(ingot::CatalogModels::open(&ctx.home)?);
+    let provider = Arc::new(ingot::CatalogModels::with_catalog(
+        &ctx.home,
+        ctx.catalog()?.clone(),
+    )?);
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
     // Few runtime workers: they would otherwise compete with the inference threads.
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -95,9 +95,12 @@ pub(crate) fn engine(ctx: &Context, args: BenchEngineArgs) -> Result<()> {
 }
 
 /// The models a run benchmarks, found as the server finds them: the SDK's provider over the
-/// catalog and the cache.
+/// catalog (the one this command already read) and the cache.
 fn models(ctx: &Context) -> Result<ingot::CatalogModels> {
-    Ok(ingot::CatalogModels::open(&ctx.home)?)
+    Ok(ingot::CatalogModels::with_catalog(
+        &ctx.home,
+        ctx.catalog()?.clone(),
+    )?)
 }
 
 /// Downloads the models an in-process run needs first, with progress bars (the benchmark
