@@ -33,7 +33,6 @@
 // The backend-independent API lives in ingot-core; it is re-exported here so the binary and
 // the SDK can name everything through this crate.
 pub use ingot_core::*;
-pub use ingot_core::{cpu, gguf, grammar, logprobs, memory, slots, stop, template, types, utf8};
 
 mod backend;
 pub mod bench;
