@@ -171,23 +171,20 @@ fn gguf_entry(model: &NewModel, path: &Path, copy: bool) -> Result<ModelEntry> {
     };
     // Absolute, so the entry does not depend on the folder the command ran in.
     let path = std::fs::canonicalize(path).map_err(read_error)?;
-    let summary = ingot_core::gguf::validate(&path).map_err(|e| match e {
-        ingot_core::EngineError::Load { reason, .. } => Error::InvalidModel {
-            message: format!("cannot read {}: {reason}", path.display()),
-            path: path.clone(),
+    let summary = ingot_core::gguf::validate(&path).map_err(|e| Error::InvalidModel {
+        message: match &e {
+            ingot_core::EngineError::Load { reason, .. } => {
+                format!("cannot read {}: {reason}", path.display())
+            }
+            ingot_core::EngineError::InvalidModel { reason, .. } => {
+                format!(
+                    "{} is not a valid GGUF model file: {reason}",
+                    path.display()
+                )
+            }
+            other => format!("{}: {other}", path.display()),
         },
-        other => Error::InvalidModel {
-            message: match other {
-                ingot_core::EngineError::InvalidModel { reason, .. } => {
-                    format!(
-                        "{} is not a valid GGUF model file: {reason}",
-                        path.display()
-                    )
-                }
-                e => format!("{}: {e}", path.display()),
-            },
-            path: path.clone(),
-        },
+        path: path.clone(),
     })?;
     let (sha256, size) = ingot_fetch::sha256_file(&path).map_err(|source| Error::Read {
         path: path.clone(),
