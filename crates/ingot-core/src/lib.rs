@@ -33,6 +33,7 @@ pub mod sampling;
 pub mod slots;
 pub mod stop;
 pub mod template;
+pub mod tools;
 pub mod utf8;
 
 pub use cpu::{physical_cores, server_io_threads};

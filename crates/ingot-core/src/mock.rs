@@ -199,6 +199,33 @@ impl MockModel {
                     .map(|m| format!("{}: {}\n", m.role, m.content))
                     .collect())
             }
+            // The mock has no Jinja template: it shows the tools and calls plainly, and
+            // starts a forced call like the generic format does, so scripted answers can
+            // exercise the server's tool path.
+            Prompt::ChatWithTools(p) => {
+                if !self.info.has_chat_template {
+                    return Err(EngineError::NoChatTemplate {
+                        model: self.info.path.display().to_string(),
+                    });
+                }
+                let mut out = String::new();
+                if !p.tools.is_empty() {
+                    let names: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
+                    out.push_str(&format!("tools: {}\n", names.join(", ")));
+                }
+                for m in &p.messages {
+                    out.push_str(&format!("{}: {}\n", m.role, m.content));
+                    for c in &m.tool_calls {
+                        out.push_str(&format!("call {}: {} {}\n", c.id, c.name, c.arguments));
+                    }
+                }
+                if p.choice.is_forced() {
+                    out.push_str(crate::tools::forced_prefix(
+                        crate::tools::ToolFormat::Generic,
+                    ));
+                }
+                Ok(out)
+            }
         }
     }
 }

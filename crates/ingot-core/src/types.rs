@@ -61,10 +61,19 @@ impl Default for LoadOptions {
 }
 
 /// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: String,
     pub content: String,
+    /// An assistant turn's tool calls (a follow-up request's history).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<crate::tools::ToolCall>,
+    /// A `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// A `tool` message: the function's name, where the client gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ChatMessage {
@@ -72,6 +81,7 @@ impl ChatMessage {
         Self {
             role: role.into(),
             content: content.into(),
+            ..Self::default()
         }
     }
 }
@@ -81,6 +91,9 @@ impl ChatMessage {
 pub enum Prompt {
     /// Rendered through the model's chat template.
     Chat(Vec<ChatMessage>),
+    /// A chat that offers tools or carries tool turns, rendered by
+    /// [`crate::tools::render`] (the model's template, or the generic tool prompt).
+    ChatWithTools(crate::tools::ToolPrompt),
     /// Used as is (BOS added when the model wants one).
     Raw(String),
 }
@@ -491,5 +504,10 @@ pub trait LoadedModel: Send + Sync {
     /// no chat template, no grammar support — must override this.
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
+    }
+    /// How this model writes tool calls (detected from its chat template, see
+    /// [`crate::tools::ToolFormat::detect`]). The default: the generic tool prompt.
+    fn tool_format(&self) -> crate::tools::ToolFormat {
+        crate::tools::ToolFormat::Generic
     }
 }
