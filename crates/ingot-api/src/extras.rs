@@ -2,8 +2,11 @@
 //! refuses the request with a 400 that names the field; it never drops one silently, because
 //! a client whose `tools` or `logit_bias` were ignored believes they took effect.
 //!
+//! `tools` and `tool_choice` are parsed by [`crate::tools`]; the deprecated `functions` and
+//! `function_call` are refused, pointing at `tools`.
+//!
 //! Fields that change nothing a client can observe in the output stay ignored: `user`,
-//! `metadata`, `store`, `service_tier`, `parallel_tool_calls` without tools, and
+//! `metadata`, `store`, `service_tier`, and
 //! `prediction` (a latency hint: the output is the same with or without it).
 
 use serde::{Deserialize, Serialize};
@@ -74,26 +77,10 @@ fn check_logit_bias(v: &Option<Value>) -> Result<(), ApiError> {
 
 impl ChatExtras {
     pub fn check(&self) -> Result<(), ApiError> {
-        if !is_empty(&self.tools) {
-            return Err(refuse(
-                "tools",
-                "tool calling is not supported by this server; remove `tools`",
-            ));
-        }
-        match &self.tool_choice {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s == "none" || s == "auto" => {}
-            Some(_) => {
-                return Err(refuse(
-                    "tool_choice",
-                    "tool_choice asks for a tool call, but no tools can be offered",
-                ))
-            }
-        }
         if !is_empty(&self.functions) {
             return Err(refuse(
                 "functions",
-                "function calling is not supported by this server; remove `functions`",
+                "the deprecated `functions` field is not supported; send the same functions as `tools`",
             ));
         }
         match &self.function_call {
@@ -102,7 +89,7 @@ impl ChatExtras {
             Some(_) => {
                 return Err(refuse(
                     "function_call",
-                    "function_call asks for a function call, but no functions can be offered",
+                    "the deprecated `function_call` field is not supported; use `tool_choice` with `tools`",
                 ))
             }
         }
@@ -160,11 +147,6 @@ mod tests {
     #[test]
     fn meaningful_fields_are_refused_by_name() {
         for (body, param) in [
-            (
-                json!({"tools": [{"type": "function", "function": {"name": "f"}}]}),
-                "tools",
-            ),
-            (json!({"tool_choice": "required"}), "tool_choice"),
             (json!({"functions": [{"name": "f"}]}), "functions"),
             (json!({"function_call": {"name": "f"}}), "function_call"),
             (json!({"logit_bias": {"50256": -100}}), "logit_bias"),

@@ -11,6 +11,7 @@ pub mod logprobs;
 pub mod names;
 pub mod responses;
 pub mod structured;
+pub mod tools;
 pub mod types;
 pub mod validate;
 

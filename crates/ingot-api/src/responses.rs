@@ -4,8 +4,9 @@
 //!
 //! Stateless means no `previous_response_id`, no `conversation`, no `store: true` and no
 //! `background`: each is refused with a 400 that says so, rather than silently answered
-//! without the state the client meant. Function `tools` are refused the same way until the
-//! engine parses tool calls (issue 14).
+//! without the state the client meant. Function `tools` (flat, `{"type":"function","name":..}`)
+//! become the chat request's tools; `function_call` and `function_call_output` input items
+//! become its assistant tool calls and `tool` messages.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -16,7 +17,7 @@ use crate::{
 };
 
 /// `POST /v1/responses`. Fields not listed are ignored (`metadata`, `user`, `reasoning`,
-/// `include`, `truncation`, `service_tier`, `parallel_tool_calls`, ...): none changes what a
+/// `include`, `truncation`, `service_tier`, ...): none changes what a
 /// stateless text answer is.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResponsesRequest {
@@ -46,6 +47,8 @@ pub struct ResponsesRequest {
     pub tools: Option<Vec<Value>>,
     #[serde(default)]
     pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
     #[serde(default)]
     pub text: Option<TextConfig>,
     #[serde(default)]
@@ -77,6 +80,10 @@ pub struct ResponseEcho {
     pub top_p: f32,
     pub text: Value,
     pub metadata: Value,
+    /// The request's `tools`, `tool_choice` and `parallel_tool_calls`, echoed.
+    pub tools: Value,
+    pub tool_choice: Value,
+    pub parallel_tool_calls: bool,
 }
 
 fn unsupported(param: &str, message: impl Into<String>) -> ApiError {
@@ -118,23 +125,25 @@ impl ResponsesRequest {
                 "background: responses run in the foreground only; use `stream: true` for progress",
             ));
         }
-        if self.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(unsupported(
-                "tools",
-                "tools: tool calling is not supported by ingot's engine yet; send the request without tools",
-            ));
-        }
-        match &self.tool_choice {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s == "none" || s == "auto" => {}
-            Some(_) => {
-                return Err(unsupported(
-                    "tool_choice",
-                    "tool_choice: no tools can be offered (tool calling is not supported yet); use \"none\" or \"auto\"",
-                ))
-            }
-        }
-
+        // Checked in the Responses API's flat shape (so errors name `tools[0].name`), then
+        // handed to the chat request in its nested shape.
+        let tools_value = self.tools.clone().map(Value::Array);
+        let tools = crate::tools::parse_tools(
+            tools_value.as_ref(),
+            "tools",
+            crate::tools::ToolShape::Flat,
+        )?;
+        let choice = crate::tools::parse_tool_choice(self.tool_choice.as_ref(), &tools)?;
+        crate::tools::check_forced_schemas(
+            &tools,
+            &choice,
+            "tools",
+            crate::tools::ToolShape::Flat,
+        )?;
+        let nested_tools: Vec<Value> = tools
+            .iter()
+            .map(|t| json!({"type": "function", "function": t}))
+            .collect();
         let mut messages = Vec::new();
         if let Some(i) = self.instructions.as_deref().filter(|s| !s.is_empty()) {
             messages.push(ChatMessage::new("system", i));
@@ -146,7 +155,21 @@ impl ResponsesRequest {
             Some(Value::String(s)) => messages.push(ChatMessage::new("user", s.clone())),
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    messages.push(input_item(item, i)?);
+                    let m = input_item(item, i)?;
+                    // Consecutive `function_call` items are one assistant turn's calls.
+                    match messages.last_mut() {
+                        Some(prev)
+                            if prev.role == "assistant"
+                                && prev.tool_calls.is_some()
+                                && m.role == "assistant"
+                                && m.tool_calls.is_some()
+                                && m.content.is_none() =>
+                        {
+                            let calls = m.tool_calls.unwrap_or_default();
+                            prev.tool_calls.get_or_insert_with(Vec::new).extend(calls);
+                        }
+                        _ => messages.push(m),
+                    }
                 }
             }
             Some(_) => {
@@ -174,6 +197,12 @@ impl ResponsesRequest {
                 top_p: self.top_p,
                 ..SamplingFields::default()
             },
+            parallel_tool_calls: self.parallel_tool_calls,
+            extras: crate::extras::ChatExtras {
+                tools: (!nested_tools.is_empty()).then(|| Value::Array(nested_tools)),
+                tool_choice: self.tool_choice.clone(),
+                ..Default::default()
+            },
             ..ChatCompletionRequest::default()
         }
         .validate()
@@ -193,6 +222,9 @@ impl ResponsesRequest {
                 top_p: chat.request.sampling.top_p,
                 text,
                 metadata: self.metadata.clone().unwrap_or_else(|| json!({})),
+                tools: tools_value.unwrap_or_else(|| json!([])),
+                tool_choice: self.tool_choice.clone().unwrap_or_else(|| json!("auto")),
+                parallel_tool_calls: self.parallel_tool_calls.unwrap_or(true),
             },
             chat,
             stream: self.stream.unwrap_or(false),
@@ -235,12 +267,8 @@ fn input_item(item: &Value, i: usize) -> Result<ChatMessage, ApiError> {
         .unwrap_or("message");
     match kind {
         "message" => {}
-        "function_call" | "function_call_output" => {
-            return Err(unsupported(
-                &param,
-                format!("{param}: `{kind}` items need tool calling, which ingot's engine does not support yet"),
-            ))
-        }
+        "function_call" => return function_call_item(item, &param),
+        "function_call_output" => return function_output_item(item, &param),
         "item_reference" => {
             return Err(unsupported(
                 &param,
@@ -311,9 +339,68 @@ fn input_item(item: &Value, i: usize) -> Result<ChatMessage, ApiError> {
             ))
         }
     };
+    Ok(ChatMessage::new(role, text))
+}
+
+fn str_field<'a>(item: &'a Value, param: &str, name: &str) -> Result<&'a str, ApiError> {
+    item.get(name).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::invalid_param(
+            format!("{param}.{name}"),
+            format!("{param}.{name} is required (a string)"),
+        )
+    })
+}
+
+/// A `function_call` item (a call the model made earlier): an assistant turn with that call.
+fn function_call_item(item: &Value, param: &str) -> Result<ChatMessage, ApiError> {
+    let call_id = str_field(item, param, "call_id")?;
+    let name = str_field(item, param, "name")?;
+    crate::tools::check_name(name, &format!("{param}.name"))?;
+    let arguments = match item.get("arguments") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        _ => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.arguments"),
+                format!("{param}.arguments is required (the arguments' JSON text)"),
+            ))
+        }
+    };
     Ok(ChatMessage {
-        role: role.into(),
-        content: Some(MessageContent::Text(text)),
+        role: "assistant".into(),
+        content: None,
+        tool_calls: Some(vec![crate::tools::WireToolCall {
+            id: call_id.into(),
+            kind: "function".into(),
+            function: crate::tools::WireFunctionCall {
+                name: name.into(),
+                arguments,
+            },
+        }]),
+        tool_call_id: None,
+        name: None,
+    })
+}
+
+/// A `function_call_output` item (the client ran the function): a `tool` message.
+fn function_output_item(item: &Value, param: &str) -> Result<ChatMessage, ApiError> {
+    let call_id = str_field(item, param, "call_id")?;
+    let output = match item.get("output") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) if !v.is_null() => v.to_string(),
+        _ => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.output"),
+                format!("{param}.output is required"),
+            ))
+        }
+    };
+    Ok(ChatMessage {
+        role: "tool".into(),
+        content: Some(MessageContent::Text(output)),
+        tool_calls: None,
+        tool_call_id: Some(call_id.into()),
+        name: None,
     })
 }
 
@@ -386,6 +473,17 @@ pub fn message_item(id: &str, status: &str, text: Option<&str>) -> Value {
     json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
 }
 
+/// A `function_call` output item (a call the model made).
+pub fn function_call_item_json(
+    id: &str,
+    status: &str,
+    call_id: &str,
+    name: &str,
+    arguments: &str,
+) -> Value {
+    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": arguments, "status": status})
+}
+
 /// A `response` object. `status` is `in_progress`, `completed` or `incomplete` (with
 /// `incomplete_reason`); `usage` is `null` until the end.
 #[allow(clippy::too_many_arguments)]
@@ -411,14 +509,14 @@ pub fn response_json(
         "max_output_tokens": echo.max_output_tokens,
         "model": model,
         "output": output,
-        "parallel_tool_calls": true,
+        "parallel_tool_calls": echo.parallel_tool_calls,
         "previous_response_id": null,
         "reasoning": {"effort": null, "summary": null},
         "store": false,
         "temperature": echo.temperature,
         "text": echo.text,
-        "tool_choice": "auto",
-        "tools": [],
+        "tool_choice": echo.tool_choice,
+        "tools": echo.tools,
         "top_p": echo.top_p,
         "truncation": "disabled",
         "usage": usage,
@@ -477,16 +575,20 @@ mod tests {
                 "conversation",
             ),
             (
-                json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f"}]}),
-                "tools",
+                json!({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"type": "function"}]}),
+                "tools[0].name",
             ),
             (
                 json!({"model": "m", "input": "x", "tool_choice": "required"}),
                 "tool_choice",
             ),
             (
-                json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]}),
-                "input[0]",
+                json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]}),
+                "input[0].output",
             ),
             (
                 json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}),
@@ -512,6 +614,36 @@ mod tests {
         }
         // Harmless fields and `store: false` pass.
         req(json!({"model": "m", "input": "x", "store": false, "metadata": {"k": "v"}, "user": "u", "tool_choice": "auto", "tools": []})).unwrap();
+    }
+
+    #[test]
+    fn function_tools_and_call_items_become_the_chat_request_s() {
+        let v = req(json!({"model": "m", "tool_choice": "required", "tools": [
+            {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+        ], "input": [
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+            {"type": "function_call", "call_id": "c2", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "18C"},
+            {"type": "function_call_output", "call_id": "c2", "output": "21C"}
+        ]}))
+        .unwrap();
+        let ingot_core::Prompt::ChatWithTools(p) = &v.chat.request.prompt else {
+            panic!("{:?}", v.chat.request.prompt)
+        };
+        assert_eq!(p.tools[0].name, "get_weather");
+        assert_eq!(p.choice, ingot_core::tools::ToolChoice::Required);
+        let roles: Vec<&str> = p.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "tool", "tool"]);
+        let ids: Vec<&str> = p.messages[1]
+            .tool_calls
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["c1", "c2"]);
+        assert_eq!(p.messages[3].tool_call_id.as_deref(), Some("c2"));
+        assert_eq!(v.echo.tools[0]["name"], "get_weather");
+        assert_eq!(v.echo.tool_choice, "required");
     }
 
     #[test]

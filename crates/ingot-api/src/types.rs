@@ -31,7 +31,11 @@ pub struct ChatCompletionRequest {
     /// Alternatives per position, 0..=20; needs `logprobs: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<i64>,
-    /// Fields ingot refuses rather than ignores (see [`crate::extras`]).
+    /// More than one call in one answer (default true); only meaningful with `tools`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    /// Fields ingot refuses rather than ignores (see [`crate::extras`]); `tools` and
+    /// `tool_choice` are kept there as raw JSON and parsed by [`crate::tools`].
     #[serde(flatten)]
     pub extras: crate::extras::ChatExtras,
 }
@@ -112,6 +116,15 @@ pub struct ChatMessage {
     /// `null` is allowed by OpenAI for assistant messages (tool calls); we treat it as empty.
     #[serde(default)]
     pub content: Option<MessageContent>,
+    /// An assistant turn's tool calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<crate::tools::WireToolCall>>,
+    /// A `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// The participant's (or, on a `tool` message, the function's) name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ChatMessage {
@@ -119,6 +132,9 @@ impl ChatMessage {
         Self {
             role: role.into(),
             content: Some(MessageContent::Text(content.into())),
+            tool_calls: None,
+            tool_call_id: None,
+            name: None,
         }
     }
 }
@@ -289,6 +305,9 @@ pub struct ChatChoice {
 pub struct AssistantMessage {
     pub role: String,
     pub content: Option<String>,
+    /// The calls the model made (`finish_reason` is then `tool_calls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<crate::tools::WireToolCall>>,
 }
 
 /// One SSE chunk of a streaming chat response.
@@ -323,6 +342,8 @@ pub struct Delta {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<crate::tools::ToolCallDelta>>,
 }
 
 /// A non-streaming `/v1/completions` response (also the shape of its stream chunks, with

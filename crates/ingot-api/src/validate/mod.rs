@@ -112,20 +112,20 @@ impl ChatCompletionRequest {
         let mut messages = Vec::with_capacity(self.messages.len());
         for (i, m) in self.messages.iter().enumerate() {
             let role = match m.role.as_str() {
-                "system" | "user" | "assistant" => m.role.clone(),
+                "system" | "user" | "assistant" | "tool" => m.role.clone(),
                 // OpenAI's newer name for system prompts; chat templates only know `system`.
                 "developer" => "system".to_string(),
-                "tool" | "function" => {
+                "function" => {
                     return Err(ApiError::invalid_param(
                         format!("messages[{i}].role"),
-                        format!("messages[{i}].role: `{}` messages are not supported (no tool calling)", m.role),
+                        format!("messages[{i}].role: the deprecated `function` role is not supported; send the result as a `tool` message with `tool_call_id`"),
                     ))
                 }
                 other => {
                     return Err(ApiError::invalid_param(
                         format!("messages[{i}].role"),
                         format!(
-                            "messages[{i}].role: unknown role `{other}`; expected one of system, user, assistant, developer"
+                            "messages[{i}].role: unknown role `{other}`; expected one of system, user, assistant, developer, tool"
                         ),
                     ))
                 }
@@ -165,7 +165,35 @@ impl ChatCompletionRequest {
                     ))
                 }
             };
-            messages.push(EngineMessage { role, content });
+            let mut message = EngineMessage::new(role, content);
+            match (message.role.as_str(), &m.tool_calls) {
+                ("assistant", Some(calls)) => {
+                    message.tool_calls =
+                        crate::tools::history_calls(calls, &format!("messages[{i}].tool_calls"))?;
+                }
+                (_, Some(c)) if !c.is_empty() => {
+                    return Err(ApiError::invalid_param(
+                        format!("messages[{i}].tool_calls"),
+                        format!(
+                            "messages[{i}].tool_calls: only assistant messages carry tool calls"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            if message.role == "tool" {
+                match &m.tool_call_id {
+                    Some(id) if !id.is_empty() => message.tool_call_id = Some(id.clone()),
+                    _ => {
+                        return Err(ApiError::invalid_param(
+                            format!("messages[{i}].tool_call_id"),
+                            format!("messages[{i}].tool_call_id is required on a `tool` message"),
+                        ))
+                    }
+                }
+                message.name = m.name.clone();
+            }
+            messages.push(message);
         }
 
         // `max_completion_tokens` is the newer name and wins when both are present.
@@ -188,13 +216,38 @@ impl ChatCompletionRequest {
             }
             _ => None,
         };
-        if let Some(c) = crate::structured::format_constraint(
+        let constrained_format = crate::structured::format_constraint(
             self.response_format.as_ref(),
             "response_format",
             sampling.grammar.is_some(),
-        )? {
+        )?;
+        let tools = crate::tools::parse_tools(
+            self.extras.tools.as_ref(),
+            "tools",
+            crate::tools::ToolShape::Nested,
+        )?;
+        let choice = crate::tools::parse_tool_choice(self.extras.tool_choice.as_ref(), &tools)?;
+        if choice.is_forced() && (constrained_format.is_some() || sampling.grammar.is_some()) {
+            return Err(ApiError::invalid_param(
+                "tool_choice",
+                "tool_choice forces a tool call, whose arguments are constrained by the function's schema; it cannot be combined with response_format json_object/json_schema or grammar",
+            ));
+        }
+        crate::tools::check_forced_schemas(
+            &tools,
+            &choice,
+            "tools",
+            crate::tools::ToolShape::Nested,
+        )?;
+        if let Some(c) = constrained_format {
             c.apply(&mut sampling);
         }
+        let prompt = crate::tools::prompt(
+            messages,
+            tools,
+            choice,
+            self.parallel_tool_calls.unwrap_or(true),
+        );
 
         let stream = self.stream.unwrap_or(false);
         let include_usage = self
@@ -203,10 +256,7 @@ impl ChatCompletionRequest {
             .is_some_and(|o| o.include_usage);
         Ok(Validated {
             model,
-            request: GenerateRequest {
-                prompt: Prompt::Chat(messages),
-                sampling,
-            },
+            request: GenerateRequest { prompt, sampling },
             stream,
             include_usage,
             random_seed,

@@ -45,6 +45,7 @@ fn roles() {
         .validate()
         .unwrap_err();
     assert_eq!(code_of(&e), 400);
+    assert_eq!(e.param(), Some("messages[0].tool_call_id"));
     let v = chat(vec![
         ChatMessage::new("developer", "be nice"),
         ChatMessage::new("user", "hi"),
@@ -71,6 +72,9 @@ fn content_parts_join_and_reject_images() {
                 text: Some("b".into()),
             },
         ])),
+        tool_calls: None,
+        tool_call_id: None,
+        name: None,
     }]);
     let Prompt::Chat(m) = r.validate().unwrap().request.prompt else {
         panic!()
@@ -325,12 +329,12 @@ fn logprobs_fields() {
 
 #[test]
 fn refused_fields_surface_through_parse_and_validate() {
-    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}]}"#;
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"functions":[{"name":"f","parameters":{}}]}"#;
     let e = parse_json::<ChatCompletionRequest>(body)
         .unwrap()
         .validate()
         .unwrap_err();
-    assert_eq!(e.param(), Some("tools"));
+    assert_eq!(e.param(), Some("functions"));
     let body = br#"{"model":"m","prompt":"x","suffix":"y"}"#;
     let e = parse_json::<CompletionRequest>(body)
         .unwrap()
@@ -344,4 +348,53 @@ fn refused_fields_surface_through_parse_and_validate() {
         .unwrap();
     assert_eq!(v.request.sampling.presence_penalty, 0.5);
     assert_eq!(v.request.sampling.frequency_penalty, -0.5);
+}
+
+/// Issue 14: tools, tool_choice and the tool turns of a follow-up reach the engine.
+#[test]
+fn tools_and_tool_turns_become_a_tool_prompt() {
+    let body = br#"{"model":"m","tool_choice":{"type":"function","function":{"name":"get_weather"}},"parallel_tool_calls":false,
+        "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+        "messages":[{"role":"user","content":"Paris?"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+          {"role":"tool","tool_call_id":"call_1","content":"18C"}]}"#;
+    let v = parse_json::<ChatCompletionRequest>(body)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let Prompt::ChatWithTools(p) = v.request.prompt else {
+        panic!("{:?}", v.request.prompt)
+    };
+    assert_eq!(p.tools.len(), 1);
+    assert_eq!(
+        p.choice,
+        ingot_core::tools::ToolChoice::Function("get_weather".into())
+    );
+    assert!(!p.parallel);
+    assert_eq!(p.messages[1].tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+    assert_eq!(p.messages[2].tool_call_id.as_deref(), Some("call_1"));
+
+    // `none` hides the tools from the model; a plain chat stays a plain chat.
+    let body = br#"{"model":"m","tool_choice":"none","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}"#;
+    let v = parse_json::<ChatCompletionRequest>(body)
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(matches!(v.request.prompt, Prompt::Chat(_)));
+
+    // A forced call and a response_format would be two grammars for one answer.
+    let body = br#"{"model":"m","tool_choice":"required","response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}"#;
+    let e = parse_json::<ChatCompletionRequest>(body)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(e.param(), Some("tool_choice"));
+
+    // Only assistants carry calls.
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#;
+    let e = parse_json::<ChatCompletionRequest>(body)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(e.param(), Some("messages[0].tool_calls"));
 }
