@@ -258,17 +258,22 @@ impl LlamaLoadedModel {
         }
     }
 
+    fn template(&self) -> Result<&ChatTemplate, EngineError> {
+        match &self.template {
+            TemplateState::Ready(t) => Ok(t),
+            TemplateState::Missing => Err(EngineError::NoChatTemplate {
+                model: self.name.clone(),
+            }),
+            TemplateState::Broken(e) => Err(EngineError::Template(e.clone())),
+        }
+    }
+
     /// Renders a prompt to the text the model will see.
     pub fn render_prompt(&self, prompt: &Prompt) -> Result<String, EngineError> {
         match prompt {
             Prompt::Raw(s) => Ok(s.clone()),
-            Prompt::Chat(messages) => match &self.template {
-                TemplateState::Ready(t) => t.render(messages),
-                TemplateState::Missing => Err(EngineError::NoChatTemplate {
-                    model: self.name.clone(),
-                }),
-                TemplateState::Broken(e) => Err(EngineError::Template(e.clone())),
-            },
+            Prompt::Chat(messages) => self.template()?.render(messages),
+            Prompt::ChatWithTools(p) => ingot_core::tools::render(self.template()?, p),
         }
     }
 
@@ -425,6 +430,10 @@ fn special_texts(model: &LlamaModel) -> (String, String) {
 impl LoadedModel for LlamaLoadedModel {
     fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    fn tool_format(&self) -> ingot_core::tools::ToolFormat {
+        ingot_core::tools::ToolFormat::detect(self.chat_template().map(|t| t.source()))
     }
 
     fn generate(&self, mut req: GenerateRequest) -> Result<EventStream, EngineError> {

@@ -16,12 +16,13 @@ use futures_util::stream::{self, StreamExt};
 use http::header;
 use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
 use ingot_api::{
-    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
-    Completion, CompletionChoice, Delta, Usage, Validated,
+    ApiError, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice, Completion,
+    CompletionChoice, Delta, Usage, Validated,
 };
 use ingot_core::Event;
 
 use crate::generate::{self, finish_reason, sse_data, Generation, Kind, DONE, KEEPALIVE, PING};
+use crate::tool_calls;
 use crate::AppState;
 
 /// Validated request with `n` > 1 → response (JSON or SSE).
@@ -100,14 +101,18 @@ async fn collect_all(
             choices: done
                 .iter()
                 .enumerate()
-                .map(|(i, (g, f))| ChatChoice {
-                    index: i as u32,
-                    message: AssistantMessage {
-                        role: "assistant".into(),
-                        content: Some(f.text.clone()),
-                    },
-                    finish_reason: Some(finish_reason(f.reason)),
-                    logprobs: g.logprobs.then(|| chat_logprobs(&f.logprobs)),
+                .map(|(i, (g, f))| {
+                    let (message, made_calls) =
+                        tool_calls::message(g.tools.as_ref(), f.text.clone());
+                    ChatChoice {
+                        index: i as u32,
+                        message,
+                        finish_reason: Some(tool_calls::finish_reason(
+                            finish_reason(f.reason),
+                            made_calls,
+                        )),
+                        logprobs: g.logprobs.then(|| chat_logprobs(&f.logprobs)),
+                    }
                 })
                 .collect(),
             usage,
@@ -145,6 +150,30 @@ struct Header {
 }
 
 impl Header {
+    /// A chat chunk carrying `delta`.
+    fn delta_chunk(
+        &self,
+        index: u32,
+        delta: Delta,
+        finish: Option<String>,
+        logprobs: Option<serde_json::Value>,
+    ) -> Bytes {
+        sse_data(&ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".into(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index,
+                delta,
+                finish_reason: finish,
+                logprobs,
+            }],
+            usage: None,
+            timings: None,
+        })
+    }
+
     fn chunk(
         &self,
         index: u32,
@@ -154,23 +183,16 @@ impl Header {
         logprobs: Option<serde_json::Value>,
     ) -> Bytes {
         match self.kind {
-            Kind::Chat => sse_data(&ChatCompletionChunk {
-                id: self.id.clone(),
-                object: "chat.completion.chunk".into(),
-                created: self.created,
-                model: self.model.clone(),
-                choices: vec![ChunkChoice {
-                    index,
-                    delta: Delta {
-                        role: role.then(|| "assistant".into()),
-                        content: text,
-                    },
-                    finish_reason: finish,
-                    logprobs,
-                }],
-                usage: None,
-                timings: None,
-            }),
+            Kind::Chat => self.delta_chunk(
+                index,
+                Delta {
+                    role: role.then(|| "assistant".into()),
+                    content: text,
+                    tool_calls: None,
+                },
+                finish,
+                logprobs,
+            ),
             Kind::Completion => sse_data(&Completion {
                 id: self.id.clone(),
                 object: "text_completion".into(),
@@ -212,12 +234,24 @@ impl Header {
     }
 }
 
+/// One choice's event as the merged stream sees it.
+struct ChoiceEvent {
+    index: u32,
+    event: Event,
+    /// The request asked for logprobs.
+    logprobs: bool,
+    /// With tools: the deltas this event's text became (the token's text is not sent
+    /// as is), and whether the choice made calls (on `Done`).
+    tool_deltas: Option<Vec<Delta>>,
+    made_calls: bool,
+}
+
 /// One choice's events, tagged with its index; ends after its `Done` or error.
 fn choice_events(
     index: u32,
     gen: Generation,
     first: Option<Event>,
-) -> impl futures_util::Stream<Item = (u32, Event, bool)> + Send {
+) -> impl futures_util::Stream<Item = ChoiceEvent> + Send {
     stream::unfold(Some((gen, first)), move |state| async move {
         let (mut gen, mut first) = state?;
         let ev = match first.take() {
@@ -229,18 +263,34 @@ fn choice_events(
             }),
         };
         let logprobs = gen.logprobs;
+        let mut tool_deltas = None;
+        let mut made_calls = false;
         match &ev {
-            Event::Token { .. } => gen.on_token(),
+            Event::Token { text, .. } => {
+                gen.on_token();
+                tool_deltas = gen.tools.as_mut().map(|t| t.push(text));
+            }
             Event::Done { usage, timings, .. } => {
                 let mut t = timings.clone();
                 gen.on_done(*usage, &mut t);
+                if let Some(tools) = gen.tools.as_mut() {
+                    tool_deltas = Some(tools.finish());
+                    made_calls = tools.calls() > 0;
+                }
             }
             Event::Error(_) => {}
         }
         let last = !matches!(ev, Event::Token { .. });
         // The generation (and its slot) lives until its last event is out.
         let next = if last { None } else { Some((gen, None)) };
-        Some(((index, ev, logprobs), next))
+        let item = ChoiceEvent {
+            index,
+            event: ev,
+            logprobs,
+            tool_deltas,
+            made_calls,
+        };
+        Some((item, next))
     })
 }
 
@@ -293,11 +343,34 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
             Ok(next) => next,
             Err(_) => return Some((vec![Bytes::from_static(PING)], st)),
         };
-        let Some((i, ev, logprobs)) = next else {
+        let Some(ChoiceEvent {
+            index: i,
+            event: ev,
+            logprobs,
+            tool_deltas,
+            made_calls,
+        }) = next
+        else {
             st.ended = true;
             return Some((vec![Bytes::from_static(DONE)], st));
         };
-        let out = match ev {
+        let mut out: Vec<Bytes> = Vec::new();
+        if let Some(deltas) = tool_deltas {
+            let mut lp = match &ev {
+                Event::Token { logprobs: lp, .. } if logprobs => Some(chat_logprobs(lp)),
+                _ => None,
+            };
+            for d in deltas {
+                out.push(st.header.delta_chunk(i, d, None, lp.take()));
+            }
+            if let Some(lp) = lp {
+                out.push(st.header.delta_chunk(i, Delta::default(), None, Some(lp)));
+            }
+            if matches!(ev, Event::Token { .. }) {
+                return Some((out, st));
+            }
+        }
+        let more = match ev {
             Event::Token {
                 text, logprobs: lp, ..
             } => {
@@ -321,10 +394,8 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
                 }
                 st.completion_tokens[i as usize] = usage.completion_tokens;
                 st.remaining -= 1;
-                let mut out =
-                    vec![st
-                        .header
-                        .chunk(i, None, false, Some(finish_reason(reason)), None)];
+                let reason = tool_calls::finish_reason(finish_reason(reason), made_calls);
+                let mut out = vec![st.header.chunk(i, None, false, Some(reason), None)];
                 if st.remaining == 0 {
                     if st.include_usage {
                         out.push(st.header.usage(total_usage(
@@ -347,6 +418,7 @@ fn stream_all(gens: Vec<(Generation, Option<Event>)>, kind: Kind, include_usage:
                 ]
             }
         };
+        out.extend(more);
         Some((out, st))
     });
     let body = stream::iter(opening.into_iter().map(Ok::<_, Infallible>))

@@ -1,24 +1,20 @@
 //! Running one generation: non-streaming collection, and the OpenAI SSE stream.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header;
 use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
 use ingot_api::{
-    ApiError, AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice,
-    Completion, CompletionChoice, Delta, Usage, Validated,
+    ApiError, ChatChoice, ChatCompletion, Completion, CompletionChoice, Usage, Validated,
 };
 use ingot_core::{Event, EventStream, FinishReason, Timings, TokenLogprob};
 use serde::Serialize;
 
 use crate::metrics::{ActiveGuard, Metrics};
 use crate::registry::{unix_now, Lease};
+use crate::tool_calls::{self, ToolOutput};
 use crate::AppState;
 
 /// With no event for this long the stream sends an SSE comment, so proxies keep the
@@ -36,21 +32,23 @@ pub enum Kind {
 /// drops the event stream, which cancels the engine sequence. The OpenAI routes render it
 /// here; the Ollama routes (`crate::ollama`) render the same events their own way.
 pub(crate) struct Generation {
-    kind: Kind,
+    pub(crate) kind: Kind,
     pub(crate) id: String,
     pub(crate) created: u64,
     /// The canonical id of the model that answers.
     pub(crate) model: String,
-    include_usage: bool,
+    pub(crate) include_usage: bool,
     /// The request asked for logprobs (plain requests skip all logprob work).
     pub(crate) logprobs: bool,
     /// Bytes of text streamed so far (completions' `text_offset`).
-    streamed: usize,
+    pub(crate) streamed: usize,
     /// When the request arrived.
     pub(crate) started: Instant,
     /// Time this request waited for its model to load (0 when it was loaded).
     pub(crate) load_ms: f64,
     pub(crate) events: EventStream,
+    /// Splits content from tool calls when the request offered tools.
+    pub(crate) tools: Option<ToolOutput>,
     metrics: Arc<Metrics>,
     last_token: Option<Instant>,
     _lease: Lease,
@@ -262,7 +260,7 @@ pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, 
     let streamed = v.stream;
     let gen = start(&state, v, kind, None).await?;
     if streamed {
-        Ok(stream(gen))
+        Ok(crate::openai_stream::stream(gen))
     } else {
         collect(gen).await
     }
@@ -296,6 +294,21 @@ pub(crate) async fn start(
     if v.random_seed {
         v.request.sampling.seed = rand::random();
     }
+    let tools = ToolOutput::for_request(
+        lease.model().as_ref(),
+        &v.request.prompt,
+        &mut v.request.sampling,
+    )?;
+    if tools.as_ref().is_some_and(|t| t.forced()) && !lease.model().capabilities().grammar {
+        return Err(ApiError::InvalidRequest {
+            message: format!(
+                "model `{}` cannot constrain its output, so it cannot be forced to call a tool; use tool_choice `auto`",
+                lease.id()
+            ),
+            param: Some("tool_choice".into()),
+            code: Some("unsupported_capability".into()),
+        });
+    }
     let logprobs = v.request.sampling.logprobs.is_some();
     // Rendering the template, tokenizing (up to a 2 MB body) and building the sampler
     // (a grammar) are synchronous work: keep them off the runtime's threads (issue 12).
@@ -321,6 +334,7 @@ pub(crate) async fn start(
         started,
         load_ms,
         events,
+        tools,
         metrics: state.metrics.clone(),
         last_token: None,
         _lease: lease,
@@ -334,23 +348,23 @@ async fn collect(gen: Generation) -> Result<Response, ApiError> {
     let usage = Usage::from(f.usage);
     let reason = Some(finish_reason(f.reason));
     let body = match gen.kind {
-        Kind::Chat => serde_json::to_value(ChatCompletion {
-            id: gen.id.clone(),
-            object: "chat.completion".into(),
-            created: gen.created,
-            model: gen.model.clone(),
-            choices: vec![ChatChoice {
-                index: 0,
-                message: AssistantMessage {
-                    role: "assistant".into(),
-                    content: Some(f.text),
-                },
-                finish_reason: reason,
-                logprobs: gen.logprobs.then(|| chat_logprobs(&f.logprobs)),
-            }],
-            usage,
-            timings: Some(f.timings),
-        }),
+        Kind::Chat => {
+            let (message, made_calls) = tool_calls::message(gen.tools.as_ref(), f.text);
+            serde_json::to_value(ChatCompletion {
+                id: gen.id.clone(),
+                object: "chat.completion".into(),
+                created: gen.created,
+                model: gen.model.clone(),
+                choices: vec![ChatChoice {
+                    index: 0,
+                    message,
+                    finish_reason: reason.map(|r| tool_calls::finish_reason(r, made_calls)),
+                    logprobs: gen.logprobs.then(|| chat_logprobs(&f.logprobs)),
+                }],
+                usage,
+                timings: Some(f.timings),
+            })
+        }
         Kind::Completion => serde_json::to_value(Completion {
             id: gen.id.clone(),
             object: "text_completion".into(),
@@ -379,194 +393,3 @@ pub(crate) fn sse_data<T: Serialize>(v: &T) -> Bytes {
 /// The end of an OpenAI stream, and the comment that keeps an idle one open.
 pub(crate) const DONE: &[u8] = b"data: [DONE]\n\n";
 pub(crate) const PING: &[u8] = b": keep-alive\n\n";
-
-struct StreamState {
-    gen: Generation,
-    pending: VecDeque<Bytes>,
-    finished: bool,
-}
-
-impl StreamState {
-    fn chat_chunk(
-        &self,
-        delta: Delta,
-        finish: Option<String>,
-        timings: Option<Timings>,
-        logprobs: Option<serde_json::Value>,
-    ) -> Bytes {
-        sse_data(&ChatCompletionChunk {
-            id: self.gen.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.gen.created,
-            model: self.gen.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish,
-                logprobs,
-            }],
-            usage: None,
-            timings,
-        })
-    }
-
-    fn text_chunk(
-        &self,
-        text: String,
-        finish: Option<String>,
-        timings: Option<Timings>,
-        logprobs: Option<serde_json::Value>,
-    ) -> Bytes {
-        sse_data(&Completion {
-            id: self.gen.id.clone(),
-            object: "text_completion".into(),
-            created: self.gen.created,
-            model: self.gen.model.clone(),
-            choices: vec![CompletionChoice {
-                index: 0,
-                text,
-                finish_reason: finish,
-                logprobs,
-            }],
-            usage: None,
-            timings,
-        })
-    }
-
-    fn usage_chunk(&self, usage: Usage) -> Bytes {
-        match self.gen.kind {
-            Kind::Chat => sse_data(&ChatCompletionChunk {
-                id: self.gen.id.clone(),
-                object: "chat.completion.chunk".into(),
-                created: self.gen.created,
-                model: self.gen.model.clone(),
-                choices: vec![],
-                usage: Some(usage),
-                timings: None,
-            }),
-            Kind::Completion => sse_data(&Completion {
-                id: self.gen.id.clone(),
-                object: "text_completion".into(),
-                created: self.gen.created,
-                model: self.gen.model.clone(),
-                choices: vec![],
-                usage: Some(usage),
-                timings: None,
-            }),
-        }
-    }
-
-    fn fail(&mut self, e: ApiError) {
-        tracing::warn!(error = %e, "generation failed mid-stream");
-        self.pending
-            .push_back(Bytes::from(format!("data: {}\n\n", e.body_json())));
-        self.pending.push_back(Bytes::from_static(DONE));
-        self.finished = true;
-    }
-
-    /// Waits for the next engine event and queues the SSE bytes it produces.
-    async fn advance(&mut self) {
-        let event = match tokio::time::timeout(KEEPALIVE, self.gen.events.next()).await {
-            Ok(ev) => ev,
-            Err(_) => {
-                self.pending.push_back(Bytes::from_static(PING));
-                return;
-            }
-        };
-        match event {
-            Some(Event::Token { text, logprobs, .. }) => {
-                self.gen.on_token();
-                if text.is_empty() {
-                    return;
-                }
-                let chunk = match self.gen.kind {
-                    Kind::Chat => {
-                        let lp = self.gen.logprobs.then(|| chat_logprobs(&logprobs));
-                        self.chat_chunk(
-                            Delta {
-                                role: None,
-                                content: Some(text),
-                            },
-                            None,
-                            None,
-                            lp,
-                        )
-                    }
-                    Kind::Completion => {
-                        let lp = self
-                            .gen
-                            .logprobs
-                            .then(|| completion_logprobs(&logprobs, self.gen.streamed));
-                        self.gen.streamed += text.len();
-                        self.text_chunk(text, None, None, lp)
-                    }
-                };
-                self.pending.push_back(chunk);
-            }
-            Some(Event::Done {
-                finish_reason: reason,
-                usage,
-                mut timings,
-            }) => {
-                self.gen.on_done(usage, &mut timings);
-                let reason = Some(finish_reason(reason));
-                let last = match self.gen.kind {
-                    Kind::Chat => self.chat_chunk(Delta::default(), reason, Some(timings), None),
-                    Kind::Completion => self.text_chunk(String::new(), reason, Some(timings), None),
-                };
-                self.pending.push_back(last);
-                if self.gen.include_usage {
-                    let u = self.usage_chunk(usage.into());
-                    self.pending.push_back(u);
-                }
-                self.pending.push_back(Bytes::from_static(DONE));
-                self.finished = true;
-            }
-            Some(Event::Error(e)) => self.fail(e.into()),
-            None => self.fail(ApiError::Internal(
-                "the engine stopped without finishing the request".into(),
-            )),
-        }
-    }
-}
-
-fn stream(gen: Generation) -> Response {
-    let mut state = StreamState {
-        gen,
-        pending: VecDeque::new(),
-        finished: false,
-    };
-    if state.gen.kind == Kind::Chat {
-        // OpenAI opens every chat stream with the role.
-        let first = state.chat_chunk(
-            Delta {
-                role: Some("assistant".into()),
-                content: Some(String::new()),
-            },
-            None,
-            None,
-            None,
-        );
-        state.pending.push_back(first);
-    }
-    // The body stream owns the state: when hyper drops the body (client disconnected), the
-    // EventStream is dropped with it and the engine cancels the sequence.
-    let body = futures_util::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(b) = st.pending.pop_front() {
-                return Some((Ok::<_, Infallible>(b), st));
-            }
-            if st.finished {
-                return None;
-            }
-            st.advance().await;
-        }
-    });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        // Tells nginx-style proxies not to buffer the stream.
-        .header("x-accel-buffering", "no")
-        .body(Body::from_stream(body))
-        .unwrap_or_else(|_| ApiError::Internal("building stream response".into()).into_response())
-}

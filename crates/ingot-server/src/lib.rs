@@ -132,12 +132,14 @@ mod handlers;
 mod metrics;
 mod middleware;
 mod ollama;
+mod openai_stream;
 mod origin;
 mod provider;
 mod proxy;
 mod registry;
 mod responses;
 mod stall;
+mod tool_calls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

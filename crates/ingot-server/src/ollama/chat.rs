@@ -58,7 +58,7 @@ pub async fn generate(
     let mut v = req.validate(chat)?;
     v.model = d.id;
     let kind = match v.request.prompt {
-        Prompt::Chat(_) => Kind::Chat,
+        Prompt::Chat(_) | Prompt::ChatWithTools(_) => Kind::Chat,
         Prompt::Raw(_) => Kind::Completion,
     };
     let streamed = v.stream;

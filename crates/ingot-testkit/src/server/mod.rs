@@ -126,6 +126,12 @@ fn prompt_text(p: &Prompt) -> String {
             .map(|ChatMessage { content, .. }| content.as_str())
             .collect::<Vec<_>>()
             .join(" "),
+        Prompt::ChatWithTools(p) => p
+            .messages
+            .iter()
+            .map(|ChatMessage { content, .. }| content.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
