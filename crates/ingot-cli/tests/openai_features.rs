@@ -136,6 +136,33 @@ fn structured_outputs_validate_on_qwen2_5_coder() {
     eprintln!("{out}");
 }
 
+/// Tool calls (issue 14) on Qwen2.5-Coder, whose own template renders tools (Hermes
+/// `<tool_call>` format): forced and named calls valid against their schemas, plain and
+/// streamed, the follow-up turn, `auto`, and the Responses API's function tools.
+#[test]
+fn tool_calls_work_with_the_official_client_on_qwen2_5_coder() {
+    if !python_ready() {
+        return;
+    }
+    let home = home_with_qwen();
+    let s = serve(&home);
+    let out = run_script("tool_calls.py", &[&s.base, "qwen2.5-coder-0.5b"]);
+    eprintln!("{out}");
+}
+
+/// The same on SmolLM2, whose template knows nothing of tools: the generic tool prompt and
+/// the grammar still produce valid calls.
+#[test]
+fn tool_calls_work_through_the_generic_prompt_on_smollm2() {
+    if !python_ready() {
+        return;
+    }
+    let home = home_with_smollm2();
+    let s = serve(home.path());
+    let out = run_script("tool_calls.py", &[&s.base, "smollm2-135m"]);
+    eprintln!("{out}");
+}
+
 /// llama-server built by `shared/peers/build-llama-peers.sh` (its default output folder).
 fn llama_server() -> Option<PathBuf> {
     let root = std::env::var_os("HOME")?;
