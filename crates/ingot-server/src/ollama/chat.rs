@@ -147,21 +147,79 @@ async fn respond(
         return Ok(stream(gen, name, shape));
     }
     let (gen, f) = gen.finish(None).await?;
-    let v = done_object(&gen, &name, shape, &f.text, f.reason, f.usage, &f.timings);
+    let parsed = gen.tools.as_ref().map(|t| t.parse(&f.text));
+    let v = match parsed {
+        Some(p) if !p.calls.is_empty() && shape == Kind::Chat => {
+            let content = p.content.unwrap_or_default();
+            let mut v = done_object(&gen, &name, shape, &content, f.reason, f.usage, &f.timings);
+            v["message"]["tool_calls"] = ollama_calls(
+                p.calls
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.arguments.as_str())),
+            );
+            v
+        }
+        _ => done_object(&gen, &name, shape, &f.text, f.reason, f.usage, &f.timings),
+    };
     Ok(Json(v).into_response())
+}
+
+/// Calls in Ollama's shape: `{"function": {"name", "arguments": {...}}}`, the arguments an
+/// object (its JSON text when it is not valid JSON).
+fn ollama_calls<'a>(calls: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Array(
+        calls
+            .map(|(name, args)| {
+                let arguments = serde_json::from_str::<Value>(args)
+                    .unwrap_or_else(|_| Value::String(args.to_string()));
+                json!({"function": {"name": name, "arguments": arguments}})
+            })
+            .collect(),
+    )
+}
+
+/// Streamed calls, collected from the tool parser's deltas: Ollama sends each call whole.
+#[derive(Default)]
+struct PendingCalls(Vec<(String, String)>);
+
+impl PendingCalls {
+    /// Takes the calls out of `deltas`, returning the content they held.
+    fn absorb(&mut self, deltas: Vec<ingot_api::Delta>) -> String {
+        let mut content = String::new();
+        for d in deltas {
+            if let Some(t) = d.content {
+                content.push_str(&t);
+            }
+            for c in d.tool_calls.unwrap_or_default() {
+                let i = c.index as usize;
+                if self.0.len() <= i {
+                    self.0.resize(i + 1, (String::new(), String::new()));
+                }
+                if let Some(n) = c.function.name {
+                    self.0[i].0 = n;
+                }
+                self.0[i].1.push_str(&c.function.arguments);
+            }
+        }
+        content
+    }
 }
 
 /// One JSON object per line: a fragment per token, then the `done` object. The body owns the
 /// generation, so a client that goes away cancels its sequence.
 fn stream(gen: Generation, name: String, shape: Kind) -> Response {
-    let body = futures_util::stream::unfold(Some(gen), move |gen| {
+    let body = futures_util::stream::unfold(Some((gen, PendingCalls::default())), move |gen| {
         let name = name.clone();
         async move {
-            let mut gen = gen?;
+            let (mut gen, mut calls) = gen?;
             loop {
                 let line = match gen.events.next().await {
                     Some(Event::Token { text, .. }) => {
                         gen.on_token();
+                        let text = match gen.tools.as_mut() {
+                            Some(t) => calls.absorb(t.push(&text)),
+                            None => text,
+                        };
                         if text.is_empty() {
                             continue;
                         }
@@ -171,7 +229,7 @@ fn stream(gen: Generation, name: String, shape: Kind) -> Response {
                             "done": false,
                         });
                         put_text(&mut v, shape, &text);
-                        return Some((Ok::<_, Infallible>(line_of(&v)), Some(gen)));
+                        return Some((Ok::<_, Infallible>(line_of(&v)), Some((gen, calls))));
                     }
                     Some(Event::Done {
                         finish_reason,
@@ -179,7 +237,26 @@ fn stream(gen: Generation, name: String, shape: Kind) -> Response {
                         mut timings,
                     }) => {
                         gen.on_done(usage, &mut timings);
-                        line_of(&done_object(
+                        let mut out = Vec::new();
+                        if let Some(t) = gen.tools.as_mut() {
+                            let rest = calls.absorb(t.finish());
+                            if !rest.is_empty() || !calls.0.is_empty() {
+                                // What the parser held back, and the calls, before `done`.
+                                let mut v = json!({
+                                    "model": name,
+                                    "created_at": rfc3339(SystemTime::now()),
+                                    "done": false,
+                                });
+                                put_text(&mut v, shape, &rest);
+                                if !calls.0.is_empty() && shape == Kind::Chat {
+                                    v["message"]["tool_calls"] = ollama_calls(
+                                        calls.0.iter().map(|(n, a)| (n.as_str(), a.as_str())),
+                                    );
+                                }
+                                out.extend_from_slice(&line_of(&v));
+                            }
+                        }
+                        out.extend_from_slice(&line_of(&done_object(
                             &gen,
                             &name,
                             shape,
@@ -187,7 +264,8 @@ fn stream(gen: Generation, name: String, shape: Kind) -> Response {
                             finish_reason,
                             usage,
                             &timings,
-                        ))
+                        )));
+                        Bytes::from(out)
                     }
                     Some(Event::Error(e)) => error_line(e.into()),
                     None => error_line(ApiError::Internal(

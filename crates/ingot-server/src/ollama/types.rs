@@ -44,6 +44,9 @@ pub struct Message {
     pub images: Option<Vec<Value>>,
     #[serde(default)]
     pub tool_calls: Option<Vec<Value>>,
+    /// A `tool` message: the function whose result it is.
+    #[serde(default)]
+    pub tool_name: Option<String>,
 }
 
 /// `POST /api/chat`.
@@ -228,18 +231,12 @@ fn format_constraint(format: Option<&Value>) -> Result<Option<Constraint>, ApiEr
 }
 
 /// Refuses what ingot's engine cannot do instead of silently dropping it.
-fn refuse_unsupported(think: Option<&Value>, images: bool, tools: bool) -> Result<(), ApiError> {
+fn refuse_unsupported(think: Option<&Value>, images: bool) -> Result<(), ApiError> {
     let unsupported = |param: &str, message: &str| ApiError::InvalidRequest {
         message: message.into(),
         param: Some(param.into()),
         code: Some("unsupported_capability".into()),
     };
-    if tools {
-        return Err(unsupported(
-            "tools",
-            "tools: tool calling is not supported by ingot's engine yet; send the request without tools",
-        ));
-    }
     if images {
         return Err(unsupported(
             "images",
@@ -323,6 +320,58 @@ fn in_options(e: ApiError) -> ApiError {
     }
 }
 
+/// Ollama's messages as OpenAI's. Ollama's calls carry no ids (`{"function": {"name",
+/// "arguments": {..}}}`) and its `tool` messages none either: each call gets an id, and each
+/// `tool` message answers the earliest call not yet answered, which is the order Ollama's
+/// clients send results in.
+fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>, ApiError> {
+    let mut out = Vec::with_capacity(messages.len());
+    let mut unanswered = std::collections::VecDeque::new();
+    for (i, m) in messages.iter().enumerate() {
+        let mut msg = ChatMessage::new(m.role.clone(), m.content.clone().unwrap_or_default());
+        if let Some(calls) = m.tool_calls.as_ref().filter(|c| !c.is_empty()) {
+            let mut wire = Vec::with_capacity(calls.len());
+            for (j, c) in calls.iter().enumerate() {
+                let f = c.get("function").unwrap_or(c);
+                let (Some(name), Some(args)) =
+                    (f.get("name").and_then(Value::as_str), f.get("arguments"))
+                else {
+                    return Err(ApiError::invalid_param(
+                        format!("messages[{i}].tool_calls[{j}].function"),
+                        format!(
+                            "messages[{i}].tool_calls[{j}].function needs `name` and `arguments`"
+                        ),
+                    ));
+                };
+                let id = format!("call_{i}_{j}");
+                unanswered.push_back(id.clone());
+                wire.push(ingot_api::tools::WireToolCall {
+                    id,
+                    kind: "function".into(),
+                    function: ingot_api::tools::WireFunctionCall {
+                        name: name.into(),
+                        arguments: match args {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                    },
+                });
+            }
+            msg.tool_calls = Some(wire);
+        }
+        if m.role == "tool" {
+            msg.tool_call_id = Some(
+                unanswered
+                    .pop_front()
+                    .unwrap_or_else(|| format!("call_{i}")),
+            );
+            msg.name = m.tool_name.clone();
+        }
+        out.push(msg);
+    }
+    Ok(out)
+}
+
 impl ChatRequest {
     /// Ingot's validated chat request (`model` is the name as sent; the registry resolves it).
     pub fn validate(&self) -> Result<Validated, ApiError> {
@@ -330,27 +379,8 @@ impl ChatRequest {
             .messages
             .iter()
             .any(|m| m.images.as_ref().is_some_and(|i| !i.is_empty()));
-        refuse_unsupported(
-            self.think.as_ref(),
-            images,
-            self.tools.as_ref().is_some_and(|t| !t.is_empty()),
-        )?;
-        let mut messages = Vec::with_capacity(self.messages.len());
-        for (i, m) in self.messages.iter().enumerate() {
-            if m.role == "tool" || m.tool_calls.as_ref().is_some_and(|t| !t.is_empty()) {
-                return Err(ApiError::InvalidRequest {
-                    message: format!(
-                        "messages[{i}]: tool messages and tool calls are not supported (no tool calling yet)"
-                    ),
-                    param: Some(format!("messages[{i}]")),
-                    code: Some("unsupported_capability".into()),
-                });
-            }
-            messages.push(ChatMessage::new(
-                m.role.clone(),
-                m.content.clone().unwrap_or_default(),
-            ));
-        }
+        refuse_unsupported(self.think.as_ref(), images)?;
+        let messages = chat_messages(&self.messages)?;
         let (sampling, max_tokens) = sampling(self.options.as_ref())?;
         let constraint = format_constraint(self.format.as_ref())?;
         let req = ChatCompletionRequest {
@@ -359,6 +389,11 @@ impl ChatRequest {
             max_tokens,
             sampling,
             stream: Some(self.stream.unwrap_or(true)),
+            extras: ingot_api::extras::ChatExtras {
+                // Ollama's tools have OpenAI's shape; Ollama has no tool_choice (auto).
+                tools: self.tools.clone().map(Value::Array),
+                ..Default::default()
+            },
             ..ChatCompletionRequest::default()
         };
         let mut v = req.validate().map_err(in_options)?;
@@ -376,7 +411,6 @@ impl GenerateRequest {
         refuse_unsupported(
             self.think.as_ref(),
             self.images.as_ref().is_some_and(|i| !i.is_empty()),
-            false,
         )?;
         if self.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
             return Err(ApiError::InvalidRequest {
@@ -537,7 +571,7 @@ mod tests {
         let e = bad(
             serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]}),
         );
-        assert!(e.to_string().contains("tool calling"), "{e}");
+        assert_eq!(e.param(), Some("tools[0].function"), "{e}");
         // An empty tools list is what the Python client always sends.
         let ok: ChatRequest = serde_json::from_value(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": []})).unwrap();
         assert!(ok.validate().unwrap().stream, "Ollama streams by default");
