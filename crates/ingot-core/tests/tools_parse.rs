@@ -240,6 +240,31 @@ fn a_call_stands_once_started() {
 }
 
 #[test]
+fn edge_cases() {
+    let p = parse(ToolFormat::Hermes, false, "Answer first. <tool_call>");
+    assert_eq!(p.content.as_deref(), Some("Answer first. <tool_call>"));
+    let p = parse(
+        ToolFormat::Hermes,
+        false,
+        "<tool_call>\n{\"name\": \"get_time\"}\n</tool_call>",
+    );
+    assert_eq!(calls(&p), [("get_time", "{}")]);
+    // Junk after a started call: the call stands, the junk is content.
+    let p = parse(
+        ToolFormat::Hermes,
+        false,
+        "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}} junk</tool_call> tail",
+    );
+    assert_eq!(calls(&p), [("get_time", "{}")]);
+    assert_eq!(p.content.as_deref(), Some("junk</tool_call> tail"));
+    // No tools offered: everything is content.
+    let out = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>";
+    let p = OutputParser::parse(ToolFormat::Hermes, &[], false, out);
+    assert!(p.calls.is_empty());
+    assert_eq!(p.content.as_deref(), Some(out));
+}
+
+#[test]
 fn streaming_emits_early_and_holds_marker_prefixes() {
     let mut p = OutputParser::new(ToolFormat::Hermes, &tools(), false);
     assert_eq!(
@@ -305,6 +330,11 @@ const SAMPLES: &[(ToolFormat, bool, &str)] = &[
     (ToolFormat::Hermes, false, "```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n```"),
     (ToolFormat::Hermes, false, "```python\nx = {\"a\": 1}\n```\nThat's it."),
     (ToolFormat::Hermes, false, "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}} and then text <tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>"),
+    (ToolFormat::Hermes, false, "Answer first. <tool_call>"),
+    (ToolFormat::Hermes, false, "<tool_call>\n{\"name\": \"get_time\"}\n</tool_call>"),
+    (ToolFormat::Hermes, false, "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}} junk</tool_call> tail"),
+    (ToolFormat::Hermes, false, "{\"tool_calls\": [{\"function\": {\"name\": \"get_time\", \"arguments\": {\"tz\": \"UTC\"}}}]}"),
+    (ToolFormat::Hermes, false, "\n\n  {\"a\": 1}"),
     (ToolFormat::Generic, false, "<tool_call>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"get_time\", \"arguments\": \"{}\"}]</tool_call>"),
     (ToolFormat::Generic, false, "Hi é ü 🎉 <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Zürich 🎉\"}}\n</tool_call>\n{\"name\": \"get_time\"} <tool"),
     (ToolFormat::Generic, true, "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),

@@ -9,8 +9,8 @@ use super::{forced_prefix, ToolCall, ToolChoice, ToolFormat, ToolPrompt, ToolSpe
 use crate::template::ChatTemplate;
 use crate::types::{ChatMessage, EngineError};
 
-/// The system-prompt text that offers tools to a model whose template cannot render them
-/// (public behaviour: documented in the README). `{tools}` is replaced by one JSON object per
+/// The system-prompt text that offers tools to a model whose template cannot render them.
+/// Public behaviour: what a model without tool support sees, to be described in the README. `{tools}` is replaced by one JSON object per
 /// line, each in OpenAI's shape `{"type": "function", "function": {"name": ..., "description":
 /// ..., "parameters": ...}}`. The wording follows the Hermes / Qwen2.5 tool prompt, which many
 /// small models were trained on. The prompt goes into the system message (after the

@@ -87,7 +87,6 @@ struct Item {
     committed: bool,
     /// Arguments text (buffered when not committed; the emitted text otherwise).
     args: Option<String>,
-    args_done: bool,
     /// `name[ARGS]{...}`: the item ends with its arguments.
     tag_form: bool,
     raw: String,
@@ -170,7 +169,7 @@ impl Machine {
     }
 
     fn start_call(&mut self, name: String, names: &[String]) -> bool {
-        if !names.iter().any(|n| *n == name) {
+        if !names.contains(&name) {
             return false;
         }
         self.out.push(Out::Start(name.clone()));
@@ -246,7 +245,6 @@ impl Machine {
                     self.out.push(Out::Args(text.clone()));
                 }
                 self.item.args = Some(text);
-                self.item.args_done = true;
                 if self.item.tag_form {
                     return self.end_item(names);
                 }
@@ -327,8 +325,9 @@ impl Machine {
                     }
                     self.key = Key::Args;
                     self.st = St::Value;
-                } else if !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-                    && !(1..ARGS_TAG.len()).any(|k| self.tok.ends_with(&ARGS_TAG[..k]))
+                } else if !(c.is_alphanumeric()
+                    || matches!(c, '_' | '-' | '.')
+                    || (1..ARGS_TAG.len()).any(|k| self.tok.ends_with(&ARGS_TAG[..k])))
                 {
                     return Step::Fail;
                 }
@@ -440,7 +439,6 @@ impl Machine {
                 }
                 if depth == 0 {
                     if self.key == Key::Args {
-                        self.item.args_done = true;
                         if self.item.committed {
                             self.uncommitted.clear();
                         }
@@ -467,7 +465,6 @@ impl Machine {
                         }
                         // `"arguments": null`: no arguments.
                         self.item.args = Some("{}".into());
-                        self.item.args_done = true;
                         if self.item.committed {
                             self.out.push(Out::Args("{}".into()));
                         }
