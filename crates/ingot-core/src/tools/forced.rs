@@ -11,8 +11,11 @@ use super::{ToolChoice, ToolError, ToolFormat, ToolSpec};
 /// [`ToolFormat::Hermes`] and [`ToolFormat::Generic`], `[TOOL_CALLS]` for
 /// [`ToolFormat::Mistral`], nothing for [`ToolFormat::Llama3`].
 pub fn forced_prefix(format: ToolFormat) -> &'static str {
-    let _ = format;
-    unimplemented!("helper implements")
+    match format {
+        ToolFormat::Hermes | ToolFormat::Generic => "<tool_call>\n",
+        ToolFormat::Mistral => "[TOOL_CALLS]",
+        ToolFormat::Llama3 => "",
+    }
 }
 
 /// The JSON schema that a forced answer (the text after [`forced_prefix`]) must match, or
@@ -23,12 +26,87 @@ pub fn forced_prefix(format: ToolFormat) -> &'static str {
 /// - Mistral: an array of such objects (`arguments`), exactly one item unless `parallel`.
 ///
 /// A function without a parameter schema takes any object.
+///
+/// Errors: [`ToolError::NoTools`] when a call is forced but `tools` is empty,
+/// [`ToolError::UnknownFunction`] when `choice` names a function `tools` does not offer.
+///
+/// The workspace's `serde_json::Value` sorts object keys, so in the returned value `arguments`
+/// comes before `name`; a grammar generated from it would make the model write the arguments
+/// first. To constrain generation, use [`forced_call_schema_text`] (the same schema as JSON
+/// text, properties in the order `name`, then `arguments`/`parameters`) with
+/// [`crate::json_schema_grammar_with`] / [`crate::JsonSchemaConstraint`], which keep key order.
 pub fn forced_call_schema(
     format: ToolFormat,
     tools: &[ToolSpec],
     choice: &ToolChoice,
     parallel: bool,
 ) -> Result<Option<Value>, ToolError> {
-    let _ = (format, tools, choice, parallel);
-    unimplemented!("helper implements")
+    Ok(
+        forced_call_schema_text(format, tools, choice, parallel)?.map(|text| {
+            serde_json::from_str(&text).expect("forced_call_schema_text writes valid JSON")
+        }),
+    )
+}
+
+/// [`forced_call_schema`] as JSON text that keeps the property order the model must write:
+/// `name` first, then `arguments` (`parameters` for Llama 3). The tools' own parameter
+/// schemas are written as they are held.
+pub fn forced_call_schema_text(
+    format: ToolFormat,
+    tools: &[ToolSpec],
+    choice: &ToolChoice,
+    parallel: bool,
+) -> Result<Option<String>, ToolError> {
+    if !choice.is_forced() {
+        return Ok(None);
+    }
+    if tools.is_empty() {
+        return Err(ToolError::NoTools);
+    }
+    let allowed: Vec<&ToolSpec> = match choice {
+        ToolChoice::Function(name) => {
+            let Some(tool) = tools.iter().find(|t| &t.name == name) else {
+                let available: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+                return Err(ToolError::UnknownFunction {
+                    name: name.clone(),
+                    available: available.join(", "),
+                });
+            };
+            vec![tool]
+        }
+        _ => tools.iter().collect(),
+    };
+    let args_key = match format {
+        ToolFormat::Llama3 => "parameters",
+        _ => "arguments",
+    };
+    let objects: Vec<String> = allowed
+        .iter()
+        .map(|tool| call_object(tool, args_key))
+        .collect();
+    let call = if objects.len() == 1 {
+        objects.into_iter().next().unwrap_or_default()
+    } else {
+        format!("{{\"anyOf\":[{}]}}", objects.join(","))
+    };
+    Ok(Some(match format {
+        ToolFormat::Mistral => {
+            let max = if parallel { "" } else { ",\"maxItems\":1" };
+            format!("{{\"type\":\"array\",\"items\":{call},\"minItems\":1{max}}}")
+        }
+        _ => call,
+    }))
+}
+
+/// `{"type":"object","properties":{"name":{"const":NAME},"<args_key>":PARAMS},...}`.
+fn call_object(tool: &ToolSpec, args_key: &str) -> String {
+    let name = serde_json::to_string(&tool.name).unwrap_or_else(|_| "\"\"".into());
+    let params = match &tool.parameters {
+        Some(p) => p.to_string(),
+        None => r#"{"type":"object"}"#.to_string(),
+    };
+    format!(
+        "{{\"type\":\"object\",\"properties\":{{\"name\":{{\"const\":{name}}},\"{args_key}\":{params}}},\
+         \"required\":[\"name\",\"{args_key}\"],\"additionalProperties\":false}}"
+    )
 }

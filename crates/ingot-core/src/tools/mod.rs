@@ -16,10 +16,11 @@
 //! template's source).
 
 mod forced;
+mod json;
 mod parse;
 mod render;
 
-pub use forced::{forced_call_schema, forced_prefix};
+pub use forced::{forced_call_schema, forced_call_schema_text, forced_prefix};
 pub use parse::{OutputParser, ParsedOutput, ToolEvent};
 pub use render::{render, GENERIC_TOOL_PROMPT};
 
