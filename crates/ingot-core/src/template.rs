@@ -82,16 +82,16 @@ impl ChatTemplate {
 
     /// Renders `messages` with `add_generation_prompt = true`.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
-        self.render_with(messages, None, true)
+        self.render_with(messages, None::<&serde_json::Value>, true)
     }
 
     /// Renders any serialisable message list (e.g. messages with `tool_calls`), with extra
     /// top-level variables (e.g. `tools`) merged into the context. `extra` must be a JSON
     /// object; its keys override the defaults.
-    pub fn render_with<M: Serialize + ?Sized>(
+    pub fn render_with<M: Serialize + ?Sized, E: Serialize + ?Sized>(
         &self,
         messages: &M,
-        extra: Option<&serde_json::Value>,
+        extra: Option<&E>,
         add_generation_prompt: bool,
     ) -> Result<String, EngineError> {
         let tmpl = self
@@ -104,15 +104,17 @@ impl ChatTemplate {
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
         };
-        let ctx = match extra {
+        // A struct keeps its field order here (minijinja preserves map order), which is what
+        // the template prints with `tojson`; a `serde_json::Value` would be sorted.
+        let ctx = match extra.map(Value::from_serialize) {
             None => base,
-            Some(serde_json::Value::Object(_)) => {
+            Some(extra) if extra.kind() == ValueKind::Map => {
                 // Later context wins in merge_maps, so `extra` goes first to override.
-                minijinja::context! { ..Value::from_serialize(extra), ..base }
+                minijinja::context! { ..extra, ..base }
             }
             Some(other) => {
                 return Err(EngineError::Template(format!(
-                    "extra template variables must be a JSON object, got {other}"
+                    "extra template variables must be a map, got {other}"
                 )))
             }
         };

@@ -81,6 +81,13 @@ fn qwen_renders_the_tools_block() {
     assert_eq!(v["type"], "function");
     assert_eq!(v["function"]["name"], "get_weather");
     assert_eq!(v["function"]["parameters"]["required"], json!(["city"]));
+    // In the order Qwen was trained on (transformers renders the request's dicts as given).
+    assert!(
+        line.starts_with(
+            "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
+        ),
+        "{line}"
+    );
     assert!(out.ends_with(
         "<|im_start|>user\nWhat's the weather in Paris?<|im_end|>\n<|im_start|>assistant\n"
     ));

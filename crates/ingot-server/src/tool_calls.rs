@@ -5,7 +5,7 @@
 use ingot_api::tools::{FunctionDelta, ToolCallDelta, WireToolCall};
 use ingot_api::{ApiError, Delta};
 use ingot_core::tools::{
-    forced_call_schema, OutputParser, ParsedOutput, ToolEvent, ToolFormat, ToolSpec,
+    forced_call_schema_text, OutputParser, ParsedOutput, ToolEvent, ToolFormat, ToolSpec,
 };
 use ingot_core::{JsonSchemaConstraint, LoadedModel, Prompt, SamplingParams};
 
@@ -34,11 +34,12 @@ impl ToolOutput {
         }
         let format = model.tool_format();
         let forced = p.choice.is_forced();
-        if let Some(schema) = forced_call_schema(format, &p.tools, &p.choice, p.parallel)
+        // As text, so `name` comes before `arguments` in the grammar (a `Value` sorts keys).
+        if let Some(schema) = forced_call_schema_text(format, &p.tools, &p.choice, p.parallel)
             .map_err(|e| ApiError::invalid_param("tool_choice", e.to_string()))?
         {
             sampling.json_schema = Some(JsonSchemaConstraint {
-                schema: schema.to_string(),
+                schema,
                 param: "tool_choice".into(),
             });
         }

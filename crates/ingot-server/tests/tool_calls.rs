@@ -288,7 +288,12 @@ async fn ollama_chat_returns_tool_calls_in_its_shape() {
     let s = start_with(test_config(), calling_script()).await;
     let b = json!({"model": "tiny-chat", "stream": false, "tools": weather_tools(),
                    "messages": [{"role": "user", "content": "Weather in Paris?"}]});
-    let v: Value = s.post_json("/api/chat", b.clone()).await.json().await.unwrap();
+    let v: Value = s
+        .post_json("/api/chat", b.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["done"], true, "{v}");
     assert_eq!(v["message"]["content"], "Let me check.");
     let call = &v["message"]["tool_calls"][0]["function"];
@@ -298,10 +303,20 @@ async fn ollama_chat_returns_tool_calls_in_its_shape() {
     let mut b = b;
     b["stream"] = json!(true);
     let text = s.post_json("/api/chat", b).await.text().await.unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let content: String = lines.iter().filter_map(|l| l["message"]["content"].as_str()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let content: String = lines
+        .iter()
+        .filter_map(|l| l["message"]["content"].as_str())
+        .collect();
     assert_eq!(content.trim(), "Let me check.", "{text}");
-    let calls: Vec<&Value> = lines.iter().filter_map(|l| l["message"]["tool_calls"].as_array()).flatten().collect();
+    let calls: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| l["message"]["tool_calls"].as_array())
+        .flatten()
+        .collect();
     assert_eq!(calls.len(), 1, "{text}");
     assert_eq!(calls[0]["function"]["arguments"], json!({"city": "Paris"}));
     assert_eq!(lines.last().unwrap()["done"], true);
@@ -318,6 +333,9 @@ async fn ollama_chat_returns_tool_calls_in_its_shape() {
     let ingot_core::Prompt::ChatWithTools(p) = req.prompt else {
         panic!("{:?}", req.prompt)
     };
-    assert_eq!(p.messages[2].tool_call_id.as_deref(), Some(p.messages[1].tool_calls[0].id.as_str()));
+    assert_eq!(
+        p.messages[2].tool_call_id.as_deref(),
+        Some(p.messages[1].tool_calls[0].id.as_str())
+    );
     assert_eq!(p.messages[2].name.as_deref(), Some("get_weather"));
 }

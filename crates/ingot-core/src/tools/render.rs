@@ -2,7 +2,6 @@
 //! through the generic tool prompt otherwise.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::json::{python_json, OJson};
 use super::{forced_prefix, ToolCall, ToolChoice, ToolFormat, ToolPrompt, ToolSpec};
@@ -49,14 +48,22 @@ pub fn render(template: &ChatTemplate, prompt: &ToolPrompt) -> Result<String, En
     let offer = !prompt.tools.is_empty() && prompt.choice != ToolChoice::None;
     let mut text = if format.template_renders_tools() {
         let messages: Vec<HfMessage> = prompt.messages.iter().map(HfMessage::from).collect();
-        let extra = offer.then(|| {
-            let tools: Vec<Value> = prompt.tools.iter().map(openai_tool_value).collect();
-            serde_json::json!({ "tools": tools })
+        // Structs, not `serde_json::Value`s: the template prints `{"type", "function":
+        // {"name", "description", "parameters"}}` in the order models were trained on.
+        let extra = offer.then(|| ToolsVar {
+            tools: prompt
+                .tools
+                .iter()
+                .map(|t| OpenAiTool {
+                    kind: "function",
+                    function: t,
+                })
+                .collect(),
         });
         template.render_with(&messages, extra.as_ref(), true)?
     } else {
         let messages = generic_messages(prompt, offer);
-        template.render_with(&messages, None, true)?
+        template.render_with(&messages, None::<&ToolsVar>, true)?
     };
     if prompt.choice.is_forced() {
         text.push_str(forced_prefix(format));
@@ -139,12 +146,10 @@ struct OpenAiTool<'a> {
     function: &'a ToolSpec,
 }
 
-fn openai_tool_value(tool: &ToolSpec) -> Value {
-    serde_json::to_value(OpenAiTool {
-        kind: "function",
-        function: tool,
-    })
-    .unwrap_or(Value::Null)
+/// The `tools` variable of a template that renders tools.
+#[derive(Serialize)]
+struct ToolsVar<'a> {
+    tools: Vec<OpenAiTool<'a>>,
 }
 
 /// The line a tool has in [`GENERIC_TOOL_PROMPT`].
