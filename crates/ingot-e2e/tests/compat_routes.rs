@@ -486,12 +486,10 @@ async fn ollama_bad_input_gets_ollama_errors_and_nothing_panics() {
         ("/api/chat", with("format", json!("yaml")), 400, "format"),
         (
             "/api/chat",
-            with(
-                "tools",
-                json!([{"type": "function", "function": {"name": "f"}}]),
-            ),
+            // Tools work (tool_calls.rs); a malformed one names its field.
+            with("tools", json!([{"type": "function"}])),
             400,
-            "tool calling",
+            "tools[0].function",
         ),
         (
             "/api/chat",
@@ -511,9 +509,12 @@ async fn ollama_bad_input_gets_ollama_errors_and_nothing_panics() {
         ),
         (
             "/api/chat",
-            with("messages", json!([{"role": "tool", "content": "42"}])),
+            with(
+                "messages",
+                json!([{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f"}}]}]),
+            ),
             400,
-            "tool",
+            "needs `name` and `arguments`",
         ),
         (
             "/api/chat",
