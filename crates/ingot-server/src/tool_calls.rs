@@ -14,6 +14,8 @@ pub(crate) struct ToolOutput {
     format: ToolFormat,
     tools: Vec<ToolSpec>,
     forced: bool,
+    /// `parallel_tool_calls`: when false, calls after the first are dropped.
+    parallel: bool,
     parser: OutputParser,
     calls: usize,
 }
@@ -47,6 +49,7 @@ impl ToolOutput {
             format,
             tools: p.tools.clone(),
             forced,
+            parallel: p.parallel,
             parser: OutputParser::new(format, &p.tools, forced),
             calls: 0,
         }))
@@ -59,7 +62,11 @@ impl ToolOutput {
 
     /// A whole answer, split.
     pub(crate) fn parse(&self, text: &str) -> ParsedOutput {
-        OutputParser::parse(self.format, &self.tools, self.forced, text)
+        let mut parsed = OutputParser::parse(self.format, &self.tools, self.forced, text);
+        if !self.parallel {
+            parsed.calls.truncate(1);
+        }
+        parsed
     }
 
     /// Streamed text in; the deltas to send out.
@@ -82,6 +89,15 @@ impl ToolOutput {
     fn deltas(&mut self, events: Vec<ToolEvent>) -> Vec<Delta> {
         let mut out: Vec<Delta> = Vec::new();
         for ev in events {
+            let index = match &ev {
+                ToolEvent::CallStart { index, .. } | ToolEvent::CallArguments { index, .. } => {
+                    *index
+                }
+                ToolEvent::Content(_) => 0,
+            };
+            if !self.parallel && index > 0 {
+                continue;
+            }
             match ev {
                 ToolEvent::Content(t) if t.is_empty() => {}
                 ToolEvent::Content(t) => match out.last_mut() {

@@ -339,3 +339,56 @@ async fn ollama_chat_returns_tool_calls_in_its_shape() {
     );
     assert_eq!(p.messages[2].name.as_deref(), Some("get_weather"));
 }
+
+/// `parallel_tool_calls: false`: one call per answer, whole or streamed, even when the model
+/// writes two.
+#[tokio::test]
+async fn parallel_tool_calls_false_keeps_the_first_call() {
+    let two = Script {
+        tokens: [
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n",
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        ..Script::default()
+    };
+    let s = start_with(test_config(), two).await;
+    let v: Value = s
+        .post_json("/v1/chat/completions", body(false))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["tool_calls"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{v}"
+    );
+    let mut b = body(false);
+    b["parallel_tool_calls"] = json!(false);
+    let v: Value = s
+        .post_json("/v1/chat/completions", b.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls = v["choices"][0]["message"]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{v}");
+    assert!(calls[0]["function"]["arguments"]
+        .as_str()
+        .unwrap()
+        .contains("Paris"));
+    b["stream"] = json!(true);
+    let text = s
+        .post_json("/v1/chat/completions", b)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("Paris") && !text.contains("Rome"), "{text}");
+}
