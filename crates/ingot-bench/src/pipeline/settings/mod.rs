@@ -315,7 +315,7 @@ pub fn build_config(
         gen.fixed_length = true;
     }
     let connections = match a.connections.as_deref().or(file.connections.as_deref()) {
-        Some(c) => crate::measure::conn::Connections::parse(c).map_err(anyhow::Error::msg)?,
+        Some(c) => crate::measure::conn::Connections::parse(c)?,
         None => crate::measure::conn::Connections::Pooled,
     };
     let interleave_flag = a.interleave || file.interleave.unwrap_or(false);
@@ -352,7 +352,7 @@ pub fn build_config(
         None => None,
     };
     let slo = match a.slo.as_ref().or(file.slo.as_ref()) {
-        Some(s) => Slo::parse(s).map_err(anyhow::Error::msg)?,
+        Some(s) => Slo::parse(s)?,
         None => Slo::default(),
     };
     let concurrency = if !a.concurrency.is_empty() {
