@@ -311,7 +311,7 @@ impl HttpJudge {
         let client = crate::util::http::client_builder().build()?;
         Ok(Self {
             client,
-            endpoint: Endpoint::whole(endpoint, api_key),
+            endpoint: Endpoint::new(endpoint, api_key),
             model: model.to_string(),
             json_mode: AtomicBool::new(true),
         })
