@@ -13,6 +13,7 @@
 //! - [`logprobs`], [`memory`], [`cpu`], [`gguf`]: log-softmax entries, memory estimates,
 //!   core counts, GGUF structure checks;
 //! - [`sampling`]: the sampling-parameter checks every engine applies;
+//! - [`units`]: the one human-readable size format (`93.8 MiB`);
 //! - [`slots`]: slot and queue accounting shared by engines;
 //! - `mock` (cargo feature `mock`): a scripted engine with the same semantics, for tests.
 
@@ -33,6 +34,7 @@ pub mod sampling;
 pub mod slots;
 pub mod stop;
 pub mod template;
+pub mod units;
 pub mod utf8;
 
 pub use cpu::{physical_cores, server_io_threads};
