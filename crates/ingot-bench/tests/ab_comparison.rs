@@ -42,21 +42,21 @@ fn interleaved_servers_get_ratios_with_cis_and_the_right_verdicts() {
     let fast = mock(5, 2);
     let slow = mock(40, 12);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "mock".into(),
             mode: None,
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 6,
             timeout_s: 30.0,
             ..GenParams::default()
-        },
-        rounds: 4,
-        warmup: 1,
-        concurrency: vec![2],
-        requests: Some(8),
-        target: TargetSpec::Endpoints(vec![
+        })
+        .rounds(4)
+        .warmup(1)
+        .concurrency(vec![2])
+        .requests(Some(8))
+        .target(TargetSpec::Endpoints(vec![
             NamedEndpoint {
                 name: "fast".into(),
                 url: fast.url(),
@@ -67,12 +67,12 @@ fn interleaved_servers_get_ratios_with_cis_and_the_right_verdicts() {
                 url: slow.url(),
                 api_key: None,
             },
-        ]),
-        interleave: Some(ingot_bench::ab::Interleave { pause_s: 0.02 }),
-        out_dir: dir.path().to_path_buf(),
-        calibrate: false,
-        ..RunConfig::default()
-    };
+        ]))
+        .interleave(Some(ingot_bench::ab::Interleave { pause_s: 0.02 }))
+        .out_dir(dir.path().to_path_buf())
+        .calibrate(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(MockConfig::default()));
     let out = ingot_bench::run::run(&cfg, &NoFiles, engine).unwrap();
     let c = out.results.comparison.as_ref().expect("a comparison");
@@ -190,26 +190,28 @@ fn in_process_models_interleave_too() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: ["a", "b"]
-            .iter()
-            .map(|m| ModelSpec {
-                alias: m.to_string(),
-                mode: None,
-            })
-            .collect(),
-        gen: GenParams {
+    let cfg = RunConfig::builder()
+        .models(
+            ["a", "b"]
+                .iter()
+                .map(|m| ModelSpec {
+                    alias: m.to_string(),
+                    mode: None,
+                })
+                .collect(),
+        )
+        .gen(GenParams {
             max_tokens: 4,
             ..GenParams::default()
-        },
-        rounds: 3,
-        warmup: 0,
-        requests: Some(4),
-        interleave: Some(ingot_bench::ab::Interleave { pause_s: 0.0 }),
-        out_dir: dir.path().join("out"),
-        calibrate: false,
-        ..RunConfig::default()
-    };
+        })
+        .rounds(3)
+        .warmup(0)
+        .requests(Some(4))
+        .interleave(Some(ingot_bench::ab::Interleave { pause_s: 0.0 }))
+        .out_dir(dir.path().join("out"))
+        .calibrate(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(
         MockConfig::default().with_timing(Duration::from_millis(2), Duration::from_millis(1)),
     ));

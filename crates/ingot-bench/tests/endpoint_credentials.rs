@@ -26,28 +26,28 @@ impl ModelProvider for NoFiles {
 const SECRETS: [&str; 2] = ["hunter2", "s3cret"];
 
 fn run_against(url: String, dir: &std::path::Path) -> ingot_bench::results::Results {
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "mock".into(),
             mode: None,
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 4,
             timeout_s: 10.0,
             ..GenParams::default()
-        },
-        rounds: 1,
-        warmup: 0,
-        target: TargetSpec::Endpoint {
+        })
+        .rounds(1)
+        .warmup(0)
+        .target(TargetSpec::Endpoint {
             url,
             api_key: None,
             server_pid: None,
-        },
-        out_dir: dir.to_path_buf(),
-        calibrate: false,
-        load_test: false,
-        ..RunConfig::default()
-    };
+        })
+        .out_dir(dir.to_path_buf())
+        .calibrate(false)
+        .load_test(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(MockConfig::default()));
     ingot_bench::run::run(&cfg, &NoFiles, engine)
         .unwrap()

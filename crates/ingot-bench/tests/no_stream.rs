@@ -37,29 +37,29 @@ fn non_streamed_requests_measure_e2e_only_and_say_ttft_is_unavailable() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "mock".into(),
             mode: None,
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 5,
             stream: false,
             timeout_s: 30.0,
             ..GenParams::default()
-        },
-        rounds: 2,
-        warmup: 0,
-        target: TargetSpec::Endpoint {
+        })
+        .rounds(2)
+        .warmup(0)
+        .target(TargetSpec::Endpoint {
             url: server.url(),
             api_key: None,
             server_pid: None,
-        },
-        out_dir: dir.path().to_path_buf(),
-        calibrate: false,
-        load_test: false,
-        ..RunConfig::default()
-    };
+        })
+        .out_dir(dir.path().to_path_buf())
+        .calibrate(false)
+        .load_test(false)
+        .build()
+        .unwrap();
     let out = ingot_bench::run::run(
         &cfg,
         &NoFiles,

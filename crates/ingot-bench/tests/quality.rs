@@ -97,28 +97,30 @@ const PROMPTS: &str = r#"[
 ]"#;
 
 fn config(dir: &Path, judge: Option<JudgeSpec>) -> RunConfig {
-    RunConfig {
-        models: ["good-model", "bad-model"]
-            .iter()
-            .map(|a| ModelSpec {
-                alias: a.to_string(),
-                mode: None,
-            })
-            .collect(),
-        prompts: parse_prompts(PROMPTS).unwrap(),
-        prompt_source: "test".into(),
-        gen: GenParams {
+    RunConfig::builder()
+        .models(
+            ["good-model", "bad-model"]
+                .iter()
+                .map(|a| ModelSpec {
+                    alias: a.to_string(),
+                    mode: None,
+                })
+                .collect(),
+        )
+        .prompts(parse_prompts(PROMPTS).unwrap())
+        .prompt_source("test".into())
+        .gen(GenParams {
             max_tokens: 32,
             timeout_s: 30.0,
             ..GenParams::default()
-        },
-        rounds: 2,
-        out_dir: dir.join("out"),
-        calibrate: false,
-        load_test: false,
-        judge,
-        ..RunConfig::default()
-    }
+        })
+        .rounds(2)
+        .out_dir(dir.join("out"))
+        .calibrate(false)
+        .load_test(false)
+        .judge(judge)
+        .build()
+        .unwrap()
 }
 
 fn validate(results: &serde_json::Value) {
@@ -374,9 +376,11 @@ fn a_judge_answering_malformed_json_is_a_judge_error_never_a_pass() {
         api_key: None,
     });
     judge.samples = 3;
-    let mut cfg = config(dir.path(), Some(judge));
+    let cfg = config(dir.path(), Some(judge));
     // Even a threshold of 0 must not let a judge error pass.
-    cfg.prompts[0].threshold = Some(0.0);
+    let mut prompts = cfg.prompts().to_vec();
+    prompts[0].threshold = Some(0.0);
+    let cfg = cfg.into_builder().prompts(prompts).build().unwrap();
     let out = ingot_bench::run::run(&cfg, &Files(dir.path().into()), Arc::new(Engines)).unwrap();
     let r = &out.results;
     for model in ["good-model", "bad-model"] {

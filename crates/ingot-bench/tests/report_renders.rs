@@ -127,29 +127,31 @@ fn render(chrome: &Path, page: &Path, width: u32) -> serde_json::Value {
 fn report_html_fits_1280_px_and_every_chart_draws_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let cfg = RunConfig {
-        models: ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
-            .iter()
-            .map(|a| ModelSpec {
-                alias: a.to_string(),
-                mode: None,
-            })
-            .collect(),
-        gen: GenParams {
+    let cfg = RunConfig::builder()
+        .models(
+            ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
+                .iter()
+                .map(|a| ModelSpec {
+                    alias: a.to_string(),
+                    mode: None,
+                })
+                .collect(),
+        )
+        .gen(GenParams {
             max_tokens: 8,
             ..GenParams::default()
-        },
-        requests: Some(12),
-        warmup: 0,
-        sweep: Some(SweepSpec {
+        })
+        .requests(Some(12))
+        .warmup(0)
+        .sweep(Some(SweepSpec {
             rates: 2,
             max_concurrency: 4,
-        }),
-        out_dir: out.clone(),
-        calibrate: false,
-        load_test: false,
-        ..RunConfig::default()
-    };
+        }))
+        .out_dir(out.clone())
+        .calibrate(false)
+        .load_test(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(
         MockConfig::default().with_timing(Duration::from_millis(2), Duration::from_millis(1)),
     ));

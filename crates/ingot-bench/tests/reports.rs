@@ -527,26 +527,28 @@ fn in_process_run_with_failing_models_continues_and_writes_everything() {
     let engine = Arc::new(Engines(MockEngine::new(
         MockConfig::default().with_timing(Duration::from_millis(3), Duration::from_millis(1)),
     )));
-    let cfg = RunConfig {
-        models: ["good-model", "broken-model", "missing", "base-model"]
-            .iter()
-            .map(|a| ModelSpec {
-                alias: a.to_string(),
-                mode: None,
-            })
-            .collect(),
-        gen: GenParams {
+    let cfg = RunConfig::builder()
+        .models(
+            ["good-model", "broken-model", "missing", "base-model"]
+                .iter()
+                .map(|a| ModelSpec {
+                    alias: a.to_string(),
+                    mode: None,
+                })
+                .collect(),
+        )
+        .gen(GenParams {
             max_tokens: 6,
             ..GenParams::default()
-        },
-        rounds: 1,
-        concurrency: vec![1, 2],
-        rates: vec![50.0],
-        slo: Slo::parse("ttft=1s").unwrap(),
-        out_dir: out.clone(),
-        calibrate: false,
-        ..RunConfig::default()
-    };
+        })
+        .rounds(1)
+        .concurrency(vec![1, 2])
+        .rates(vec![50.0])
+        .slo(Slo::parse("ttft=1s").unwrap())
+        .out_dir(out.clone())
+        .calibrate(false)
+        .build()
+        .unwrap();
     let res = ingot_bench::run::run(&cfg, &Files(dir.path().to_path_buf()), engine).unwrap();
     let r = &res.results;
     let status: Vec<_> = r
@@ -619,22 +621,22 @@ fn chat_template_override_reaches_the_in_process_loader() {
     let mut mock =
         MockConfig::default().with_timing(Duration::from_millis(1), Duration::from_millis(1));
     mock.has_chat_template = false;
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "gemma-chat".into(),
             mode: None,
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 4,
             ..GenParams::default()
-        },
-        rounds: 1,
-        warmup: 0,
-        out_dir: dir.path().join("out"),
-        calibrate: false,
-        load_test: false,
-        ..RunConfig::default()
-    };
+        })
+        .rounds(1)
+        .warmup(0)
+        .out_dir(dir.path().join("out"))
+        .calibrate(false)
+        .load_test(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(mock));
     let res = ingot_bench::run::run(&cfg, &Override(dir.path().to_path_buf()), engine).unwrap();
     let m = &res.results.models[0];
@@ -687,24 +689,26 @@ fn issue7_remote_adapter_is_benchmarked_beside_local_models() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: ["good-model", "far"]
-            .iter()
-            .map(|a| ModelSpec {
-                alias: a.to_string(),
-                mode: None,
-            })
-            .collect(),
-        gen: GenParams {
+    let cfg = RunConfig::builder()
+        .models(
+            ["good-model", "far"]
+                .iter()
+                .map(|a| ModelSpec {
+                    alias: a.to_string(),
+                    mode: None,
+                })
+                .collect(),
+        )
+        .gen(GenParams {
             max_tokens: 5,
             ..GenParams::default()
-        },
-        rounds: 1,
-        warmup: 0,
-        out_dir: dir.path().join("out"),
-        calibrate: false,
-        ..RunConfig::default()
-    };
+        })
+        .rounds(1)
+        .warmup(0)
+        .out_dir(dir.path().join("out"))
+        .calibrate(false)
+        .build()
+        .unwrap();
     let engine = Arc::new(MockEngine::new(
         MockConfig::default().with_timing(Duration::from_millis(1), Duration::from_millis(1)),
     ));

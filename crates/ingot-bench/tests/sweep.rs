@@ -37,31 +37,31 @@ fn sweep_runs_sync_throughput_and_rates_between_and_draws_the_curve() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "mock".into(),
             mode: None,
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 6,
             timeout_s: 30.0,
             ..GenParams::default()
-        },
-        requests: Some(16),
-        warmup: 1,
-        sweep: Some(SweepSpec {
+        })
+        .requests(Some(16))
+        .warmup(1)
+        .sweep(Some(SweepSpec {
             rates: 3,
             max_concurrency: 4,
-        }),
-        target: TargetSpec::Endpoint {
+        }))
+        .target(TargetSpec::Endpoint {
             url: server.url(),
             api_key: None,
             server_pid: None,
-        },
-        out_dir: dir.path().to_path_buf(),
-        calibrate: false,
-        ..RunConfig::default()
-    };
+        })
+        .out_dir(dir.path().to_path_buf())
+        .calibrate(false)
+        .build()
+        .unwrap();
     let out = ingot_bench::run::run(
         &cfg,
         &NoFiles,

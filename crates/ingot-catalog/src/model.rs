@@ -7,24 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::CatalogError;
 
-/// What a model can be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Capability {
-    /// Multi-turn chat (an instruction-tuned model with a chat template).
-    Chat,
-    /// Raw text completion.
-    Completion,
-}
-
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Capability::Chat => "chat",
-            Capability::Completion => "completion",
-        })
-    }
-}
+/// What a model can be used for: the one vocabulary, ingot-core's (`chat`, `completion`;
+/// `json_mode` is an engine's).
+pub use ingot_core::Capability;
 
 /// Where a catalog entry was defined; shown when entries override each other.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

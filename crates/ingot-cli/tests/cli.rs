@@ -168,7 +168,7 @@ fn issue2_download_smollm2_list_and_remove() {
         .args(["model", "rm", "smollm2-135m"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("freed 98.4 MB"));
+        .stdout(predicate::str::contains("freed 93.8 MiB"));
     assert!(!path.exists());
     ingot(home.path())
         .args(["model", "rm", "smollm2-135m"])

@@ -112,13 +112,5 @@ pub enum MemorySource {
     Free,
 }
 
-/// `1536 MiB`-style sizes for messages: MiB below 10 GiB, GiB above.
-pub fn human_bytes(b: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    let mib = b as f64 / MIB;
-    if mib < 10.0 * 1024.0 {
-        format!("{mib:.0} MiB")
-    } else {
-        format!("{:.1} GiB", mib / 1024.0)
-    }
-}
+/// Sizes in messages (the path of earlier versions; the formatter is [`crate::units`]'s).
+pub use crate::units::human_bytes;

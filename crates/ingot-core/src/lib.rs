@@ -13,12 +13,17 @@
 //! - [`logprobs`], [`memory`], [`cpu`], [`gguf`]: log-softmax entries, memory estimates,
 //!   core counts, GGUF structure checks;
 //! - [`sampling`]: the sampling-parameter checks every engine applies;
+//! - [`capability`]: the one capability vocabulary ([`Capability`]: `chat`, `completion`,
+//!   `json_mode`);
+//! - [`units`]: the one human-readable size format (`93.8 MiB`);
 //! - [`slots`]: slot and queue accounting shared by engines;
 //! - `mock` (cargo feature `mock`): a scripted engine with the same semantics, for tests.
 
 pub mod types;
 pub use types::*;
 
+pub mod capability;
+pub use capability::{Capability, UnknownCapability};
 pub mod cpu;
 pub mod error;
 pub mod gguf;
@@ -34,6 +39,7 @@ pub mod slots;
 pub mod stop;
 pub mod template;
 pub mod tools;
+pub mod units;
 pub mod utf8;
 
 pub use cpu::{physical_cores, server_io_threads};

@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn human_sizes() {
-        assert_eq!(human_bytes(50_000_000), "48 MiB");
+        assert_eq!(human_bytes(50_000_000), "47.7 MiB");
         assert_eq!(human_bytes(20 << 30), "20.0 GiB");
     }
 
@@ -225,8 +225,8 @@ mod tests {
         let e = check_fits(Path::new("m.gguf"), &est, Some(50_000_000)).unwrap_err();
         let msg = e.to_string();
         for want in [
-            "210 MiB",
-            "48 MiB",
+            "210.0 MiB",
+            "47.7 MiB",
             "--max-memory",
             "quantization",
             "--ctx",

@@ -382,20 +382,30 @@ impl Capabilities {
         grammar: true,
     };
 
+    /// Whether the engine supports `cap` ([`crate::Capability::JsonMode`] is `grammar`).
+    pub fn supports(&self, cap: crate::Capability) -> bool {
+        match cap {
+            crate::Capability::Chat => self.chat,
+            crate::Capability::Completion => self.completion,
+            crate::Capability::JsonMode => self.grammar,
+        }
+    }
+
+    /// The supported capabilities, in [`crate::Capability::ALL`]'s order.
+    pub fn list(&self) -> Vec<crate::Capability> {
+        crate::Capability::ALL
+            .into_iter()
+            .filter(|c| self.supports(*c))
+            .collect()
+    }
+
     /// The names of the declared capabilities (`chat`, `completion`, `json_mode`), for error
     /// messages and listings.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.chat {
-            v.push("chat");
-        }
-        if self.completion {
-            v.push("completion");
-        }
-        if self.grammar {
-            v.push("json_mode");
-        }
-        v
+        self.list()
+            .into_iter()
+            .map(crate::Capability::as_str)
+            .collect()
     }
 }
 

@@ -52,31 +52,31 @@ fn synthetic_prompts_have_exactly_512_smollm2_tokens() {
 #[test]
 fn synthetic_in_512_out_128_on_the_real_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = RunConfig {
-        models: vec![ModelSpec {
+    let cfg = RunConfig::builder()
+        .models(vec![ModelSpec {
             alias: "smollm2-135m".into(),
             // Raw completions: the engine sees the prompt's tokens and nothing else.
             mode: Some(Mode::Completion),
-        }],
-        gen: GenParams {
+        }])
+        .gen(GenParams {
             max_tokens: 128,
             fixed_length: true,
             ..GenParams::default()
-        },
-        synthetic: Some(Synthetic {
+        })
+        .synthetic(Some(Synthetic {
             input_tokens: 512,
             prompts: 2,
-        }),
-        rounds: 1,
-        requests: Some(2),
-        warmup: 0,
-        out_dir: dir.path().to_path_buf(),
-        calibrate: false,
-        load_test: false,
+        }))
+        .rounds(1)
+        .requests(Some(2))
+        .warmup(0)
+        .out_dir(dir.path().to_path_buf())
+        .calibrate(false)
+        .load_test(false)
         // One thread: OpenMP threads that wait for each other crawl on a busy machine.
-        threads: Some(1),
-        ..RunConfig::default()
-    };
+        .threads(Some(1))
+        .build()
+        .unwrap();
     let engine: Arc<dyn Engine> = Arc::new(LlamaEngine::new());
     let out = ingot_bench::run::run(&cfg, &Smol, engine).unwrap();
     let m = &out.results.models[0];

@@ -126,32 +126,40 @@ pub struct FailRule {
     pub text: String,
 }
 
+/// Errors of `--fail-if` ([`parse_fail_if`]); `part` is the offending rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FailIfError {
+    #[error("--fail-if '{part}': expected METRIC>+N% or METRIC<-N%")]
+    NoOperator { part: String },
+    #[error("--fail-if '{part}': unknown metric (use p50_ms, p95_ms, p99_ms, mean_ms, ttft_ms, ttft_p95_ms, itl_ms, tok_s, decode_tok_s, req_s, error_rate or a full name such as e2e_ms.p95)")]
+    UnknownMetric { part: String },
+    #[error("--fail-if '{part}': '{value}' is not a percentage")]
+    NotAPercentage { part: String, value: String },
+    #[error("--fail-if: no rule")]
+    Empty,
+}
+
 /// Parses `p95_ms>+10%,tok_s<-5%`.
-pub fn parse_fail_if(s: &str) -> Result<Vec<FailRule>, String> {
+pub fn parse_fail_if(s: &str) -> Result<Vec<FailRule>, FailIfError> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (idx, greater) = match (part.find('>'), part.find('<')) {
             (Some(i), None) => (i, true),
             (None, Some(i)) => (i, false),
-            _ => {
-                return Err(format!(
-                    "--fail-if '{part}': expected METRIC>+N% or METRIC<-N%"
-                ))
-            }
+            _ => return Err(FailIfError::NoOperator { part: part.into() }),
         };
         let metric = metric_alias(part[..idx].trim()).to_string();
         if !crate::analyze::metrics::compared()
             .iter()
             .any(|m| m.path() == metric)
         {
-            return Err(format!(
-                "--fail-if '{part}': unknown metric (use p50_ms, p95_ms, p99_ms, mean_ms, ttft_ms, ttft_p95_ms, itl_ms, tok_s, decode_tok_s, req_s, error_rate or a full name such as e2e_ms.p95)"
-            ));
+            return Err(FailIfError::UnknownMetric { part: part.into() });
         }
         let v = part[idx + 1..].trim().trim_end_matches('%');
-        let pct: f64 = v
-            .parse()
-            .map_err(|_| format!("--fail-if '{part}': '{v}' is not a percentage"))?;
+        let pct: f64 = v.parse().map_err(|_| FailIfError::NotAPercentage {
+            part: part.into(),
+            value: v.into(),
+        })?;
         out.push(FailRule {
             metric,
             greater,
@@ -160,7 +168,7 @@ pub fn parse_fail_if(s: &str) -> Result<Vec<FailRule>, String> {
         });
     }
     if out.is_empty() {
-        return Err("--fail-if: no rule".into());
+        return Err(FailIfError::Empty);
     }
     Ok(out)
 }

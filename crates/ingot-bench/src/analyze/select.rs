@@ -15,22 +15,43 @@ use crate::results::{ModelResult, Results, Status};
 pub use crate::analyze::metrics::Metric as MetricDef;
 use crate::analyze::metrics::METRICS;
 
+/// A name that is not a selectable metric.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown metric `{name}` (expected one of {})", selectable_names().join(", "))]
+pub struct UnknownMetric {
+    pub name: String,
+}
+
+/// Errors of `--select` ([`parse_constraints`]); `part` is the offending constraint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConstraintError {
+    #[error("constraint `{part}`: expected METRIC<=N (or <, >=, >, =)")]
+    NoOperator { part: String },
+    #[error("constraint `{part}`: {source}")]
+    Metric { part: String, source: UnknownMetric },
+    #[error("constraint `{part}`: the limit must be a number")]
+    NotANumber { part: String },
+    #[error("constraint `{part}`: the limit must be finite")]
+    NotFinite { part: String },
+    #[error("--select: no constraint given")]
+    Empty,
+}
+
+/// The names usable in `--select`, `--maximize` and `--minimize`.
+pub fn selectable_names() -> Vec<&'static str> {
+    METRICS
+        .iter()
+        .filter(|m| m.selectable)
+        .map(|m| m.name)
+        .collect()
+}
+
 /// The definition of a metric name.
-pub fn metric(name: &str) -> Result<&'static MetricDef, String> {
+pub fn metric(name: &str) -> Result<&'static MetricDef, UnknownMetric> {
     METRICS
         .iter()
         .find(|m| m.selectable && m.name == name)
-        .ok_or_else(|| {
-            format!(
-                "unknown metric `{name}` (expected one of {})",
-                METRICS
-                    .iter()
-                    .filter(|m| m.selectable)
-                    .map(|m| m.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+        .ok_or_else(|| UnknownMetric { name: name.into() })
 }
 
 /// A model's value of a metric.
@@ -63,22 +84,25 @@ impl Op {
 }
 
 /// Parses `p95_ms<=2000,rss_mb<=1024` (operators `<=`, `<`, `>=`, `>`, `=`).
-pub fn parse_constraints(s: &str) -> Result<Vec<Constraint>, String> {
+pub fn parse_constraints(s: &str) -> Result<Vec<Constraint>, ConstraintError> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (pos, op, len) = ["<=", ">=", "==", "<", ">", "="]
             .iter()
             .filter_map(|o| part.find(o).map(|p| (p, *o, o.len())))
             .min_by_key(|(p, _, len)| (*p, std::cmp::Reverse(*len)))
-            .ok_or_else(|| format!("constraint `{part}`: expected METRIC<=N (or <, >=, >, =)"))?;
+            .ok_or_else(|| ConstraintError::NoOperator { part: part.into() })?;
         let name = part[..pos].trim();
-        metric(name).map_err(|e| format!("constraint `{part}`: {e}"))?;
+        metric(name).map_err(|source| ConstraintError::Metric {
+            part: part.into(),
+            source,
+        })?;
         let limit: f64 = part[pos + len..]
             .trim()
             .parse()
-            .map_err(|_| format!("constraint `{part}`: the limit must be a number"))?;
+            .map_err(|_| ConstraintError::NotANumber { part: part.into() })?;
         if !limit.is_finite() {
-            return Err(format!("constraint `{part}`: the limit must be finite"));
+            return Err(ConstraintError::NotFinite { part: part.into() });
         }
         let op = match op {
             "<=" => Op::Le,
@@ -94,20 +118,20 @@ pub fn parse_constraints(s: &str) -> Result<Vec<Constraint>, String> {
         });
     }
     if out.is_empty() {
-        return Err("--select: no constraint given".into());
+        return Err(ConstraintError::Empty);
     }
     Ok(out)
 }
 
 impl Goal {
-    pub fn maximize(metric_name: &str) -> Result<Self, String> {
+    pub fn maximize(metric_name: &str) -> Result<Self, UnknownMetric> {
         metric(metric_name)?;
         Ok(Self {
             metric: metric_name.to_string(),
             maximize: true,
         })
     }
-    pub fn minimize(metric_name: &str) -> Result<Self, String> {
+    pub fn minimize(metric_name: &str) -> Result<Self, UnknownMetric> {
         metric(metric_name)?;
         Ok(Self {
             metric: metric_name.to_string(),
@@ -368,6 +392,7 @@ mod tests {
         assert_eq!(c[3].to_string(), "tok_s>10");
         assert!(parse_constraints("speed<=3")
             .unwrap_err()
+            .to_string()
             .contains("unknown metric"));
         assert!(parse_constraints("p95_ms 2000").is_err());
         assert!(parse_constraints("p95_ms<=fast").is_err());

@@ -119,22 +119,29 @@ pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics
     }
 }
 
+/// The statistics panicked (a bug); `message` is the panic's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("metric computation failed: {message}")]
+pub struct MetricsPanic {
+    pub message: String,
+}
+
 /// [`scenario_metrics`] behind `catch_unwind`: a bug in the statistics must not lose the raw
 /// records or the rest of the run.
 pub fn scenario_metrics_safe(
     records: &[RequestRecord],
     slo: &Slo,
-) -> Result<ScenarioMetrics, String> {
+) -> Result<ScenarioMetrics, MetricsPanic> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         scenario_metrics(records, slo)
     }))
     .map_err(|p| {
-        let msg = p
+        let message = p
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        format!("metric computation failed: {msg}")
+        MetricsPanic { message }
     })
 }
 

@@ -55,12 +55,21 @@ pub enum Connections {
     Fresh,
 }
 
+/// A `--connections` value other than `pooled` or `fresh`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--connections {value}: expected pooled or fresh")]
+pub struct ConnectionsError {
+    pub value: String,
+}
+
 impl Connections {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ConnectionsError> {
         match s {
             "pooled" => Ok(Self::Pooled),
             "fresh" => Ok(Self::Fresh),
-            other => Err(format!("--connections {other}: expected pooled or fresh")),
+            other => Err(ConnectionsError {
+                value: other.into(),
+            }),
         }
     }
 
@@ -69,6 +78,13 @@ impl Connections {
             Self::Pooled => "pooled",
             Self::Fresh => "fresh",
         }
+    }
+}
+
+impl std::str::FromStr for Connections {
+    type Err = ConnectionsError;
+    fn from_str(s: &str) -> Result<Self, ConnectionsError> {
+        Self::parse(s)
     }
 }
 

@@ -16,22 +16,14 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// `endpoint` with or without the trailing `/v1`; a query string is kept apart and sent
-    /// with every request.
+    /// with every request (`http://h/v1?api-version=1` asks
+    /// `http://h/v1/chat/completions?api-version=1`). Targets and judges both read their URL
+    /// here.
     pub fn new(endpoint: &str, api_key: Option<String>) -> Self {
         let (base, query) = split_query(endpoint);
         Self {
             base: normalize_base(base),
             query: query.map(str::to_string),
-            api_key,
-        }
-    }
-
-    /// `endpoint` with or without the trailing `/v1`, taken whole: the judge's form, which has
-    /// never split a query off.
-    pub fn whole(endpoint: &str, api_key: Option<String>) -> Self {
-        Self {
-            base: normalize_base(endpoint),
-            query: None,
             api_key,
         }
     }
@@ -73,5 +65,26 @@ pub(crate) fn normalize_base(endpoint: &str) -> String {
         e.to_string()
     } else {
         format!("{e}/v1")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_goes_before_the_query() {
+        let url = |e: &str| Endpoint::new(e, None).url("chat/completions");
+        assert_eq!(
+            url("http://h/v1?api-version=2024-06-01"),
+            "http://h/v1/chat/completions?api-version=2024-06-01"
+        );
+        assert_eq!(
+            url("http://h/?k=1&b=2"),
+            "http://h/v1/chat/completions?k=1&b=2"
+        );
+        assert_eq!(url("http://h/v1/"), "http://h/v1/chat/completions");
+        assert_eq!(url("http://h:8/x?"), "http://h:8/x/v1/chat/completions");
+        assert_eq!(Endpoint::new("http://h/v1?k=1", None).base(), "http://h/v1");
     }
 }

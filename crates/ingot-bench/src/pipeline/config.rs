@@ -38,57 +38,59 @@ pub struct NamedEndpoint {
     pub api_key: Option<String>,
 }
 
-/// Settings of a run.
+/// Settings of a run, valid by construction: made by [`RunConfig::builder`] (or
+/// [`crate::pipeline::settings::build_config`] from flags and bench.toml), whose `build`
+/// checks them ([`ConfigError`]); read through the accessors below.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub models: Vec<ModelSpec>,
-    pub prompts: Vec<PromptSpec>,
+    pub(crate) models: Vec<ModelSpec>,
+    pub(crate) prompts: Vec<PromptSpec>,
     /// `builtin` or the prompts file.
-    pub prompt_source: String,
-    pub gen: GenParams,
-    pub rounds: u32,
-    pub warmup: u32,
-    pub concurrency: Vec<usize>,
-    pub rates: Vec<f64>,
-    pub arrivals: Arrivals,
-    pub requests: Option<u64>,
-    pub duration_s: Option<f64>,
-    pub threads: Option<usize>,
+    pub(crate) prompt_source: String,
+    pub(crate) gen: GenParams,
+    pub(crate) rounds: u32,
+    pub(crate) warmup: u32,
+    pub(crate) concurrency: Vec<usize>,
+    pub(crate) rates: Vec<f64>,
+    pub(crate) arrivals: Arrivals,
+    pub(crate) requests: Option<u64>,
+    pub(crate) duration_s: Option<f64>,
+    pub(crate) threads: Option<usize>,
     /// Memory each in-process model may take (`--max-memory`); `None`: the free memory.
-    pub max_memory: Option<u64>,
+    pub(crate) max_memory: Option<u64>,
     /// Sequences the in-process engine decodes together [default: the highest concurrency].
-    pub parallel: Option<usize>,
-    pub slo: Slo,
-    pub watts_per_core: f64,
-    pub target: TargetSpec,
-    pub out_dir: PathBuf,
+    pub(crate) parallel: Option<usize>,
+    pub(crate) slo: Slo,
+    pub(crate) watts_per_core: f64,
+    pub(crate) target: TargetSpec,
+    pub(crate) out_dir: PathBuf,
     /// Run a quick harness calibration first, for the manifest.
-    pub calibrate: bool,
+    pub(crate) calibrate: bool,
     /// Measure cold and warm load (in-process).
-    pub load_test: bool,
+    pub(crate) load_test: bool,
     /// Whether progress and notes go to [`RunConfig::reporter`]; off, the run reports nothing.
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Where progress and notes go (the CLI draws bars on stderr); `None`: nowhere.
-    pub reporter: Option<Arc<dyn crate::pipeline::progress::BenchReporter>>,
+    pub(crate) reporter: Option<Arc<dyn crate::pipeline::progress::BenchReporter>>,
     /// Judges the prompt set's `judge` checks (none: they are skipped).
-    pub judge: Option<JudgeSpec>,
+    pub(crate) judge: Option<JudgeSpec>,
     /// The recommendation's question (`--select`, `--maximize`).
-    pub select: SelectSpec,
+    pub(crate) select: SelectSpec,
     /// Pooled keep-alive connections or a new one per request (HTTP targets).
-    pub connections: crate::measure::conn::Connections,
+    pub(crate) connections: crate::measure::conn::Connections,
     /// Compare the targets (models, or `TargetSpec::Endpoints`) in alternating rounds.
-    pub interleave: Option<Interleave>,
+    pub(crate) interleave: Option<Interleave>,
     /// `--dataset synthetic:...`: prompts rebuilt for each model with its own tokenizer
     /// (`prompts` holds the first model's).
-    pub synthetic: Option<Synthetic>,
+    pub(crate) synthetic: Option<Synthetic>,
     /// The `--dataset`, for the manifest.
-    pub dataset: Option<crate::spec::dataset::DatasetInfo>,
+    pub(crate) dataset: Option<crate::spec::dataset::DatasetInfo>,
     /// `--sweep`: sync, throughput, then rates between (replaces the scenarios).
-    pub sweep: Option<crate::analyze::sweep::SweepSpec>,
+    pub(crate) sweep: Option<crate::analyze::sweep::SweepSpec>,
     /// Warnings found while setting up (models.json checks), kept in the manifest.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// `--price-per-kwh` and the hardware's amortisation, for the cost estimate.
-    pub cost: Option<crate::analyze::cost::CostInputs>,
+    pub(crate) cost: Option<crate::analyze::cost::CostInputs>,
 }
 
 /// A synthetic workload: prompts of exactly `input_tokens`, `prompts` of them.
@@ -98,8 +100,9 @@ pub struct Synthetic {
     pub prompts: usize,
 }
 
-impl Default for RunConfig {
-    fn default() -> Self {
+impl RunConfig {
+    /// The defaults a builder starts from (not a valid run yet: no models).
+    pub(crate) fn defaults() -> Self {
         Self {
             models: Vec::new(),
             prompts: crate::spec::sets::builtin_prompts(),
@@ -134,6 +137,54 @@ impl Default for RunConfig {
             cost: None,
         }
     }
+}
+
+// Read access for library callers (the fields are private so that a `RunConfig` is always
+// one that `build` accepted). See the fields for what each means.
+macro_rules! getters {
+    ($($name:ident: $kind:tt $ret:ty;)*) => {
+        impl RunConfig {
+            $(pub fn $name(&self) -> $ret {
+                getters!(@get $kind self.$name)
+            })*
+        }
+    };
+    (@get copy $e:expr) => { $e };
+    (@get ref $e:expr) => { &$e };
+    (@get opt $e:expr) => { $e.as_ref() };
+}
+
+getters! {
+    models: ref &[ModelSpec];
+    prompts: ref &[PromptSpec];
+    prompt_source: ref &str;
+    gen: ref &GenParams;
+    rounds: copy u32;
+    warmup: copy u32;
+    concurrency: ref &[usize];
+    rates: ref &[f64];
+    arrivals: copy Arrivals;
+    requests: copy Option<u64>;
+    duration_s: copy Option<f64>;
+    threads: copy Option<usize>;
+    max_memory: copy Option<u64>;
+    parallel: copy Option<usize>;
+    slo: ref &Slo;
+    watts_per_core: copy f64;
+    target: ref &TargetSpec;
+    out_dir: ref &std::path::Path;
+    calibrate: copy bool;
+    load_test: copy bool;
+    progress: copy bool;
+    judge: opt Option<&JudgeSpec>;
+    select: ref &SelectSpec;
+    connections: copy crate::measure::conn::Connections;
+    interleave: opt Option<&Interleave>;
+    synthetic: opt Option<&Synthetic>;
+    dataset: opt Option<&crate::spec::dataset::DatasetInfo>;
+    sweep: opt Option<&SweepSpec>;
+    warnings: ref &[String];
+    cost: opt Option<&crate::analyze::cost::CostInputs>;
 }
 
 impl RunConfig {

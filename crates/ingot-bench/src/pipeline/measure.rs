@@ -57,7 +57,7 @@ pub fn measure_one(
     }
     let (metrics, metrics_error) = match scenario_metrics_safe(&recs, &cfg.slo) {
         Ok(m) => (Some(m), None),
-        Err(e) => (None, Some(e)),
+        Err(e) => (None, Some(e.to_string())),
     };
     (
         ScenarioResult {

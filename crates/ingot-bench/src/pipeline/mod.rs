@@ -1,5 +1,6 @@
 //! A whole run: setup, calibration, measurement, A/B rounds, and the run folder.
 pub mod ab;
+pub mod builder;
 pub mod calibrate;
 pub mod config;
 pub mod measure;

@@ -8,6 +8,7 @@ use ingot_core::Engine;
 
 use crate::analyze::select::select;
 use crate::measure::record::RequestRecord;
+pub use crate::pipeline::builder::{ConfigError, RunConfigBuilder};
 pub(crate) use crate::pipeline::config::{bar, note};
 pub use crate::pipeline::config::{NamedEndpoint, RunConfig, RunOutput, Synthetic, TargetSpec};
 use crate::pipeline::model::{ModelBench, RunContext};

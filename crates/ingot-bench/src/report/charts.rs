@@ -89,7 +89,7 @@ pub fn label_font() -> (&'static str, u32) {
 }
 
 /// Draws into an SVG string; a drawing error becomes a short note instead of a chart.
-pub fn svg(draw: impl FnOnce(&mut String) -> Result<(), String>) -> String {
+pub(crate) fn svg(draw: impl FnOnce(&mut String) -> Result<(), String>) -> String {
     let mut s = String::new();
     match draw(&mut s) {
         Ok(()) => s,

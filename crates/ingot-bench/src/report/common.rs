@@ -6,11 +6,11 @@ use crate::results::{ModelResult, Results, Status};
 
 pub use crate::util::text::num;
 
+/// A size ([`ingot_core::units::human_bytes`]), or `–` when unknown.
 pub fn bytes_h(v: Option<u64>) -> String {
     match v {
         None => "–".into(),
-        Some(b) if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        Some(b) => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        Some(b) => ingot_core::units::human_bytes(b),
     }
 }
 

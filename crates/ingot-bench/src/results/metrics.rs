@@ -17,6 +17,26 @@ pub struct OutlierReport {
     pub outliers: Vec<(u64, f64)>,
 }
 
+/// A duration that is neither a number of milliseconds nor in humantime syntax.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid duration '{value}': {source}")]
+pub struct DurationError {
+    /// The text as given.
+    pub value: String,
+    pub source: humantime::DurationError,
+}
+
+/// Errors of `--slo` ([`Slo::parse`]); `part` is the offending `name=duration`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SloError {
+    #[error("SLO '{part}': expected name=duration")]
+    NotNameValue { part: String },
+    #[error("SLO '{part}': {source}")]
+    Duration { part: String, source: DurationError },
+    #[error("unknown SLO '{name}' (ttft, e2e, itl)")]
+    UnknownName { name: String },
+}
+
 /// Service-level objectives for goodput: a request is "good" when it succeeded and meets all.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Slo {
@@ -27,18 +47,21 @@ pub struct Slo {
 
 impl Slo {
     /// Parses `ttft=500ms,e2e=5s,itl=50ms` (durations in humantime syntax; bare numbers are ms).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, SloError> {
         let mut slo = Slo::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| format!("SLO '{part}': expected name=duration"))?;
-            let ms = parse_ms(v.trim()).map_err(|e| format!("SLO '{part}': {e}"))?;
+                .ok_or_else(|| SloError::NotNameValue { part: part.into() })?;
+            let ms = parse_ms(v.trim()).map_err(|source| SloError::Duration {
+                part: part.into(),
+                source,
+            })?;
             match k.trim() {
                 "ttft" => slo.ttft_ms = Some(ms),
                 "e2e" => slo.e2e_ms = Some(ms),
                 "itl" | "tpot" => slo.itl_ms = Some(ms),
-                other => return Err(format!("unknown SLO '{other}' (ttft, e2e, itl)")),
+                other => return Err(SloError::UnknownName { name: other.into() }),
             }
         }
         Ok(slo)
@@ -65,13 +88,16 @@ impl Slo {
 }
 
 /// Milliseconds from `500ms`, `5s`, `1m`, or a bare number of milliseconds.
-pub fn parse_ms(v: &str) -> Result<f64, String> {
+pub fn parse_ms(v: &str) -> Result<f64, DurationError> {
     if let Ok(n) = v.parse::<f64>() {
         return Ok(n);
     }
     humantime::parse_duration(v)
         .map(|d| d.as_secs_f64() * 1000.0)
-        .map_err(|e| format!("invalid duration '{v}': {e}"))
+        .map_err(|source| DurationError {
+            value: v.into(),
+            source,
+        })
 }
 
 /// Everything a scenario reports, computed from its records (warm-up excluded).

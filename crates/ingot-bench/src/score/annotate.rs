@@ -21,6 +21,22 @@ use crate::spec::workload::PromptSpec;
 
 pub const FILE: &str = "annotations.csv";
 
+/// Errors of reading annotations.csv ([`read`], [`parse_csv`]); `row` counts the header as
+/// row 1.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnnotationsError {
+    #[error("unterminated quoted field (line {line})")]
+    UnterminatedQuote { line: usize },
+    #[error("empty file")]
+    Empty,
+    #[error("no `{column}` column")]
+    NoColumn { column: String },
+    #[error("row {row}: score \"{value}\" is not a number from 1 to 5")]
+    NotANumber { row: usize, value: String },
+    #[error("row {row}: score {value} is outside 1 to 5")]
+    OutOfRange { row: usize, value: String },
+}
+
 /// One row of annotations.csv.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -102,7 +118,7 @@ pub fn to_csv(rows: &[Row]) -> String {
 
 /// Parses CSV text into records of fields (quotes, doubled quotes, line breaks inside quotes,
 /// CRLF, a UTF-8 BOM). The delimiter is `,`, or `;` when the header has `;` and no `,`.
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, AnnotationsError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let header = text.lines().next().unwrap_or("");
     let delim = if !header.contains(',') && header.contains(';') {
@@ -160,7 +176,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
         }
     }
     if quoted {
-        return Err(format!("unterminated quoted field (line {line})"));
+        return Err(AnnotationsError::UnterminatedQuote { line });
     }
     if !cur.is_empty() || !rec.is_empty() {
         rec.push(cur);
@@ -178,16 +194,18 @@ fn unescape(s: &str) -> &str {
 }
 
 /// Reads annotations.csv: every row, with its score if filled in.
-pub fn read(text: &str) -> Result<Vec<Row>, String> {
+pub fn read(text: &str) -> Result<Vec<Row>, AnnotationsError> {
     let recs = parse_csv(text)?;
     let Some(header) = recs.first() else {
-        return Err("empty file".into());
+        return Err(AnnotationsError::Empty);
     };
     let col = |name: &str| {
         header
             .iter()
             .position(|h| h.trim().eq_ignore_ascii_case(name))
-            .ok_or_else(|| format!("no `{name}` column"))
+            .ok_or_else(|| AnnotationsError::NoColumn {
+                column: name.into(),
+            })
     };
     let (ci, mi, si) = (col("case")?, col("model")?, col("score")?);
     let (pi, oi) = (col("prompt").ok(), col("output").ok());
@@ -199,11 +217,18 @@ pub fn read(text: &str) -> Result<Vec<Row>, String> {
             None
         } else {
             // A decimal comma (3,5) from some spreadsheet locales is read as 3.5.
-            let v: f64 = raw.replace(',', ".").parse().map_err(|_| {
-                format!("row {}: score \"{raw}\" is not a number from 1 to 5", n + 1)
-            })?;
+            let v: f64 =
+                raw.replace(',', ".")
+                    .parse()
+                    .map_err(|_| AnnotationsError::NotANumber {
+                        row: n + 1,
+                        value: raw.into(),
+                    })?;
             if !(1.0..=5.0).contains(&v) {
-                return Err(format!("row {}: score {raw} is outside 1 to 5", n + 1));
+                return Err(AnnotationsError::OutOfRange {
+                    row: n + 1,
+                    value: raw.into(),
+                });
             }
             Some(v)
         };
@@ -318,11 +343,16 @@ mod tests {
         assert_eq!(scores(&rows).len(), 1);
         assert!(read("case,model,score\nc,m,6\n")
             .unwrap_err()
+            .to_string()
             .contains("outside 1 to 5"));
         assert!(read("case,model,score\nc,m,good\n")
             .unwrap_err()
+            .to_string()
             .contains("row 2"));
-        assert!(read("case,model\nc,m\n").unwrap_err().contains("score"));
+        assert!(read("case,model\nc,m\n")
+            .unwrap_err()
+            .to_string()
+            .contains("score"));
         assert!(parse_csv("a,\"b\n").is_err());
     }
 }

@@ -89,9 +89,19 @@ fn score_of(v: &Value) -> Option<f64> {
     }
 }
 
+/// A judge's answer without a usable score.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerdictError {
+    /// No score found; `answer` is the answer, trimmed and cut to 200 characters.
+    #[error("no score in the judge's answer: {answer}")]
+    NoScore { answer: String },
+    #[error("judge score {score} is outside 1..5")]
+    OutOfRange { score: f64 },
+}
+
 /// Reads a verdict from a judge's answer, leniently: the first JSON object with a `score`
 /// (any key case), else a `"score": N` / `score: N` pattern. The score must be within 1..=5.
-pub fn parse_verdict(text: &str) -> Result<(f64, Option<String>), String> {
+pub fn parse_verdict(text: &str) -> Result<(f64, Option<String>), VerdictError> {
     let mut score = None;
     let mut reason = None;
     if let Some(Value::Object(o)) = first_json_object(text) {
@@ -124,12 +134,11 @@ pub fn parse_verdict(text: &str) -> Result<(f64, Option<String>), String> {
         }
     }
     match score {
-        None => Err(format!(
-            "no score in the judge's answer: {}",
-            truncate(text.trim(), 200)
-        )),
+        None => Err(VerdictError::NoScore {
+            answer: truncate(text.trim(), 200),
+        }),
         Some(s) if !(1.0..=5.0).contains(&s) || !s.is_finite() => {
-            Err(format!("judge score {s} is outside 1..5"))
+            Err(VerdictError::OutOfRange { score: s })
         }
         Some(s) => Ok((s, reason.filter(|r| !r.trim().is_empty()))),
     }
@@ -236,7 +245,7 @@ impl Judge {
                         score: None,
                         reason: None,
                         raw: truncate(&text, 1000),
-                        error: Some(e),
+                        error: Some(e.to_string()),
                     },
                 },
             });
@@ -302,7 +311,7 @@ impl HttpJudge {
         let client = crate::util::http::client_builder().build()?;
         Ok(Self {
             client,
-            endpoint: Endpoint::whole(endpoint, api_key),
+            endpoint: Endpoint::new(endpoint, api_key),
             model: model.to_string(),
             json_mode: AtomicBool::new(true),
         })

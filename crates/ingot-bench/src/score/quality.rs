@@ -20,8 +20,13 @@ pub fn to_5(s: f64) -> f64 {
     1.0 + 4.0 * s
 }
 
+/// An answer that is not JSON (a `json` or `json_schema` check fails with it).
+#[derive(Debug, thiserror::Error)]
+#[error("not JSON: {0}")]
+pub struct NotJson(#[source] pub serde_json::Error);
+
 /// The answer as JSON: trimmed, with a surrounding Markdown code fence removed.
-pub fn parse_json_answer(output: &str) -> Result<Value, String> {
+pub fn parse_json_answer(output: &str) -> Result<Value, NotJson> {
     let t = output.trim();
     let t = match t.strip_prefix("```") {
         Some(rest) => {
@@ -30,7 +35,7 @@ pub fn parse_json_answer(output: &str) -> Result<Value, String> {
         }
         None => t,
     };
-    serde_json::from_str(t).map_err(|e| format!("not JSON: {e}"))
+    serde_json::from_str(t).map_err(NotJson)
 }
 
 fn word_regex(value: &str, ignore_case: bool) -> regex::Regex {
@@ -146,10 +151,10 @@ pub fn evaluate(c: &Check, output: &str) -> CheckResult {
         }
         CheckKind::Json => match parse_json_answer(output) {
             Ok(_) => bool_result(c, true, String::new),
-            Err(e) => bool_result(c, false, || e),
+            Err(e) => bool_result(c, false, || e.to_string()),
         },
         CheckKind::JsonSchema { schema } => match parse_json_answer(output) {
-            Err(e) => bool_result(c, false, || e),
+            Err(e) => bool_result(c, false, || e.to_string()),
             Ok(v) => match jsonschema::validator_for(schema) {
                 Err(e) => bool_result(c, false, || format!("invalid schema: {e}")),
                 Ok(validator) => {

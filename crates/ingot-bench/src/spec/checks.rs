@@ -381,10 +381,18 @@ pub fn word_count(s: &str) -> usize {
     s.split_whitespace().count()
 }
 
+/// A threshold outside 0..5 (neither a 0..1 share nor a 1–5 score).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("threshold {value}: expected 0..1 (or 1..5)")]
+pub struct ThresholdError {
+    /// The threshold as written.
+    pub value: f64,
+}
+
 /// A threshold as written in a prompt file: 0..1, or on the 1–5 scale when above 1.
-pub fn normalize_threshold(t: f64) -> Result<f64, String> {
+pub fn normalize_threshold(t: f64) -> Result<f64, ThresholdError> {
     if !(0.0..=5.0).contains(&t) {
-        return Err(format!("threshold {t}: expected 0..1 (or 1..5)"));
+        return Err(ThresholdError { value: t });
     }
     Ok(if t > 1.0 { (t - 1.0) / 4.0 } else { t })
 }

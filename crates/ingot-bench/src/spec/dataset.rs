@@ -344,7 +344,7 @@ pub fn load_file(
             .collect()
     } else {
         let list = serde_json::Value::Array(items.clone()).to_string();
-        crate::spec::workload::parse_prompts(&list).map_err(fmt)?
+        crate::spec::workload::parse_prompts(&list).map_err(|e| fmt(e.to_string()))?
     };
     if prompts.is_empty() {
         return Err(fmt("no conversation starts with a human turn".into()));

@@ -14,7 +14,7 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::spec::model::ModelSpec;
-use crate::spec::workload::Mode;
+use crate::spec::workload::{Mode, ModelsError};
 
 /// How far `size_mb` may be from the real size before a warning.
 pub const SIZE_TOLERANCE: f64 = 0.10;
@@ -99,10 +99,10 @@ impl<'de> Deserialize<'de> for Entries {
 }
 
 /// Parses a models.json, keeping its order.
-pub fn parse(json: &str) -> Result<Vec<ModelsFileEntry>, String> {
-    let e: Entries = serde_json::from_str(json).map_err(|e| format!("invalid models JSON: {e}"))?;
+pub fn parse(json: &str) -> Result<Vec<ModelsFileEntry>, ModelsError> {
+    let e: Entries = serde_json::from_str(json).map_err(ModelsError::Json)?;
     if e.0.is_empty() {
-        return Err("the models file lists no model".into());
+        return Err(ModelsError::Empty);
     }
     Ok(e.0)
 }
@@ -194,6 +194,7 @@ mod tests {
         assert!(parse("[]").is_err());
         assert!(parse("{\"x\": {\"size_mb\": \"big\"}}")
             .unwrap_err()
+            .to_string()
             .contains("x"));
     }
 

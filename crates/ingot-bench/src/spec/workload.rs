@@ -3,7 +3,61 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spec::checks::Check;
+use crate::spec::checks::{Check, ThresholdError};
+
+/// Errors of a prompts file ([`parse_prompts`]); `id` is the prompt's id (`p1`, `p2`, ...
+/// when the file gives none).
+#[derive(Debug, thiserror::Error)]
+pub enum PromptsError {
+    #[error("invalid prompts JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("prompts file: expected a JSON list")]
+    NotAList,
+    #[error("prompt {id}: invalid messages: {source}")]
+    Messages {
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("prompt {id}: needs `messages` or `prompt`")]
+    NoText { id: String },
+    #[error("prompt {id}: no messages")]
+    NoMessages { id: String },
+    /// Check `index` (from 1) of the prompt is invalid.
+    #[error("prompt {id}: check {index}: {reason}")]
+    Check {
+        id: String,
+        index: usize,
+        reason: String,
+    },
+    #[error("prompt {id}: `checks` must be a list")]
+    ChecksNotAList { id: String },
+    #[error("prompt {id}: threshold must be a number")]
+    ThresholdNotANumber { id: String },
+    #[error("prompt {id}: {source}")]
+    Threshold { id: String, source: ThresholdError },
+    /// Entry `index` (from 1) is neither a string nor an object.
+    #[error("prompt {index}: expected a string or an object")]
+    Entry { index: usize },
+    #[error("the prompt set is empty")]
+    Empty,
+    #[error("prompt id {id} appears twice")]
+    DuplicateId { id: String },
+}
+
+/// Errors of a models file ([`parse_models`], [`crate::spec::models_file::parse`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelsError {
+    #[error("invalid models JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("models file: object without alias")]
+    NoAlias,
+    #[error("models file: expected strings")]
+    NotAString,
+    #[error("models file: expected a list or an object")]
+    NotAListOrObject,
+    #[error("the models file lists no model")]
+    Empty,
+}
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,16 +178,15 @@ impl Default for GenParams {
 /// Parses a prompts file: a JSON list (or `{"prompts": [...]}`) of strings, or of objects with
 /// `id`, `messages` (`[{role, content}]`) or `prompt`, optional `checks` (see
 /// [`crate::spec::checks::Check`]) and `threshold` (0..1, or 1..5).
-pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("invalid prompts JSON: {e}"))?;
+pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, PromptsError> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(PromptsError::Json)?;
     let list = match &v {
         serde_json::Value::Array(a) => a.clone(),
         serde_json::Value::Object(o) => match o.get("prompts") {
             Some(serde_json::Value::Array(a)) => a.clone(),
-            _ => return Err("prompts file: expected a JSON list".into()),
+            _ => return Err(PromptsError::NotAList),
         },
-        _ => return Err("prompts file: expected a JSON list".into()),
+        _ => return Err(PromptsError::NotAList),
     };
     let mut out = Vec::new();
     for (i, item) in list.iter().enumerate() {
@@ -149,8 +202,12 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
                     })
                     .unwrap_or(default_id);
                 let messages = if let Some(m) = o.get("messages") {
-                    serde_json::from_value::<Vec<Message>>(m.clone())
-                        .map_err(|e| format!("prompt {id}: invalid messages: {e}"))?
+                    serde_json::from_value::<Vec<Message>>(m.clone()).map_err(|source| {
+                        PromptsError::Messages {
+                            id: id.clone(),
+                            source,
+                        }
+                    })?
                 } else if let Some(serde_json::Value::String(p)) =
                     o.get("prompt").or_else(|| o.get("text"))
                 {
@@ -159,10 +216,10 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
                         content: p.clone(),
                     }]
                 } else {
-                    return Err(format!("prompt {id}: needs `messages` or `prompt`"));
+                    return Err(PromptsError::NoText { id });
                 };
                 if messages.is_empty() {
-                    return Err(format!("prompt {id}: no messages"));
+                    return Err(PromptsError::NoMessages { id });
                 }
                 let checks = match o.get("checks") {
                     None | Some(serde_json::Value::Null) => Vec::new(),
@@ -170,20 +227,27 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
                         .iter()
                         .enumerate()
                         .map(|(k, c)| {
-                            Check::try_from(c.clone())
-                                .map_err(|e| format!("prompt {id}: check {}: {e}", k + 1))
+                            Check::try_from(c.clone()).map_err(|reason| PromptsError::Check {
+                                id: id.clone(),
+                                index: k + 1,
+                                reason,
+                            })
                         })
                         .collect::<Result<Vec<_>, _>>()?,
-                    Some(_) => return Err(format!("prompt {id}: `checks` must be a list")),
+                    Some(_) => return Err(PromptsError::ChecksNotAList { id }),
                 };
                 let threshold = match o.get("threshold") {
                     None | Some(serde_json::Value::Null) => None,
                     Some(t) => Some(
                         t.as_f64()
-                            .ok_or_else(|| format!("prompt {id}: threshold must be a number"))
+                            .ok_or_else(|| PromptsError::ThresholdNotANumber { id: id.clone() })
                             .and_then(|t| {
-                                crate::spec::checks::normalize_threshold(t)
-                                    .map_err(|e| format!("prompt {id}: {e}"))
+                                crate::spec::checks::normalize_threshold(t).map_err(|source| {
+                                    PromptsError::Threshold {
+                                        id: id.clone(),
+                                        source,
+                                    }
+                                })
                             })?,
                     ),
                 };
@@ -194,16 +258,16 @@ pub fn parse_prompts(json: &str) -> Result<Vec<PromptSpec>, String> {
                     threshold,
                 });
             }
-            _ => return Err(format!("prompt {}: expected a string or an object", i + 1)),
+            _ => return Err(PromptsError::Entry { index: i + 1 }),
         }
     }
     if out.is_empty() {
-        return Err("the prompt set is empty".into());
+        return Err(PromptsError::Empty);
     }
     let mut seen = std::collections::HashSet::new();
     for p in &out {
         if !seen.insert(p.id.as_str()) {
-            return Err(format!("prompt id {} appears twice", p.id));
+            return Err(PromptsError::DuplicateId { id: p.id.clone() });
         }
     }
     Ok(out)
@@ -217,9 +281,8 @@ pub fn prompts_json(prompts: &[PromptSpec]) -> String {
 
 /// Parses a models file: a JSON list of aliases, or an object `{alias: {...}}` (the values,
 /// such as `capabilities` and `size_mb`, are informative only). Order is kept.
-pub fn parse_models(json: &str) -> Result<Vec<String>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("invalid models JSON: {e}"))?;
+pub fn parse_models(json: &str) -> Result<Vec<String>, ModelsError> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(ModelsError::Json)?;
     let out: Vec<String> = match v {
         serde_json::Value::Array(a) => a
             .into_iter()
@@ -230,15 +293,15 @@ pub fn parse_models(json: &str) -> Result<Vec<String>, String> {
                     .or_else(|| o.get("name"))
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
-                    .ok_or_else(|| "models file: object without alias".to_string()),
-                _ => Err("models file: expected strings".to_string()),
+                    .ok_or(ModelsError::NoAlias),
+                _ => Err(ModelsError::NotAString),
             })
             .collect::<Result<_, _>>()?,
         serde_json::Value::Object(o) => o.keys().cloned().collect(),
-        _ => return Err("models file: expected a list or an object".into()),
+        _ => return Err(ModelsError::NotAListOrObject),
     };
     if out.is_empty() {
-        return Err("the models file lists no model".into());
+        return Err(ModelsError::Empty);
     }
     Ok(out)
 }
@@ -264,10 +327,12 @@ mod tests {
         assert_eq!(p[0].checks[0].kind.type_name(), "icontains");
         assert!(parse_prompts(r#"["a", {"id": "p1", "prompt": "b"}]"#)
             .unwrap_err()
+            .to_string()
             .contains("twice"));
         assert!(
             parse_prompts(r#"[{"prompt": "b", "checks": [{"type": "nope"}]}]"#)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown check type")
         );
         let p = parse_prompts(r#"[{"prompt": "b", "threshold": 4}]"#).unwrap();

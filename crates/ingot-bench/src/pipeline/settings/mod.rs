@@ -315,7 +315,7 @@ pub fn build_config(
         gen.fixed_length = true;
     }
     let connections = match a.connections.as_deref().or(file.connections.as_deref()) {
-        Some(c) => crate::measure::conn::Connections::parse(c).map_err(anyhow::Error::msg)?,
+        Some(c) => crate::measure::conn::Connections::parse(c)?,
         None => crate::measure::conn::Connections::Pooled,
     };
     let interleave_flag = a.interleave || file.interleave.unwrap_or(false);
@@ -324,12 +324,6 @@ pub fn build_config(
             Some(p) => seconds(p, "--pause")?,
             None => crate::pipeline::config::Interleave::default().pause_s,
         };
-        if !(pause_s >= 0.0 && pause_s.is_finite()) {
-            bail!("--pause must be a duration of 0 or more");
-        }
-        if a.sweep.or(file.sweep).is_some() {
-            bail!("--sweep and --interleave do not combine: sweep each target on its own");
-        }
         Some(crate::pipeline::config::Interleave { pause_s })
     } else {
         if a.pause.is_some() {
@@ -352,7 +346,7 @@ pub fn build_config(
         None => None,
     };
     let slo = match a.slo.as_ref().or(file.slo.as_ref()) {
-        Some(s) => Slo::parse(s).map_err(anyhow::Error::msg)?,
+        Some(s) => Slo::parse(s)?,
         None => Slo::default(),
     };
     let concurrency = if !a.concurrency.is_empty() {
@@ -365,53 +359,30 @@ pub fn build_config(
     } else {
         file.rate.clone().unwrap_or_default()
     };
-    if rates.iter().any(|r| r.is_nan() || *r <= 0.0) {
-        bail!("--rate must be positive");
-    }
-    if concurrency.contains(&0) {
-        bail!("--concurrency must be at least 1");
-    }
-    let sweep = match a.sweep.or(file.sweep) {
-        Some(n) => {
-            if !rates.is_empty() {
-                bail!("--sweep chooses its own rates: leave out --rate");
-            }
-            if n == 0 || n > 50 {
-                bail!("--sweep N: between 1 and 50 rates");
-            }
-            Some(crate::analyze::sweep::SweepSpec {
-                rates: n,
-                max_concurrency: concurrency
-                    .iter()
-                    .copied()
-                    .max()
-                    .filter(|c| *c > 1)
-                    .unwrap_or(crate::analyze::sweep::DEFAULT_MAX_CONCURRENCY),
-            })
-        }
-        None => None,
-    };
+    // Rates, concurrency, sweep, pause, endpoint names and costs are checked with the
+    // rest of the settings when the config is built (`RunConfig::validated`).
+    let sweep = a
+        .sweep
+        .or(file.sweep)
+        .map(|n| crate::analyze::sweep::SweepSpec {
+            rates: n,
+            max_concurrency: concurrency
+                .iter()
+                .copied()
+                .max()
+                .filter(|c| *c > 1)
+                .unwrap_or(crate::analyze::sweep::DEFAULT_MAX_CONCURRENCY),
+        });
     let hardware_cost = a.hardware_cost.or(file.hardware_cost);
     let hardware_life_s = match a.hardware_life.as_ref().or(file.hardware_life.as_ref()) {
         Some(l) => Some(seconds(l, "--hardware-life")?),
         None => None,
     };
-    if hardware_cost.is_some() != hardware_life_s.is_some() {
-        bail!("--hardware-cost and --hardware-life go together");
-    }
     let price = a.price_per_kwh.or(file.price_per_kwh);
-    for (v, what) in [
-        (price, "--price-per-kwh"),
-        (hardware_cost, "--hardware-cost"),
-        (hardware_life_s, "--hardware-life"),
-    ] {
-        if v.is_some_and(|x| !(x.is_finite() && x >= 0.0)) {
-            bail!("{what} must be a number of 0 or more");
-        }
-    }
-    let cost = match (price, hardware_cost) {
-        (None, None) => None,
-        (p, _) => Some(crate::analyze::cost::CostInputs {
+    // Checked with the rest (`RunConfig::validated`): the three are given together or not.
+    let cost = match (price, hardware_cost, hardware_life_s) {
+        (None, None, None) => None,
+        (p, _, _) => Some(crate::analyze::cost::CostInputs {
             price_per_kwh: p.unwrap_or(0.0),
             hardware_cost,
             hardware_life_s,
@@ -424,23 +395,16 @@ pub fn build_config(
     };
     let api_key = a.api_key.clone().or(file.api_key.clone());
     let target = match endpoint {
-        Some(_) if endpoints.len() > 1 => {
-            let mut names: Vec<&str> = endpoints.iter().map(|(n, _)| n.as_str()).collect();
-            names.sort_unstable();
-            if names.windows(2).any(|w| w[0] == w[1]) {
-                bail!("--endpoint: two targets share a name; write NAME=URL for each");
-            }
-            TargetSpec::Endpoints(
-                endpoints
-                    .iter()
-                    .map(|(name, url)| NamedEndpoint {
-                        name: name.clone(),
-                        url: url.clone(),
-                        api_key: api_key.clone(),
-                    })
-                    .collect(),
-            )
-        }
+        Some(_) if endpoints.len() > 1 => TargetSpec::Endpoints(
+            endpoints
+                .iter()
+                .map(|(name, url)| NamedEndpoint {
+                    name: name.clone(),
+                    url: url.clone(),
+                    api_key: api_key.clone(),
+                })
+                .collect(),
+        ),
         Some(url) => TargetSpec::Endpoint {
             url,
             api_key,
@@ -453,9 +417,6 @@ pub fn build_config(
         None => crate::pipeline::run::default_out_dir(Path::new("ingot-results")),
     };
     let rounds = a.rounds.or(file.rounds).unwrap_or(3);
-    if rounds == 0 {
-        bail!("--rounds must be at least 1");
-    }
     let judge = judge_spec(&JudgeFlags {
         judge: a.judge.judge.clone().or(file.judge.clone()),
         judge_endpoint: a
@@ -513,5 +474,6 @@ pub fn build_config(
             prompts,
         }),
         dataset,
-    })
+    }
+    .validated()?)
 }

@@ -75,13 +75,13 @@ pub fn select_spec(a: &SelectFlags) -> Result<Option<SelectSpec>> {
         return Ok(None);
     }
     let constraints = match &a.select {
-        Some(s) => crate::analyze::select::parse_constraints(s).map_err(anyhow::Error::msg)?,
+        Some(s) => crate::analyze::select::parse_constraints(s)?,
         None => Vec::new(),
     };
     let goal = match (&a.maximize, &a.minimize) {
         (Some(_), Some(_)) => bail!("use either --maximize or --minimize"),
-        (Some(m), None) => Some(Goal::maximize(m).map_err(anyhow::Error::msg)?),
-        (None, Some(m)) => Some(Goal::minimize(m).map_err(anyhow::Error::msg)?),
+        (Some(m), None) => Some(Goal::maximize(m)?),
+        (None, Some(m)) => Some(Goal::minimize(m)?),
         (None, None) => None,
     };
     Ok(Some(SelectSpec { constraints, goal }))

@@ -19,9 +19,11 @@ pub(crate) fn build_config(
     a: &BenchRunArgs,
     catalog: &dyn Fn(&str) -> Option<CatalogFacts>,
 ) -> Result<RunConfig> {
-    let mut cfg = settings::build_config(&run_flags(a), catalog)?;
-    cfg.reporter = Some(Arc::new(crate::progress::BenchBars));
-    Ok(cfg)
+    let cfg = settings::build_config(&run_flags(a), catalog)?;
+    Ok(cfg
+        .into_builder()
+        .reporter(Arc::new(crate::progress::BenchBars))
+        .build()?)
 }
 
 pub(crate) fn judge_spec(a: &BenchJudgeArgs) -> Result<Option<JudgeSpec>> {

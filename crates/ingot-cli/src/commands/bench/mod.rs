@@ -107,13 +107,13 @@ fn models(ctx: &Context) -> Result<ingot::CatalogModels> {
 /// itself reports phases, not bytes). A failure is left for the run, which records it
 /// against that model and goes on with the others.
 fn predownload(ctx: &Context, cfg: &ingot_bench::run::RunConfig) {
-    if !matches!(cfg.target, ingot_bench::run::TargetSpec::InProcess) {
+    if !matches!(cfg.target(), ingot_bench::run::TargetSpec::InProcess) {
         return;
     }
     let (Ok(catalog), Ok(rt)) = (ctx.catalog(), super::runtime()) else {
         return;
     };
-    for spec in &cfg.models {
+    for spec in cfg.models() {
         if let Ok(entry) = catalog.get(&spec.alias) {
             if entry.remote().is_none() {
                 let _ = rt.block_on(super::model::ensure_downloaded(ctx, entry));
@@ -137,36 +137,37 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
         })
     };
     let mut cfg = build_config(&args, &facts)?;
-    for w in &cfg.warnings {
-        if cfg.progress {
+    for w in cfg.warnings() {
+        if cfg.progress() {
             eprintln!("warning: {w}");
         }
     }
     let engine: Arc<dyn ingot_engine::Engine> = Arc::new(ingot_engine::LlamaEngine::new());
     predownload(ctx, &cfg);
-    if let Some(sy) = &cfg.synthetic {
+    if let Some(sy) = cfg.synthetic().cloned() {
         // The first model's prompts (each model gets its own during the run), so that the
         // manifest and prompts.json describe a real set.
-        cfg.prompts = ingot_bench::dataset::synthetic_for_model(
+        let prompts = ingot_bench::dataset::synthetic_for_model(
             &models(ctx)?,
             engine.as_ref(),
-            &cfg.models[0].alias,
+            &cfg.models()[0].alias,
             sy.input_tokens,
             sy.prompts,
-            cfg.gen.seed,
+            cfg.gen().seed,
         )?;
+        cfg = cfg.into_builder().prompts(prompts).build()?;
     }
-    if cfg.progress {
+    if cfg.progress() {
         eprintln!(
             "ingot bench: {} model(s), {} prompt(s), scenarios {}; results in {}",
-            cfg.models.len(),
-            cfg.prompts.len(),
+            cfg.models().len(),
+            cfg.prompts().len(),
             cfg.scenarios()
                 .iter()
                 .map(|s| s.name.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
-            cfg.out_dir.display()
+            cfg.out_dir().display()
         );
     }
     let out = ingot_bench::run::run(&cfg, &models(ctx)?, engine)?;
@@ -174,7 +175,7 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
         return crate::output::print_json(&out.results);
     }
     println!("{}", ingot_bench::report::terminal_table(&out.results));
-    println!("reports: {}", cfg.out_dir.display());
+    println!("reports: {}", cfg.out_dir().display());
     Ok(())
 }
 
