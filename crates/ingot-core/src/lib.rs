@@ -16,6 +16,8 @@
 //! - [`capability`]: the one capability vocabulary ([`Capability`]: `chat`, `completion`,
 //!   `json_mode`);
 //! - [`units`]: the one human-readable size format (`93.8 MiB`);
+//! - [`tools`]: tool calling — rendering tools into a prompt (the model's template or the
+//!   generic tool prompt), forced-call schemas, and parsing calls out of the output;
 //! - [`slots`]: slot and queue accounting shared by engines;
 //! - `mock` (cargo feature `mock`): a scripted engine with the same semantics, for tests.
 

@@ -26,7 +26,7 @@ pub struct ModelDescriptor {
     /// for the model get a 400 (a base model without a chat template answers raw
     /// completions only); an empty list declares nothing and leaves the checks to the
     /// engine's [`crate::Capabilities`].
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<crate::Capability>,
     /// OpenAI's `owned_by` (the publisher, e.g. `qwen`).
     pub owned_by: String,
     /// A remote adapter: [`ModelProvider::remote`] names its upstream, and requests for it

@@ -202,7 +202,7 @@ impl ModelProvider for DeclaredProvider {
             .into_iter()
             .map(|mut d| {
                 if d.id == "tiny-base" {
-                    d.capabilities = vec!["completion".into()];
+                    d.capabilities = vec![ingot_core::Capability::Completion];
                 }
                 d
             })
@@ -280,7 +280,10 @@ impl ModelProvider for WithRemotes {
         let mut v = TestProvider.list();
         v.extend(self.remotes().into_iter().map(|r| ModelDescriptor {
             id: r.id,
-            capabilities: vec!["chat".into(), "completion".into()],
+            capabilities: vec![
+                ingot_core::Capability::Chat,
+                ingot_core::Capability::Completion,
+            ],
             owned_by: "remote".into(),
             remote: true,
             ..Default::default()

@@ -214,7 +214,7 @@ impl ModelProvider for FaqProvider {
         vec![ModelDescriptor {
             id: "faq".into(),
             cached: true,
-            capabilities: vec!["chat".into()],
+            capabilities: vec![ingot_core::Capability::Chat],
             owned_by: "example".into(),
             ..Default::default()
         }]

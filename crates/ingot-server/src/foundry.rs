@@ -54,7 +54,7 @@ async fn local_models(st: &AppState) -> Result<Vec<(ModelDescriptor, ModelDetail
 }
 
 fn model_info(d: &ModelDescriptor, x: &ModelDetails) -> Value {
-    let chat = d.capabilities.is_empty() || d.capabilities.iter().any(|c| c == "chat");
+    let chat = d.capabilities.is_empty() || d.capabilities.contains(&ingot_core::Capability::Chat);
     let publisher = if d.owned_by.is_empty() {
         x.family.clone().unwrap_or_else(|| "ingot".into())
     } else {

@@ -179,7 +179,7 @@ fn check_capabilities(lease: &Lease, kind: Kind, v: &Validated) -> Result<(), Ap
     let declared = lease.declared_capabilities();
     let supports = || {
         let mut names: Vec<&str> = caps.names();
-        if !declared.is_empty() && !declared.iter().any(|c| c == "chat") {
+        if !declared.is_empty() && !declared.contains(&ingot_core::Capability::Chat) {
             names.retain(|c| *c != "chat");
         }
         if names.is_empty() {
@@ -196,7 +196,8 @@ fn check_capabilities(lease: &Lease, kind: Kind, v: &Validated) -> Result<(), Ap
     let model = lease.id();
     match kind {
         Kind::Chat
-            if !caps.chat || (!declared.is_empty() && !declared.iter().any(|c| c == "chat")) =>
+            if !caps.chat
+                || (!declared.is_empty() && !declared.contains(&ingot_core::Capability::Chat)) =>
         {
             return Err(unsupported(
                 "model",

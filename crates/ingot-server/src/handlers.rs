@@ -136,7 +136,7 @@ fn to_model(st: &AppState, d: ModelDescriptor, loaded: &[String]) -> Model {
         context_length: d.context_length,
         size: d.size_bytes,
         license: d.license,
-        capabilities: d.capabilities,
+        capabilities: d.capabilities.iter().map(|c| c.to_string()).collect(),
         remote: d.remote,
     }
 }

@@ -98,7 +98,7 @@ impl ModelProvider for CatalogModels {
                 context_length: Some(e.context_length),
                 size_bytes: e.size,
                 license: Some(e.license.clone()),
-                capabilities: e.capabilities.iter().map(|c| c.to_string()).collect(),
+                capabilities: e.capabilities.clone(),
                 owned_by: e.family.clone(),
                 remote: e.remote().is_some(),
             })

@@ -110,8 +110,8 @@ pub fn parse(json: &str) -> Result<Vec<ModelsFileEntry>, ModelsError> {
 /// What the catalog says of a model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CatalogFacts {
-    /// Its capabilities (`chat`, `completion`).
-    pub capabilities: Vec<String>,
+    /// Its capabilities.
+    pub capabilities: Vec<ingot_core::Capability>,
     /// The model file's size in bytes, if known.
     pub size_bytes: Option<u64>,
 }
@@ -132,12 +132,19 @@ pub fn resolve(
                 Some(f) => caps
                     .iter()
                     .filter(|c| {
-                        let ok = f.capabilities.iter().any(|k| k.eq_ignore_ascii_case(c));
+                        let ok = f
+                            .capabilities
+                            .iter()
+                            .any(|k| k.as_str().eq_ignore_ascii_case(c));
                         if !ok {
                             warnings.push(format!(
                                 "models.json: {} lists capability \"{c}\", which the catalog does not give it (it has: {}); ignored",
                                 e.alias,
-                                f.capabilities.join(", ")
+                                f.capabilities
+                                    .iter()
+                                    .map(|c| c.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ));
                         }
                         ok
@@ -214,7 +221,7 @@ mod tests {
                 _ => return None,
             };
             Some(CatalogFacts {
-                capabilities: caps.iter().map(|s| s.to_string()).collect(),
+                capabilities: caps.iter().map(|s| s.parse().unwrap()).collect(),
                 size_bytes: Some(100_000_000),
             })
         };

@@ -54,7 +54,7 @@ pub async fn generate(
     }
     // Base models have no chat template: their prompt goes in as is, like Ollama's
     // `{{ .Prompt }}` template.
-    let chat = d.capabilities.is_empty() || d.capabilities.iter().any(|c| c == "chat");
+    let chat = d.capabilities.is_empty() || d.capabilities.contains(&ingot_core::Capability::Chat);
     let mut v = req.validate(chat)?;
     v.model = d.id;
     let kind = match v.request.prompt {

@@ -175,7 +175,7 @@ pub async fn show(
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| d.id.clone());
     let mut caps = vec!["completion"];
-    if d.capabilities.iter().any(|c| c == "chat") {
+    if d.capabilities.contains(&ingot_core::Capability::Chat) {
         caps.push("chat");
     }
     Ok(Json(json!({

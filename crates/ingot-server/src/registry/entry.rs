@@ -22,7 +22,7 @@ pub struct Entry {
     pub(super) in_flight: AtomicUsize,
     /// Capabilities the provider declares for the model (the catalog's), checked on top of
     /// the engine's own; empty when it declares none.
-    pub(super) declared: Vec<String>,
+    pub(super) declared: Vec<ingot_core::Capability>,
     /// The engine's estimate of the memory the model takes (0: unknown), counted against
     /// `--max-memory` when the next model loads.
     pub(super) memory: u64,
@@ -125,7 +125,7 @@ impl Lease {
     }
 
     /// The provider's declared capabilities (see [`crate::ModelDescriptor::capabilities`]).
-    pub fn declared_capabilities(&self) -> &[String] {
+    pub fn declared_capabilities(&self) -> &[ingot_core::Capability] {
         &self.entry().declared
     }
 }

@@ -278,7 +278,7 @@ impl ModelProvider for TestProvider {
                 context_length: Some(4096),
                 size_bytes: Some(123_456),
                 license: Some("apache-2.0".into()),
-                capabilities: vec!["chat".into()],
+                capabilities: vec![ingot_core::Capability::Chat],
                 owned_by: "test".into(),
                 remote: false,
             })

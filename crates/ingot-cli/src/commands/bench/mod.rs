@@ -132,7 +132,7 @@ pub(crate) fn run(ctx: &Context, args: BenchRunArgs) -> Result<()> {
             .and_then(|s| s.lookup(alias).ok().flatten())
             .map(|c| c.size());
         Some(ingot_bench::models_file::CatalogFacts {
-            capabilities: e.capabilities.iter().map(|c| c.to_string()).collect(),
+            capabilities: e.capabilities.clone(),
             size_bytes: e.size.or(cached),
         })
     };
