@@ -297,8 +297,9 @@ fn in_options(e: ApiError) -> ApiError {
             code,
         } if !matches!(
             p.as_str(),
-            "model" | "messages" | "prompt" | "response_format" | "grammar"
+            "model" | "messages" | "prompt" | "response_format" | "grammar" | "tool_choice"
         ) && !p.starts_with("messages")
+            && !p.starts_with("tools")
             && !p.starts_with("format") =>
         {
             // Ollama's name for the limit.
