@@ -25,6 +25,7 @@ pub mod types;
 pub use types::*;
 
 pub mod capability;
+pub mod chat;
 pub use capability::{Capability, UnknownCapability};
 pub mod cpu;
 pub mod error;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::chat::ChatMessage;
 pub use crate::error::{EngineError, MemorySource};
 
 /// Default per-sequence context when the caller gives none (capped by the training context).
@@ -60,32 +61,6 @@ impl Default for LoadOptions {
     }
 }
 
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-    /// An assistant turn's tool calls (a follow-up request's history).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<crate::tools::ToolCall>,
-    /// A `tool` message: the call it answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-    /// A `tool` message: the function's name, where the client gave it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl ChatMessage {
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self {
-            role: role.into(),
-            content: content.into(),
-            ..Self::default()
-        }
-    }
-}
-
 /// What to generate from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Prompt {
@@ -93,7 +68,7 @@ pub enum Prompt {
     Chat(Vec<ChatMessage>),
     /// A chat that offers tools or carries tool turns, rendered by
     /// [`crate::tools::render`] (the model's template, or the generic tool prompt).
-    ChatWithTools(crate::tools::ToolPrompt),
+    ChatWithTools(crate::chat::ToolPrompt),
     /// Used as is (BOS added when the model wants one).
     Raw(String),
 }
@@ -516,8 +491,8 @@ pub trait LoadedModel: Send + Sync {
         Capabilities::ALL
     }
     /// How this model writes tool calls (detected from its chat template, see
-    /// [`crate::tools::ToolFormat::detect`]). The default: the generic tool prompt.
-    fn tool_format(&self) -> crate::tools::ToolFormat {
-        crate::tools::ToolFormat::Generic
+    /// [`crate::chat::ToolFormat::detect`]). The default: the generic tool prompt.
+    fn tool_format(&self) -> crate::chat::ToolFormat {
+        crate::chat::ToolFormat::Generic
     }
 }

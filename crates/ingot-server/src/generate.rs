@@ -1,20 +1,18 @@
-//! Running one generation: non-streaming collection, and the OpenAI SSE stream.
+//! Starting one generation (the model leased, the request checked against it, the engine
+//! started) and running it to its end; the routes render its events ([`crate::openai`],
+//! [`crate::choices`], [`crate::responses`], [`crate::ollama`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
-use ingot_api::{
-    ApiError, ChatChoice, ChatCompletion, Completion, CompletionChoice, Usage, Validated,
-};
+use ingot_api::{ApiError, Validated};
 use ingot_core::{Event, EventStream, FinishReason, Timings, TokenLogprob};
 use serde::Serialize;
 
 use crate::metrics::{ActiveGuard, Metrics};
 use crate::registry::{unix_now, Lease};
-use crate::tool_calls::{self, ToolOutput};
+use crate::tool_calls::ToolOutput;
 use crate::AppState;
 
 /// With no event for this long the stream sends an SSE comment, so proxies keep the
@@ -254,19 +252,6 @@ pub(crate) fn apply_max_tokens_cap(
     }
 }
 
-/// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
-/// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
-/// One choice; `n` > 1 goes through [`crate::choices::run`].
-pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
-    let streamed = v.stream;
-    let gen = start(&state, v, kind, None).await?;
-    if streamed {
-        Ok(crate::openai_stream::stream(gen))
-    } else {
-        collect(gen).await
-    }
-}
-
 /// Loads the model if needed (`ttl` replaces its idle TTL when given), checks the request
 /// against it and starts generating.
 pub(crate) async fn start(
@@ -342,47 +327,6 @@ pub(crate) async fn start(
         _active: active,
     };
     Ok(gen)
-}
-
-async fn collect(gen: Generation) -> Result<Response, ApiError> {
-    let (gen, f) = gen.finish(None).await?;
-    let usage = Usage::from(f.usage);
-    let reason = Some(finish_reason(f.reason));
-    let body = match gen.kind {
-        Kind::Chat => {
-            let (message, made_calls) = tool_calls::message(gen.tools.as_ref(), f.text);
-            serde_json::to_value(ChatCompletion {
-                id: gen.id.clone(),
-                object: "chat.completion".into(),
-                created: gen.created,
-                model: gen.model.clone(),
-                choices: vec![ChatChoice {
-                    index: 0,
-                    message,
-                    finish_reason: reason.map(|r| tool_calls::finish_reason(r, made_calls)),
-                    logprobs: gen.logprobs.then(|| chat_logprobs(&f.logprobs)),
-                }],
-                usage,
-                timings: Some(f.timings),
-            })
-        }
-        Kind::Completion => serde_json::to_value(Completion {
-            id: gen.id.clone(),
-            object: "text_completion".into(),
-            created: gen.created,
-            model: gen.model.clone(),
-            choices: vec![CompletionChoice {
-                index: 0,
-                text: f.text,
-                finish_reason: reason,
-                logprobs: gen.logprobs.then(|| completion_logprobs(&f.logprobs, 0)),
-            }],
-            usage: Some(usage),
-            timings: Some(f.timings),
-        }),
-    }
-    .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
-    Ok(axum::Json(body).into_response())
 }
 
 pub(crate) fn sse_data<T: Serialize>(v: &T) -> Bytes {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::generate::{self, Kind};
+use crate::generate::Kind;
 use crate::provider::ModelDescriptor;
 use crate::{proxy, AppState};
 
@@ -94,7 +94,7 @@ where
     if v.n > 1 {
         return crate::choices::run(st, v, kind).await;
     }
-    generate::run(st, v, kind).await
+    crate::openai::run(st, v, kind).await
 }
 
 /// The two request types' common ground, for [`completion_request`].

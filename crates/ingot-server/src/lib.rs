@@ -132,7 +132,7 @@ mod handlers;
 mod metrics;
 mod middleware;
 mod ollama;
-mod openai_stream;
+mod openai;
 mod origin;
 mod provider;
 mod proxy;

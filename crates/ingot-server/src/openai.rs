@@ -1,4 +1,5 @@
-//! The OpenAI SSE stream of one generation (chat or completion chunks, `[DONE]`).
+//! The OpenAI routes' answer for one generation: one JSON object, or the SSE stream of chat
+//! or completion chunks ending in `[DONE]`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,12 +10,68 @@ use bytes::Bytes;
 use http::header;
 use ingot_api::logprobs::{chat_logprobs, completion_logprobs};
 use ingot_api::{
-    ApiError, ChatCompletionChunk, ChunkChoice, Completion, CompletionChoice, Delta, Usage,
+    ApiError, ChatChoice, ChatCompletion, ChatCompletionChunk, ChunkChoice, Completion,
+    CompletionChoice, Delta, Usage, Validated,
 };
 use ingot_core::{Event, Timings};
 
-use crate::generate::{finish_reason, sse_data, Generation, Kind, DONE, KEEPALIVE, PING};
+use crate::generate::{self, finish_reason, sse_data, Generation, Kind, DONE, KEEPALIVE, PING};
 use crate::tool_calls;
+use crate::AppState;
+
+/// Validated request → response (JSON or SSE). Errors detectable up front (unknown model,
+/// context overflow, full queue) become proper HTTP statuses because nothing has been sent.
+/// One choice; `n` > 1 goes through [`crate::choices::run`].
+pub async fn run(state: AppState, v: Validated, kind: Kind) -> Result<Response, ApiError> {
+    let streamed = v.stream;
+    let gen = generate::start(&state, v, kind, None).await?;
+    if streamed {
+        Ok(stream(gen))
+    } else {
+        collect(gen).await
+    }
+}
+
+async fn collect(gen: Generation) -> Result<Response, ApiError> {
+    let (gen, f) = gen.finish(None).await?;
+    let usage = Usage::from(f.usage);
+    let reason = Some(finish_reason(f.reason));
+    let body = match gen.kind {
+        Kind::Chat => {
+            let (message, made_calls) = tool_calls::message(gen.tools.as_ref(), f.text);
+            serde_json::to_value(ChatCompletion {
+                id: gen.id.clone(),
+                object: "chat.completion".into(),
+                created: gen.created,
+                model: gen.model.clone(),
+                choices: vec![ChatChoice {
+                    index: 0,
+                    message,
+                    finish_reason: reason.map(|r| tool_calls::finish_reason(r, made_calls)),
+                    logprobs: gen.logprobs.then(|| chat_logprobs(&f.logprobs)),
+                }],
+                usage,
+                timings: Some(f.timings),
+            })
+        }
+        Kind::Completion => serde_json::to_value(Completion {
+            id: gen.id.clone(),
+            object: "text_completion".into(),
+            created: gen.created,
+            model: gen.model.clone(),
+            choices: vec![CompletionChoice {
+                index: 0,
+                text: f.text,
+                finish_reason: reason,
+                logprobs: gen.logprobs.then(|| completion_logprobs(&f.logprobs, 0)),
+            }],
+            usage: Some(usage),
+            timings: Some(f.timings),
+        }),
+    }
+    .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
+    Ok(axum::Json(body).into_response())
+}
 
 struct StreamState {
     gen: Generation,
