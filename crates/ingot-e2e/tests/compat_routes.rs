@@ -242,6 +242,14 @@ async fn ollama_routes_list_show_pull_chat_and_generate() {
         .as_array()
         .unwrap()
         .contains(&json!("completion")));
+    // Tool calling works for every chat model, and Ollama clients check for it.
+    assert!(
+        show["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tools")),
+        "{show}"
+    );
 
     // Non-streamed chat: one object with the statistics Ollama reports.
     let r = s

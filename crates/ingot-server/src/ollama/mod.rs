@@ -177,6 +177,9 @@ pub async fn show(
     let mut caps = vec!["completion"];
     if d.capabilities.contains(&ingot_core::Capability::Chat) {
         caps.push("chat");
+        // Every chat model takes `tools` (its template's, or the generic tool prompt);
+        // Ollama clients look for this before they offer tools.
+        caps.push("tools");
     }
     Ok(Json(json!({
         "license": d.license.clone().unwrap_or_default(),
