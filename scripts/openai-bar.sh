@@ -53,12 +53,17 @@ run responses_api.py smollm2-135m
 PEER=$(ls -d "$HOME"/.cache/ingot-peers/*/bin/llama-server 2>/dev/null | head -1 || true)
 if [ -n "$PEER" ]; then
   BLOB=$INGOT_HOME/models-v1/blobs/sha256-$("$INGOT" model info smollm2-135m --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
-  PPORT=$(free_port)
-  "$PEER" -m "$BLOB" --port "$PPORT" --host 127.0.0.1 -c 2048 -t 2 --no-webui >"$WORK/peer.log" 2>&1 &
-  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PPORT/health" >/dev/null && break; sleep 0.1; done
+  # Two references: llama-server with and without flash attention; ingot is held to their
+  # spread (see the script's docstring).
+  PON=$(free_port); POFF=$(free_port)
+  "$PEER" -m "$BLOB" --port "$PON" --host 127.0.0.1 -c 2048 -t 2 --no-webui -fa on >"$WORK/peer-on.log" 2>&1 &
+  "$PEER" -m "$BLOB" --port "$POFF" --host 127.0.0.1 -c 2048 -t 2 --no-webui -fa off >"$WORK/peer-off.log" 2>&1 &
+  for p in "$PON" "$POFF"; do
+    for _ in $(seq 600); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
+  done
   start=$SECONDS
-  python3 "$PY/logprobs_vs_llama_server.py" "$BASE" "http://127.0.0.1:$PPORT" smollm2-135m >"$WORK/out.txt" 2>&1 \
-    && grep -q OK "$WORK/out.txt" && echo "ok    $((SECONDS - start)) s  logprobs_vs_llama_server.py smollm2-135m" \
+  python3 "$PY/logprobs_vs_llama_server.py" "$BASE" "http://127.0.0.1:$PON" "http://127.0.0.1:$POFF" smollm2-135m >"$WORK/out.txt" 2>&1 \
+    && grep -q OK "$WORK/out.txt" && echo "ok    $((SECONDS - start)) s  logprobs_vs_llama_server.py smollm2-135m: $(grep OK "$WORK/out.txt")" \
     || { echo "FAIL logprobs_vs_llama_server.py"; cat "$WORK/out.txt"; exit 1; }
 else
   echo "skip  logprobs_vs_llama_server.py (no peer build in ~/.cache/ingot-peers)"
