@@ -4,6 +4,7 @@
 //! Everything here is pure (no I/O), so the server stays thin and the parsing/validation
 //! surface can be fuzzed on its own.
 
+pub mod embeddings;
 pub mod error;
 pub mod extras;
 pub mod grammar;

@@ -27,6 +27,7 @@
 
 mod alias;
 pub mod env;
+mod import;
 mod location;
 mod model;
 mod register;
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use alias::{validate_alias, MAX_ALIAS_LEN};
+pub use import::{ImportFrom, ImportFromError};
 pub use location::{join_catalog_list, split_catalog_list, CatalogLocation};
 pub use model::{
     is_env_var_name, is_sha256_hex, license_is_permissive, Capability, ModelEntry, Origin, Remote,
@@ -444,11 +446,13 @@ pub fn parse(text: &str, format: Format, origin: Origin) -> Result<Vec<ModelEntr
             }
             Origin::Url(_) => {
                 // Whoever serves the catalog does not get to pick files on this machine.
-                if let Some(s) = entry
-                    .sources
-                    .iter()
-                    .find(|s| matches!(s, Source::File { .. } | Source::Local { .. }))
-                {
+                if let Some(s) = entry.sources.iter().find(|s| match s {
+                    Source::File { .. } | Source::Local { .. } => true,
+                    Source::Import { from, .. } => {
+                        matches!(ImportFrom::parse(from), Ok(ImportFrom::Local(_)))
+                    }
+                    _ => false,
+                }) {
                     return Err(CatalogError::InvalidEntry {
                         origin: origin.clone(),
                         alias: entry.alias.clone(),

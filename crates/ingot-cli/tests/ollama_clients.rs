@@ -1,7 +1,7 @@
 //! Issue 16: the official Ollama clients against `ingot serve` and SmolLM2-135M: the Python
 //! client (`tests/python/ollama_client.py`: list, show, pull, chat streamed and not,
-//! generate, embed's refusal, ps, bad names) and the JavaScript client
-//! (`tests/js/ollama_client.cjs`: list and a streamed chat).
+//! generate, embed and embeddings, ps, bad names) and the JavaScript client
+//! (`tests/js/ollama_client.cjs`: list, a streamed chat and embed).
 //!
 //! Needs python3 with `ollama`, and node with the `ollama` npm package on NODE_PATH (CI
 //! installs both, see `.ci/run`); elsewhere each part is skipped with a message unless `CI`

@@ -1,7 +1,7 @@
 //! The one vocabulary of capabilities: what a catalog entry declares a model is for, what a
 //! model source tells the server ([`crate::provider::ModelDescriptor`]), what an engine
 //! supports ([`crate::Capabilities`]), and what the APIs show, always as the same lowercase
-//! words (`chat`, `completion`, `json_mode`).
+//! words (`chat`, `completion`, `json_mode`, `embedding`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,22 +20,26 @@ pub enum Capability {
     /// Grammar-constrained output: `response_format` `json_object` and the `grammar`
     /// extension (an engine's capability; catalog entries declare chat and completion).
     JsonMode,
+    /// Vectors for text (`POST /v1/embeddings`): an embedding model (issue 15).
+    Embedding,
 }
 
 impl Capability {
     /// Every capability, in the order listings show them.
-    pub const ALL: [Capability; 3] = [
+    pub const ALL: [Capability; 4] = [
         Capability::Chat,
         Capability::Completion,
         Capability::JsonMode,
+        Capability::Embedding,
     ];
 
-    /// The wire name: `chat`, `completion` or `json_mode`.
+    /// The wire name: `chat`, `completion`, `json_mode` or `embedding`.
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Chat => "chat",
             Capability::Completion => "completion",
             Capability::JsonMode => "json_mode",
+            Capability::Embedding => "embedding",
         }
     }
 }
@@ -48,7 +52,7 @@ impl fmt::Display for Capability {
 
 /// A capability name outside the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown capability '{value}': expected chat, completion or json_mode")]
+#[error("unknown capability '{value}': expected chat, completion, json_mode or embedding")]
 pub struct UnknownCapability {
     /// The name as given.
     pub value: String,
@@ -84,7 +88,7 @@ mod tests {
         }
         let e = "vision".parse::<Capability>().unwrap_err().to_string();
         assert!(
-            e.contains("'vision'") && e.contains("chat, completion or json_mode"),
+            e.contains("'vision'") && e.contains("chat, completion, json_mode or embedding"),
             "{e}"
         );
     }

@@ -40,6 +40,10 @@ pub enum EngineError {
     Unloaded,
     #[error("llama.cpp error: {0}")]
     Backend(String),
+    /// The model cannot serve this kind of request (a text generation on an embedding
+    /// model, embeddings from an engine that has none).
+    #[error("model {model} does not support {what}")]
+    Unsupported { model: String, what: String },
     /// The model would not fit in memory (checked before loading it).
     #[error("{}", insufficient_memory_message(path, *needed, *available, *limit, detail))]
     InsufficientMemory {

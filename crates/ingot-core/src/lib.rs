@@ -15,6 +15,8 @@
 //! - [`sampling`]: the sampling-parameter checks every engine applies;
 //! - [`capability`]: the one capability vocabulary ([`Capability`]: `chat`, `completion`,
 //!   `json_mode`);
+//! - [`embed`]: embedding requests, pooling, and the checks every engine applies;
+//! - [`quant`]: the quantization types an engine can write;
 //! - [`units`]: the one human-readable size format (`93.8 MiB`);
 //! - [`tools`]: tool calling — rendering tools into a prompt (the model's template or the
 //!   generic tool prompt), forced-call schemas, and parsing calls out of the output;
@@ -24,10 +26,12 @@
 pub mod types;
 pub use types::*;
 
+pub mod cancel;
 pub mod capability;
 pub mod chat;
 pub use capability::{Capability, UnknownCapability};
 pub mod cpu;
+pub mod embed;
 pub mod error;
 pub mod gguf;
 pub mod grammar;
@@ -37,6 +41,7 @@ pub mod memory;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod provider;
+pub mod quant;
 pub mod sampling;
 pub mod slots;
 pub mod stop;
@@ -54,4 +59,5 @@ pub use provider::{
     DownloadProgress, ModelDescriptor, ModelDetails, ModelProvider, ProviderError, RemoteModel,
     ResolvedModel,
 };
+pub use quant::{QuantType, UnknownQuantType};
 pub use template::{render_chat, ChatTemplate};

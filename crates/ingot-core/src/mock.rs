@@ -21,6 +21,8 @@ use crate::slots::Shared;
 use crate::stop::StopMatcher;
 use crate::types::*;
 
+pub use crate::embed::MOCK_EMBED_DIMS;
+
 /// How the mock behaves.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
@@ -294,6 +296,24 @@ impl LoadedModel for MockModel {
     /// Whitespace-separated words: a stable, obvious stand-in for a tokenizer.
     fn count_tokens(&self, text: &str) -> Result<u32, EngineError> {
         Ok(text.split_whitespace().count() as u32)
+    }
+
+    /// Embeds like a decoder (last-token pooling) into 8 dimensions.
+    fn embedding_info(&self) -> Option<crate::embed::EmbeddingInfo> {
+        Some(crate::embed::EmbeddingInfo {
+            dimensions: MOCK_EMBED_DIMS,
+            pooling: crate::embed::Pooling::Last,
+            normalized: true,
+            max_tokens: self.info.n_ctx_per_seq,
+            embedding_model: false,
+        })
+    }
+
+    fn embed(
+        &self,
+        req: crate::embed::EmbedRequest,
+    ) -> Result<crate::embed::Embeddings, EngineError> {
+        crate::embed::scripted_embeddings(&req, self.info.n_ctx_per_seq)
     }
 
     fn load_state(&self) -> (usize, usize) {

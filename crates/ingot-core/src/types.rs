@@ -2,11 +2,11 @@
 //! these types; the llama.cpp backend (and the scripted mock) implement them.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::cancel::CancelToken;
 pub use crate::chat::ChatMessage;
 pub use crate::error::{EngineError, MemorySource};
 
@@ -239,23 +239,6 @@ pub enum Event {
     Error(EngineError),
 }
 
-/// Cooperative cancellation shared between the caller and the engine thread. The engine checks
-/// it between decode steps, so a cancelled sequence stops within one step.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// The receiving end of a generation. Dropping it cancels the sequence.
 #[derive(Debug)]
 pub struct EventStream {
@@ -347,6 +330,11 @@ pub struct Capabilities {
     /// `json_object` and the `grammar` extension. An adapter that cannot constrain its
     /// output must say so here, or JSON mode would silently produce free text.
     pub grammar: bool,
+    /// An embedding model (`POST /v1/embeddings`). Decoders can embed too (see
+    /// [`LoadedModel::embedding_info`]) but do not declare it: listings show `embedding`
+    /// only for models made for it, as Ollama's do.
+    #[serde(default)]
+    pub embedding: bool,
 }
 
 impl Capabilities {
@@ -355,6 +343,15 @@ impl Capabilities {
         chat: true,
         completion: true,
         grammar: true,
+        embedding: false,
+    };
+
+    /// An embedding model: embeddings only, no text generation.
+    pub const EMBEDDING: Capabilities = Capabilities {
+        chat: false,
+        completion: false,
+        grammar: false,
+        embedding: true,
     };
 
     /// Whether the engine supports `cap` ([`crate::Capability::JsonMode`] is `grammar`).
@@ -363,6 +360,7 @@ impl Capabilities {
             crate::Capability::Chat => self.chat,
             crate::Capability::Completion => self.completion,
             crate::Capability::JsonMode => self.grammar,
+            crate::Capability::Embedding => self.embedding,
         }
     }
 
@@ -429,6 +427,20 @@ pub trait Engine: Send + Sync {
         )))
     }
     /// The backend library's version and build, for benchmark manifests. The default: empty.
+    /// Writes `input` (a GGUF file) to `output` quantized to `to` (issue 15: `ingot model
+    /// import --quantize`). The default: this engine has no quantizer.
+    fn quantize(
+        &self,
+        input: &Path,
+        output: &Path,
+        to: crate::quant::QuantType,
+    ) -> Result<(), EngineError> {
+        let _ = (output, to);
+        Err(EngineError::Unsupported {
+            model: input.display().to_string(),
+            what: format!("quantization with the {} engine", self.name()),
+        })
+    }
     fn backend_info(&self) -> BackendInfo {
         BackendInfo::default()
     }
@@ -494,5 +506,23 @@ pub trait LoadedModel: Send + Sync {
     /// [`crate::chat::ToolFormat::detect`]). The default: the generic tool prompt.
     fn tool_format(&self) -> crate::chat::ToolFormat {
         crate::chat::ToolFormat::Generic
+    }
+    /// What this model's embeddings look like, when it can embed (issue 15): an embedding
+    /// model with its own pooling, or a decoder with last-token pooling. `None` (the
+    /// default): it cannot.
+    fn embedding_info(&self) -> Option<crate::embed::EmbeddingInfo> {
+        None
+    }
+    /// Embeds every input of `req`, batched as the engine sees fit. Runs on the caller's
+    /// thread (the server calls it from a blocking task). The default refuses.
+    fn embed(
+        &self,
+        req: crate::embed::EmbedRequest,
+    ) -> Result<crate::embed::Embeddings, EngineError> {
+        let _ = req;
+        Err(EngineError::Unsupported {
+            model: self.info().path.display().to_string(),
+            what: "embeddings".into(),
+        })
     }
 }

@@ -111,6 +111,7 @@ async fn issue7_chat_to_a_completion_only_model_is_a_clear_400() {
         chat: false,
         completion: true,
         grammar: true,
+        embedding: false,
     })
     .await;
     let (status, v) = error_of(
@@ -150,6 +151,7 @@ async fn issue7_json_mode_and_completions_to_an_engine_without_them_are_400s() {
         chat: true,
         completion: false,
         grammar: false,
+        embedding: false,
     })
     .await;
     let mut body = chat_body("tiny-chat");

@@ -388,22 +388,30 @@ async fn ollama_routes_list_show_pull_chat_and_generate() {
         .unwrap();
     assert_eq!(v, json!({"status": "success"}));
 
-    // Embeddings: a clear refusal, in Ollama's shape.
-    for route in ["/api/embed", "/api/embeddings"] {
-        let (code, text) = text_of(
-            s.post_json(
-                route,
-                json!({"model": "tiny-chat", "input": "x", "prompt": "x"}),
-            )
-            .await,
+    // Embeddings (issue 15): a decoder embeds with its last token, in Ollama's shapes.
+    let (code, text) = text_of(
+        s.post_json(
+            "/api/embed",
+            json!({"model": "tiny-chat", "input": ["x", "y z"]}),
         )
-        .await;
-        assert_eq!(code, 400, "{route}");
-        assert!(
-            ollama_error(&text).contains("does not support embeddings"),
-            "{text}"
-        );
-    }
+        .await,
+    )
+    .await;
+    assert_eq!(code, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["embeddings"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["prompt_eval_count"], 3, "{v}");
+    let (code, text) = text_of(
+        s.post_json(
+            "/api/embeddings",
+            json!({"model": "tiny-chat", "prompt": "x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(code, 200, "{text}");
+    let old: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(old["embedding"], v["embeddings"][0], "{old}");
 }
 
 #[tokio::test]

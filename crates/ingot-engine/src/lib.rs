@@ -36,10 +36,14 @@ pub use ingot_core::*;
 
 mod backend;
 pub mod bench;
+mod embedder;
 mod llama;
+pub mod logits;
+pub mod quantize;
 mod sampler;
 mod scheduler;
 mod schema_grammar;
+mod tokens;
 
 pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};

@@ -16,6 +16,7 @@ use llama_cpp_2::token::LlamaToken;
 use crate::backend::{self, backend};
 use crate::scheduler::{self, Command, Job, SchedConfig};
 use crate::template::ChatTemplate;
+use crate::tokens::{check_prompt_bytes, max_token_bytes, special_texts, tokenize};
 use crate::types::*;
 use crate::{cpu, gguf, sampler};
 use ingot_core::slots::Shared;
@@ -51,6 +52,15 @@ impl Engine for LlamaEngine {
         Ok(Box::new(LlamaTokenizer::load(path)?))
     }
 
+    fn quantize(
+        &self,
+        input: &Path,
+        output: &Path,
+        to: ingot_core::QuantType,
+    ) -> Result<(), EngineError> {
+        crate::quantize::quantize(input, output, to, None)
+    }
+
     fn backend_info(&self) -> BackendInfo {
         BackendInfo {
             version: crate::llama_cpp_version(),
@@ -84,6 +94,11 @@ pub struct LlamaLoadedModel {
     /// [`max_token_bytes`]): a prompt longer than the context times this cannot fit and is
     /// refused before it is tokenized.
     max_token_bytes: Option<usize>,
+    /// Embeddings (issue 15): every model that can pool; `None` for one that cannot.
+    embedder: Option<crate::embedder::Embedder>,
+    /// An embedding model (its GGUF names a pooling): it embeds and never generates, so no
+    /// scheduler thread runs for it.
+    embedding_only: bool,
 }
 
 impl std::fmt::Debug for LlamaLoadedModel {
@@ -178,6 +193,11 @@ impl LlamaLoadedModel {
         };
 
         let shared = Arc::new(Shared::new(opts.n_parallel));
+        let pooling = summary.header.hparam("pooling_type");
+        let embed_cfg = crate::embedder::EmbedConfig::new(&model, pooling, threads);
+        if pooling.is_some() {
+            return Self::load_embedding_only(path, model, embed_cfg, name, t0, shared, threads);
+        }
         let cfg = SchedConfig {
             path: path.to_path_buf(),
             n_ctx,
@@ -236,6 +256,7 @@ impl LlamaLoadedModel {
             memory_estimate_mib = estimate.total() >> 20, "model loaded"
         );
         let max_token_bytes = max_token_bytes(&model);
+        let embedder = embed_cfg.map(|c| crate::embedder::Embedder::new(Arc::clone(&model), c));
         Ok(Self {
             info,
             model,
@@ -247,6 +268,61 @@ impl LlamaLoadedModel {
             thread: Mutex::new(Some(thread)),
             load_reported: AtomicBool::new(false),
             max_token_bytes,
+            embedder,
+            embedding_only: false,
+        })
+    }
+
+    /// An embedding model: no generation context, no scheduler; the embeddings worker
+    /// starts with the first request.
+    fn load_embedding_only(
+        path: &Path,
+        model: Arc<LlamaModel>,
+        cfg: Option<crate::embedder::EmbedConfig>,
+        name: String,
+        t0: Instant,
+        shared: Arc<Shared>,
+        threads: usize,
+    ) -> Result<Self, EngineError> {
+        let cfg = cfg.ok_or_else(|| EngineError::InvalidModel {
+            path: path.to_path_buf(),
+            reason:
+                "its pooling type is neither mean, cls nor last, so it gives no embedding per input"
+                    .into(),
+        })?;
+        let n_ctx = cfg.info.max_tokens;
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            architecture: crate::gguf::validate(path)?
+                .architecture
+                .unwrap_or_else(|| "unknown".into()),
+            n_params: model.n_params(),
+            n_ctx_train: model.n_ctx_train(),
+            n_ctx,
+            n_ctx_per_seq: n_ctx,
+            n_parallel: 1,
+            threads,
+            has_chat_template: false,
+            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            size_bytes: model.size(),
+            system_info: backend::system_info(),
+        };
+        tracing::info!(model = %name, pooling = %cfg.info.pooling, dimensions = cfg.info.dimensions, load_ms = info.load_ms, "embedding model loaded");
+        // Nothing listens: generate() refuses before it would send.
+        let (cmd_tx, _) = mpsc::channel();
+        Ok(Self {
+            info,
+            template: TemplateState::Missing,
+            name,
+            max_queue: 0,
+            shared,
+            cmd_tx,
+            thread: Mutex::new(None),
+            load_reported: AtomicBool::new(false),
+            max_token_bytes: None,
+            embedder: Some(crate::embedder::Embedder::new(Arc::clone(&model), cfg)),
+            embedding_only: true,
+            model,
         })
     }
 
@@ -342,91 +418,6 @@ impl Tokenizer for LlamaTokenizer {
     }
 }
 
-/// Tokenizes with special-token parsing; removes a doubled BOS (template already starts with
-/// the BOS text *and* the vocabulary asks for one), which would otherwise degrade output.
-pub(crate) fn tokenize(
-    model: &LlamaModel,
-    text: &str,
-    add_bos: bool,
-) -> Result<Vec<LlamaToken>, EngineError> {
-    // llama_tokenize takes an i32 length; the binding panics beyond it.
-    if text.len() > (i32::MAX / 2) as usize {
-        return Err(EngineError::InvalidRequest(format!(
-            "prompt too large ({} bytes)",
-            text.len()
-        )));
-    }
-    let vocab = model.vocab();
-    let mut tokens = vocab.tokenize(text.as_bytes(), add_bos, true);
-    if add_bos && tokens.len() >= 2 && tokens[0] == tokens[1] && tokens[0] == vocab.bos() {
-        tokens.remove(0);
-    }
-    Ok(tokens)
-}
-
-/// The longest text of any token of the vocabulary, in bytes: an upper bound on the prompt
-/// bytes one token covers, so a prompt needs at least `bytes / max_token_bytes` tokens.
-///
-/// It holds for the byte-level BPE and SentencePiece vocabularies (nearly every generative
-/// model): their tokenizers consume the input bytes without normalizing them away, and a
-/// token's stored text is never shorter than the bytes it stands for (`Ġ`, `▁` and `<0x0A>`
-/// are longer); special tokens match their text exactly. WordPiece and Unigram tokenizers
-/// normalize (collapse whitespace, strip accents), so they get no bound (`None`): their
-/// prompts are tokenized and checked by token count only.
-fn max_token_bytes(model: &LlamaModel) -> Option<usize> {
-    use llama_cpp_2::model::VocabType;
-    let vocab = model.vocab();
-    if !matches!(vocab.vocab_type(), VocabType::BPE | VocabType::SPM) {
-        return None;
-    }
-    (0..vocab.n_tokens())
-        .map(|t| vocab.text(LlamaToken(t)).map_or(0, |c| c.to_bytes().len()))
-        .max()
-        .filter(|&m| m > 0)
-}
-
-/// Refuses, by its byte length alone, a prompt that cannot fit `n_ctx` even with a single
-/// generated token (issue 12: a 2 MB prompt was tokenized in full before the context check).
-/// A prompt that passes is at most `n_ctx × max_token_bytes` bytes, so tokenizing it is
-/// bounded too; the exact check (with `max_tokens`) follows tokenization.
-pub(crate) fn check_prompt_bytes(
-    bytes: usize,
-    max_token_bytes: Option<usize>,
-    n_ctx: u32,
-) -> Result<(), EngineError> {
-    let Some(per_token) = max_token_bytes else {
-        return Ok(());
-    };
-    let min_tokens = bytes.div_ceil(per_token.max(1)) as u64;
-    if min_tokens >= u64::from(n_ctx) {
-        return Err(EngineError::PromptTooLong {
-            bytes: bytes as u64,
-            min_tokens,
-            n_ctx,
-        });
-    }
-    Ok(())
-}
-
-/// BOS/EOS token texts for templates; empty when the vocabulary has none.
-fn special_texts(model: &LlamaModel) -> (String, String) {
-    let vocab = model.vocab();
-    let n = vocab.n_tokens();
-    // Out-of-range ids (LLAMA_TOKEN_NULL = -1) must not reach llama_vocab_get_text, which
-    // would throw across the FFI boundary.
-    let text = |t: LlamaToken| {
-        if t.0 >= 0 && t.0 < n {
-            vocab
-                .text(t)
-                .map(|c| c.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    (text(vocab.bos()), text(vocab.eos()))
-}
-
 impl LoadedModel for LlamaLoadedModel {
     fn info(&self) -> &ModelInfo {
         &self.info
@@ -437,6 +428,12 @@ impl LoadedModel for LlamaLoadedModel {
     }
 
     fn generate(&self, mut req: GenerateRequest) -> Result<EventStream, EngineError> {
+        if self.embedding_only {
+            return Err(EngineError::Unsupported {
+                model: self.name.clone(),
+                what: "text generation: it is an embedding model (use /v1/embeddings)".into(),
+            });
+        }
         let enqueued = Instant::now();
         sampler::validate(&req.sampling)?;
         sampler::resolve_json_schema(&mut req.sampling)?;
@@ -514,7 +511,35 @@ impl LoadedModel for LlamaLoadedModel {
         self.shared.state()
     }
 
+    fn capabilities(&self) -> Capabilities {
+        if self.embedding_only {
+            Capabilities::EMBEDDING
+        } else {
+            Capabilities::ALL
+        }
+    }
+
+    fn embedding_info(&self) -> Option<ingot_core::embed::EmbeddingInfo> {
+        self.embedder.as_ref().map(|e| e.info())
+    }
+
+    fn embed(
+        &self,
+        req: ingot_core::embed::EmbedRequest,
+    ) -> Result<ingot_core::embed::Embeddings, EngineError> {
+        match &self.embedder {
+            Some(e) => e.embed(req),
+            None => Err(EngineError::Unsupported {
+                model: self.name.clone(),
+                what: "embeddings".into(),
+            }),
+        }
+    }
+
     fn kv_cache_usage(&self) -> Option<KvCacheUsage> {
+        if self.embedding_only {
+            return None;
+        }
         Some(KvCacheUsage {
             used_cells: self.shared.kv_used() as u64,
             total_cells: u64::from(self.info.n_ctx),
@@ -536,28 +561,6 @@ impl Drop for LlamaLoadedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prompt_bytes_beyond_the_context_are_refused_before_tokenizing() {
-        // 4096 tokens of at most 64 bytes each: 262,080 bytes may still fit with one more.
-        assert!(check_prompt_bytes(4095 * 64, Some(64), 4096).is_ok());
-        assert!(check_prompt_bytes(4096 * 64, Some(64), 4096).is_err());
-        // No bound for vocabularies that normalize.
-        assert!(check_prompt_bytes(2_000_000, None, 4096).is_ok());
-        let e = check_prompt_bytes(2_000_000, Some(64), 4096).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                EngineError::PromptTooLong {
-                    bytes: 2_000_000,
-                    min_tokens: 31250,
-                    n_ctx: 4096
-                }
-            ),
-            "{e:?}"
-        );
-        assert!(e.to_string().contains("2000000 bytes"), "{e}");
-    }
 
     #[test]
     fn geometry_defaults_and_limits() {

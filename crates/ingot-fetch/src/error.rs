@@ -162,6 +162,27 @@ pub enum FetchError {
     /// The HTTP client could not be created (TLS set-up, proxy settings).
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// A checkpoint could not be converted to GGUF (issue 15: `import` sources).
+    #[error("'{alias}': cannot convert the checkpoint from {source_desc}: {error}")]
+    Convert {
+        /// The alias.
+        alias: String,
+        /// The source.
+        source_desc: String,
+        /// The converter's error (names the file, tensor or field). Shown in the message,
+        /// so not also a `source` (which would print it twice in an error chain).
+        error: ingot_convert::ConvertError,
+    },
+    /// A checkpoint could not be fetched or unpacked, or its result quantized.
+    #[error("'{alias}': cannot import {source_desc}: {detail}")]
+    Import {
+        /// The alias.
+        alias: String,
+        /// The source.
+        source_desc: String,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 /// One source's failure inside [`FetchError::AllSourcesFailed`].

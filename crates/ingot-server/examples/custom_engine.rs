@@ -199,6 +199,7 @@ impl LoadedModel for RulesModel {
             chat: true,
             completion: false,
             grammar: false,
+            embedding: false,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! | `GET /v1/models`, `GET /v1/models/{id}` | OpenAI list format plus `cached`, `loaded`, `context_length`, `size`, `license`, `capabilities` |
 //! | `POST /v1/chat/completions` | chat, JSON or SSE (`stream`, `stream_options.include_usage`) |
 //! | `POST /v1/completions` | raw prompt (base models), JSON or SSE |
+//! | `POST /v1/embeddings` | vectors: `input` text(s) or token arrays, `encoding_format` `float`/`base64`, plus `pooling` and `normalized` |
 //! | `POST /v1/models/{id}/load` | body optional: `{"ttl": seconds}` (0 = never unload when idle); answers the `/v1/ps` entry |
 //! | `POST /v1/models/{id}/unload` | `{"id", "unloaded": bool}`; 404 for unknown models |
 //! | `POST /v1/models/{id}/download` | SSE of `{"status": "progress"\|"done"\|"error", ...}` then `[DONE]` |
@@ -126,6 +127,7 @@ mod choices;
 mod config;
 mod conn;
 mod download;
+mod embeddings;
 mod foundry;
 mod generate;
 mod handlers;
@@ -286,6 +288,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/chat/completions", post(handlers::chat))
         .route("/v1/completions", post(handlers::completions))
         .route("/v1/responses", post(responses::create))
+        .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/ps", get(handlers::ps))
         .merge(compat_routes())
         .fallback(handlers::not_found)
@@ -346,7 +349,7 @@ fn compat_routes() -> Router<AppState> {
         .route("/api/chat", post(ollama::chat))
         .route("/api/generate", post(ollama::generate))
         .route("/api/embed", post(ollama::embed))
-        .route("/api/embeddings", post(ollama::embed))
+        .route("/api/embeddings", post(ollama::embeddings))
         .route("/api/create", unsupported())
         .route("/api/copy", unsupported())
         .route("/api/push", unsupported())

@@ -13,6 +13,8 @@
 //!   ```
 //!
 //!   `examples/sdk_chat.rs` chats through it with `async-openai`.
+//! - [`import`] — `ingot model import`: Hugging Face checkpoints converted to GGUF,
+//!   quantized, cached and registered.
 //! - [`models`] — adding models to the user catalog and removing them (what `ingot model
 //!   add|rm` do; also [`Manager::add_model`] / [`Manager::remove_model`]).
 //! - [`CatalogModels`] — the server's model provider over the catalog and the cache (what
@@ -29,6 +31,7 @@
 
 pub mod compat;
 mod error;
+pub mod import;
 mod manager;
 pub mod models;
 mod provider;

@@ -5,6 +5,7 @@
 //! API key read from the entry's `api_key_env` at request time.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,9 +23,19 @@ pub struct CatalogModels {
     catalog: Catalog,
     store: Store,
     options: DownloadOptions,
+    /// Quantizes `import` entries asking for more than F16 when they are (re)fetched.
+    quantizer: Option<Arc<dyn ingot_core::Engine>>,
 }
 
 impl CatalogModels {
+    /// The engine that quantizes imported checkpoints (`import` sources asking for Q8_0,
+    /// Q4_K_M...) when the server fetches them; without one such a download fails, saying
+    /// so.
+    pub fn with_quantizer(mut self, engine: Arc<dyn ingot_core::Engine>) -> Self {
+        self.quantizer = Some(engine);
+        self
+    }
+
     /// Loads the catalog of `home` (built-in, user and `INGOT_CATALOG` files) and opens its
     /// store. Download options come from the environment.
     pub fn open(home: impl Into<PathBuf>) -> crate::Result<Self> {
@@ -42,6 +53,7 @@ impl CatalogModels {
             catalog,
             store,
             options: DownloadOptions::from_env(),
+            quantizer: None,
         })
     }
 
@@ -70,8 +82,11 @@ impl CatalogModels {
                 entry.alias, remote.endpoint
             )));
         }
-        let downloader = Downloader::new(self.store.clone(), self.options.clone())
+        let mut downloader = Downloader::new(self.store.clone(), self.options.clone())
             .map_err(|e| ProviderError::Download(e.to_string()))?;
+        if let Some(q) = &self.quantizer {
+            downloader = downloader.with_quantizer(Arc::clone(q));
+        }
         let cached = crate::support::block_on(downloader.download(entry, reporter))
             .map_err(|e| ProviderError::Download(e.to_string()))?;
         // Record the use, so `cache list` shows when the server last needed it.

@@ -393,6 +393,11 @@ impl From<EngineError> for ApiError {
                 message: "the model was unloaded while the request was running; retry".into(),
                 retry_after_secs: 1,
             },
+            EngineError::Unsupported { .. } => ApiError::InvalidRequest {
+                message: e.to_string(),
+                param: Some("model".into()),
+                code: Some("unsupported_capability".into()),
+            },
             EngineError::Load { .. }
             | EngineError::InsufficientMemory { .. }
             | EngineError::InvalidModel { .. }

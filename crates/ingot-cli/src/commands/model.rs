@@ -14,7 +14,7 @@ use crate::Context;
 /// One row of `model list --json` / the body of `model info --json`: the catalog entry plus
 /// its cache state.
 #[derive(Serialize)]
-struct ModelJson<'a> {
+pub(crate) struct ModelJson<'a> {
     #[serde(flatten)]
     entry: &'a ModelEntry,
     license_permissive: bool,
@@ -35,7 +35,7 @@ fn available_path(store: &ingot_cache::Store, entry: &ModelEntry) -> Result<Opti
     Ok(store.lookup(&entry.alias)?.map(|c| c.path))
 }
 
-fn model_json<'a>(entry: &'a ModelEntry, path: Option<&PathBuf>) -> ModelJson<'a> {
+pub(crate) fn model_json<'a>(entry: &'a ModelEntry, path: Option<&PathBuf>) -> ModelJson<'a> {
     ModelJson {
         entry,
         license_permissive: entry.license_is_permissive(),
@@ -152,7 +152,7 @@ pub(crate) fn info(ctx: &Context, alias: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn describe_source(s: &Source) -> String {
+pub(crate) fn describe_source(s: &Source) -> String {
     match s {
         Source::Hf {
             repo,
@@ -165,6 +165,10 @@ fn describe_source(s: &Source) -> String {
         }
         Source::File { path } => format!("file {}", path.display()),
         Source::Local { path } => format!("local {} (used in place)", path.display()),
+        Source::Import { from, quantize, .. } => format!(
+            "import {from} (converted to GGUF {})",
+            quantize.as_deref().unwrap_or("F16")
+        ),
     }
 }
 
@@ -205,7 +209,9 @@ pub(crate) async fn ensure_downloaded(
         );
     }
     let store = ctx.store()?;
-    let downloader = ingot_fetch::Downloader::new(store, ingot_fetch::DownloadOptions::from_env())?;
+    // The engine quantizes `import` entries that ask for more than F16.
+    let downloader = ingot_fetch::Downloader::new(store, ingot_fetch::DownloadOptions::from_env())?
+        .with_quantizer(std::sync::Arc::new(ingot_engine::LlamaEngine::new()));
     let reporter = crate::progress::BarReporter::new(&entry.alias);
     Ok(downloader.download(entry, &reporter).await?)
 }

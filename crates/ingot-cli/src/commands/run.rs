@@ -82,6 +82,16 @@ pub(crate) fn sampling(args: &SamplingArgs) -> SamplingParams {
 pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let catalog = ctx.catalog()?;
     let entry = catalog.get(&args.alias)?.clone();
+    if let Some(text) = &args.embed {
+        return embed(ctx, &entry, &args, text);
+    }
+    if entry.has(Capability::Embedding) {
+        bail!(
+            "'{}' is an embedding model: it does not generate text. Try `ingot model run {} --embed \"some text\"`, or POST /v1/embeddings on `ingot serve`",
+            entry.alias,
+            entry.alias
+        );
+    }
     let stdin_prompt = if args.prompt.is_none() && !std::io::stdin().is_terminal() {
         let mut s = String::new();
         std::io::stdin()
@@ -282,5 +292,37 @@ fn chat_loop(
         }
     }
     let _ = rl.save_history(&history);
+    Ok(())
+}
+
+/// `ingot model run ALIAS --embed TEXT`: the vector as a JSON array on stdout (pooling and
+/// size on stderr with `--verbose`), for quick checks and scripts.
+fn embed(
+    ctx: &Context,
+    entry: &ingot_catalog::ModelEntry,
+    args: &RunArgs,
+    text: &str,
+) -> Result<()> {
+    use ingot_engine::embed::{EmbedInput, EmbedRequest};
+    let model = load_model(ctx, entry, &args.load)?;
+    let out = model
+        .embed(EmbedRequest {
+            inputs: vec![EmbedInput::Text(text.to_string())],
+            truncate: false,
+            ..Default::default()
+        })
+        .with_context(|| format!("cannot embed with '{}'", entry.alias))?;
+    if args.verbose {
+        eprintln!(
+            "{} dimensions, {} pooling{}, {} tokens, {:.1} ms",
+            out.vectors.first().map_or(0, Vec::len),
+            out.pooling,
+            if out.normalized { ", normalized" } else { "" },
+            out.prompt_tokens,
+            out.compute_ms
+        );
+    }
+    let v = out.vectors.into_iter().next().unwrap_or_default();
+    println!("{}", serde_json::to_string(&v)?);
     Ok(())
 }

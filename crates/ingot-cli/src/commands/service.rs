@@ -80,11 +80,11 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     };
     let config = server_config(&args);
     raise_fd_limit(config.max_connections);
-    let provider = Arc::new(ingot::CatalogModels::with_catalog(
-        &ctx.home,
-        ctx.catalog()?.clone(),
-    )?);
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
+    let provider = Arc::new(
+        ingot::CatalogModels::with_catalog(&ctx.home, ctx.catalog()?.clone())?
+            .with_quantizer(engine.clone()),
+    );
     // Few runtime workers: they would otherwise compete with the inference threads.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(ingot_engine::server_io_threads(args.threads))

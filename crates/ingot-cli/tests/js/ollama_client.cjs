@@ -1,4 +1,5 @@
-// Drives `ingot serve` with the official Ollama JavaScript client: list and a streamed chat.
+// Drives `ingot serve` with the official Ollama JavaScript client: list, a streamed chat, and
+// embeddings (issue 15; SmolLM2 embeds with its last token).
 // Usage: node ollama_client.cjs HOST (with the `ollama` package on NODE_PATH).
 const { Ollama } = require('ollama')
 
@@ -21,6 +22,10 @@ async function main() {
     if (part.done) done += 1
   }
   if (!text.trim() || done !== 1) throw new Error(`bad stream: ${JSON.stringify(text)} done=${done}`)
+  const e = await ollama.embed({ model: 'smollm2-135m', input: ['hello', 'meeting notes'] })
+  if (e.embeddings.length !== 2 || e.embeddings[0].length !== 576) {
+    throw new Error('bad embed: ' + JSON.stringify(e).slice(0, 200))
+  }
   console.log('OK')
 }
 

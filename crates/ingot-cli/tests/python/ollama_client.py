@@ -52,11 +52,12 @@ if r.done_reason == "stop":
 ps = client.ps()
 assert any(m.model == f"{MODEL}:latest" and m.context_length > 0 for m in ps.models), ps
 
-try:
-    client.embed(model=MODEL, input="hello")
-    raise AssertionError("embed should be refused")
-except ollama.ResponseError as e:
-    assert e.status_code == 400 and "does not support embeddings" in e.error, e
+# Embeddings (issue 15): SmolLM2 is a decoder, so it embeds with its last token.
+e = client.embed(model=MODEL, input=["hello", "meeting notes"])
+assert len(e.embeddings) == 2 and len(e.embeddings[0]) == 576, e
+assert abs(sum(x * x for x in e.embeddings[0]) - 1.0) < 1e-3, "unit length"
+old = client.embeddings(model=MODEL, prompt="hello")
+assert len(old.embedding) == 576, old
 
 try:
     client.chat(model=f"{MODEL}:bad tag!", messages=question)

@@ -10,7 +10,7 @@
 //! | `POST /api/pull` | downloads, streaming `{"status", "digest", "total", "completed"}` lines |
 //! | `DELETE /api/delete` | removes a download |
 //! | `POST /api/chat`, `POST /api/generate` | NDJSON streams (the default) or one object |
-//! | `POST /api/embed`, `POST /api/embeddings` | a 400: no model has an embedding capability yet |
+//! | `POST /api/embed`, `POST /api/embeddings` | vectors from an embedding model (or a decoder's last token) |
 //!
 //! Names are `name[:tag]`, `latest` being the default tag; `family:size` spells an alias
 //! (`qwen2.5:0.5b` is `qwen2.5-0.5b`), see [`ingot_api::names`]. Errors are
@@ -19,6 +19,7 @@
 //! ("try pulling it first"), unlike the OpenAI routes, which download on first use.
 
 mod chat;
+mod embed;
 mod types;
 
 use std::convert::Infallible;
@@ -35,6 +36,7 @@ use ingot_api::{parse_json, ApiError, ErrorShape};
 use serde_json::{json, Value};
 
 pub use chat::{chat, generate};
+pub use embed::{embed, embeddings};
 use types::ModelRequest;
 
 use crate::handlers::ApiBody;
@@ -335,24 +337,6 @@ pub async fn delete(
         }),
         Err(e) => Err(st.manager.map_provider_error(&name, e).await),
     }
-}
-
-/// `POST /api/embed` and `POST /api/embeddings`: the model is checked (a 404 for unknown
-/// ones, as Ollama), then refused: ingot's engine computes no embeddings yet.
-pub async fn embed(
-    State(st): State<AppState>,
-    ApiBody(body): ApiBody,
-) -> Result<Response, ApiError> {
-    let req: ModelRequest = parse_json(&body)?;
-    let (d, _) = describe(&st, req.model()?, true).await?;
-    Err(ApiError::InvalidRequest {
-        message: format!(
-            "\"{}\" does not support embeddings: ingot's engine has no embedding models yet",
-            ollama_name(&d.id)
-        ),
-        param: Some("model".into()),
-        code: Some("unsupported_capability".into()),
-    })
 }
 
 /// Ollama routes that manage model files ingot keeps in its catalog instead: a 501 that says

@@ -257,6 +257,40 @@ impl LoadedModel for TestModel {
     fn load_state(&self) -> (usize, usize) {
         *self.slots.lock().unwrap()
     }
+
+    /// Models whose file name holds `embed` are embedding models; the others embed like a
+    /// decoder. Either way the vectors are the scripted engine's (ingot-core's mock).
+    fn capabilities(&self) -> ingot_core::Capabilities {
+        if self.is_embedding_model() {
+            ingot_core::Capabilities::EMBEDDING
+        } else {
+            ingot_core::Capabilities::ALL
+        }
+    }
+
+    fn embedding_info(&self) -> Option<ingot_core::embed::EmbeddingInfo> {
+        Some(ingot_core::embed::EmbeddingInfo {
+            dimensions: ingot_core::embed::MOCK_EMBED_DIMS,
+            pooling: ingot_core::embed::Pooling::Last,
+            normalized: true,
+            max_tokens: self.info.n_ctx_per_seq,
+            embedding_model: self.is_embedding_model(),
+        })
+    }
+
+    fn embed(
+        &self,
+        req: ingot_core::embed::EmbedRequest,
+    ) -> Result<ingot_core::embed::Embeddings, EngineError> {
+        self.stats.completed.fetch_add(1, Ordering::SeqCst);
+        ingot_core::embed::scripted_embeddings(&req, self.info.n_ctx_per_seq)
+    }
+}
+
+impl TestModel {
+    fn is_embedding_model(&self) -> bool {
+        self.info.path.to_string_lossy().contains("embed")
+    }
 }
 
 /// Models: `tiny-chat` (alias `tiny`), `tiny-base`, `other`, `third`, and `broken` (fails to
