@@ -18,6 +18,14 @@
 //! 8. [`pipeline`]: a whole run, its setup and calibration, A/B rounds, and the run folder
 //!    (annotate/report/rescore on a finished run).
 //!
+//! **Embedding models** (issue 15) go through the same layers: [`spec::embed`] (which
+//! models, batch size, texts), [`measure::embed`] (`embed()` in-process or
+//! `POST /v1/embeddings`, vectors sanity-checked), [`results::embedding`]
+//! (`models[].embedding` in results.json), [`analyze::embedding`] (requests/s, inputs/s,
+//! input tokens/s, latency percentiles), [`report::embedding`] (an "Embedding models" table in
+//! every report, `kind` column in results.csv) and [`pipeline::embed`] (one model's run). A
+//! mixed run measures each model the way that fits it.
+//!
 //! The flat paths of earlier versions (`ingot_bench::workload`, `ingot_bench::run`, ...) are
 //! re-exported below.
 pub mod analyze;

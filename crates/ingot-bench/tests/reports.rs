@@ -125,6 +125,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
             remote: None,
             sweep: None,
             cost: None,
+            embedding: None,
         });
     }
     models.push(ModelResult {
@@ -142,6 +143,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
         remote: None,
         sweep: None,
         cost: None,
+        embedding: None,
     });
     let prompts = builtin_prompts();
     let results = Results {
@@ -390,8 +392,8 @@ fn quality_report_snapshot_and_schema() {
         "five charts and the quality chart"
     );
     let csv = ingot_bench::report::csv(&results);
-    assert!(csv.contains("slow-model,,quality_5,mean,5\n"));
-    assert!(csv.contains("fast-model,,license,value,Apache-2.0\n"));
+    assert!(csv.contains("slow-model,,quality_5,mean,5,chat\n"));
+    assert!(csv.contains("fast-model,,license,value,Apache-2.0,chat\n"));
     let t = ingot_bench::report::terminal_table(&results);
     assert!(t.contains("recommended: fast-model"), "{t}");
     assert!(t.contains("quality slow-model: 5.00/5"), "{t}");

@@ -33,6 +33,7 @@ mod model;
 mod register;
 pub mod trust;
 mod user;
+mod variant;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -52,6 +53,7 @@ pub use register::{
 };
 pub use trust::{trusted_urls, Refusal, UntrustedField};
 pub use user::UserCatalog;
+pub use variant::{tag_of, variant_alias};
 
 /// The built-in catalog's text.
 pub const BUILTIN_CATALOG: &str = include_str!("../catalog.toml");
@@ -80,6 +82,16 @@ pub enum CatalogError {
         alias: String,
         /// The closest known alias, if any is close.
         suggestion: Option<String>,
+    },
+    /// `BASE:TAG` where `BASE` exists but has no such variant.
+    #[error("'{base}' has no variant '{tag}': it has {} (write {base}:TAG)", tags.join(", "))]
+    UnknownVariant {
+        /// The model.
+        base: String,
+        /// The tag asked for.
+        tag: String,
+        /// The tags it has.
+        tags: Vec<String>,
     },
     /// A catalog file could not be read.
     #[error("cannot read catalog {path}: {source}")]
@@ -371,6 +383,19 @@ impl Catalog {
         }
         if let Some(&i) = self.index.get(alias) {
             return Ok(&self.entries[i]);
+        }
+        if let Some((base, tag)) = alias.rsplit_once(':') {
+            if let Some(e) = self.get_variant(alias) {
+                return Ok(e);
+            }
+            let base_lc = base.to_ascii_lowercase();
+            if self.contains(&base_lc) {
+                return Err(CatalogError::UnknownVariant {
+                    tags: self.variant_tags(&base_lc),
+                    base: base_lc,
+                    tag: tag.to_string(),
+                });
+            }
         }
         if let Err(invalid) = validate_alias(alias) {
             // A wrongly-cased alias is a typo, not an attempt to name a path: point at the

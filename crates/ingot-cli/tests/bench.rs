@@ -447,7 +447,7 @@ fn issue6_checks_select_annotate_report_rescore_against_the_mock() {
         .contains("3.00 (n=2)"));
     assert!(std::fs::read_to_string(run.join("results.csv"))
         .unwrap()
-        .contains("mock,,human_score,mean,3\n"));
+        .contains("mock,,human_score,mean,3,chat\n"));
     assert_eq!(
         std::fs::read_to_string(run.join("requests.jsonl")).unwrap(),
         requests_before,

@@ -36,10 +36,13 @@ pub struct Imported {
     pub catalog: std::path::PathBuf,
     /// The converted (and quantized) model in the cache.
     pub cached: CachedModel,
+    /// The model this import is a variant of (it was imported under an existing alias).
+    pub variant_of: Option<String>,
 }
 
 /// Imports `import` as `model.alias` into the cache and user catalog of `home`. `catalog`
-/// is the merged catalog (the alias must be new); `quantizer` is the engine that quantizes
+/// is the merged catalog; an alias it already has gets a new variant, `ALIAS-TAG` (asked for
+/// as `ALIAS:TAG`, see [`ingot_catalog::variant_alias`]); `quantizer` is the engine that quantizes
 /// to types other than F32/F16/BF16 (the llama.cpp engine; `None` refuses those).
 pub fn import_model(
     home: &Path,
@@ -49,6 +52,36 @@ pub fn import_model(
     quantizer: Option<Arc<dyn Engine>>,
     reporter: &dyn Reporter,
 ) -> Result<Imported> {
+    // An alias that exists gets a new variant (issue 15): `ALIAS-TAG`, asked for as
+    // `ALIAS:TAG`.
+    let mut model = model.clone();
+    let mut variant_of = None;
+    if let Ok(base) = catalog.get(&model.alias) {
+        if let Some(b) = catalog.variant_base(base) {
+            return Err(Error::InvalidModel {
+                message: format!(
+                    "'{}' is a variant of '{b}': import with --alias {b} to add another",
+                    model.alias
+                ),
+                path: import.source.clone().into(),
+            });
+        }
+        if base
+            .quantization
+            .eq_ignore_ascii_case(import.quantize.as_str())
+        {
+            return Err(Error::InvalidModel {
+                message: format!(
+                    "'{}' is already {}: pick another --quantize to add a variant, or another --alias",
+                    base.alias, base.quantization
+                ),
+                path: import.source.clone().into(),
+            });
+        }
+        variant_of = Some(base.alias.clone());
+        model.alias = ingot_catalog::variant_alias(&base.alias, import.quantize.as_str());
+    }
+    let model = &model;
     crate::models::check_new_alias(catalog, &model.alias)?;
     // A local folder is recorded absolute, so the entry does not depend on where the
     // command ran (and re-imports find it).
@@ -107,5 +140,6 @@ pub fn import_model(
         entry,
         catalog: user.path().to_path_buf(),
         cached,
+        variant_of,
     })
 }

@@ -286,3 +286,60 @@ pub fn remove_model(home: &Path, catalog: &Catalog, alias: &str) -> Result<Remov
     let freed = store.rm(alias)?;
     Ok(Removed::Download { entry, freed })
 }
+
+/// The variant to run when `entry` (a model's default entry, asked for by its plain alias)
+/// has several (issue 15): the default, unless it would not fit in `available` bytes of
+/// memory (`max_memory`, else what the OS reports) — then the largest variant that fits,
+/// with a note that says so. `BASE:TAG` requests never come here: they get what they name.
+///
+/// A variant's need is estimated from its cached file (weights, KV cache and compute
+/// buffers for `opts`), else from its catalog size plus a fifth; a variant whose size is
+/// not known yet is only chosen when nothing known fits.
+pub fn pick_variant<'a>(
+    catalog: &'a Catalog,
+    store: &Store,
+    entry: &'a ModelEntry,
+    opts: &ingot_core::LoadOptions,
+    available: Option<u64>,
+) -> (&'a ModelEntry, Option<String>) {
+    let Some(available) = available.or_else(ingot_core::available_memory) else {
+        return (entry, None);
+    };
+    let variants = catalog.variants(&entry.alias);
+    if variants.len() < 2 || catalog.variant_base(entry).is_some() {
+        return (entry, None);
+    }
+    let need = |e: &ModelEntry| -> Option<u64> {
+        if let Ok(Some(c)) = store.lookup(&e.alias) {
+            if let Ok(est) = ingot_core::estimate_memory(&c.path, opts) {
+                return Some(est.total());
+            }
+        }
+        e.size.map(|s| s + s / 5)
+    };
+    match need(entry) {
+        Some(n) if n > available => {}
+        _ => return (entry, None),
+    }
+    let best = variants
+        .iter()
+        .filter_map(|v| need(v).map(|n| (n, *v)))
+        .filter(|(n, _)| *n <= available)
+        .max_by_key(|(n, _)| *n);
+    match best {
+        Some((n, v)) => (
+            v,
+            Some(format!(
+                "'{}' ({}) needs more memory than the {} available; using its variant {} ({}, about {})",
+                entry.alias,
+                entry.quantization,
+                ingot_core::units::human_bytes(available),
+                catalog.display_name(v),
+                v.quantization,
+                ingot_core::units::human_bytes(n)
+            )),
+        ),
+        // Nothing fits: the default, whose load then explains the shortfall in detail.
+        None => (entry, None),
+    }
+}

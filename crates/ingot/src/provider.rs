@@ -64,9 +64,9 @@ impl CatalogModels {
 
     fn entry(&self, id: &str) -> Result<&ModelEntry, ProviderError> {
         self.catalog.get(id).map_err(|e| match e {
-            CatalogError::UnknownAlias { .. } | CatalogError::InvalidAlias { .. } => {
-                ProviderError::NotFound(id.to_string())
-            }
+            CatalogError::UnknownAlias { .. }
+            | CatalogError::UnknownVariant { .. }
+            | CatalogError::InvalidAlias { .. } => ProviderError::NotFound(id.to_string()),
             other => ProviderError::Other(other.to_string()),
         })
     }
@@ -101,6 +101,18 @@ impl CatalogModels {
     }
 }
 
+impl CatalogModels {
+    /// `BASE:TAG` for a model with variants (issue 15): each variant answers to it, and so
+    /// does the default (`tiny:f16`). Ollama's `tiny:q8_0` reaches `tiny-q8_0` anyway.
+    fn variant_names(&self, e: &ModelEntry) -> Vec<String> {
+        let base = self.catalog.variant_base(e).unwrap_or(&e.alias);
+        if self.catalog.variants(base).len() < 2 {
+            return Vec::new();
+        }
+        vec![format!("{base}:{}", ingot_catalog::tag_of(e))]
+    }
+}
+
 impl ModelProvider for CatalogModels {
     fn list(&self) -> Vec<ModelDescriptor> {
         self.catalog
@@ -108,7 +120,7 @@ impl ModelProvider for CatalogModels {
             .iter()
             .map(|e| ModelDescriptor {
                 id: e.alias.clone(),
-                aliases: Vec::new(),
+                aliases: self.variant_names(e),
                 cached: e.remote().is_none() && matches!(self.store.lookup(&e.alias), Ok(Some(_))),
                 context_length: Some(e.context_length),
                 size_bytes: e.size,
@@ -121,7 +133,21 @@ impl ModelProvider for CatalogModels {
     }
 
     fn resolve(&self, id: &str) -> Result<ResolvedModel, ProviderError> {
-        let entry = self.entry(id)?;
+        let mut entry = self.entry(id)?;
+        if !id.contains(':') {
+            // A model with variants (issue 15): its default, or the largest that fits.
+            let (chosen, note) = crate::models::pick_variant(
+                &self.catalog,
+                &self.store,
+                entry,
+                &ingot_core::LoadOptions::default(),
+                None,
+            );
+            if let Some(note) = note {
+                tracing::warn!("{note}");
+            }
+            entry = chosen;
+        }
         self.fetch(entry, &ingot_fetch::NoopReporter)
     }
 

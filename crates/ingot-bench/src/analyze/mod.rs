@@ -3,6 +3,7 @@
 pub mod ab_compare;
 pub mod compare;
 pub mod cost;
+pub mod embedding;
 pub mod metrics;
 pub mod select;
 pub mod stats;

@@ -210,6 +210,8 @@ pub fn select(results: &Results, spec: &SelectSpec) -> Selection {
                 "failed: {}",
                 m.reason.as_deref().unwrap_or("unknown reason")
             ))
+        } else if m.is_embedding() {
+            Some("embedding model: not ranked with generation models".to_string())
         } else if objective.is_none() {
             Some(format!("no {} value", goal.metric))
         } else {

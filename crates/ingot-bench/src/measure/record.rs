@@ -69,6 +69,34 @@ pub struct RequestRecord {
     /// In an interleaved comparison (`--interleave`), the round this request belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interleave_round: Option<u32>,
+    /// An embedding request (issue 15): its batch and what came back. Absent for
+    /// generations. `prompt_tokens` holds the batch's input tokens (usage, or the engine's
+    /// count); `completion_tokens` stays unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbedRecord>,
+}
+
+/// What an embedding request sent and got back (the vectors themselves are not kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EmbedRecord {
+    /// Texts sent in the request.
+    pub inputs: u32,
+    /// Vectors received.
+    pub vectors: u32,
+    /// Length of the vectors (of the first; a mismatch is a sanity problem).
+    pub dimensions: Option<u32>,
+    /// The pooling the server or engine reported (`mean`, `cls`, `last`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<String>,
+    /// Whether the vectors were declared unit length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<bool>,
+    /// Vectors that failed the sanity check (wrong dimension, a non-finite value, not unit
+    /// length although declared normalized), and the first problem.
+    #[serde(default)]
+    pub invalid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl RequestRecord {
@@ -106,6 +134,7 @@ impl RequestRecord {
             retried: false,
             attempts: Vec::new(),
             interleave_round: None,
+            embedding: None,
         }
     }
 

@@ -333,6 +333,7 @@ pub fn run(
             remote: None,
             sweep: None,
             cost: None,
+            embedding: None,
         };
         if let Some((l, p)) = resolver.license(&t.model) {
             mr.license = Some(l);

@@ -43,6 +43,8 @@ pub enum ConfigError {
     Pause { pause_s: f64 },
     #[error("--endpoint: two targets share a name; write NAME=URL for each")]
     EndpointNames { name: String },
+    #[error("--embed-batch: between 1 and {max} texts per request", max = crate::spec::embed::MAX_EMBED_BATCH)]
+    EmbedBatch { batch: usize },
     #[error("--hardware-cost and --hardware-life go together")]
     HardwareCost,
     /// `what` is the flag: `--price-per-kwh`, `--hardware-cost` or `--hardware-life`.
@@ -107,6 +109,11 @@ impl RunConfig {
                     name: w[0].to_string(),
                 });
             }
+        }
+        if c.embed.batch == 0 || c.embed.batch > crate::spec::embed::MAX_EMBED_BATCH {
+            return Err(ConfigError::EmbedBatch {
+                batch: c.embed.batch,
+            });
         }
         if let Some(cost) = &c.cost {
             check_cost(cost)?;
@@ -191,6 +198,7 @@ setters! {
     sweep: Option<SweepSpec>;
     warnings: Vec<String>;
     cost: Option<CostInputs>;
+    embed: crate::spec::embed::EmbedSpec;
 }
 
 #[cfg(test)]

@@ -91,6 +91,8 @@ pub struct RunConfig {
     pub(crate) warnings: Vec<String>,
     /// `--price-per-kwh` and the hardware's amortisation, for the cost estimate.
     pub(crate) cost: Option<crate::analyze::cost::CostInputs>,
+    /// The embedding workload: which models get it and its batch size (issue 15).
+    pub(crate) embed: crate::spec::embed::EmbedSpec,
 }
 
 /// A synthetic workload: prompts of exactly `input_tokens`, `prompts` of them.
@@ -135,6 +137,7 @@ impl RunConfig {
             sweep: None,
             warnings: Vec::new(),
             cost: None,
+            embed: crate::spec::embed::EmbedSpec::default(),
         }
     }
 }
@@ -185,6 +188,7 @@ getters! {
     sweep: opt Option<&SweepSpec>;
     warnings: ref &[String];
     cost: opt Option<&crate::analyze::cost::CostInputs>;
+    embed: ref &crate::spec::embed::EmbedSpec;
 }
 
 impl RunConfig {

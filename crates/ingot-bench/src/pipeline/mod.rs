@@ -3,6 +3,7 @@ pub mod ab;
 pub mod builder;
 pub mod calibrate;
 pub mod config;
+pub mod embed;
 pub mod measure;
 pub mod model;
 pub mod progress;

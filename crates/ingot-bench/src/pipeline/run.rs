@@ -11,6 +11,7 @@ use crate::measure::record::RequestRecord;
 pub use crate::pipeline::builder::{ConfigError, RunConfigBuilder};
 pub(crate) use crate::pipeline::config::{bar, note};
 pub use crate::pipeline::config::{NamedEndpoint, RunConfig, RunOutput, Synthetic, TargetSpec};
+use crate::pipeline::embed::EmbedBench;
 use crate::pipeline::model::{ModelBench, RunContext};
 use crate::results::{now_rfc3339, Manifest, ModelResult, Results, Status};
 pub use crate::score::judge_spec::{build_judge, JudgeSpec, JudgeTarget};
@@ -31,6 +32,16 @@ pub fn run(
     anyhow::ensure!(!cfg.models.is_empty(), "no model to benchmark");
     std::fs::create_dir_all(&cfg.out_dir)?;
     if cfg.interleave.is_some() || matches!(cfg.target, TargetSpec::Endpoints(_)) {
+        if let Some(m) = cfg
+            .models
+            .iter()
+            .find(|m| crate::pipeline::embed::is_embedding(cfg, resolver, &m.alias))
+        {
+            anyhow::bail!(
+                "{} is an embedding model: embedding models are not compared in interleaved rounds (--interleave, several --endpoint); benchmark them without",
+                m.alias
+            );
+        }
         return crate::pipeline::ab::run(cfg, resolver, engine);
     }
     let rt = crate::measure::exec::client_runtime()?;
@@ -92,7 +103,10 @@ fn bench_models(
         note(cfg, &format!("== {} ==", spec.alias));
         let mut mr = new_model_result(spec, ctx.resolver);
         bench_catching(ctx, spec, &prompts, &mut mr, records, &mut results.manifest);
-        mr.cost = crate::analyze::cost::estimate(cfg.cost.as_ref(), &mr);
+        if !mr.is_embedding() {
+            // Per 1M output tokens: an embedding model has none.
+            mr.cost = crate::analyze::cost::estimate(cfg.cost.as_ref(), &mr);
+        }
         // Rule checks now (cheap); judge checks after the last model, so that the judge
         // never shares the machine with a model being measured.
         mr.quality = ctx.rt.block_on(score_model(
@@ -124,6 +138,7 @@ fn new_model_result(spec: &ModelSpec, resolver: &dyn ModelProvider) -> ModelResu
         remote: None,
         sweep: None,
         cost: None,
+        embedding: None,
     };
     if let Some((l, permissive)) = resolver.license(&spec.alias) {
         mr.license = Some(l);
@@ -162,6 +177,15 @@ fn bench_catching(
             }
             None => prompts,
         };
+        if crate::pipeline::embed::is_embedding(cfg, ctx.resolver, &spec.alias) {
+            let alias = &spec.alias;
+            return EmbedBench {
+                ctx,
+                alias,
+                prompts,
+            }
+            .run(mr, records, manifest);
+        }
         ModelBench { ctx, spec, prompts }.run(mr, records, manifest)
     }));
     match outcome {

@@ -75,22 +75,30 @@ pub fn scenario_rows(m: &ScenarioMetrics) -> Vec<(String, String, f64)> {
     out
 }
 
-/// `results.csv`: one value per row: `model,scenario,metric,stat,value`. Model-level values
-/// (load, resources, status) have an empty scenario.
+/// `results.csv`: one value per row: `model,scenario,metric,stat,value,kind`. Model-level
+/// values (load, resources, status) have an empty scenario. `kind` is the model's: `chat`
+/// (generations, chat or completion mode) or `embedding` (issue 15; its rows are the
+/// embedding figures: `request_throughput`, `inputs_per_s`, `input_tok_s`, `latency_ms`,
+/// ...). The column is last, so readers of the first five keep working.
 pub fn csv(results: &Results) -> String {
-    let mut out = String::from("model,scenario,metric,stat,value\n");
-    let mut row = |model: &str, scenario: &str, metric: &str, stat: &str, value: String| {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{}",
-            csv_field(model),
-            csv_field(scenario),
-            metric,
-            stat,
-            csv_field(&value)
-        );
-    };
+    let mut out = String::from("model,scenario,metric,stat,value,kind\n");
     for m in &results.models {
+        let kind = if m.is_embedding() {
+            "embedding"
+        } else {
+            "chat"
+        };
+        let mut row = |model: &str, scenario: &str, metric: &str, stat: &str, value: String| {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{kind}",
+                csv_field(model),
+                csv_field(scenario),
+                metric,
+                stat,
+                csv_field(&value)
+            );
+        };
         row(&m.alias, "", "status", "value", status(m));
         if let Some(r) = &m.reason {
             row(&m.alias, "", "reason", "value", r.clone());
@@ -162,6 +170,11 @@ pub fn csv(results: &Results) -> String {
                 for (metric, stat, v) in scenario_rows(metrics) {
                     row(&m.alias, &s.scenario.name, &metric, &stat, format!("{v}"));
                 }
+            }
+        }
+        if let Some(e) = &m.embedding {
+            for (scenario, metric, stat, v) in crate::report::embedding::csv_rows(e) {
+                row(&m.alias, &scenario, &metric, &stat, v);
             }
         }
     }

@@ -159,6 +159,14 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
             );
             continue;
         }
+        if m.is_embedding() {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td colspan=\"8\">{} (see Embedding models)</td></tr>",
+                esc(&m.alias),
+                crate::report::embedding::NOT_CHAT
+            );
+        }
         for s in &m.scenarios {
             let d = s.metrics.clone().unwrap_or_default();
             let _ = writeln!(
@@ -176,6 +184,7 @@ pub fn html(results: &Results, records: &[RequestRecord]) -> String {
         }
     }
     o.push_str("</table></div>\n");
+    crate::report::embedding::html(&mut o, results);
     crate::report::samples::html(&mut o, results, records);
     o.push_str("<h2>Charts</h2>\n<div class=\"charts\">\n");
     for chart in [

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod common;
 pub mod cost;
 pub mod csv;
+pub mod embedding;
 pub mod exporter;
 pub mod files;
 pub mod html;

@@ -44,7 +44,11 @@ pub fn terminal_table(results: &Results) -> String {
         if m.scenarios.is_empty() {
             t.add_row(vec![
                 m.alias.clone(),
-                "–".into(),
+                if m.is_embedding() {
+                    crate::report::embedding::NOT_CHAT.into()
+                } else {
+                    "–".into()
+                },
                 status(m),
                 "–".into(),
                 "–".into(),
@@ -80,6 +84,10 @@ pub fn terminal_table(results: &Results) -> String {
     }
     let mut out = t.to_string();
     out.push('\n');
+    if let Some(e) = crate::report::embedding::terminal(results) {
+        out.push_str(&e);
+        out.push('\n');
+    }
     for h in highlights(results) {
         let _ = writeln!(out, "{}: {} ({})", h.label, h.model, h.value);
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub mod calibration;
 pub mod comparison;
 pub mod cost;
+pub mod embedding;
 pub mod metrics;
 pub mod quality;
 pub mod selection;
@@ -160,6 +161,18 @@ pub struct ModelResult {
     /// Estimated cost per 1M output tokens (with `--price-per-kwh`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<cost::CostEstimate>,
+    /// An embedding model's figures (issue 15): requests/s, inputs/s, input tokens/s and
+    /// latency per scenario, its dimensions and pooling. Such a model has no `scenarios`
+    /// and no `quality`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<embedding::EmbeddingResult>,
+}
+
+impl ModelResult {
+    /// Whether this model was benchmarked with the embedding workload.
+    pub fn is_embedding(&self) -> bool {
+        self.embedding.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

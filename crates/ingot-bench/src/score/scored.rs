@@ -80,10 +80,16 @@ struct LineOut<'a> {
     attempts: &'a [Attempt],
     #[serde(skip_serializing_if = "Option::is_none")]
     interleave_round: Option<u32>,
+    #[serde(skip_serializing_if = "no_embedding")]
+    embedding: &'a Option<crate::measure::record::EmbedRecord>,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn no_embedding(e: &&Option<crate::measure::record::EmbedRecord>) -> bool {
+    e.is_none()
 }
 
 fn no_attempts(a: &&[Attempt]) -> bool {
@@ -114,6 +120,7 @@ impl<'a> LineOut<'a> {
             retried,
             attempts,
             interleave_round,
+            embedding,
         } = r;
         Self {
             model,
@@ -138,6 +145,7 @@ impl<'a> LineOut<'a> {
             retried: *retried,
             attempts,
             interleave_round: *interleave_round,
+            embedding,
         }
     }
 }

@@ -213,6 +213,16 @@ pub struct BenchRunArgs {
     /// Send prompts as raw text (/v1/completions, no chat template) to every model
     #[arg(long)]
     pub completion: bool,
+    /// Every model is an embedding model: batches of texts to /v1/embeddings (or embed()
+    /// in-process) instead of chat generations [default: the catalog's capabilities decide]
+    #[arg(long)]
+    pub embeddings: bool,
+    /// These models are embedding models (beside those the catalog marks `embedding`)
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub embedding_models: Vec<String>,
+    /// Texts per embedding request [default: 16]
+    #[arg(long, value_name = "N")]
+    pub embed_batch: Option<usize>,
     /// Watts per busy core for the energy estimate [default: 10]
     #[arg(long)]
     pub watts_per_core: Option<f64>,

@@ -15,7 +15,6 @@ use crate::Context;
 
 pub(crate) fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let catalog = ctx.catalog()?;
-    ingot::models::check_new_alias(&catalog, &args.alias)?;
     let quantize: ingot_engine::QuantType = args.quantize.parse()?;
     let model = NewModel {
         alias: args.alias.clone(),
@@ -40,7 +39,15 @@ pub(crate) fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     if args.json {
         return print_json(&super::model::model_json(entry, Some(&done.cached.path)));
     }
-    println!("Imported '{}' into {}", entry.alias, done.catalog.display());
+    match &done.variant_of {
+        Some(base) => println!(
+            "Imported '{base}:{}' (a variant of '{base}', stored as '{}') into {}",
+            ingot_catalog::tag_of(entry),
+            entry.alias,
+            done.catalog.display()
+        ),
+        None => println!("Imported '{}' into {}", entry.alias, done.catalog.display()),
+    }
     if let Some(s) = entry.sources.first() {
         println!("  source:        {}", super::model::describe_source(s));
     }

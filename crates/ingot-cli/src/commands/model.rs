@@ -21,6 +21,23 @@ pub(crate) struct ModelJson<'a> {
     cached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
+    /// For a variant (issue 15): the model it is a quantization of, and the name that asks
+    /// for it (`tiny:q8_0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+}
+
+impl ModelJson<'_> {
+    /// Marks a variant of `catalog`'s model.
+    pub(crate) fn in_catalog(mut self, catalog: &ingot_catalog::Catalog) -> Self {
+        if let Some(base) = catalog.variant_base(self.entry) {
+            self.variant_of = Some(base.to_string());
+            self.variant = Some(catalog.display_name(self.entry));
+        }
+        self
+    }
 }
 
 /// Where a model's file is, without downloading anything: the cache, or the file a
@@ -41,6 +58,8 @@ pub(crate) fn model_json<'a>(entry: &'a ModelEntry, path: Option<&PathBuf>) -> M
         license_permissive: entry.license_is_permissive(),
         cached: path.is_some(),
         path: path.map(|p| p.display().to_string()),
+        variant_of: None,
+        variant: None,
     }
 }
 
@@ -48,14 +67,20 @@ pub(crate) fn list(ctx: &Context, json: bool) -> Result<()> {
     let catalog = ctx.catalog()?;
     let store = ctx.store()?;
     let mut rows = Vec::new();
+    // Each model's variants (issue 15) right after it.
     for entry in catalog.entries() {
-        let path = available_path(&store, entry)?;
-        rows.push((entry, path));
+        if catalog.variant_base(entry).is_some() {
+            continue;
+        }
+        for e in catalog.variants(&entry.alias) {
+            let path = available_path(&store, e)?;
+            rows.push((e, path));
+        }
     }
     if json {
         let out: Vec<ModelJson> = rows
             .iter()
-            .map(|(entry, path)| model_json(entry, path.as_ref()))
+            .map(|(entry, path)| model_json(entry, path.as_ref()).in_catalog(&catalog))
             .collect();
         return print_json(&out);
     }
@@ -63,12 +88,19 @@ pub(crate) fn list(ctx: &Context, json: bool) -> Result<()> {
         "alias", "arch", "params", "quant", "size", "license", "ctx", "caps", "cached",
     ]);
     for (entry, cached) in &rows {
+        // Converted files are sized once they exist.
+        let size = entry.size.or_else(|| {
+            cached
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        });
         t.add_row(vec![
-            entry.alias.clone(),
+            catalog.display_name(entry),
             entry.architecture.clone(),
             entry.parameters_display(),
             entry.quantization.clone(),
-            entry.size.map(human_bytes).unwrap_or_else(|| "?".into()),
+            size.map(human_bytes).unwrap_or_else(|| "?".into()),
             entry.license.clone(),
             entry.context_length.to_string(),
             entry
@@ -95,10 +127,15 @@ pub(crate) fn info(ctx: &Context, alias: &str, json: bool) -> Result<()> {
     let entry = catalog.get(alias)?;
     let cached = available_path(&ctx.store()?, entry)?;
     if json {
-        return print_json(&model_json(entry, cached.as_ref()));
+        return print_json(&model_json(entry, cached.as_ref()).in_catalog(&catalog));
     }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "unknown".into());
     println!("alias:          {}", entry.alias);
+    let variants = catalog.variants(catalog.variant_base(entry).unwrap_or(&entry.alias));
+    if variants.len() > 1 {
+        let names: Vec<String> = variants.iter().map(|v| catalog.display_name(v)).collect();
+        println!("variants:       {}", names.join(", "));
+    }
     println!("name:           {}", entry.name);
     if let Some(d) = &entry.description {
         println!("description:    {d}");

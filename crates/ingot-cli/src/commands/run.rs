@@ -81,7 +81,25 @@ pub(crate) fn sampling(args: &SamplingArgs) -> SamplingParams {
 
 pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let catalog = ctx.catalog()?;
-    let entry = catalog.get(&args.alias)?.clone();
+    let mut entry = catalog.get(&args.alias)?.clone();
+    if !args.alias.contains(':') {
+        // A model with variants (issue 15): the default, or the largest that fits.
+        let opts = LoadOptions {
+            context_length: args.load.ctx_size,
+            ..LoadOptions::default()
+        };
+        let (chosen, note) = ingot::models::pick_variant(
+            catalog,
+            &ctx.store()?,
+            &entry,
+            &opts,
+            args.load.max_memory,
+        );
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        entry = chosen.clone();
+    }
     if let Some(text) = &args.embed {
         return embed(ctx, &entry, &args, text);
     }

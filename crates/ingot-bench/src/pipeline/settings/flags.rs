@@ -50,6 +50,14 @@ pub struct RunFlags {
     pub progress: bool,
     pub judge: JudgeFlags,
     pub select: SelectFlags,
+    /// `--embeddings`: every model is an embedding model (issue 15), benchmarked with
+    /// batches of texts (`/v1/embeddings` of an endpoint, `embed()` in-process).
+    pub embeddings: bool,
+    /// `--embedding-models a,b`: these models are embedding models (beside those whose
+    /// catalog capabilities say `embedding`).
+    pub embedding_models: Vec<String>,
+    /// `--embed-batch N`: texts per embedding request (default 16).
+    pub embed_batch: Option<usize>,
 }
 
 /// The judge's flags (`--judge ALIAS` or `--judge-endpoint URL --judge-model NAME`, ...).

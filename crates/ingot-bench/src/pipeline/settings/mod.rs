@@ -77,6 +77,43 @@ struct BenchFile {
     select: Option<String>,
     maximize: Option<String>,
     minimize: Option<String>,
+    /// `"embeddings"`: every model is an embedding model (`--embeddings`); `"auto"` (the
+    /// default): the catalog's capabilities decide.
+    kind: Option<String>,
+    embedding_models: Option<Vec<String>>,
+    embed_batch: Option<usize>,
+}
+
+/// The embedding workload's settings: `--embeddings` or `kind = "embeddings"`, the models
+/// named by `--embedding-models` (or the file's `embedding_models`) and those models.json
+/// declares with the `embedding` capability, `--embed-batch`.
+fn embed_spec(
+    a: &RunFlags,
+    file: &BenchFile,
+    entries: &[ModelsFileEntry],
+) -> crate::spec::embed::EmbedSpec {
+    let mut models = if a.embedding_models.is_empty() {
+        file.embedding_models.clone().unwrap_or_default()
+    } else {
+        a.embedding_models.clone()
+    };
+    for e in entries {
+        let declared = e
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c == "embedding"));
+        if declared && !models.contains(&e.alias) {
+            models.push(e.alias.clone());
+        }
+    }
+    crate::spec::embed::EmbedSpec {
+        batch: a
+            .embed_batch
+            .or(file.embed_batch)
+            .unwrap_or(crate::spec::embed::DEFAULT_EMBED_BATCH),
+        all: a.embeddings || file.kind.as_deref() == Some("embeddings"),
+        models,
+    }
 }
 
 /// `endpoint = "URL"` or a list of `NAME=URL`.
@@ -218,6 +255,13 @@ pub fn build_config(
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>(),
         );
+    }
+    if let Some(k) = file
+        .kind
+        .as_deref()
+        .filter(|k| !matches!(*k, "embeddings" | "auto"))
+    {
+        bail!("kind = \"{k}\": expected \"embeddings\" or \"auto\"");
     }
     let completion = a.completion || file.completion.unwrap_or(false);
     let (mut models, warnings) = crate::spec::models_file::resolve(&aliases, catalog);
@@ -474,6 +518,7 @@ pub fn build_config(
             prompts,
         }),
         dataset,
+        embed: embed_spec(a, &file, &aliases),
     }
     .validated()?)
 }

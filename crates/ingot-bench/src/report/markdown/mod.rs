@@ -25,6 +25,7 @@ pub fn markdown(results: &Results) -> String {
     crate::report::sweep::markdown(&mut o, results);
     crate::report::cost::markdown(&mut o, results);
     latency_md(&mut o, results);
+    crate::report::embedding::markdown(&mut o, results);
     open_loop_md(&mut o, results);
     load_md(&mut o, results);
     warnings_md(&mut o, results);
@@ -93,8 +94,13 @@ fn latency_md(o: &mut String, results: &Results) {
         if m.scenarios.is_empty() {
             let _ = writeln!(
                 o,
-                "| {} | – | {} | – | – | – | – | – | – | – | – | – | – | – | – | – | – |",
+                "| {} | {} | {} | – | – | – | – | – | – | – | – | – | – | – | – | – | – |",
                 m.alias,
+                if m.is_embedding() {
+                    crate::report::embedding::NOT_CHAT
+                } else {
+                    "–"
+                },
                 status(m)
             );
         }
@@ -239,6 +245,7 @@ fn warnings(results: &Results) -> Vec<String> {
                 m.reason.as_deref().unwrap_or("unknown reason")
             ));
         }
+        warnings.extend(crate::report::embedding::warnings(m));
         for s in &m.scenarios {
             if let Some(e) = &s.metrics_error {
                 warnings.push(format!("{} {}: {e}", m.alias, s.scenario.name));

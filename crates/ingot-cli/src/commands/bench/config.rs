@@ -77,6 +77,9 @@ fn run_flags(a: &BenchRunArgs) -> RunFlags {
         progress: !a.quiet && !a.json,
         judge: judge_flags(&a.judge),
         select: select_flags(&a.select),
+        embeddings: a.embeddings,
+        embedding_models: a.embedding_models.clone(),
+        embed_batch: a.embed_batch,
     }
 }
 

@@ -2,7 +2,7 @@
 """Write a tiny random Hugging Face decoder checkpoint plus numpy reference logits.
 
 Usage:
-    python3 tiny_checkpoint.py --arch {llama,qwen2} --out DIR [--seed N]
+    python3 tiny_checkpoint.py --arch {llama,qwen2,mistral,gemma,gemma2,gemma3} --out DIR [--seed N]
 
 Dependencies: numpy and safetensors ONLY (safetensors' numpy API). No torch,
 no transformers, no tokenizers: CI installs just `numpy` and `safetensors`.
@@ -61,11 +61,34 @@ head_dim^-0.5, SiLU-gated MLP, final norm, lm_head or tied embeddings. It runs
 in float64 on the float32 weights; logits are stored rounded to float32
 (9 significant digits, which round-trips every float32).
 
+SentencePiece archs (mistral, gemma, gemma2, gemma3): helpers in the sibling
+modules tiny_spm.py (tokenizer) and tiny_gemma.py (configs, weights, gemma forward),
+loaded by path. They write the same files plus `tokenizer.model` (a SentencePiece
+BPE ModelProto, as the real repositories ship and as convert_hf_to_gguf.py requires
+for gemma/gemma2), with no vocab.json/merges.txt:
+
+    mistral: MistralForCausalLM, llama tensor layout and forward (below), untied,
+             head_dim 32 != 64/4, 1 KV head, rope_theta 1e6, sliding_window 4096.
+             Tokenizer: Llama-2/Mistral-7B SentencePiece BPE (<unk>, <s>, </s>,
+             bytes at 3..258), dummy-prefix "▁", BOS added.
+    gemma:   GemmaForCausalLM, tied, head_dim 32, 1 KV head, GeLU-tanh MLP,
+             embeddings * sqrt(64), RMSNorm * (1 + w).
+    gemma2:  Gemma2ForCausalLM, + pre/post feed-forward and post-attention norms,
+             attention (4.0) and final (5.0) logit softcapping, query_pre_attn_scalar,
+             sliding window 5 on layer 0 (so it masks in the 8- and 12-token prompts).
+    gemma3:  Gemma3ForCausalLM (gemma3_text), 6 layers: 0..4 sliding (window 4,
+             rope 1e4), 5 global (rope 1e6), q_norm/k_norm, no softcapping.
+    Gemma tokenizers: <pad> 0, <eos> 1, <bos> 2, <unk> 3, turn tokens at
+    106/107 (gemma, gemma2) or 105/106 (gemma3), no dummy prefix, BOS added.
+
 Validated against transformers (torch CPU): see validate_tiny_with_transformers.py
-in this folder (needs torch + transformers, not needed by CI).
+(logits) and validate_tiny_tokenizers.py (logits + tokenization vs tokenizers,
+AutoTokenizer and sentencepiece) in this folder (need torch + transformers, not
+needed by CI).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -469,20 +492,83 @@ def f32(x):
     return float(f"{float(np.float32(x)):.9g}")
 
 
+SPM_ARCHS = ["mistral", "gemma", "gemma2", "gemma3"]
+# Per-arch RNG offsets for the SentencePiece archs, chosen as in main (with seed 0
+# every prompt's top-1 margin is >= 0.16).
+SPM_SEED_OFFSETS = {"mistral": 2012, "gemma": 3001, "gemma2": 4004, "gemma3": 5006}
+
+
+def load_sibling(name):
+    """Import NAME.py from this script's folder by path (no __pycache__ written)."""
+    sys.dont_write_bytecode = True
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def spm_prompts(arch, specials, vocab_size):
+    """5 fixed prompts, lengths 1, 3, 5, 8, 12 (fed as given, no BOS added): the 4th
+    starts with the BOS, the 5th with the chat turn token (gemma) or BOS (mistral)."""
+    bos = specials["<s>" if arch == "mistral" else "<bos>"]
+    turn = specials.get("<start_of_turn>", bos)
+    top = vocab_size - 1
+    return [
+        [top - 40],
+        [top - 100, top - 30, top - 7],
+        [top - 90, top - 60, top - 52, 70, top - 3],
+        [bos, top - 80, top - 75, top - 70, 200, top - 11, top - 20, top - 33],
+        [turn, top - 64, top - 63, top - 62, top - 1, top - 15, top - 45, top, 10, top - 26, top - 5, top - 58],
+    ]
+
+
+def build_spm(arch):
+    """Everything main() needs for a SentencePiece arch: config, weight maker,
+    forward pass, output files (name -> JSON object or bytes), prompts and
+    tokenization cases."""
+    spm = load_sibling("tiny_spm")
+    gem = load_sibling("tiny_gemma")
+    pieces, merges, specials = spm.build_vocab(arch)
+    cfg = gem.model_config(arch, len(pieces), specials)
+    seed_off = SPM_SEED_OFFSETS[arch]
+    if arch == "mistral":
+        fwd = forward
+        maker = make_weights
+    else:
+        fwd = gem.forward
+        maker = gem.make_weights
+    gen = {"_from_model_config": True, "bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"]}
+    if arch in ("gemma2", "gemma3"):
+        gen["cache_implementation"] = "hybrid"
+        gen["eos_token_id"] = [cfg["eos_token_id"], specials["<end_of_turn>"]]
+    if "pad_token_id" in cfg:
+        gen["pad_token_id"] = cfg["pad_token_id"]
+    gen["transformers_version"] = cfg["transformers_version"]
+    files = {
+        "config.json": cfg,
+        "generation_config.json": gen,
+        "tokenizer.json": spm.tokenizer_json(arch, pieces, merges, specials),
+        "tokenizer_config.json": spm.tokenizer_config(arch, specials),
+        "special_tokens_map.json": spm.special_tokens_map(arch),
+        "tokenizer.model": spm.tokenizer_model(arch, pieces, specials),
+    }
+    return {
+        "cfg": cfg,
+        "make_weights": lambda seed: maker(cfg, seed + seed_off),
+        "forward": fwd,
+        "files": files,
+        "prompts": spm_prompts(arch, specials, len(pieces)),
+        "tokenization": spm.tokenize_cases(arch),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", choices=["llama", "qwen2"], required=True)
+    ap.add_argument("--arch", choices=["llama", "qwen2"] + SPM_ARCHS, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-
-    vocab, merges, specials = build_vocab()
-    vocab_size = len(vocab) + len(specials)
-    cfg = model_config(args.arch, vocab_size, specials)
-    # Per-arch RNG offsets chosen so that, with the default seed 0, every
-    # prompt's top-1 logit leads the runner-up by >= 0.075 (see "top1_margin"
-    # in reference.json), so greedy-argmax checks survive F16 rounding.
-    weights = make_weights(cfg, args.seed + (0 if args.arch == "llama" else 1003))
 
     os.makedirs(args.out, exist_ok=True)
 
@@ -491,36 +577,66 @@ def main():
             json.dump(obj, f, indent=2, ensure_ascii=False)
             f.write("\n")
 
-    dump("config.json", cfg)
-    dump("generation_config.json", {
-        "_from_model_config": True,
-        "bos_token_id": cfg["bos_token_id"],
-        "eos_token_id": cfg["eos_token_id"],
-        "transformers_version": cfg["transformers_version"],
-    })
-    save_file(weights, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
-    dump("tokenizer.json", tokenizer_json(args.arch, vocab, merges, specials))
-    dump("tokenizer_config.json", tokenizer_config(args.arch, specials))
-    stm = {
-        "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
-        "eos_token": "<|im_end|>",
-        "pad_token": "<|endoftext|>",
-    }
-    if args.arch == "llama":
-        stm["bos_token"] = "<|endoftext|>"
-    dump("special_tokens_map.json", dict(sorted(stm.items())))
-    if args.arch == "qwen2":
-        dump("vocab.json", vocab)
-        with open(os.path.join(args.out, "merges.txt"), "w", encoding="utf-8") as f:
-            f.write("#version: 0.2\n")
-            for a, b in merges:
-                f.write(f"{a} {b}\n")
+    if args.arch in SPM_ARCHS:
+        spm = build_spm(args.arch)
+        cfg = spm["cfg"]
+        vocab_size = cfg["vocab_size"]
+        weights = spm["make_weights"](args.seed)
+        fwd = spm["forward"]
+        for name, obj in spm["files"].items():
+            if isinstance(obj, bytes):
+                with open(os.path.join(args.out, name), "wb") as f:
+                    f.write(obj)
+            else:
+                dump(name, obj)
+        save_file(weights, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
+        prompts = spm["prompts"]
+        tokenization = spm["tokenization"]
+    else:
+        vocab, merges, specials = build_vocab()
+        vocab_size = len(vocab) + len(specials)
+        cfg = model_config(args.arch, vocab_size, specials)
+        # Per-arch RNG offsets chosen so that, with the default seed 0, every
+        # prompt's top-1 logit leads the runner-up by >= 0.075 (see "top1_margin"
+        # in reference.json), so greedy-argmax checks survive F16 rounding. (The
+        # SentencePiece archs' offsets, SPM_SEED_OFFSETS, are chosen the same way.)
+        weights = make_weights(cfg, args.seed + (0 if args.arch == "llama" else 1003))
+        fwd = forward
 
-    prompts = prompts_for(specials)
+        dump("config.json", cfg)
+        dump("generation_config.json", {
+            "_from_model_config": True,
+            "bos_token_id": cfg["bos_token_id"],
+            "eos_token_id": cfg["eos_token_id"],
+            "transformers_version": cfg["transformers_version"],
+        })
+        save_file(weights, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
+        dump("tokenizer.json", tokenizer_json(args.arch, vocab, merges, specials))
+        dump("tokenizer_config.json", tokenizer_config(args.arch, specials))
+        stm = {
+            "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
+            "eos_token": "<|im_end|>",
+            "pad_token": "<|endoftext|>",
+        }
+        if args.arch == "llama":
+            stm["bos_token"] = "<|endoftext|>"
+        dump("special_tokens_map.json", dict(sorted(stm.items())))
+        if args.arch == "qwen2":
+            dump("vocab.json", vocab)
+            with open(os.path.join(args.out, "merges.txt"), "w", encoding="utf-8") as f:
+                f.write("#version: 0.2\n")
+                for a, b in merges:
+                    f.write(f"{a} {b}\n")
+        prompts = prompts_for(specials)
+        tokenization = [
+            {"text": text, "ids": ids}
+            for text, ids in zip(TOKENIZE_CASES, TOKENIZE_IDS[args.arch])
+        ]
+
     all_logits = []
     for ids in prompts:
         assert all(0 <= t < vocab_size for t in ids), ids
-        lg = forward(cfg, weights, ids)
+        lg = fwd(cfg, weights, ids)
         all_logits.append([[f32(x) for x in row] for row in lg])
     ref = {
         "arch": args.arch,
@@ -535,10 +651,7 @@ def main():
         "all_logits": all_logits,
         "argmax": [int(np.argmax(per[-1])) for per in all_logits],
         "top1_margin": [f32(np.sort(per[-1])[-1] - np.sort(per[-1])[-2]) for per in all_logits],
-        "tokenization": [
-            {"text": text, "ids": ids}
-            for text, ids in zip(TOKENIZE_CASES, TOKENIZE_IDS[args.arch])
-        ],
+        "tokenization": tokenization,
     }
     with open(os.path.join(args.out, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(ref, f)
