@@ -122,10 +122,25 @@ impl Downloader {
             let engine = self.quantizer.clone().expect("checked above");
             let out = scratch.path().join(format!("model-{to}.gguf"));
             let (i, o) = (converted.clone(), out.clone());
-            tokio::task::spawn_blocking(move || engine.quantize(&i, &o, to))
-                .await
-                .map_err(|e| fail(format!("the quantizer stopped: {e}")))?
+            let mut task = tokio::task::spawn_blocking(move || engine.quantize(&i, &o, to));
+            // llama.cpp reports no progress; the engine writes `<out>.partial` as it goes, so
+            // its size against the expected size (by bits per weight) drives the bar.
+            let from = std::fs::metadata(&converted).map(|m| m.len()).unwrap_or(0);
+            let expected = expected_size(from, to);
+            let partial = out.with_file_name(format!("model-{to}.gguf.partial"));
+            reporter.start(Some(expected), 0);
+            let done = loop {
+                tokio::select! {
+                    r = &mut task => break r,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                        let n = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+                        reporter.progress(n.min(expected), Some(expected), 0.0, None);
+                    }
+                }
+            };
+            done.map_err(|e| fail(format!("the quantizer stopped: {e}")))?
                 .map_err(|e| fail(e.to_string()))?;
+            reporter.progress(expected, Some(expected), 0.0, None);
             let _ = std::fs::remove_file(&converted);
             out
         };
@@ -232,6 +247,21 @@ impl Downloader {
     }
 }
 
+/// About how large an F16 file of `f16_bytes` becomes as `to` (bits per weight over 16),
+/// for the quantization progress bar.
+fn expected_size(f16_bytes: u64, to: QuantType) -> u64 {
+    let bits = match to {
+        QuantType::F32 => 32.0,
+        QuantType::F16 | QuantType::BF16 => 16.0,
+        QuantType::Q8_0 => 8.5,
+        QuantType::Q6K => 6.5625,
+        QuantType::Q5KM => 5.7,
+        QuantType::Q4KM => 4.9,
+        QuantType::Q4_0 => 4.5,
+    };
+    ((f16_bytes as f64) * bits / 16.0).max(1.0) as u64
+}
+
 fn check_sha(job: &ImportJob<'_>, actual: &str) -> Result<(), FetchError> {
     match job.sha256 {
         Some(want) if !want.eq_ignore_ascii_case(actual) => Err(FetchError::ChecksumMismatch {
@@ -281,4 +311,17 @@ where
     }
     task.await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_sizes_follow_bits_per_weight() {
+        assert_eq!(expected_size(1600, QuantType::Q8_0), 850);
+        assert_eq!(expected_size(1600, QuantType::F32), 3200);
+        assert!(expected_size(1600, QuantType::Q4KM) < expected_size(1600, QuantType::Q6K));
+        assert_eq!(expected_size(0, QuantType::Q4_0), 1, "never a zero total");
+    }
 }
