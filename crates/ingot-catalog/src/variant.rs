@@ -16,6 +16,19 @@ pub fn tag_of(entry: &ModelEntry) -> String {
     entry.quantization.to_ascii_lowercase()
 }
 
+/// `entry`'s alias without its `-TAG` suffix (no allocation: listings call this for every
+/// entry on every request).
+fn strip_tag(entry: &ModelEntry) -> Option<&str> {
+    let q = entry.quantization.as_bytes();
+    let a = entry.alias.as_bytes();
+    if a.len() <= q.len() + 1 {
+        return None;
+    }
+    let (head, tail) = a.split_at(a.len() - q.len());
+    (tail.eq_ignore_ascii_case(q) && head.last() == Some(&b'-'))
+        .then(|| &entry.alias[..head.len() - 1])
+}
+
 /// The stored alias of `base`'s variant `tag` (`tiny`, `Q8_0` → `tiny-q8_0`).
 pub fn variant_alias(base: &str, tag: &str) -> String {
     format!("{base}-{}", tag.to_ascii_lowercase())
@@ -24,7 +37,7 @@ pub fn variant_alias(base: &str, tag: &str) -> String {
 impl Catalog {
     /// The base alias `entry` is a variant of, when it is one.
     pub fn variant_base(&self, entry: &ModelEntry) -> Option<&str> {
-        let base = entry.alias.strip_suffix(&format!("-{}", tag_of(entry)))?;
+        let base = strip_tag(entry)?;
         let b = self.get(base).ok()?;
         // A variant of a variant is not a thing: the base is a model's default entry.
         (b.alias != entry.alias && self.variant_base_shallow(b).is_none())
@@ -32,8 +45,7 @@ impl Catalog {
     }
 
     fn variant_base_shallow(&self, entry: &ModelEntry) -> Option<()> {
-        let base = entry.alias.strip_suffix(&format!("-{}", tag_of(entry)))?;
-        self.contains(base).then_some(())
+        self.contains(strip_tag(entry)?).then_some(())
     }
 
     /// Every variant of the model `base` (itself first, then the others in catalog order).

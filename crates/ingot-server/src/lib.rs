@@ -131,6 +131,7 @@ mod embeddings;
 mod foundry;
 mod generate;
 mod handlers;
+mod malloc;
 mod metrics;
 mod middleware;
 mod ollama;
@@ -157,6 +158,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{ServeError, ServerConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, MAX_TTL_SECS};
+pub use malloc::bound_malloc_arenas;
 pub use metrics::Metrics;
 pub use ollama::OLLAMA_API_VERSION;
 pub use provider::{

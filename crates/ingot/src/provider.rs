@@ -101,26 +101,29 @@ impl CatalogModels {
     }
 }
 
-impl CatalogModels {
-    /// `BASE:TAG` for a model with variants (issue 15): each variant answers to it, and so
-    /// does the default (`tiny:f16`). Ollama's `tiny:q8_0` reaches `tiny-q8_0` anyway.
-    fn variant_names(&self, e: &ModelEntry) -> Vec<String> {
-        let base = self.catalog.variant_base(e).unwrap_or(&e.alias);
-        if self.catalog.variants(base).len() < 2 {
-            return Vec::new();
-        }
-        vec![format!("{base}:{}", ingot_catalog::tag_of(e))]
-    }
-}
-
 impl ModelProvider for CatalogModels {
     fn list(&self) -> Vec<ModelDescriptor> {
-        self.catalog
-            .entries()
+        let entries = self.catalog.entries();
+        // Variant relations once per listing (issue 15): `BASE:TAG` names for every model
+        // that has variants, and for the variants themselves.
+        let bases: Vec<Option<&str>> = entries
             .iter()
-            .map(|e| ModelDescriptor {
+            .map(|e| self.catalog.variant_base(e))
+            .collect();
+        let with_variants: std::collections::HashSet<&str> =
+            bases.iter().flatten().copied().collect();
+        entries
+            .iter()
+            .zip(&bases)
+            .map(|(e, base)| ModelDescriptor {
                 id: e.alias.clone(),
-                aliases: self.variant_names(e),
+                aliases: match base.or(with_variants
+                    .contains(e.alias.as_str())
+                    .then_some(e.alias.as_str()))
+                {
+                    Some(b) => vec![format!("{b}:{}", ingot_catalog::tag_of(e))],
+                    None => Vec::new(),
+                },
                 cached: e.remote().is_none() && matches!(self.store.lookup(&e.alias), Ok(Some(_))),
                 context_length: Some(e.context_length),
                 size_bytes: e.size,

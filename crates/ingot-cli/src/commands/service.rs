@@ -80,6 +80,7 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
     };
     let config = server_config(&args);
     raise_fd_limit(config.max_connections);
+    ingot_server::bound_malloc_arenas();
     let engine = Arc::new(ingot_engine::LlamaEngine::new());
     let provider = Arc::new(
         ingot::CatalogModels::with_catalog(&ctx.home, ctx.catalog()?.clone())?

@@ -112,6 +112,8 @@ pub fn child_main() {
         return;
     };
     let spec: ServerSpec = serde_json::from_str(&spec).expect("server spec");
+    // As `ingot serve` does, so the soak measures the server as it runs.
+    ingot_server::bound_malloc_arenas();
     if spec.log {
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
