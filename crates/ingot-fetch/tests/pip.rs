@@ -4,8 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
@@ -80,24 +79,6 @@ fn build_wheel(dir: &Path, dist: &str, version: &str, member: &str, data: &[u8])
     zip.start_file(member, opts).unwrap();
     zip.write_all(data).unwrap();
     zip.finish().unwrap();
-}
-
-/// A stand-in for `python3 -I -m pip download ... -d DIR pkgs...`: copies the wheels in
-/// `wheels` to DIR and records its arguments, or fails like pip does.
-fn fake_python(dir: &Path, wheels: &Path, fail: bool) -> PathBuf {
-    let script = dir.join("fake-python");
-    let body = if fail {
-        "echo 'ERROR: No matching distribution found for gguf-part9==1.0' >&2\nexit 1\n".to_string()
-    } else {
-        format!(
-            "echo \"$@\" > '{args}'\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -d ]; then cp '{wheels}'/*.whl \"$2\"/; fi; shift; done\n",
-            args = dir.join("args").display(),
-            wheels = wheels.display()
-        )
-    };
-    std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
 }
 
 #[tokio::test]

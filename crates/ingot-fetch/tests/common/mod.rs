@@ -346,3 +346,28 @@ async fn handle(
     }
     Ok(())
 }
+
+/// A stand-in for `python3 -I -m pip download ... -d DIR pkgs...`: copies the wheels in
+/// `wheels` to DIR and records its arguments, or fails like pip does.
+#[cfg(unix)]
+#[allow(dead_code)]
+pub fn fake_python(
+    dir: &std::path::Path,
+    wheels: &std::path::Path,
+    fail: bool,
+) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("fake-python");
+    let body = if fail {
+        "echo 'ERROR: No matching distribution found for gguf-part9==1.0' >&2\nexit 1\n".to_string()
+    } else {
+        format!(
+            "echo \"$@\" > '{args}'\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -d ]; then cp '{wheels}'/*.whl \"$2\"/; fi; shift; done\n",
+            args = dir.join("args").display(),
+            wheels = wheels.display()
+        )
+    };
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
