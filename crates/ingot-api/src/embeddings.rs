@@ -115,16 +115,7 @@ impl EmbeddingRequest {
                 ))
             }
         };
-        let dimensions = match self.dimensions {
-            None => None,
-            Some(d) if (1..=65_536).contains(&d) => Some(d as u32),
-            Some(d) => {
-                return Err(invalid(
-                    "dimensions",
-                    format!("dimensions must be a positive number of at most 65536, got {d}"),
-                ))
-            }
-        };
+        let dimensions = parse_dimensions(self.dimensions)?;
         let inputs = match self.input {
             EmbeddingInput::One(s) => vec![EmbedInput::Text(s)],
             EmbeddingInput::Many(v) => v.into_iter().map(EmbedInput::Text).collect(),
@@ -149,6 +140,18 @@ impl EmbeddingRequest {
             format,
             dimensions,
         })
+    }
+}
+
+/// The `dimensions` field's range (OpenAI's and Ollama's routes): 1 to 65536 when given.
+pub fn parse_dimensions(d: Option<i64>) -> Result<Option<u32>, ApiError> {
+    match d {
+        None => Ok(None),
+        Some(d) if (1..=65_536).contains(&d) => Ok(Some(d as u32)),
+        Some(d) => Err(invalid(
+            "dimensions",
+            format!("dimensions must be a positive number of at most 65536, got {d}"),
+        )),
     }
 }
 

@@ -12,15 +12,11 @@ use ingot_api::{parse_json, ApiError, ErrorShape};
 use ingot_core::{Event, FinishReason, Prompt, Timings, Usage};
 use serde_json::{json, Value};
 
-use super::types::{ChatRequest, GenerateRequest, KeepAlive};
+use super::types::{nanos, ChatRequest, GenerateRequest, KeepAlive};
 use super::{describe, ndjson_response, rfc3339};
 use crate::generate::{self, Generation, Kind};
 use crate::handlers::ApiBody;
 use crate::AppState;
-
-fn keep_alive(v: Option<&Value>) -> Result<Option<KeepAlive>, ApiError> {
-    v.filter(|v| !v.is_null()).map(KeepAlive::parse).transpose()
-}
 
 /// `POST /api/chat`.
 pub async fn chat(
@@ -28,7 +24,7 @@ pub async fn chat(
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let req: ChatRequest = parse_json(&body)?;
-    let keep = keep_alive(req.keep_alive.as_ref())?;
+    let keep = KeepAlive::from_field(req.keep_alive.as_ref())?;
     let (d, _) = describe(&st, &req.model, true).await?;
     if req.messages.is_empty() {
         // Ollama's way to load (or, with keep_alive 0, unload) a model.
@@ -47,7 +43,7 @@ pub async fn generate(
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let req: GenerateRequest = parse_json(&body)?;
-    let keep = keep_alive(req.keep_alive.as_ref())?;
+    let keep = KeepAlive::from_field(req.keep_alive.as_ref())?;
     let (d, _) = describe(&st, &req.model, true).await?;
     if req.prompt.as_deref().unwrap_or("").is_empty() {
         return load_only(&st, &d.id, &req.model, keep, Kind::Completion).await;
@@ -97,14 +93,6 @@ fn put_text(v: &mut Value, shape: Kind, text: &str) {
     match shape {
         Kind::Chat => v["message"] = json!({ "role": "assistant", "content": text }),
         Kind::Completion => v["response"] = json!(text),
-    }
-}
-
-fn nanos(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        (ms * 1e6) as u64
-    } else {
-        0
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::describe;
-use super::types::KeepAlive;
+use super::types::{nanos, KeepAlive};
 use crate::handlers::ApiBody;
 use crate::AppState;
 
@@ -50,33 +50,6 @@ impl EmbedBody {
             .filter(|m| !m.trim().is_empty())
             .ok_or_else(|| ApiError::invalid_param("model", "model is required"))
     }
-
-    fn keep_alive(&self) -> Result<Option<KeepAlive>, ApiError> {
-        self.keep_alive
-            .as_ref()
-            .filter(|v| !v.is_null())
-            .map(KeepAlive::parse)
-            .transpose()
-    }
-
-    fn dimensions(&self) -> Result<Option<u32>, ApiError> {
-        match self.dimensions {
-            None => Ok(None),
-            Some(d) if (1..=65_536).contains(&d) => Ok(Some(d as u32)),
-            Some(d) => Err(ApiError::invalid_param(
-                "dimensions",
-                format!("dimensions must be a positive number of at most 65536, got {d}"),
-            )),
-        }
-    }
-}
-
-fn nanos(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        (ms * 1e6) as u64
-    } else {
-        0
-    }
 }
 
 /// `POST /api/embed`.
@@ -86,8 +59,8 @@ pub async fn embed(
 ) -> Result<Response, ApiError> {
     let req: EmbedBody = parse_json(&body)?;
     let name = req.model()?.to_string();
-    let keep = req.keep_alive()?;
-    let dimensions = req.dimensions()?;
+    let keep = KeepAlive::from_field(req.keep_alive.as_ref())?;
+    let dimensions = ingot_api::embeddings::parse_dimensions(req.dimensions)?;
     let inputs = match req.input.clone() {
         None | Some(Value::Null) => {
             return Err(ApiError::invalid_param("input", "input is required"));
@@ -128,7 +101,7 @@ pub async fn embeddings(
 ) -> Result<Response, ApiError> {
     let req: EmbedBody = parse_json(&body)?;
     let name = req.model()?.to_string();
-    let keep = req.keep_alive()?;
+    let keep = KeepAlive::from_field(req.keep_alive.as_ref())?;
     let prompt = req
         .prompt
         .clone()

@@ -159,6 +159,11 @@ impl KeepAlive {
         Ok(KeepAlive::For(Duration::from_secs_f64(secs)))
     }
 
+    /// A request's `keep_alive` field: absent or `null` means the server's default.
+    pub fn from_field(v: Option<&Value>) -> Result<Option<KeepAlive>, ApiError> {
+        v.filter(|v| !v.is_null()).map(KeepAlive::parse).transpose()
+    }
+
     /// The registry's TTL: 0 there means "never"; a zero keep-alive becomes the shortest
     /// TTL, so the model goes at the next idle check.
     pub fn ttl(self) -> Duration {
@@ -486,6 +491,15 @@ fn raw(
     }
     .validate()
     .map_err(in_options)
+}
+
+/// Milliseconds as Ollama's nanosecond durations (0 for anything not positive and finite).
+pub(super) fn nanos(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        (ms * 1e6) as u64
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
