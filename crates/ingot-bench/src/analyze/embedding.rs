@@ -2,29 +2,16 @@
 //! inputs/s, input tokens/s, latency percentiles and errors per scenario, and the sanity
 //! check of every vector. Warm-up records are excluded.
 
+use crate::analyze::stats::measured_window;
 use crate::measure::record::RequestRecord;
 use crate::results::embedding::{EmbeddingMetrics, EmbeddingSanity};
 use crate::util::numbers::summarize;
 
 /// A scenario's embedding figures. Never panics on empty or odd input.
 pub fn embedding_metrics(records: &[RequestRecord]) -> EmbeddingMetrics {
-    let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
-    let ok: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.ok()).collect();
+    let (measured, ok, window_s) = measured_window(records);
     let requests = measured.len();
     let failed = requests - ok.len();
-    let start = measured
-        .iter()
-        .map(|r| r.send_ms)
-        .fold(f64::INFINITY, f64::min);
-    let end = measured
-        .iter()
-        .map(|r| r.end_ms)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let window_s = if requests > 0 && end > start {
-        (end - start) / 1000.0
-    } else {
-        0.0
-    };
     let per_s = |count: f64| (window_s > 0.0).then(|| count / window_s);
     let inputs: u64 = ok
         .iter()

@@ -11,12 +11,14 @@ pub use crate::util::numbers::*;
 /// has 1 ms resolution, so lags under it are the timer's, not the harness's.
 pub const LATE_THRESHOLD_MS: f64 = 2.0;
 
-/// Computes a scenario's metrics from its records. Never panics on empty or odd input.
-pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics {
+/// A scenario's measured records (warm-up left out), the successful ones among them, and the
+/// seconds from the first send to the last end (0 without records): the window every rate
+/// is computed over, for generations and embeddings alike.
+pub(crate) fn measured_window(
+    records: &[RequestRecord],
+) -> (Vec<&RequestRecord>, Vec<&RequestRecord>, f64) {
     let measured: Vec<&RequestRecord> = records.iter().filter(|r| !r.warmup).collect();
     let ok: Vec<&RequestRecord> = measured.iter().copied().filter(|r| r.ok()).collect();
-    let requests = measured.len();
-    let failed = requests - ok.len();
     let start = measured
         .iter()
         .map(|r| r.send_ms)
@@ -25,11 +27,19 @@ pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics
         .iter()
         .map(|r| r.end_ms)
         .fold(f64::NEG_INFINITY, f64::max);
-    let window_s = if requests > 0 && end > start {
+    let window_s = if !measured.is_empty() && end > start {
         (end - start) / 1000.0
     } else {
         0.0
     };
+    (measured, ok, window_s)
+}
+
+/// Computes a scenario's metrics from its records. Never panics on empty or odd input.
+pub fn scenario_metrics(records: &[RequestRecord], slo: &Slo) -> ScenarioMetrics {
+    let (measured, ok, window_s) = measured_window(records);
+    let requests = measured.len();
+    let failed = requests - ok.len();
     let per_s = |count: f64| (window_s > 0.0).then(|| count / window_s);
     let completion_tokens: u64 = ok.iter().map(|r| u64::from(r.tokens())).sum();
     let prompt_tokens: u64 = ok
