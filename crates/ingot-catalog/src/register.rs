@@ -178,13 +178,54 @@ impl ModelEntry {
                 });
             }
         }
-        let capabilities = capabilities_of(m, header)?;
         let path = path.to_path_buf();
         let source = if copy {
             Source::File { path }
         } else {
             Source::Local { path }
         };
+        Ok(ModelEntry {
+            sha256: Some(sha256),
+            ..Self::described_by(m, header, architecture, source)?
+        })
+    }
+
+    /// The entry of an imported checkpoint (issue 15), from the `header` of the GGUF the
+    /// import produced: an encoder with a pooling type is an embedding model; a decoder
+    /// chats when it has a chat template (its own or `m`'s override), else completes. The
+    /// source re-imports it the same way should the cached file go, so the entry records no
+    /// size or hash of its own.
+    pub fn for_import(
+        m: &NewModel,
+        from: &str,
+        quantize: ingot_core::QuantType,
+        header: &GgufHeader,
+    ) -> Result<Self, RegisterError> {
+        let architecture = header
+            .architecture
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        let source = Source::Import {
+            from: from.to_string(),
+            sha256: None,
+            quantize: Some(quantize.as_str().to_string()),
+        };
+        Ok(ModelEntry {
+            quantization: quantize.as_str().to_string(),
+            size: None,
+            ..Self::described_by(m, header, architecture, source)?
+        })
+    }
+
+    /// What a GGUF `header` and the caller's `m` say about a model fetched from `source`:
+    /// names, licence, context, capabilities, and the file's size and quantisation.
+    fn described_by(
+        m: &NewModel,
+        header: &GgufHeader,
+        architecture: String,
+        source: Source,
+    ) -> Result<Self, RegisterError> {
+        let capabilities = capabilities_of(m, header)?;
         Ok(ModelEntry {
             alias: m.alias.clone(),
             name: m
@@ -197,52 +238,6 @@ impl ModelEntry {
             parameters: (header.parameter_count > 0).then_some(header.parameter_count),
             quantization: header.quantization().unwrap_or("unknown").to_string(),
             size: Some(header.file_size),
-            sha256: Some(sha256),
-            license: m
-                .license
-                .clone()
-                .or(header.license.clone())
-                .unwrap_or_else(|| "unknown".into()),
-            context_length: header
-                .context_length
-                .map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-            capabilities,
-            chat_template: header.chat_template.is_some(),
-            chat_template_override: m.chat_template_override.clone(),
-            description: m.description.clone(),
-            sources: vec![source],
-            remote: None,
-            origin: Origin::default(),
-        })
-    }
-
-    /// The entry of an imported checkpoint (issue 15), from the `header` of the GGUF the
-    /// import produced: an encoder with a pooling type is an embedding model; a decoder
-    /// chats when it has a chat template (its own or `m`'s override), else completes. The
-    /// source re-imports it the same way should the cached file go.
-    pub fn for_import(
-        m: &NewModel,
-        from: &str,
-        quantize: ingot_core::QuantType,
-        header: &GgufHeader,
-    ) -> Result<Self, RegisterError> {
-        let architecture = header
-            .architecture
-            .clone()
-            .unwrap_or_else(|| "unknown".into());
-        let capabilities = capabilities_of(m, header)?;
-        Ok(ModelEntry {
-            alias: m.alias.clone(),
-            name: m
-                .name
-                .clone()
-                .or(header.name.clone())
-                .unwrap_or_else(|| m.alias.clone()),
-            family: architecture.clone(),
-            architecture,
-            parameters: (header.parameter_count > 0).then_some(header.parameter_count),
-            quantization: quantize.as_str().to_string(),
-            size: None,
             sha256: None,
             license: m
                 .license
@@ -256,11 +251,7 @@ impl ModelEntry {
             chat_template: header.chat_template.is_some(),
             chat_template_override: m.chat_template_override.clone(),
             description: m.description.clone(),
-            sources: vec![Source::Import {
-                from: from.to_string(),
-                sha256: None,
-                quantize: Some(quantize.as_str().to_string()),
-            }],
+            sources: vec![source],
             remote: None,
             origin: Origin::default(),
         })
