@@ -1,6 +1,6 @@
 //! Issue 16: the official Ollama clients against `ingot serve` and SmolLM2-135M: the Python
-//! client (`tests/python/ollama_client.py`: list, show, pull, chat streamed and not,
-//! generate, embed and embeddings, ps, bad names) and the JavaScript client
+//! client (`tests/python/ollama_client.py`: list, show, pull, chat streamed and not, tools
+//! with qwen2.5-coder-0.5b, generate, embed and embeddings, ps, bad names) and the JavaScript client
 //! (`tests/js/ollama_client.cjs`: list, a streamed chat and embed).
 //!
 //! Needs python3 with `ollama`, and node with the `ollama` npm package on NODE_PATH (CI
@@ -44,6 +44,13 @@ fn official_ollama_clients_work_against_ingot_serve() {
         return;
     }
     let home = home_with_smollm2();
+    if python {
+        // The tools part needs a model that calls tools when asked (Ollama cannot force one).
+        ingot(home.path())
+            .args(["model", "download", "qwen2.5-coder-0.5b"])
+            .assert()
+            .success();
+    }
     let mut cmd = serve_command(home.path(), &[]);
     cmd.args(["--parallel", "2"]);
     let mut serve = Serve::spawn(cmd);
@@ -52,6 +59,7 @@ fn official_ollama_clients_work_against_ingot_serve() {
         let out = StdCommand::new("python3")
             .arg(script)
             .arg(&serve.base)
+            .arg("qwen2.5-coder-0.5b")
             .env_remove("OLLAMA_API_KEY")
             .output()
             .unwrap();

@@ -1,10 +1,16 @@
-"""Drives `ingot serve` with the official Ollama Python client. Usage: ollama_client.py HOST"""
+"""Drives `ingot serve` with the official Ollama Python client.
+Usage: ollama_client.py HOST [TOOLS_MODEL]
+
+TOOLS_MODEL (qwen2.5-coder-0.5b in the tests) must answer the tools question with a call;
+without it SmolLM2 gets the question and may answer in text instead (Ollama has no
+tool_choice to force a call)."""
 import json
 import sys
 
 import ollama
 
 MODEL = "smollm2-135m"
+TOOLS_MODEL = sys.argv[2] if len(sys.argv) > 2 else None
 client = ollama.Client(host=sys.argv[1])
 
 names = [m.model for m in client.list().models]
@@ -58,6 +64,50 @@ assert len(e.embeddings) == 2 and len(e.embeddings[0]) == 576, e
 assert abs(sum(x * x for x in e.embeddings[0]) - 1.0) < 1e-3, "unit length"
 old = client.embeddings(model=MODEL, prompt="hello")
 assert len(old.embedding) == 576, old
+
+# Tools (issue 16): the client turns a plain Python function into a tool definition, as
+# Ollama's docs show. A call names the function with object arguments the function accepts;
+# its result goes back as a `tool` message and the model answers.
+def get_weather(city: str) -> str:
+    """Get the current weather in a city.
+
+    Args:
+      city: The city name, e.g. Paris
+    """
+    return f"18 C and sunny in {city}"
+
+
+tools_model = TOOLS_MODEL or MODEL
+ask = [{"role": "user", "content": "What is the weather like in Paris right now? Use the get_weather tool."}]
+opts = {"temperature": 0, "seed": 1, "num_predict": 96}
+r = client.chat(model=tools_model, messages=ask, tools=[get_weather], options=opts)
+assert r.done and r.message.role == "assistant", r
+calls = r.message.tool_calls or []
+if TOOLS_MODEL:
+    assert calls, f"{TOOLS_MODEL} should call get_weather: {r.message}"
+if calls:
+    call = calls[0]
+    assert call.function.name == "get_weather", call
+    assert isinstance(call.function.arguments, dict) and isinstance(call.function.arguments.get("city"), str), call
+    result = get_weather(**call.function.arguments)
+    follow = ask + [r.message, {"role": "tool", "content": result, "tool_name": "get_weather"}]
+    # Without tools this turn: a 0.5B model offered the tool again tends to call it again
+    # (Ollama has no tool_choice "none"); the history still carries the call and its result.
+    r2 = client.chat(model=tools_model, messages=follow, options={**opts, "num_predict": 48})
+    assert r2.done and r2.message.content.strip(), r2
+    bare = client.chat(model=tools_model, messages=ask, options={**opts, "num_predict": 1})
+    assert r2.prompt_eval_count > bare.prompt_eval_count, "the call and its result are in the prompt"
+    print("tools:", tools_model, "called", call.function.name, call.function.arguments, "then answered", repr(r2.message.content[:60]))
+else:
+    assert r.message.content.strip(), r
+    print("tools:", tools_model, "answered in text")
+# Streamed with tools: one done line at the end, and the same calls, whole, on the way.
+parts = list(client.chat(model=tools_model, messages=ask, tools=[get_weather], stream=True, options=opts))
+assert parts[-1].done and not any(p.done for p in parts[:-1]), parts
+streamed_calls = [c for p in parts for c in (p.message.tool_calls or [])]
+assert [(c.function.name, c.function.arguments) for c in streamed_calls] == [
+    (c.function.name, c.function.arguments) for c in calls
+], (streamed_calls, calls)
 
 try:
     client.chat(model=f"{MODEL}:bad tag!", messages=question)
