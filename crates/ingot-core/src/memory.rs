@@ -149,6 +149,15 @@ pub struct MemorySizeError {
     pub input: String,
 }
 
+/// [`parse_memory_size`], or `0` (a zero-size budget: the feature is off).
+pub fn parse_memory_size_or_zero(s: &str) -> Result<u64, MemorySizeError> {
+    if s.trim() == "0" {
+        Ok(0)
+    } else {
+        parse_memory_size(s)
+    }
+}
+
 /// Parses `50MB`, `2GiB`, `1.5G`, `1048576`: KB/MB/GB/TB are decimal, K/M/G/T and
 /// KiB/MiB/GiB/TiB binary (as Docker and Kubernetes read `512M`); case-insensitive.
 pub fn parse_memory_size(s: &str) -> Result<u64, MemorySizeError> {

@@ -206,6 +206,7 @@ impl LlamaLoadedModel {
             n_parallel: opts.n_parallel,
             threads,
             prefix_cache: opts.prefix_cache,
+            prompt_cache_bytes: usize::try_from(opts.prompt_cache_bytes).unwrap_or(usize::MAX),
         };
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub default_ttl: Duration,
     /// Reuse the KV cache of shared prompt prefixes.
     pub prefix_cache: bool,
+    /// Host memory per model for prompt states that slots give up
+    /// ([`ingot_core::LoadOptions::prompt_cache_bytes`]).
+    pub prompt_cache_bytes: u64,
     /// Largest accepted request body in bytes (413 beyond).
     pub body_limit: usize,
     /// Generation threads per model; `None` lets the engine pick.
@@ -104,6 +107,7 @@ impl Default for ServerConfig {
             max_loaded_models: 1,
             default_ttl: Duration::from_secs(600),
             prefix_cache: true,
+            prompt_cache_bytes: ingot_core::DEFAULT_PROMPT_CACHE_BYTES,
             body_limit: 2 * 1024 * 1024,
             threads: None,
             context_length: None,

@@ -434,6 +434,7 @@ pub async fn serve(
         gpu_layers: config.gpu_layers,
         n_parallel: config.parallel,
         prefix_cache: config.prefix_cache,
+        prompt_cache_bytes: config.prompt_cache_bytes,
         max_queue: config.max_queue,
         max_memory: config.max_memory,
         ..LoadOptions::default()

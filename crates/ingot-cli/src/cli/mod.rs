@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// Do not reuse the KV cache of a shared prompt prefix
     #[arg(long)]
     pub no_prefix_cache: bool,
+    /// Host memory per model for prompts that slots give up (as llama-server's --cache-ram):
+    /// a later prompt with the same start gets their KV cells back instead of computing
+    /// them again; 0 turns it off
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = ingot_engine::memory::parse_memory_size_or_zero)]
+    pub cache_ram: u64,
     /// Largest accepted request body, in bytes
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     pub body_limit: usize,

@@ -56,6 +56,7 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
         max_loaded_models: args.max_loaded_models,
         default_ttl: Duration::from_secs(args.ttl),
         prefix_cache: !args.no_prefix_cache,
+        prompt_cache_bytes: args.cache_ram,
         body_limit: args.body_limit,
         threads: args.threads,
         context_length: args.ctx_size,

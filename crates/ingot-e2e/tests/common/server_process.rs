@@ -47,6 +47,8 @@ pub struct ServerSpec {
     pub parallel: usize,
     pub max_queue: usize,
     pub context_length: u32,
+    /// Host memory for prompt states slots give up (`--cache-ram`).
+    pub prompt_cache_bytes: u64,
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
@@ -65,6 +67,7 @@ impl ServerSpec {
             parallel: 4,
             max_queue: 8,
             context_length: 4096,
+            prompt_cache_bytes: ingot_server::ServerConfig::default().prompt_cache_bytes,
             header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 30_000,
             shutdown_timeout_ms: 10_000,
@@ -138,6 +141,7 @@ pub fn child_main() {
             // stalls the other (aggregate speed collapses to a few tokens/s).
             threads: Some(1),
             context_length: Some(spec.context_length),
+            prompt_cache_bytes: spec.prompt_cache_bytes,
             header_read_timeout: Duration::from_millis(spec.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(spec.body_read_timeout_ms),
             shutdown_timeout: Duration::from_millis(spec.shutdown_timeout_ms),

@@ -1,11 +1,17 @@
 //! Admission: which free slot a waiting request gets (FIFO), and how much of its prompt it
-//! need not compute: the slot's own cached prefix, or a longer one copied from another
-//! sequence's KV stream.
+//! need not compute: the slot's own cached prefix, a longer one copied from another
+//! sequence's KV stream, or one restored from the host-memory prompt cache
+//! ([`super::prompt_cache`]), whichever is longest. Cells a slot is about to lose go to that
+//! cache first.
 
 use std::time::Instant;
 
+use std::cmp::Reverse;
+
+use llama_cpp_2::context::session::LlamaStateSeqFlags;
 use llama_cpp_2::token::LlamaToken;
 
+use super::prompt_cache::{common_prefix, MIN_CACHED_TOKENS};
 use super::{Job, Running, Scheduler};
 use crate::stop::StopMatcher;
 use crate::utf8::Utf8Decoder;
@@ -15,23 +21,101 @@ use crate::utf8::Utf8Decoder;
 /// of prompt on a CPU.
 const MIN_SHARED_PREFIX: usize = 32;
 
+/// Shortest gain worth restoring a saved state for: the restore copies the state's cells,
+/// which costs far less than computing them, but not nothing.
+const MIN_RESTORED_PREFIX: usize = 16;
+
 impl Scheduler<'_> {
-    /// Picks a free slot for `tokens`: the one sharing the longest cached prefix when prefix
-    /// caching is on, else the first free one.
+    /// Picks a free slot for `tokens`. With prefix caching, the slot sharing the longest
+    /// prefix when it covers at least half the prompt (llama-server's similarity rule);
+    /// otherwise the least recently used free slot (empty ones first), so that idle slots
+    /// keep as many different prompts as there are slots instead of one slot serving every
+    /// request. A short shared start is not lost that way: another slot's cells are copied
+    /// when they share enough ([`MIN_SHARED_PREFIX`]), and the evicted cells go to RAM.
+    /// Without prefix caching, the first free slot.
     fn pick_slot(&self, tokens: &[LlamaToken]) -> Option<usize> {
         let free = self
             .slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.req.is_none());
-        if self.cfg.prefix_cache {
-            // max_by_key returns the last maximum; rev() makes ties go to the lowest index.
-            free.rev()
-                .max_by_key(|(_, s)| common_prefix(&s.cache, tokens))
-                .map(|(i, _)| i)
-        } else {
-            free.map(|(i, _)| i).next()
+        if !self.cfg.prefix_cache {
+            return free.map(|(i, _)| i).next();
         }
+        let (best, shared) = free
+            .clone()
+            .map(|(i, s)| (i, common_prefix(&s.cache, tokens)))
+            .max_by_key(|&(i, n)| (n, Reverse(self.slots[i].used), Reverse(i)))?;
+        if shared * 2 >= tokens.len() {
+            return Some(best);
+        }
+        free.min_by_key(|&(i, s)| (s.used, i)).map(|(i, _)| i)
+    }
+
+    /// Whether saved states can serve this model: recurrent and hybrid models cannot be cut
+    /// back to a prefix after a restore.
+    fn can_cache_prompts(&self) -> bool {
+        self.prompt_cache.enabled() && !self.model.is_recurrent() && !self.model.is_hybrid()
+    }
+
+    /// Copies slot `i`'s cells to the prompt cache, unless they are too few, already kept, or
+    /// incomplete (a sliding window dropped the start).
+    fn save_slot(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        if !self.can_cache_prompts()
+            || slot.cache.len() < MIN_CACHED_TOKENS
+            || self.prompt_cache.covers(&slot.cache)
+            || self.ctx.kv_cache_seq_pos_min(slot.seq) > 0
+        {
+            return;
+        }
+        match self
+            .ctx
+            .state_seq_get(slot.seq, LlamaStateSeqFlags::empty())
+        {
+            Ok(state) => {
+                let bytes = state.byte_len() + slot.cache.len() * std::mem::size_of::<LlamaToken>();
+                tracing::debug!(
+                    seq = slot.seq,
+                    tokens = slot.cache.len(),
+                    bytes,
+                    "prompt state saved to RAM"
+                );
+                self.prompt_cache.insert(slot.cache.clone(), state, bytes);
+            }
+            Err(e) => tracing::debug!(error = %e, "prompt state not saved"),
+        }
+    }
+
+    /// A saved state holding a longer prefix of `tokens` than `best` (what the slot or another
+    /// sequence offers) by at least [`MIN_RESTORED_PREFIX`]: (its entry, the usable length).
+    fn restore_source(&self, tokens: &[LlamaToken], best: usize) -> Option<(usize, usize)> {
+        if !self.can_cache_prompts() {
+            return None;
+        }
+        let (k, n) = self.prompt_cache.best(tokens)?;
+        // Keep at least one prompt token to decode: its logits give the first token.
+        let n = n.min(tokens.len().saturating_sub(1));
+        (n >= best + MIN_RESTORED_PREFIX).then_some((k, n))
+    }
+
+    /// Restores entry `k` into slot `i` and cuts it to its first `n` tokens; false (and an
+    /// empty slot) when llama.cpp refuses.
+    fn restore(&mut self, i: usize, k: usize, n: usize) -> bool {
+        let seq = self.slots[i].seq;
+        let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+        self.slots[i].cache.clear();
+        let state = self.prompt_cache.get(k);
+        let restored = self.ctx.state_seq_set(state, seq).is_ok()
+            && self.ctx.kv_cache_seq_rm(seq, Some(n as u32), None).is_ok();
+        if !restored {
+            let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+            return false;
+        }
+        let tokens = &self.prompt_cache.tokens(k)[..n];
+        self.slots[i].cache.extend_from_slice(tokens);
+        tracing::debug!(seq, tokens = n, "prompt prefix restored from RAM");
+        true
     }
 
     pub(super) fn admit(&mut self) {
@@ -77,9 +161,16 @@ impl Scheduler<'_> {
             0
         };
         let shared = self.sharing_source(i, &job.tokens, own);
+        let restore = self.restore_source(&job.tokens, shared.map_or(own, |(_, n)| n.max(own)));
+        if own < self.slots[i].cache.len() {
+            // The slot is about to lose cells this prompt does not share: keep them in RAM.
+            self.save_slot(i);
+        }
         let seq = self.slots[i].seq;
         let mut reuse = own;
-        if let Some((j, n)) = shared {
+        if let Some((k, n)) = restore {
+            reuse = if self.restore(i, k, n) { n } else { 0 };
+        } else if let Some((j, n)) = shared {
             // Another sequence's cells hold a longer prefix (the other choices of an `n` > 1
             // request, or a system prompt another client just sent): take them instead of
             // computing them again. Each sequence has its own KV stream, and llama.cpp copies
@@ -124,6 +215,7 @@ impl Scheduler<'_> {
             slot.cache.clear();
         }
         self.admissions += 1;
+        slot.used = self.admissions;
         let stop = StopMatcher::new(&job.stop);
         slot.req = Some(Box::new(Running {
             job,
@@ -144,10 +236,6 @@ impl Scheduler<'_> {
             pending_lp: Vec::new(),
         }));
     }
-}
-
-fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]

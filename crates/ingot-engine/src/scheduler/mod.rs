@@ -23,6 +23,7 @@
 
 mod admit;
 mod output;
+mod prompt_cache;
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -53,6 +54,8 @@ pub(crate) struct SchedConfig {
     pub n_parallel: usize,
     pub threads: usize,
     pub prefix_cache: bool,
+    /// Bytes of host memory for saved prompt states ([`prompt_cache`]); 0 turns it off.
+    pub prompt_cache_bytes: usize,
 }
 
 /// A prepared request: tokenized, checked against the context, sampler built.
@@ -121,6 +124,9 @@ struct Slot {
     /// Tokens whose KV cells this sequence holds, at positions `0..len`.
     cache: Vec<LlamaToken>,
     req: Option<Box<Running>>,
+    /// Admission number of its last request: among equally good free slots the least
+    /// recently used is taken, so idle slots keep as many different prompts as they can.
+    used: u64,
 }
 
 /// Thread entry point: creates the context, reports readiness, runs the loop.
@@ -169,6 +175,7 @@ pub(crate) fn run(
             seq: i as i32,
             cache: Vec::new(),
             req: None,
+            used: 0,
         })
         .collect();
     let batch_cap = cfg.n_batch as usize;
@@ -185,6 +192,11 @@ pub(crate) fn run(
         prefill: Vec::with_capacity(cfg.n_parallel),
         admissions: 0,
         computed: false,
+        prompt_cache: prompt_cache::PromptCache::new(if cfg.prefix_cache {
+            cfg.prompt_cache_bytes
+        } else {
+            0
+        }),
         cfg,
     };
     sched.run(rx);
@@ -206,6 +218,7 @@ struct Scheduler<'m> {
     admissions: u64,
     /// Whether a decode ran since the thread last went idle (see `release_thread_pool`).
     computed: bool,
+    prompt_cache: prompt_cache::PromptCache<llama_cpp_2::context::session::SeqState>,
 }
 
 /// How long a model's thread stays idle before it releases its OpenMP thread pool.

@@ -1,0 +1,103 @@
+//! The host-memory prompt cache (issue 18, found while measuring TTFT on the `summarize`
+//! prompts): prompts that no slot holds any more come back from RAM instead of being
+//! computed again, and the answer is the same as computing them afresh.
+
+mod common;
+use common::*;
+use ingot_engine::*;
+
+/// Long enough (well over the cache's 32-token minimum) that a restore is worth it.
+fn notes(topic: &str) -> String {
+    format!(
+        "Meeting notes, {topic}: Priya opened by reviewing last week's action items. Marcus \
+         reported that the payments migration is two days behind because the vendor API \
+         changed its rate limits. The team agreed to move the launch review to Thursday. \
+         Summarize these notes in one sentence."
+    )
+}
+
+fn one_slot(prompt_cache_bytes: u64) -> std::sync::Arc<dyn LoadedModel> {
+    load(&LoadOptions {
+        prefix_cache: true,
+        prompt_cache_bytes,
+        ..opts()
+    })
+}
+
+#[test]
+fn a_prompt_that_lost_its_slot_is_restored_from_ram_with_the_same_answer() {
+    let m = one_slot(64 << 20);
+    let a1 = collect(m.generate(helpful(&notes("standup"), 12)).unwrap());
+    // The single slot now takes another prompt: the first one's cells go to RAM.
+    let b = collect(m.generate(helpful(&notes("budget review"), 12)).unwrap());
+    assert!(
+        b.timings.cached_tokens < b.usage.prompt_tokens / 2,
+        "{:?}",
+        b.timings
+    );
+    let a2 = collect(m.generate(helpful(&notes("standup"), 12)).unwrap());
+    assert_eq!(
+        a2.timings.cached_tokens,
+        a2.usage.prompt_tokens - 1,
+        "all but the last prompt token come back from RAM: {:?}",
+        a2.timings
+    );
+    assert_eq!(
+        a1.text, a2.text,
+        "restored cells give the same greedy answer"
+    );
+    // And the same as a model that never cached anything.
+    let fresh = collect(
+        shared_model()
+            .generate(helpful(&notes("standup"), 12))
+            .unwrap(),
+    );
+    assert_eq!(a2.text, fresh.text);
+}
+
+#[test]
+fn without_ram_a_prompt_that_lost_its_slot_is_computed_again() {
+    let m = one_slot(0);
+    let _ = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    let _ = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
+    let a2 = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    // Only the part the two prompts share (system prompt, preamble, "Meeting notes, ").
+    assert!(
+        a2.timings.cached_tokens < a2.usage.prompt_tokens / 2,
+        "{:?}",
+        a2.timings
+    );
+}
+
+#[test]
+fn a_cache_too_small_for_one_prompt_keeps_nothing() {
+    // 1 KiB holds no prompt state of this model (about 23 KiB per token).
+    let m = one_slot(1024);
+    let _ = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    let _ = collect(m.generate(helpful(&notes("retro"), 4)).unwrap());
+    let a2 = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    assert!(
+        a2.timings.cached_tokens < a2.usage.prompt_tokens / 2,
+        "{:?}",
+        a2.timings
+    );
+}
+
+#[test]
+fn idle_slots_each_keep_a_different_prompt() {
+    // Two slots, one request at a time: the second prompt takes the other (least recently
+    // used) slot instead of evicting the first, so both stay cached without RAM.
+    let m = load(&LoadOptions {
+        prefix_cache: true,
+        prompt_cache_bytes: 0,
+        n_parallel: 2,
+        context_length: Some(4096),
+        ..opts()
+    });
+    let _ = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    let _ = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
+    let a = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
+    let b = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
+    assert_eq!(a.timings.cached_tokens, a.usage.prompt_tokens - 1);
+    assert_eq!(b.timings.cached_tokens, b.usage.prompt_tokens - 1);
+}
