@@ -31,6 +31,13 @@ pub struct ServerConfig {
     pub default_ttl: Duration,
     /// Reuse the KV cache of shared prompt prefixes.
     pub prefix_cache: bool,
+    /// Speculative decoding of loaded models (`ingot serve --speculative`); the default,
+    /// prompt lookup, changes no output.
+    pub speculative: ingot_core::Speculative,
+    /// A draft model (an id the provider resolves) for speculative decoding instead of
+    /// prompt lookup (`ingot serve --draft`). It must share the vocabulary of the models it
+    /// drafts for: loading a model whose vocabulary differs fails, naming the difference.
+    pub draft: Option<String>,
     /// Largest accepted request body in bytes (413 beyond).
     pub body_limit: usize,
     /// Generation threads per model; `None` lets the engine pick.
@@ -104,6 +111,8 @@ impl Default for ServerConfig {
             max_loaded_models: 1,
             default_ttl: Duration::from_secs(600),
             prefix_cache: true,
+            speculative: ingot_core::Speculative::default(),
+            draft: None,
             body_limit: 2 * 1024 * 1024,
             threads: None,
             context_length: None,

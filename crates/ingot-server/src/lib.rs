@@ -434,6 +434,7 @@ pub async fn serve(
         gpu_layers: config.gpu_layers,
         n_parallel: config.parallel,
         prefix_cache: config.prefix_cache,
+        speculative: config.speculative,
         max_queue: config.max_queue,
         max_memory: config.max_memory,
         ..LoadOptions::default()
@@ -442,6 +443,7 @@ pub async fn serve(
         engine,
         provider,
         base_opts,
+        config.draft.clone(),
         config.max_loaded_models,
         config.default_ttl,
         metrics.clone(),

@@ -108,6 +108,17 @@ pub struct ServeArgs {
     /// Do not reuse the KV cache of a shared prompt prefix
     #[arg(long)]
     pub no_prefix_cache: bool,
+    /// Speculative decoding: `ngram` drafts tokens from the prompt and output (prompt
+    /// lookup) and keeps those the model confirms, which changes no output; `off` decodes
+    /// one token per step
+    #[arg(long, env = env::INGOT_SPECULATIVE, default_value_t = ingot_engine::Speculative::Ngram, value_name = "off|ngram")]
+    #[serde(default)]
+    pub speculative: ingot_engine::Speculative,
+    /// Draft model for speculative decoding instead of prompt lookup: a smaller model with
+    /// the same vocabulary (e.g. a small model of the same family), downloaded first
+    #[arg(long, value_name = "ALIAS")]
+    #[serde(default)]
+    pub draft: Option<String>,
     /// Largest accepted request body, in bytes
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     pub body_limit: usize,
@@ -381,6 +392,13 @@ pub struct LoadArgs {
     /// before it is loaded [default: the memory the system has free]
     #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
     pub max_memory: Option<u64>,
+    /// Speculative decoding: `ngram` (prompt lookup; the same output, often sooner) or `off`
+    #[arg(long, env = env::INGOT_SPECULATIVE, default_value_t = ingot_engine::Speculative::Ngram, value_name = "off|ngram")]
+    pub speculative: ingot_engine::Speculative,
+    /// Draft model for speculative decoding instead of prompt lookup: a smaller model with
+    /// the same vocabulary (e.g. a small model of the same family)
+    #[arg(long, value_name = "ALIAS")]
+    pub draft: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
