@@ -165,6 +165,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 system_info: "CPU : AVX2 = 1 |".into(),
                 prefix_cache: false,
                 n_parallel: 2,
+                speculative: None,
             }),
             machine: MachineInfo {
                 cpu_model: Some("Test CPU".into()),

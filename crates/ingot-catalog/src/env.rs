@@ -31,6 +31,9 @@ pub const INGOT_PORT: &str = "INGOT_PORT";
 /// Memory a model may take (`--max-memory` of `serve`, `run`, `bench run`), e.g. `4GiB`.
 /// Default: the memory the system has free.
 pub const INGOT_MAX_MEMORY: &str = "INGOT_MAX_MEMORY";
+/// Speculative decoding of `ingot serve` and `ingot model run` (`--speculative`): `ngram`
+/// (default, prompt lookup) or `off`.
+pub const INGOT_SPECULATIVE: &str = "INGOT_SPECULATIVE";
 /// API key required by `ingot serve` (`--api-key`); mandatory for non-loopback binds.
 pub const INGOT_API_KEY: &str = "INGOT_API_KEY";
 /// Web origins allowed to call `ingot serve` from browser pages (`--cors-origin`),

@@ -29,6 +29,7 @@ where
         ingot_catalog::env::INGOT_HOME,
         ingot_catalog::env::INGOT_THREADS,
         ingot_catalog::env::INGOT_MAX_MEMORY,
+        ingot_catalog::env::INGOT_SPECULATIVE,
         ingot_catalog::env::INGOT_HOST,
         ingot_catalog::env::INGOT_PORT,
         ingot_catalog::env::INGOT_API_KEY,

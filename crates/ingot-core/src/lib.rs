@@ -21,6 +21,7 @@
 //! - [`tools`]: tool calling — rendering tools into a prompt (the model's template or the
 //!   generic tool prompt), forced-call schemas, and parsing calls out of the output;
 //! - [`slots`]: slot and queue accounting shared by engines;
+//! - [`speculative`]: the speculative decoding modes ([`Speculative`]: `off`, `ngram`);
 //! - `mock` (cargo feature `mock`): a scripted engine with the same semantics, for tests.
 
 pub mod types;
@@ -44,6 +45,7 @@ pub mod provider;
 pub mod quant;
 pub mod sampling;
 pub mod slots;
+pub mod speculative;
 pub mod stop;
 pub mod template;
 pub mod tools;
@@ -60,4 +62,5 @@ pub use provider::{
     ResolvedModel,
 };
 pub use quant::{QuantType, UnknownQuantType};
+pub use speculative::{Speculative, UnknownSpeculative};
 pub use template::{render_chat, ChatTemplate};

@@ -580,6 +580,7 @@ impl MockScheduler {
                 0.0
             },
             cached_tokens: 0,
+            ..Timings::default()
         };
         let _ = r.job.tx.send(Event::Done {
             finish_reason: reason,

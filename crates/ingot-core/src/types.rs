@@ -49,6 +49,16 @@ pub struct LoadOptions {
     /// not fit. `None`: the memory the OS reports available.
     #[serde(default)]
     pub max_memory: Option<u64>,
+    /// Speculative decoding (`--speculative`). Default: [`Speculative::Ngram`], prompt
+    /// lookup, which changes no output and drafts only where the text repeats itself.
+    #[serde(default)]
+    pub speculative: crate::Speculative,
+    /// A draft model (GGUF file) for speculative decoding instead of prompt lookup: a
+    /// smaller model with the *same vocabulary* (checked at load: a mismatch fails the load
+    /// naming the first token that differs) guesses the next tokens, and the model keeps
+    /// those it would have produced. Ignored when `speculative` is `Off`.
+    #[serde(default)]
+    pub draft: Option<PathBuf>,
 }
 
 /// Default host memory for saved prompt states: 512 MiB (a 128-token prompt of SmolLM2-135M
@@ -72,6 +82,8 @@ impl Default for LoadOptions {
             chat_template: None,
             max_queue: 64,
             max_memory: None,
+            speculative: crate::Speculative::default(),
+            draft: None,
         }
     }
 }
@@ -229,6 +241,13 @@ pub struct Timings {
     pub gen_tokens_per_s: f64,
     /// Prompt tokens whose KV cells were reused from a previous request (prefix cache).
     pub cached_tokens: u32,
+    /// Speculative decoding: draft tokens decoded for this request, and how many of them
+    /// were accepted (output tokens that came without a decode step of their own). Named as
+    /// llama-server names them; 0 and 0 without speculation.
+    #[serde(default)]
+    pub draft_n: u32,
+    #[serde(default)]
+    pub draft_n_accepted: u32,
 }
 
 /// Events of one generation, in order: zero or more `Token`, then exactly one `Done` or `Error`.

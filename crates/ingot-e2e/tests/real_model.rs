@@ -105,6 +105,24 @@ async fn real_model_end_to_end() {
     let v: Value = r.json().await.unwrap();
     assert!(!v["choices"][0]["text"].as_str().unwrap().is_empty());
 
+    // Speculative decoding is on by default: an answer that copies its prompt accepts
+    // drafts, reported in `timings` as llama-server names them and counted in /metrics.
+    let prompt = "Copy the text.\nText: alpha beta gamma delta epsilon zeta eta theta\nCopy: alpha beta gamma delta epsilon zeta eta theta\nText: red orange yellow green blue indigo violet white\nCopy: red orange yellow";
+    let v: Value = s
+        .post_json(
+            "/v1/completions",
+            json!({"model": "smollm2", "prompt": prompt, "max_tokens": 12, "temperature": 0}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let accepted = v["timings"]["draft_n_accepted"].as_u64().unwrap();
+    assert!(accepted > 0, "{v}");
+    assert!(v["timings"]["draft_n"].as_u64().unwrap() >= accepted, "{v}");
+    assert!(s.metric("ingot_draft_tokens_accepted_total").await >= accepted as f64);
+    assert!(s.metric("ingot_draft_tokens_total").await >= accepted as f64);
+
     // JSON mode: the output parses whenever the model stopped on its own.
     let mut body = chat(
         "Give me a JSON object with the name and age of a person.",

@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &LoadOptions {
             threads: Some(threads),
             prefix_cache: false,
+            // Like for like with the raw loop, which decodes one token at a time.
+            speculative: Speculative::Off,
             ..Default::default()
         },
     )?;

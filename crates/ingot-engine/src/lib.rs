@@ -24,7 +24,11 @@
 //! frees its slot), admits waiting requests into free slots, and decodes **one** batch holding
 //! the next token of every generating sequence plus a chunk of pending prompt tokens (at most
 //! one ubatch while others generate, so a long prompt does not stall running streams), bounded
-//! by `n_batch`. Then each sequence with logits in the batch samples, streams its text
+//! by `n_batch`. With speculative decoding (`LoadOptions::speculative`, prompt lookup by
+//! default) a generating sequence whose last tokens occurred before in its prompt or output
+//! also puts the tokens that followed them into the batch, and keeps those its own sampler
+//! confirms, so one decode can give it several tokens and the output stays that of plain
+//! decoding. Then each sequence with logits in the batch samples, streams its text
 //! (incremental UTF-8, stop strings held back and never emitted) and finishes on EOS, a stop
 //! string, `max_tokens` or a full context. With `n_parallel = 1` this is the plain
 //! single-stream loop the CLI uses. With `prefix_cache` on, a finished sequence keeps its KV
@@ -36,6 +40,7 @@ pub use ingot_core::*;
 
 mod backend;
 pub mod bench;
+mod draft;
 mod embedder;
 mod llama;
 pub mod logits;
@@ -47,10 +52,11 @@ mod tokens;
 
 pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};
-pub use llama::{LlamaEngine, LlamaLoadedModel, LlamaTokenizer};
+pub use llama::{LlamaEngine, LlamaLoadedModel};
 pub use schema_grammar::{
     json_schema_grammar, json_schema_grammar_str, llama_json_schema_converter,
 };
+pub use tokens::LlamaTokenizer;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use llama_cpp_2::token::LlamaToken;
 use crate::backend::{self, backend};
 use crate::scheduler::{self, Command, Job, SchedConfig};
 use crate::template::ChatTemplate;
-use crate::tokens::{check_prompt_bytes, max_token_bytes, special_texts, tokenize};
+use crate::tokens::{check_prompt_bytes, max_token_bytes, special_texts, tokenize, LlamaTokenizer};
 use crate::types::*;
 use crate::{cpu, gguf, sampler};
 use ingot_core::slots::Shared;
@@ -198,6 +198,12 @@ impl LlamaLoadedModel {
         if pooling.is_some() {
             return Self::load_embedding_only(path, model, embed_cfg, name, t0, shared, threads);
         }
+        let draft = match &opts.draft {
+            Some(p) if opts.speculative != crate::Speculative::Off => {
+                Some(crate::draft::load_draft(&model, p, opts.gpu_layers)?)
+            }
+            _ => None,
+        };
         let cfg = SchedConfig {
             path: path.to_path_buf(),
             n_ctx,
@@ -207,6 +213,7 @@ impl LlamaLoadedModel {
             threads,
             prefix_cache: opts.prefix_cache,
             prompt_cache_bytes: usize::try_from(opts.prompt_cache_bytes).unwrap_or(usize::MAX),
+            speculative: opts.speculative == crate::Speculative::Ngram,
         };
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
@@ -214,7 +221,9 @@ impl LlamaLoadedModel {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("ingot-engine:{name}"))
-            .spawn(move || scheduler::run(thread_model, cfg, cmd_rx, ready_tx, thread_shared))
+            .spawn(move || {
+                scheduler::run(thread_model, draft, cfg, cmd_rx, ready_tx, thread_shared)
+            })
             .map_err(|e| EngineError::Backend(format!("cannot start the scheduler thread: {e}")))?;
         let actual_ctx = match ready_rx.recv() {
             Ok(Ok(n)) => n,
@@ -378,7 +387,7 @@ impl LlamaLoadedModel {
 
 /// Loads a (validated) GGUF file into llama.cpp. A failure quotes llama.cpp's own logged
 /// reason: "llama.cpp cannot load WHAT: ...".
-fn load_model(
+pub(crate) fn load_model(
     path: &Path,
     params: &LlamaModelParams,
     what: &str,
@@ -392,31 +401,6 @@ fn load_model(
             None => format!("llama.cpp cannot load {what} ({e})"),
         },
     })
-}
-
-/// A model's vocabulary alone (llama.cpp's `vocab_only` load: no weights, a few MB), for
-/// counting tokens in text that some other process generated, e.g. `ingot bench --endpoint`
-/// against a server that reports no `usage`.
-pub struct LlamaTokenizer {
-    model: LlamaModel,
-}
-
-impl LlamaTokenizer {
-    /// Loads the vocabulary of the GGUF file at `path` (validated first, like [`LlamaEngine`]
-    /// loads).
-    pub fn load(path: &Path) -> Result<Self, EngineError> {
-        gguf::validate(path)?;
-        let params = LlamaModelParams::default().with_vocab_only(true);
-        let model = load_model(path, &params, "its vocabulary")?;
-        Ok(Self { model })
-    }
-}
-
-impl Tokenizer for LlamaTokenizer {
-    fn count(&self, text: &str) -> Result<u32, EngineError> {
-        let n = tokenize(&self.model, text, false)?.len();
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
-    }
 }
 
 impl LoadedModel for LlamaLoadedModel {

@@ -196,7 +196,7 @@ fn selected_token(candidates: &LlamaTokenDataArray) -> Option<LlamaToken> {
 /// Index of the first largest logit: the same tie rule as llama.cpp's greedy sampler (strict
 /// `>`, so the lowest token id wins a tie and NaNs are never chosen over a number), so
 /// outputs match the sampler chain token for token.
-fn argmax(logits: &[f32]) -> usize {
+pub(crate) fn argmax(logits: &[f32]) -> usize {
     let mut best = 0;
     for (i, &l) in logits.iter().enumerate().skip(1) {
         if l > logits[best] {

@@ -1,10 +1,13 @@
 //! Tokenization and the prompt bounds checked before it: the one place that turns text into
 //! llama.cpp tokens for generation, token counts and embeddings.
 
+use std::path::Path;
+
+use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::types::EngineError;
+use crate::types::{EngineError, Tokenizer};
 
 /// Tokenizes with special-token parsing; removes a doubled BOS (template already starts with
 /// the BOS text *and* the vocabulary asks for one), which would otherwise degrade output.
@@ -89,6 +92,31 @@ pub(crate) fn special_texts(model: &LlamaModel) -> (String, String) {
         }
     };
     (text(vocab.bos()), text(vocab.eos()))
+}
+
+/// A model's vocabulary alone (llama.cpp's `vocab_only` load: no weights, a few MB), for
+/// counting tokens in text that some other process generated, e.g. `ingot bench --endpoint`
+/// against a server that reports no `usage`.
+pub struct LlamaTokenizer {
+    model: LlamaModel,
+}
+
+impl LlamaTokenizer {
+    /// Loads the vocabulary of the GGUF file at `path` (validated first, like [`crate::LlamaEngine`]
+    /// loads).
+    pub fn load(path: &Path) -> Result<Self, EngineError> {
+        crate::gguf::validate(path)?;
+        let params = LlamaModelParams::default().with_vocab_only(true);
+        let model = crate::llama::load_model(path, &params, "its vocabulary")?;
+        Ok(Self { model })
+    }
+}
+
+impl Tokenizer for LlamaTokenizer {
+    fn count(&self, text: &str) -> Result<u32, EngineError> {
+        let n = tokenize(&self.model, text, false)?.len();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,13 @@ pub struct ServerConfig {
     /// Host memory per model for prompt states that slots give up
     /// ([`ingot_core::LoadOptions::prompt_cache_bytes`]).
     pub prompt_cache_bytes: u64,
+    /// Speculative decoding of loaded models (`ingot serve --speculative`); the default,
+    /// prompt lookup, changes no output.
+    pub speculative: ingot_core::Speculative,
+    /// A draft model (an id the provider resolves) for speculative decoding instead of
+    /// prompt lookup (`ingot serve --draft`). It must share the vocabulary of the models it
+    /// drafts for: loading a model whose vocabulary differs fails, naming the difference.
+    pub draft: Option<String>,
     /// Largest accepted request body in bytes (413 beyond).
     pub body_limit: usize,
     /// Generation threads per model; `None` lets the engine pick.
@@ -108,6 +115,8 @@ impl Default for ServerConfig {
             default_ttl: Duration::from_secs(600),
             prefix_cache: true,
             prompt_cache_bytes: ingot_core::DEFAULT_PROMPT_CACHE_BYTES,
+            speculative: ingot_core::Speculative::default(),
+            draft: None,
             body_limit: 2 * 1024 * 1024,
             threads: None,
             context_length: None,

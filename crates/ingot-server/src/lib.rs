@@ -435,6 +435,7 @@ pub async fn serve(
         n_parallel: config.parallel,
         prefix_cache: config.prefix_cache,
         prompt_cache_bytes: config.prompt_cache_bytes,
+        speculative: config.speculative,
         max_queue: config.max_queue,
         max_memory: config.max_memory,
         ..LoadOptions::default()
@@ -443,6 +444,7 @@ pub async fn serve(
         engine,
         provider,
         base_opts,
+        config.draft.clone(),
         config.max_loaded_models,
         config.default_ttl,
         metrics.clone(),

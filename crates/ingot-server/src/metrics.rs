@@ -104,6 +104,9 @@ pub struct Metrics {
     load: Histogram,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
+    /// Speculative decoding: draft tokens decoded, and those accepted.
+    draft_tokens: AtomicU64,
+    draft_accepted: AtomicU64,
     requests_by_code: Mutex<BTreeMap<u16, u64>>,
     active: AtomicI64,
     /// Open client connections, and the ones closed to stay under the connection cap (an
@@ -148,6 +151,8 @@ impl Metrics {
             ),
             prompt_tokens: AtomicU64::new(0),
             completion_tokens: AtomicU64::new(0),
+            draft_tokens: AtomicU64::new(0),
+            draft_accepted: AtomicU64::new(0),
             requests_by_code: Mutex::new(BTreeMap::new()),
             active: AtomicI64::new(0),
             connections_open: AtomicI64::new(0),
@@ -187,6 +192,10 @@ impl Metrics {
             .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
         self.completion_tokens
             .fetch_add(completion_tokens as u64, Ordering::Relaxed);
+        self.draft_tokens
+            .fetch_add(u64::from(timings.draft_n), Ordering::Relaxed);
+        self.draft_accepted
+            .fetch_add(u64::from(timings.draft_n_accepted), Ordering::Relaxed);
     }
 
     /// Counts a generation request as active until the guard drops (for streams: until the
@@ -225,6 +234,18 @@ impl Metrics {
             "ingot_completion_tokens_total",
             "Completion tokens generated.",
             self.completion_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "ingot_draft_tokens_total",
+            "Speculative decoding: draft tokens decoded to be verified.",
+            self.draft_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "ingot_draft_tokens_accepted_total",
+            "Speculative decoding: draft tokens accepted (output tokens that needed no decode step of their own).",
+            self.draft_accepted.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,
@@ -363,6 +384,22 @@ mod tests {
         assert!(text.contains("ingot:model_loaded{model_name=\"a\\\"b\"} 1"));
         let idle = Metrics::new().render(EngineSnapshot::default());
         assert!(idle.contains("\ningot:kv_cache_usage_perc 0\n"), "{idle}");
+    }
+
+    #[test]
+    fn draft_counters_sum_the_timings_of_finished_requests() {
+        let m = Metrics::new();
+        let t = |n, a| Timings {
+            draft_n: n,
+            draft_n_accepted: a,
+            ..Timings::default()
+        };
+        m.observe_done(&t(10, 7), 20, 15, 0.1);
+        m.observe_done(&t(4, 0), 20, 5, 0.1);
+        let text = m.render(EngineSnapshot::default());
+        assert!(text.contains("\ningot_draft_tokens_total 14\n"), "{text}");
+        assert!(text.contains("\ningot_draft_tokens_accepted_total 7\n"));
+        assert!(text.contains("# TYPE ingot_draft_tokens_accepted_total counter"));
     }
 
     #[test]

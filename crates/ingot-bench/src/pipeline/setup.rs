@@ -119,6 +119,8 @@ pub fn start_results(
                 system_info: backend.system_info.clone(),
                 prefix_cache: false,
                 n_parallel,
+                // The loads of the pipeline keep the engine's default.
+                speculative: Some(ingot_core::LoadOptions::default().speculative),
             }),
             machine,
             threads: cfg.threads,

@@ -114,6 +114,10 @@ pub struct EngineInfo {
     pub system_info: String,
     pub prefix_cache: bool,
     pub n_parallel: usize,
+    /// Speculative decoding of the loaded models (absent in results written before it
+    /// existed, which decoded without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speculative: Option<ingot_core::Speculative>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -269,6 +269,25 @@ mod tests {
         );
     }
 
+    /// ingot-engine's speculative-decoding test runs these prompts from a copy (the engine
+    /// cannot depend on the benchmarks); the copy must stay the same.
+    #[test]
+    fn engine_test_copy_of_the_summarize_set_is_current() {
+        let copy: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../ingot-engine/tests/fixtures/summarize.json"
+        )))
+        .unwrap();
+        let cases = copy["cases"].as_array().unwrap();
+        let set = summarize();
+        assert_eq!(cases.len(), set.len());
+        for (c, p) in cases.iter().zip(&set) {
+            assert_eq!(c["id"], p.id.as_str());
+            assert_eq!(copy["system"], p.messages[0].content.as_str());
+            assert_eq!(c["user"], p.messages[1].content.as_str(), "{}", p.id);
+        }
+    }
+
     fn rule_score(p: &PromptSpec, answer: &str) -> crate::score::quality::CaseScore {
         let checks = p.checks.iter().map(|c| evaluate(c, answer)).collect();
         combine(&p.id, p.threshold(), checks)

@@ -113,6 +113,17 @@ pub struct ServeArgs {
     /// them again; 0 turns it off
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = ingot_engine::memory::parse_memory_size_or_zero)]
     pub cache_ram: u64,
+    /// Speculative decoding: `ngram` drafts tokens from the prompt and output (prompt
+    /// lookup) and keeps those the model confirms, which changes no output; `off` decodes
+    /// one token per step
+    #[arg(long, env = env::INGOT_SPECULATIVE, default_value_t = ingot_engine::Speculative::Ngram, value_name = "off|ngram")]
+    #[serde(default)]
+    pub speculative: ingot_engine::Speculative,
+    /// Draft model for speculative decoding instead of prompt lookup: a smaller model with
+    /// the same vocabulary (e.g. a small model of the same family), downloaded first
+    #[arg(long, value_name = "ALIAS")]
+    #[serde(default)]
+    pub draft: Option<String>,
     /// Largest accepted request body, in bytes
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     pub body_limit: usize,
@@ -386,6 +397,13 @@ pub struct LoadArgs {
     /// before it is loaded [default: the memory the system has free]
     #[arg(long, env = env::INGOT_MAX_MEMORY, value_name = "SIZE", value_parser = ingot_engine::parse_memory_size)]
     pub max_memory: Option<u64>,
+    /// Speculative decoding: `ngram` (prompt lookup; the same output, often sooner) or `off`
+    #[arg(long, env = env::INGOT_SPECULATIVE, default_value_t = ingot_engine::Speculative::Ngram, value_name = "off|ngram")]
+    pub speculative: ingot_engine::Speculative,
+    /// Draft model for speculative decoding instead of prompt lookup: a smaller model with
+    /// the same vocabulary (e.g. a small model of the same family)
+    #[arg(long, value_name = "ALIAS")]
+    pub draft: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,13 @@ pub(crate) fn load_model(
 ) -> Result<Arc<dyn LoadedModel>> {
     let rt = super::runtime()?;
     let cached = rt.block_on(super::model::ensure_downloaded(ctx, entry))?;
+    let draft = match &load.draft {
+        Some(alias) => {
+            let d = ctx.catalog()?.get(alias)?.clone();
+            Some(rt.block_on(super::model::ensure_downloaded(ctx, &d))?.path)
+        }
+        None => None,
+    };
     drop(rt);
     let chat_template = match &load.chat_template {
         Some(p) => Some(
@@ -56,6 +63,8 @@ pub(crate) fn load_model(
         n_parallel: 1,
         prefix_cache: true,
         max_memory: load.max_memory,
+        speculative: load.speculative,
+        draft,
         ..LoadOptions::default()
     };
     let engine = ingot_engine::LlamaEngine::new();
@@ -211,8 +220,13 @@ fn stream_answer(
 }
 
 fn print_timings(t: &Timings, _first: bool) {
+    let drafts = if t.draft_n > 0 {
+        format!(" | drafts accepted {}/{}", t.draft_n_accepted, t.draft_n)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "[load {:.0} ms | TTFT {:.0} ms | prompt {:.1} tok/s | generation {:.1} tok/s | cached {} tokens]",
+        "[load {:.0} ms | TTFT {:.0} ms | prompt {:.1} tok/s | generation {:.1} tok/s | cached {} tokens{drafts}]",
         t.load_ms, t.ttft_ms, t.prompt_tokens_per_s, t.gen_tokens_per_s, t.cached_tokens
     );
 }

@@ -57,6 +57,8 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
         default_ttl: Duration::from_secs(args.ttl),
         prefix_cache: !args.no_prefix_cache,
         prompt_cache_bytes: args.cache_ram,
+        speculative: args.speculative,
+        draft: args.draft.clone(),
         body_limit: args.body_limit,
         threads: args.threads,
         context_length: args.ctx_size,
@@ -443,5 +445,32 @@ fn humantime_secs(s: i64) -> String {
         format!("{m}m {sec}s")
     } else {
         format!("{sec}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn serve_config(argv: &[&str]) -> Result<ingot_server::ServerConfig, clap::Error> {
+        let cli = crate::cli::Cli::try_parse_from(["ingot", "serve"].iter().chain(argv).copied())?;
+        match cli.command {
+            crate::cli::Command::Serve(args) => Ok(server_config(&args)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn speculative_flag_reaches_the_server_config() {
+        use ingot_engine::Speculative;
+        // Not set in the environment of this test: the default is prompt lookup.
+        if std::env::var_os(ingot_catalog::env::INGOT_SPECULATIVE).is_none() {
+            assert_eq!(serve_config(&[]).unwrap().speculative, Speculative::Ngram);
+        }
+        let off = serve_config(&["--speculative", "off"]).unwrap();
+        assert_eq!(off.speculative, Speculative::Off);
+        let err = serve_config(&["--speculative", "eagle"]).unwrap_err();
+        assert!(err.to_string().contains("off or ngram"), "{err}");
     }
 }

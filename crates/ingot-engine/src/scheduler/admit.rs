@@ -222,6 +222,8 @@ impl Scheduler<'_> {
             prompt_pos: reuse,
             next: None,
             logits_idx: None,
+            draft: Vec::new(),
+            spec: Default::default(),
             in_batch: false,
             n_generated: 0,
             last_id: -1,

@@ -11,19 +11,27 @@
 //!    [`CancelToken`] fired or whose [`EventStream`] was dropped (their slot frees at once);
 //! 3. admits waiting requests into free slots (FIFO), reusing a cached prompt prefix when
 //!    prefix caching is on;
-//! 4. builds **one** batch: the pending token of every generating sequence first, then prompt
-//!    tokens of sequences still in prefill, in admission order, up to `n_batch` tokens in
-//!    total (and at most one ubatch of prompt while others generate, so a long prompt delays
-//!    running streams by one ubatch per step instead of stalling them for the whole prompt);
-//! 5. decodes it, then samples each sequence that has logits in this batch and streams text.
+//! 4. builds **one** batch: the pending token of every generating sequence first, each
+//!    followed by its draft when speculative decoding found one ([`speculative`]: tokens
+//!    guessed from an earlier occurrence of its last few tokens, only in the rows prompts
+//!    leave), then prompt tokens of sequences still in prefill, in admission order, up to
+//!    `n_batch` tokens in total (and at most one ubatch of prompt while others generate, so a
+//!    long prompt delays running streams by one ubatch per step instead of stalling them for
+//!    the whole prompt);
+//! 5. decodes it, then samples each sequence that has logits in this batch and streams text;
+//!    a sequence with a draft samples row after row while the draft matches (`verify`), and
+//!    the cells of the draft tokens it rejects are removed.
 //!
 //! With `n_parallel = 1` this degenerates to the plain single-stream loop: a prompt batch,
 //! then one token per decode. The hot path reuses the batch and the byte buffers, so the only
 //! per-token allocation is the `String` handed to the caller.
 
 mod admit;
+mod drafter;
 mod output;
 mod prompt_cache;
+mod speculative;
+mod verify;
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -56,6 +64,10 @@ pub(crate) struct SchedConfig {
     pub prefix_cache: bool,
     /// Bytes of host memory for saved prompt states ([`prompt_cache`]); 0 turns it off.
     pub prompt_cache_bytes: usize,
+    /// Speculative decoding (see [`speculative`]): prompt lookup, or the draft model's
+    /// guesses when `run` gets one. Off for models whose KV state cannot be rewound
+    /// (recurrent, hybrid), where rejected drafts could not be undone.
+    pub speculative: bool,
 }
 
 /// A prepared request: tokenized, checked against the context, sampler built.
@@ -101,8 +113,13 @@ struct Running {
     prompt_pos: usize,
     /// Sampled but not yet decoded.
     next: Option<LlamaToken>,
-    /// Where this sequence's logits are in the current batch.
+    /// Where this sequence's logits are in the current batch (with a draft: the pending
+    /// token's; the draft's follow, one row per token).
     logits_idx: Option<i32>,
+    /// Draft tokens decoded after the pending one in the current batch (speculative
+    /// decoding; empty without a draft). Their cells are at the end of `Slot::cache`.
+    draft: Vec<LlamaToken>,
+    spec: speculative::SpecState,
     /// Whether this sequence put tokens into the current batch.
     in_batch: bool,
     n_generated: u32,
@@ -132,7 +149,8 @@ struct Slot {
 /// Thread entry point: creates the context, reports readiness, runs the loop.
 pub(crate) fn run(
     model: Arc<LlamaModel>,
-    cfg: SchedConfig,
+    draft: Option<Arc<LlamaModel>>,
+    mut cfg: SchedConfig,
     rx: Receiver<Command>,
     ready: SyncSender<Result<u32, EngineError>>,
     shared: Arc<Shared>,
@@ -144,17 +162,22 @@ pub(crate) fn run(
             return;
         }
     };
+    // Rejected drafts are undone by removing cells from the end, which recurrent state
+    // cannot do.
+    cfg.speculative &= !model.is_recurrent() && !model.is_hybrid();
     let threads = i32::try_from(cfg.threads).unwrap_or(i32::MAX);
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(cfg.n_ctx))
-        .with_n_batch(cfg.n_batch)
-        .with_n_ubatch(cfg.n_ubatch)
-        .with_n_seq_max(cfg.n_parallel as u32)
-        // Both: n_threads drives single-token generation, n_threads_batch prompt batches.
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
+    let params = || {
+        LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(cfg.n_ctx))
+            .with_n_batch(cfg.n_batch)
+            .with_n_ubatch(cfg.n_ubatch)
+            .with_n_seq_max(cfg.n_parallel as u32)
+            // Both: n_threads drives single-token generation, n_threads_batch prompt batches.
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads)
+    };
     crate::backend::clear_last_error();
-    let ctx = match model.new_context(backend, params) {
+    let ctx = match model.new_context(backend, params()) {
         Ok(c) => c,
         Err(e) => {
             let why = crate::backend::take_last_error().unwrap_or_else(|| e.to_string());
@@ -164,6 +187,17 @@ pub(crate) fn run(
             }));
             return;
         }
+    };
+    // The draft model's context has the same geometry, so its sequence i mirrors slot i.
+    let drafter = match draft.as_deref().filter(|_| cfg.speculative) {
+        None => None,
+        Some(d) => match drafter::Drafter::new(d, params(), cfg.n_parallel, cfg.n_batch as usize) {
+            Ok(dr) => Some(dr),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        },
     };
     let n_ctx = ctx.n_ctx();
     if ready.send(Ok(n_ctx)).is_err() {
@@ -190,6 +224,8 @@ pub(crate) fn run(
         piece: Vec::with_capacity(64),
         text: String::with_capacity(64),
         prefill: Vec::with_capacity(cfg.n_parallel),
+        drafter,
+        draft_max: Vec::with_capacity(cfg.n_parallel),
         admissions: 0,
         computed: false,
         prompt_cache: prompt_cache::PromptCache::new(if cfg.prefix_cache {
@@ -215,6 +251,10 @@ struct Scheduler<'m> {
     piece: Vec<u8>,
     text: String,
     prefill: Vec<usize>,
+    /// The draft model's side of speculative decoding, when the model was loaded with one.
+    drafter: Option<drafter::Drafter<'m>>,
+    /// Reused buffer: how many tokens each slot may draft this step.
+    draft_max: Vec<usize>,
     admissions: u64,
     /// Whether a decode ran since the thread last went idle (see `release_thread_pool`).
     computed: bool,
@@ -325,26 +365,12 @@ impl Scheduler<'_> {
     fn step(&mut self) {
         self.batch.clear();
         let cap = self.cfg.n_batch as usize;
-        let mut n_gen = 0usize;
-        // 1. One token per generating sequence.
-        for slot in &mut self.slots {
-            let Some(r) = slot.req.as_mut() else { continue };
-            r.logits_idx = None;
-            r.in_batch = false;
-            if let Some(tok) = r.next.take() {
-                let pos = slot.cache.len() as i32;
-                if self.batch.add(tok, pos, &[slot.seq], true).is_err() {
-                    // Cannot happen: n_parallel <= n_batch is checked at load.
-                    r.next = Some(tok);
-                    continue;
-                }
-                slot.cache.push(tok);
-                r.logits_idx = Some(self.batch.n_tokens() - 1);
-                r.in_batch = true;
-                n_gen += 1;
-            }
-        }
-        // 2. Prompt chunks, oldest admission first.
+        let n_gen = self
+            .slots
+            .iter()
+            .filter(|s| s.req.as_ref().is_some_and(|r| r.next.is_some()))
+            .count();
+        // Prompt chunks get up to `budget` rows, oldest admission first.
         let mut budget = cap.saturating_sub(n_gen);
         if n_gen > 0 {
             budget = budget.min(self.cfg.n_ubatch as usize);
@@ -352,7 +378,7 @@ impl Scheduler<'_> {
         self.prefill.clear();
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(r) = &slot.req {
-                if r.next.is_none() && !r.in_batch && r.prompt_pos < r.job.tokens.len() {
+                if r.next.is_none() && r.prompt_pos < r.job.tokens.len() {
                     self.prefill.push(i);
                 }
             }
@@ -362,6 +388,49 @@ impl Scheduler<'_> {
             self.prefill
                 .sort_by_key(|&i| slots[i].req.as_ref().map_or(0, |r| r.order));
         }
+        if self.cfg.speculative && n_gen > 0 {
+            // Drafts take only the rows prompt chunks leave: they are guesses, while a
+            // waiting prompt is certain work whose first token someone is waiting for.
+            let prompt: usize = self
+                .prefill
+                .iter()
+                .filter_map(|&i| self.slots[i].req.as_ref())
+                .map(|r| r.job.tokens.len() - r.prompt_pos)
+                .sum();
+            self.plan_drafts(n_gen, cap - n_gen - prompt.min(budget));
+        }
+        // 1. The pending token of every generating sequence, each followed by its draft.
+        for slot in &mut self.slots {
+            let Some(r) = slot.req.as_mut() else { continue };
+            r.logits_idx = None;
+            r.in_batch = false;
+            let Some(tok) = r.next.take() else { continue };
+            let pos = slot.cache.len() as i32;
+            if self.batch.add(tok, pos, &[slot.seq], true).is_err() {
+                // Cannot happen: n_parallel <= n_batch is checked at load.
+                r.next = Some(tok);
+                r.draft.clear();
+                continue;
+            }
+            slot.cache.push(tok);
+            r.logits_idx = Some(self.batch.n_tokens() - 1);
+            r.in_batch = true;
+            // Logits at every draft position: each is verified by sampling there.
+            let mut added = 0;
+            for &d in &r.draft {
+                if self
+                    .batch
+                    .add(d, slot.cache.len() as i32, &[slot.seq], true)
+                    .is_err()
+                {
+                    break;
+                }
+                slot.cache.push(d);
+                added += 1;
+            }
+            r.draft.truncate(added);
+        }
+        // 2. Prompt chunks, oldest admission first.
         for k in 0..self.prefill.len() {
             if budget == 0 {
                 break;
@@ -430,24 +499,33 @@ impl Scheduler<'_> {
             if r.prompt_done.is_none() {
                 r.prompt_done = Some(now);
             }
-            let tok = match r.job.sampler.sample(&self.ctx, idx) {
-                Ok(t) => t,
-                Err(e) => {
-                    if let Some(r) = self.release(i, true) {
-                        let _ = r.job.tx.send(Event::Error(e));
-                    }
-                    continue;
-                }
-            };
-            if let Some(k) = r.job.logprobs {
-                // Before on_token: the entry goes out with the text this token releases.
-                let lp = self.logprob_entry(idx, tok, k);
-                if let Some(r) = self.slots[i].req.as_mut() {
-                    r.pending_lp.push(lp);
-                }
-            }
-            self.on_token(i, tok, now);
+            // One token, or with a draft as many as were accepted plus one.
+            self.sample_verified(i, idx, now);
         }
+    }
+
+    /// Samples one token of sequence `i` from batch row `idx` with its own sampler and
+    /// records its logprob entry. `None`: sampling failed and the sequence has ended with
+    /// the error.
+    fn sample_at(&mut self, i: usize, idx: i32) -> Option<LlamaToken> {
+        let r = self.slots[i].req.as_mut()?;
+        let tok = match r.job.sampler.sample(&self.ctx, idx) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(r) = self.release(i, true) {
+                    let _ = r.job.tx.send(Event::Error(e));
+                }
+                return None;
+            }
+        };
+        if let Some(k) = r.job.logprobs {
+            // Before on_token: the entry goes out with the text this token releases.
+            let lp = self.logprob_entry(idx, tok, k);
+            if let Some(r) = self.slots[i].req.as_mut() {
+                r.pending_lp.push(lp);
+            }
+        }
+        Some(tok)
     }
 
     fn shutdown(&mut self) {

@@ -147,5 +147,7 @@ fn timings(r: &Running, n_prompt: u32) -> Timings {
             0.0
         },
         cached_tokens: r.cached,
+        draft_n: r.spec.drafted,
+        draft_n_accepted: r.spec.accepted,
     }
 }

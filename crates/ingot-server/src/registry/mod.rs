@@ -41,6 +41,8 @@ pub struct ModelManager {
     engine: Arc<dyn Engine>,
     provider: Arc<dyn ModelProvider>,
     base_opts: LoadOptions,
+    /// The draft model for speculative decoding (`--draft`), resolved at each load.
+    draft: Option<String>,
     max_loaded: usize,
     default_ttl: Duration,
     metrics: Arc<Metrics>,
@@ -52,6 +54,7 @@ impl ModelManager {
         engine: Arc<dyn Engine>,
         provider: Arc<dyn ModelProvider>,
         base_opts: LoadOptions,
+        draft: Option<String>,
         max_loaded: usize,
         default_ttl: Duration,
         metrics: Arc<Metrics>,
@@ -60,6 +63,7 @@ impl ModelManager {
             engine,
             provider,
             base_opts,
+            draft,
             max_loaded: max_loaded.max(1),
             default_ttl,
             metrics,
@@ -302,6 +306,20 @@ impl ModelManager {
         }
         if resolved.chat_template.is_some() {
             opts.chat_template = resolved.chat_template.clone();
+        }
+        if let Some(draft) = self.draft.clone() {
+            // The engine checks that it shares the model's vocabulary.
+            let provider = self.provider.clone();
+            let name = draft.clone();
+            let found = tokio::task::spawn_blocking(move || resolve_any(provider.as_ref(), &name))
+                .await
+                .map_err(|e| {
+                    ApiError::Internal(format!("resolving the draft model failed: {e}"))
+                })?;
+            match found {
+                Ok(d) => opts.draft = Some(d.path),
+                Err(e) => return Err(self.map_provider_error(&draft, e).await),
+            }
         }
         let engine = self.engine.clone();
         let (path, est_opts) = (resolved.path.clone(), opts.clone());

@@ -244,6 +244,7 @@ impl LoadedModel for TestModel {
                     gen_ms: 10.0,
                     gen_tokens_per_s: 100.0,
                     cached_tokens: 0,
+                    ..Timings::default()
                 },
             });
         });

@@ -35,11 +35,14 @@ fn manifest_software(o: &mut String, mf: &Manifest) {
             o,
             "engine",
             format!(
-                "{} via {}, prefix cache {}, {} parallel sequence(s)",
+                "{} via {}, prefix cache {}, {} parallel sequence(s){}",
                 e.name,
                 e.llama_cpp,
                 if e.prefix_cache { "on" } else { "off" },
-                e.n_parallel
+                e.n_parallel,
+                e.speculative
+                    .map(|s| format!(", speculative decoding {s}"))
+                    .unwrap_or_default()
             ),
         );
         if !e.system_info.is_empty() {
