@@ -106,6 +106,7 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 baseline_rss_bytes: Some(8 << 20),
                 peak_rss_bytes: Some(rss),
                 peak_pss_bytes: Some(rss - (1 << 20)),
+                peak_private_bytes: Some(rss - (2 << 20)),
                 cpu_seconds: Some(3.2),
                 cpu_s_per_1k_tokens: Some(12.5),
                 energy_j_per_1k_tokens: Some(125.0),

@@ -1,6 +1,6 @@
 //! Durable file-system helpers.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::Path;
 
@@ -17,16 +17,33 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .ctx(dir)?;
     tmp.write_all(bytes).ctx(tmp.path())?;
     tmp.as_file().sync_all().ctx(tmp.path())?;
-    tmp.persist(path).map_err(|e| e.error).ctx(path)?;
+    // On Windows a reader (or a scanner) holding `path` open makes the replace fail for a
+    // moment: retried (ingot_core::files); the temporary file comes back with each failure.
+    let mut tmp = Some(tmp);
+    ingot_core::files::retry(
+        ingot_core::files::RetryPolicy::REPLACE,
+        || match tmp.take().map(|t| t.persist(path)) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => {
+                tmp = Some(e.file);
+                Err(e.error)
+            }
+            None => Err(std::io::Error::other("temporary file already persisted")),
+        },
+        ingot_core::files::is_transient_sharing_error,
+        std::thread::sleep,
+    )
+    .ctx(path)?;
     sync_dir(dir)
 }
 
 /// Prefix of temporary files; `gc` removes leftovers of crashed writers.
 pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
-/// fsyncs a folder so that renames and deletions in it are durable.
+/// fsyncs a folder so that renames and deletions in it are durable (a no-op on Windows, see
+/// `ingot_core::files::sync_dir`).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).ctx(dir)
+    ingot_core::files::sync_dir(dir).ctx(dir)
 }
 
 /// Removes a file, treating "already gone" as success; returns the bytes freed.

@@ -375,7 +375,7 @@ impl Store {
                 fs::remove_file(partial).ctx(partial)?;
             }
             _ => {
-                fs::rename(partial, &blob).ctx(&blob)?;
+                ingot_core::files::replace_file(partial, &blob).ctx(&blob)?;
                 sync_dir(&self.blobs_dir())?;
             }
         }

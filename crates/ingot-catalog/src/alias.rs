@@ -12,7 +12,10 @@ pub const MAX_ALIAS_LEN: usize = 64;
 ///
 /// Rules: non-empty, at most [`MAX_ALIAS_LEN`] bytes, only lowercase ASCII letters, digits,
 /// `.`, `-` and `_`, and it starts with a letter or digit (so `.`, `..`, hidden files and
-/// anything that looks like a command-line flag are rejected).
+/// anything that looks like a command-line flag are rejected). Its first part (up to a `.`)
+/// is not one of Windows' device names (`con`, `nul`, `aux`, `prn`, `com1`-`com9`,
+/// `lpt1`-`lpt9`), which no Windows folder can hold as a file (`manifests/con.json` opens the
+/// console there): refused everywhere, so that catalogs carry over between systems.
 pub fn validate_alias(alias: &str) -> Result<(), CatalogError> {
     let reason = if alias.is_empty() {
         Some("it is empty".to_string())
@@ -27,6 +30,8 @@ pub fn validate_alias(alias: &str) -> Result<(), CatalogError> {
         ))
     } else if !alias.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         Some("it must start with a letter or a digit".to_string())
+    } else if is_windows_device_name(alias.split('.').next().unwrap_or(alias)) {
+        Some("it is a Windows device name, which cannot be a file name there".to_string())
     } else {
         None
     };
@@ -37,6 +42,14 @@ pub fn validate_alias(alias: &str) -> Result<(), CatalogError> {
         }),
         None => Ok(()),
     }
+}
+
+fn is_windows_device_name(stem: &str) -> bool {
+    matches!(stem, "con" | "nul" | "aux" | "prn")
+        || ["com", "lpt"].iter().any(|p| {
+            stem.strip_prefix(p)
+                .is_some_and(|n| n.len() == 1 && matches!(n.as_bytes()[0], b'1'..=b'9'))
+        })
 }
 
 /// Finds the known alias closest to `wanted`, if any is close enough to be a useful hint.
@@ -72,6 +85,25 @@ mod tests {
             "a",
             "7b_x",
             &"a".repeat(64),
+        ] {
+            validate_alias(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+        }
+    }
+
+    #[test]
+    fn windows_device_names_are_refused_everywhere() {
+        for a in ["con", "nul", "aux.q8", "prn", "com1", "lpt9.gguf"] {
+            let e = validate_alias(a).unwrap_err().to_string();
+            assert!(e.contains("Windows device name"), "{a}: {e}");
+        }
+        for a in [
+            "console",
+            "nul-model",
+            "com10",
+            "com0",
+            "lpt",
+            "com",
+            "conan",
         ] {
             validate_alias(a).unwrap_or_else(|e| panic!("{a}: {e}"));
         }

@@ -174,9 +174,11 @@ impl UserCatalog {
             let mut f = File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
+            drop(f);
+            // Retried while another process holds the catalog open (Windows).
+            ingot_core::files::replace_file(&tmp, &self.path)?;
             // The rename itself is durable once the folder is synced.
-            File::open(dir)?.sync_all()
+            ingot_core::files::sync_dir(dir)
         };
         write().map_err(|source| {
             let _ = std::fs::remove_file(&tmp);

@@ -336,7 +336,7 @@ fn write_file(
     })();
     match result {
         Ok(n) => {
-            std::fs::rename(&partial, out).map_err(|e| {
+            ingot_core::files::replace_file(&partial, out).map_err(|e| {
                 let _ = std::fs::remove_file(&partial);
                 werr(e)
             })?;

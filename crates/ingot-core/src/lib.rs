@@ -34,6 +34,7 @@ pub use capability::{Capability, UnknownCapability};
 pub mod cpu;
 pub mod embed;
 pub mod error;
+pub mod files;
 pub mod gguf;
 pub mod grammar;
 pub mod json_schema;

@@ -88,8 +88,10 @@ pub fn estimate_from_header(h: &ingot_gguf::GgufHeader, opts: &LoadOptions) -> M
     }
 }
 
-/// Memory the OS can hand out now: `MemAvailable`, capped by a cgroup v2 limit (a container)
-/// when one is set. `None` where this is unknown (non-Linux), and the check is skipped.
+/// Memory the OS can hand out now: on Linux `MemAvailable`, capped by a cgroup v2 limit (a
+/// container) when one is set; on Windows the available physical memory
+/// (`GlobalMemoryStatusEx`). `None` where this is unknown (macOS and others), and the check
+/// is skipped.
 pub fn available_memory() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
@@ -104,7 +106,17 @@ pub fn available_memory() -> Option<u64> {
             .map(|(max, cur)| max.saturating_sub(cur));
         Some(cgroup.map_or(avail, |c| c.min(avail)))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
+        let mut m = MEMORYSTATUSEX {
+            dwLength: std::mem::size_of::<MEMORYSTATUSEX>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: a MEMORYSTATUSEX with its length set, filled by the call.
+        (unsafe { GlobalMemoryStatusEx(&mut m) } != 0).then_some(m.ullAvailPhys)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         None
     }

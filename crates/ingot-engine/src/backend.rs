@@ -201,15 +201,25 @@ fn emit(level: u32, msg: &str) {
 /// threads than CPUs, e.g. when a second model's scheduler thread, or a benchmark on another
 /// thread, has ever run a graph. So a thread that stops computing gives its pool back; the next
 /// decode re-creates it (a few thread spawns, negligible next to a request).
+///
+/// Only where llama.cpp's OpenMP runtime is libgomp (Linux, and Windows built
+/// with mingw-w64). Apple's toolchain has no OpenMP (ggml then runs its own thread pool), and
+/// MSVC's OpenMP 2.0 runtime has no `omp_pause_resource_all`: there is nothing to release.
 pub(crate) fn release_thread_pool() {
-    #[cfg(feature = "openmp")]
+    #[cfg(all(
+        feature = "openmp",
+        not(any(target_vendor = "apple", target_env = "msvc"))
+    ))]
     // SAFETY: OpenMP 5.0 API; called outside any parallel region. 1 = omp_pause_soft.
     unsafe {
         omp_pause_resource_all(1);
     }
 }
 
-#[cfg(feature = "openmp")]
+#[cfg(all(
+    feature = "openmp",
+    not(any(target_vendor = "apple", target_env = "msvc"))
+))]
 extern "C" {
     fn omp_pause_resource_all(kind: std::ffi::c_int) -> std::ffi::c_int;
 }

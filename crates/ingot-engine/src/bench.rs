@@ -147,7 +147,7 @@ fn bench_on_this_thread(
     backend::clear_last_error();
     let model = LlamaModel::load_from_file(
         backend,
-        model_path,
+        ingot_core::files::native_path(model_path),
         &LlamaModelParams::default().with_n_gpu_layers(params.gpu_layers),
     )
     .map_err(|e| EngineError::InvalidModel {

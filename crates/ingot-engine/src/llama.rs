@@ -394,7 +394,9 @@ pub(crate) fn load_model(
 ) -> Result<LlamaModel, EngineError> {
     let backend = backend()?;
     backend::clear_last_error();
-    LlamaModel::load_from_file(backend, path, params).map_err(|e| EngineError::InvalidModel {
+    // llama.cpp opens the file itself: long Windows paths need their \\?\ form.
+    let native = ingot_core::files::native_path(path);
+    LlamaModel::load_from_file(backend, &native, params).map_err(|e| EngineError::InvalidModel {
         path: path.to_path_buf(),
         reason: match backend::take_last_error() {
             Some(msg) => format!("llama.cpp cannot load {what}: {msg}"),

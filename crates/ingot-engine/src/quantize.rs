@@ -13,6 +13,8 @@ use ingot_core::{EngineError, QuantType};
 use crate::backend;
 
 fn c_path(p: &Path) -> Result<CString, EngineError> {
+    // llama.cpp opens the file itself: long Windows paths need their \\?\ form.
+    let p = &ingot_core::files::native_path(p);
     CString::new(p.to_string_lossy().as_bytes()).map_err(|_| EngineError::Load {
         path: p.to_path_buf(),
         reason: "the path holds a NUL byte".into(),
@@ -53,7 +55,7 @@ pub fn quantize(
             input.display()
         )));
     }
-    std::fs::rename(&partial, output).map_err(|e| {
+    ingot_core::files::replace_file(&partial, output).map_err(|e| {
         let _ = std::fs::remove_file(&partial);
         EngineError::Load {
             path: output.to_path_buf(),

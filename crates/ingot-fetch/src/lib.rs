@@ -507,7 +507,7 @@ impl Downloader {
         lock: &DownloadLock,
         from: &std::path::Path,
     ) -> Result<(), FetchError> {
-        std::fs::rename(from, lock.partial_path())
+        ingot_core::files::replace_file(from, lock.partial_path())
             .map_err(|e| cache_err(alias, CacheError::from_io(lock.partial_path(), e)))
     }
 }

@@ -91,6 +91,13 @@ pub struct ServerConfig {
     /// A client that accepts none of the response for this long (its socket stays full:
     /// a stream it stopped reading) is disconnected, which cancels its engine sequence.
     pub write_timeout: Duration,
+    /// When set, `POST /ingot/shutdown` with `Authorization: Bearer <token>` asks the server
+    /// to shut down gracefully ([`crate::ServerHandle::stop_requested`]); without it the route
+    /// does not exist. `ingot service start` sets a random one and records it in the status
+    /// file, so `ingot service stop` can stop the service where there are no signals
+    /// (Windows). The route is exempt from `api_key` (the token is a stronger secret of its
+    /// own), compared as a SHA-256 digest in constant time.
+    pub shutdown_token: Option<String>,
 }
 
 /// The longest TTL a model can be given (365 days, in seconds): `--ttl`, `{"ttl": N}` on the
@@ -132,6 +139,7 @@ impl Default for ServerConfig {
             http2_keepalive_interval: Duration::from_secs(20),
             http2_keepalive_timeout: Duration::from_secs(20),
             write_timeout: Duration::from_secs(60),
+            shutdown_token: None,
         }
     }
 }

@@ -298,7 +298,8 @@ pub async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Respo
     let Some(expected) = st.key_digest else {
         return next.run(req).await;
     };
-    if req.uri().path() == "/health" {
+    // The shutdown route checks its own token (never the API key, which clients share).
+    if req.uri().path() == "/health" || req.uri().path() == SHUTDOWN_ROUTE {
         return next.run(req).await;
     }
     let given = req
@@ -312,6 +313,36 @@ pub async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Respo
         .map(|k| key_digest(k.trim()));
     match given {
         Some(d) if bool::from(d.ct_eq(&expected)) => next.run(req).await,
+        _ => ApiError::InvalidApiKey.into_response(),
+    }
+}
+
+/// The route `ingot service stop` calls to stop the service gracefully (see
+/// [`crate::ServerConfig::shutdown_token`]).
+pub const SHUTDOWN_ROUTE: &str = "/ingot/shutdown";
+
+/// `POST /ingot/shutdown`: with the server's shutdown token as `Authorization: Bearer`, asks
+/// its owner to shut down gracefully (202). A 404 when no token is configured, as for any
+/// unknown route; a 401 for a missing or wrong token.
+pub async fn shutdown(State(st): State<AppState>, headers: http::HeaderMap) -> Response {
+    let Some(expected) = st.shutdown_digest else {
+        return ApiError::NotFound(format!("no route for POST {SHUTDOWN_ROUTE}")).into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|k| key_digest(k.trim()));
+    match given {
+        Some(d) if bool::from(d.ct_eq(&expected)) => {
+            tracing::info!("shutdown requested through {SHUTDOWN_ROUTE}");
+            st.stop_requested.send_replace(true);
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "status": "shutting down" })),
+            )
+                .into_response()
+        }
         _ => ApiError::InvalidApiKey.into_response(),
     }
 }

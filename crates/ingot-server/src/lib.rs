@@ -27,6 +27,7 @@
 //! | `POST /v1/models/{id}/unload` | `{"id", "unloaded": bool}`; 404 for unknown models |
 //! | `POST /v1/models/{id}/download` | SSE of `{"status": "progress"\|"done"\|"error", ...}` then `[DONE]` |
 //! | `GET /v1/ps` | loaded models: size, context, slots, `loaded_at`/`expires_at` (Unix seconds), TTL, active/queued |
+//! | `POST /ingot/shutdown` | only with [`ServerConfig::shutdown_token`], as `Authorization: Bearer`: 202, and [`ServerHandle::stop_requested`] resolves (`ingot service stop` on Windows); 401 otherwise, 404 without a token |
 //! | `/foundry/*`, `/openai/*` | Foundry Local's management routes, for its SDK (see the `foundry` module) |
 //! | `/api/*`, `GET /` | Ollama's API (see the `ollama` module) |
 //!
@@ -175,6 +176,10 @@ pub(crate) struct AppState {
     metrics: Arc<Metrics>,
     config: Arc<ServerConfig>,
     key_digest: Option<[u8; 32]>,
+    /// Digest of [`ServerConfig::shutdown_token`]: `POST /ingot/shutdown` exists only with one.
+    shutdown_digest: Option<[u8; 32]>,
+    /// Set by an authorised `POST /ingot/shutdown` ([`ServerHandle::stop_requested`]).
+    stop_requested: Arc<watch::Sender<bool>>,
     /// Unix seconds at startup (OpenAI's `created` for listed models).
     started: u64,
     /// Becomes true near the end of a shutdown's grace period: running requests end now
@@ -225,6 +230,21 @@ impl ServerHandle {
 
     pub fn shutdown_trigger(&self) -> ShutdownTrigger {
         ShutdownTrigger(self.shutdown_tx.clone())
+    }
+
+    /// Resolves once an authorised `POST /ingot/shutdown` asked the server to stop (see
+    /// [`ServerConfig::shutdown_token`]); never without a token. The owner then calls
+    /// [`ServerHandle::shutdown`], as it would on a signal.
+    pub fn stop_requested(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.state.stop_requested.subscribe();
+        async move {
+            // A `let` of its own: the borrow `wait_for` returns ends here, before any await.
+            let closed = rx.wait_for(|stop| *stop).await.is_err();
+            if closed {
+                // The server state is gone (it cannot be while the handle lives): never.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Loads a model ahead of the first request (`ingot serve --model X`); `ttl` as in
@@ -292,6 +312,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/responses", post(responses::create))
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/ps", get(handlers::ps))
+        .route(handlers::SHUTDOWN_ROUTE, post(handlers::shutdown))
         .merge(compat_routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -454,6 +475,8 @@ pub async fn serve(
         manager: manager.clone(),
         metrics,
         key_digest: config.api_key.as_deref().map(handlers::key_digest),
+        shutdown_digest: config.shutdown_token.as_deref().map(handlers::key_digest),
+        stop_requested: Arc::new(watch::channel(false).0),
         started: registry::unix_now(),
         config: Arc::new(config),
         drain: drain_rx,

@@ -78,7 +78,7 @@ impl EmbedBench<'_> {
         };
         let measures_pid = (matches!(cfg.target, TargetSpec::InProcess) || server_pid.is_some())
             && remote.is_none();
-        let baseline_rss = crate::measure::resources::memory(pid).map(|m| m.0);
+        let baseline_rss = crate::measure::resources::memory(pid).map(|m| m.rss);
         let sampler = measures_pid.then(|| MemorySampler::start(pid, Duration::from_millis(50)));
         let prepared = self.prepare(texts.clone(), mr, manifest)?;
         if let Some(e) = mr.embedding.as_mut() {
@@ -97,12 +97,13 @@ impl EmbedBench<'_> {
             (Some(a), Some(b)) if measures_pid => Some(b - a),
             _ => None,
         };
-        let (peak_rss, peak_pss) = sampler.map(|s| s.finish()).unwrap_or((None, None));
+        let peaks = sampler.map(|s| s.finish()).unwrap_or_default();
         if measures_pid {
             mr.resources = Some(ResourceMetrics {
                 baseline_rss_bytes: baseline_rss,
-                peak_rss_bytes: peak_rss,
-                peak_pss_bytes: peak_pss,
+                peak_rss_bytes: peaks.rss,
+                peak_pss_bytes: peaks.pss,
+                peak_private_bytes: peaks.private,
                 cpu_seconds: cpu,
                 // Per 1k *output* tokens elsewhere: an embedding model has none.
                 cpu_s_per_1k_tokens: None,

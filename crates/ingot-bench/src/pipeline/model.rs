@@ -63,7 +63,7 @@ impl ModelBench<'_> {
     ) -> anyhow::Result<()> {
         let (cfg, server_pid) = (self.ctx.cfg, self.ctx.server_pid);
         let pid = server_pid.unwrap_or_else(std::process::id);
-        let baseline_rss = crate::measure::resources::memory(pid).map(|m| m.0);
+        let baseline_rss = crate::measure::resources::memory(pid).map(|m| m.rss);
         // A remote adapter in an in-process run: its server is elsewhere, so this process's
         // memory and CPU say nothing about it.
         let remote = match cfg.target {
@@ -327,14 +327,15 @@ impl ModelBench<'_> {
             }
             _ => None,
         };
-        let (peak_rss, peak_pss) = u.sampler.map(|s| s.finish()).unwrap_or((None, None));
+        let peaks = u.sampler.map(|s| s.finish()).unwrap_or_default();
         let per_1k = cpu
             .filter(|_| tally.tokens > 0)
             .map(|c| c / tally.tokens as f64 * 1000.0);
         mr.resources = Some(ResourceMetrics {
             baseline_rss_bytes: u.baseline_rss,
-            peak_rss_bytes: peak_rss,
-            peak_pss_bytes: peak_pss,
+            peak_rss_bytes: peaks.rss,
+            peak_pss_bytes: peaks.pss,
+            peak_private_bytes: peaks.private,
             cpu_seconds: cpu,
             cpu_s_per_1k_tokens: per_1k,
             energy_j_per_1k_tokens: per_1k.map(|c| c * cfg.watts_per_core),

@@ -156,6 +156,7 @@ pub fn csv(results: &Results) -> String {
                 ("baseline_rss_bytes", r.baseline_rss_bytes.map(|b| b as f64)),
                 ("peak_rss_bytes", r.peak_rss_bytes.map(|b| b as f64)),
                 ("peak_pss_bytes", r.peak_pss_bytes.map(|b| b as f64)),
+                ("peak_private_bytes", r.peak_private_bytes.map(|b| b as f64)),
                 ("cpu_seconds", r.cpu_seconds),
                 ("cpu_s_per_1k_tokens", r.cpu_s_per_1k_tokens),
                 ("energy_j_per_1k_tokens", r.energy_j_per_1k_tokens),

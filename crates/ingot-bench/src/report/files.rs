@@ -80,6 +80,7 @@ pub fn write_all(
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, dir.join(name))?;
+    // Retried while a viewer holds the old report open (Windows).
+    ingot_core::files::replace_file(&tmp, &dir.join(name))?;
     Ok(())
 }

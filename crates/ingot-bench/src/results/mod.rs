@@ -208,6 +208,11 @@ pub struct ResourceMetrics {
     pub baseline_rss_bytes: Option<u64>,
     pub peak_rss_bytes: Option<u64>,
     pub peak_pss_bytes: Option<u64>,
+    /// Peak private memory: on Linux the private pages of smaps_rollup (clean + dirty), on
+    /// Windows private bytes (the commit charge), on macOS the physical footprint. Absent in
+    /// results written before issue 19.
+    #[serde(default)]
+    pub peak_private_bytes: Option<u64>,
     /// CPU seconds (user + system) of the serving process during the measured scenarios.
     pub cpu_seconds: Option<f64>,
     pub cpu_s_per_1k_tokens: Option<f64>,

@@ -160,6 +160,12 @@ pub struct ServeArgs {
     #[arg(long, hide = true)]
     #[serde(skip)]
     pub options_from_env: bool,
+    /// The token of the server's shutdown route (`service stop` on Windows). Set by `service
+    /// start`, reaching the service only through $INGOT_SERVE_OPTIONS: never a flag, which any
+    /// local user could read in the process list.
+    #[arg(skip)]
+    #[serde(default)]
+    pub shutdown_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

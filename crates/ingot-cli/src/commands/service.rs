@@ -13,7 +13,8 @@ use crate::Context;
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:5273";
 /// How long `service start` waits for the server to listen (loading nothing: it is quick).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long `service stop` waits after SIGTERM before it kills the process.
+/// How long `service stop` waits after SIGTERM (Windows: the shutdown request) before it
+/// kills the process.
 const STOP_GRACE: Duration = Duration::from_secs(20);
 
 // The status file (its type, reading, writing, liveness) is shared with the SDK, which finds
@@ -67,6 +68,7 @@ fn server_config(args: &ServeArgs) -> ingot_server::ServerConfig {
         max_memory: args.max_memory,
         cors_origins: args.cors_origins.clone(),
         max_connections: args.max_connections,
+        shutdown_token: args.shutdown_token.clone(),
         ..ingot_server::ServerConfig::default()
     }
 }
@@ -101,12 +103,20 @@ pub(crate) fn serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         let handle = ingot_server::serve(config, engine, provider).await?;
         let url = handle.url();
         println!("ingot serving on {url}/v1 (pid {})", std::process::id());
-        let status = ServiceStatus::for_this_process(url.clone());
+        let status = ServiceStatus {
+            shutdown_token: args.shutdown_token.clone(),
+            ..ServiceStatus::for_this_process(url.clone())
+        };
         if let Some(path) = &args.status_file {
             write_status(path, &status)?;
         }
-        signals.await;
-        eprintln!("shutting down: finishing running requests");
+        // A signal, or `service stop` through the shutdown route (Windows has no SIGTERM).
+        let requested = handle.stop_requested();
+        let cause = tokio::select! {
+            _ = signals => "a signal",
+            _ = requested => "`ingot service stop`",
+        };
+        eprintln!("shutting down ({cause}): finishing running requests");
         handle.shutdown().await;
         if let Some(path) = &args.status_file {
             // Only our own: another server may have taken the file over meanwhile.
@@ -145,10 +155,12 @@ fn raise_fd_limit(max_connections: usize) {
     }
 }
 
+/// Windows sockets are handles, limited only by memory: nothing to raise.
 #[cfg(not(unix))]
 fn raise_fd_limit(_max_connections: usize) {}
 
 /// Installs the SIGTERM and SIGINT handlers now; the future resolves on the first of them.
+#[cfg(unix)]
 fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -157,6 +169,41 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
+        }
+    })
+}
+
+/// Installs the console handlers now: Ctrl+C, Ctrl+Break and closing the console window.
+/// A detached service has no console; a handler that cannot be installed is only logged
+/// (that service is stopped through its shutdown route).
+#[cfg(windows)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    fn watch<T>(what: &str, r: std::io::Result<T>) -> Option<T> {
+        r.map_err(|e| tracing::debug!("cannot watch {what}: {e}"))
+            .ok()
+    }
+    // The three watchers are different types with the same `recv`.
+    macro_rules! next {
+        ($watcher:expr) => {
+            async move {
+                match $watcher {
+                    Some(mut w) => {
+                        w.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+        };
+    }
+    let c = watch("Ctrl+C", ctrl_c());
+    let b = watch("Ctrl+Break", ctrl_break());
+    let x = watch("the console closing", ctrl_close());
+    Ok(async move {
+        tokio::select! {
+            _ = next!(c) => {}
+            _ = next!(b) => {}
+            _ = next!(x) => {}
         }
     })
 }
@@ -201,6 +248,7 @@ pub(crate) fn start_detached(ctx: &Context, args: &ServeArgs) -> Result<ServiceS
     let options = ServeArgs {
         status_file: Some(status.clone()),
         options_from_env: false,
+        shutdown_token: Some(shutdown_token()),
         ..args.clone()
     };
     cmd.env(
@@ -210,8 +258,7 @@ pub(crate) fn start_detached(ctx: &Context, args: &ServeArgs) -> Result<ServiceS
     cmd.stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // Its own process group: Ctrl+C in this terminal must not stop the service.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    detach(&mut cmd);
     let mut child = cmd.spawn().context("cannot start the service")?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -238,6 +285,49 @@ pub(crate) fn start_detached(ctx: &Context, args: &ServeArgs) -> Result<ServiceS
     }
 }
 
+/// A fresh secret for the service's shutdown route: 32 alphanumerics from the thread's
+/// cryptographically secure generator (about 190 bits).
+fn shutdown_token() -> String {
+    use rand::Rng as _;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+/// Its own process group: Ctrl+C in this terminal must not stop the service.
+#[cfg(unix)]
+fn detach(cmd: &mut std::process::Command) {
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+}
+
+/// A process of its own, without a console (closing this window must not end it) and in a
+/// new process group (Ctrl+C here does not reach it). Windows child processes inherit every
+/// inheritable handle: this process's own stdout and stderr are made non-inheritable first,
+/// or a caller reading them through pipes (the SDK) would wait for the service to exit.
+#[cfg(windows)]
+fn detach(cmd: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt as _;
+    use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE_FLAG_INHERIT};
+    use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE};
+    use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS};
+    for which in [STD_OUTPUT_HANDLE, STD_ERROR_HANDLE] {
+        // SAFETY: GetStdHandle has no preconditions; SetHandleInformation only changes the
+        // inheritance flag of a valid handle (it fails harmlessly on a null or invalid one).
+        unsafe {
+            let h = GetStdHandle(which);
+            if !h.is_null() {
+                SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0);
+            }
+        }
+    }
+    cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+}
+
+#[cfg(not(any(unix, windows)))]
+fn detach(_cmd: &mut std::process::Command) {}
+
 fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
@@ -250,7 +340,7 @@ pub(crate) fn stop(ctx: &Context) -> Result<()> {
         return Ok(());
     };
     let how = ingot::service::stop(&s, STOP_GRACE)
-        .with_context(|| format!("cannot signal pid {}", s.pid))?;
+        .with_context(|| format!("cannot stop the service (pid {})", s.pid))?;
     if how == ingot::service::Stopped::Killed {
         eprintln!("the service did not stop within {STOP_GRACE:?}; it was killed");
     }

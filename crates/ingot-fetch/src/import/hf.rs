@@ -109,7 +109,7 @@ impl Downloader {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| cache_err(alias, CacheError::from_io(parent, e)))?;
             }
-            std::fs::rename(lock.partial_path(), &out)
+            ingot_core::files::replace_file(lock.partial_path(), &out)
                 .map_err(|e| cache_err(alias, CacheError::from_io(&out, e)))?;
             let _ = std::fs::remove_file(&validator);
         }

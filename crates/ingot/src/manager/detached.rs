@@ -1,5 +1,6 @@
 //! A detached service: started by running `ingot service start` (within a timeout, the API
-//! key passed through the environment) and stopped with SIGTERM, then SIGKILL.
+//! key passed through the environment) and stopped with SIGTERM, then SIGKILL (on Windows
+//! through its shutdown route, then `TerminateProcess`: see [`service::stop`]).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
-/// Memory of a process: (RSS, PSS) in bytes, from smaps_rollup (RSS falls back to statm).
-pub fn memory(pid: u32) -> Option<(u64, Option<u64>)> {
+use super::ProcessMemory;
+
+/// Memory of a process: RSS, PSS and private pages (Private_Clean + Private_Dirty) from
+/// smaps_rollup, in one read; without it (kernels before 4.14) RSS from statm alone.
+pub fn memory(pid: u32) -> Option<ProcessMemory> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok();
     let field = |name: &str| -> Option<u64> {
         let t = text.as_ref()?;
@@ -14,11 +17,23 @@ pub fn memory(pid: u32) -> Option<(u64, Option<u64>)> {
             .map(|kb| kb * 1024)
     };
     if let Some(rss) = field("Rss:") {
-        return Some((rss, field("Pss:")));
+        let private = match (field("Private_Clean:"), field("Private_Dirty:")) {
+            (Some(c), Some(d)) => Some(c + d),
+            _ => None,
+        };
+        return Some(ProcessMemory {
+            rss,
+            pss: field("Pss:"),
+            private,
+        });
     }
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some((pages * page_size(), None))
+    Some(ProcessMemory {
+        rss: pages * page_size(),
+        pss: None,
+        private: None,
+    })
 }
 
 fn page_size() -> u64 {

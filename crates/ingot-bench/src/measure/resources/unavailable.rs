@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-/// (RSS, PSS) of a process: unavailable here.
-pub fn memory(_pid: u32) -> Option<(u64, Option<u64>)> {
+use super::ProcessMemory;
+
+/// The memory of a process: unavailable here.
+pub fn memory(_pid: u32) -> Option<ProcessMemory> {
     None
 }
 
@@ -37,4 +39,22 @@ pub fn kernel() -> Option<String> {
 
 pub fn gpu() -> Option<String> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_without_readings_reports_every_figure_unavailable() {
+        let pid = std::process::id();
+        assert_eq!(memory(pid), None);
+        assert_eq!(cpu_seconds(pid), None);
+        assert!(!drop_page_cache(Path::new(".")));
+        assert_eq!(load_average(), None);
+        assert_eq!(
+            (cpu_model(), ram_bytes(), kernel(), gpu()),
+            (None, None, None, None)
+        );
+    }
 }

@@ -166,17 +166,17 @@ fn open_loop_md(o: &mut String, results: &Results) {
 /// Per model: license, mode, file, load times and resources.
 fn load_md(o: &mut String, results: &Results) {
     let _ = writeln!(o, "## Load and resources\n");
-    let _ = writeln!(o, "| model | license | mode | quant | disk | cold load ms | cold first TTFT ms | warm load ms | warm first TTFT ms | peak RSS | peak PSS | CPU s / 1k tok | energy J / 1k tok |");
+    let _ = writeln!(o, "| model | license | mode | quant | disk | cold load ms | cold first TTFT ms | warm load ms | warm first TTFT ms | peak RSS | peak PSS | peak private | CPU s / 1k tok | energy J / 1k tok |");
     let _ = writeln!(
         o,
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for m in &results.models {
         let l = m.load.clone().unwrap_or_default();
         let r = m.resources.clone().unwrap_or_default();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.alias,
             license_cell(m),
             {
@@ -201,6 +201,7 @@ fn load_md(o: &mut String, results: &Results) {
             num(l.warm_first_ttft_ms, 1),
             bytes_h(r.peak_rss_bytes),
             bytes_h(r.peak_pss_bytes),
+            bytes_h(r.peak_private_bytes),
             num(r.cpu_s_per_1k_tokens, 2),
             num(r.energy_j_per_1k_tokens, 1),
         );

@@ -12,12 +12,19 @@
 //! The format (JSON):
 //!
 //! ```json
-//! {"pid": 4242, "url": "http://127.0.0.1:5273", "started": "2026-01-01T12:00:00Z", "version": "0.1.0"}
+//! {"pid": 4242, "url": "http://127.0.0.1:5273", "started": "2026-01-01T12:00:00Z", "version": "0.1.0",
+//!  "process_start": 123456, "shutdown_token": "..."}
 //! ```
+//!
+//! The last two are optional: the pid-reuse guard, and the secret of the server's shutdown
+//! route, which `ingot service stop` uses where there are no signals (Windows). The file is
+//! written readable by its owner only (Unix; on Windows the home folder's ACL already is).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod process;
 
 /// What a running service records in `$INGOT_HOME/service/status.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,12 +38,18 @@ pub struct ServiceStatus {
     pub started: time::OffsetDateTime,
     /// The ingot version that runs it.
     pub version: String,
-    /// The process's start time (Linux: clock ticks since boot, from `/proc/PID/stat`), so a
-    /// pid reused by an unrelated process after the service died is not mistaken for it (and
-    /// `ingot service stop` never signals that process). Absent in older files and on other
-    /// systems, where only the pid is checked.
+    /// The process's start time (Linux: clock ticks since boot, from `/proc/PID/stat`;
+    /// Windows: its creation time in 100 ns units since 1601; macOS: microseconds since the
+    /// epoch), so a pid reused by an unrelated process after the service died is not mistaken
+    /// for it (and `ingot service stop` never signals or ends that process). Absent in older
+    /// files, where only the pid is checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_start: Option<u64>,
+    /// The secret that lets `ingot service stop` ask the server to shut down gracefully
+    /// (`POST /ingot/shutdown`, see [`request_shutdown`]) where there are no signals: set by
+    /// `ingot service start`. The file is readable by its owner only (Unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_token: Option<String>,
 }
 
 /// Why the status file could not be read or written.
@@ -199,6 +212,7 @@ impl ServiceStatus {
             started: time::OffsetDateTime::now_utc(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             process_start: process_start(std::process::id()),
+            shutdown_token: None,
         }
     }
 
@@ -232,7 +246,15 @@ impl ServiceStatus {
         // Serializing these plain fields cannot fail.
         let json = serde_json::to_vec_pretty(self).unwrap_or_default();
         std::fs::write(&tmp, json).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))
+        // It may hold the shutdown token: the owner's only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&tmp))?;
+        }
+        // Retried while a client reads the old file (Windows).
+        ingot_core::files::replace_file(&tmp, path).map_err(io(path))
     }
 
     /// Whether the process that wrote the file still runs: its pid exists and, where the
@@ -263,109 +285,85 @@ pub fn live_status(home: &Path) -> Result<Option<ServiceStatus>, StatusFileError
 /// How [`stop`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
-    /// It exited after SIGTERM (or was already gone).
+    /// It exited after SIGTERM or the shutdown request (or was already gone).
     Gracefully,
-    /// It was still running after the grace period and got SIGKILL.
+    /// It was still running after the grace period and was killed (SIGKILL, or
+    /// `TerminateProcess` on Windows).
     Killed,
 }
 
-/// Stops the service `status` describes: SIGTERM, then SIGKILL if it is still running after
-/// `grace`. [`ServiceStatus::is_alive`] checks the recorded start time too, so a pid reused
-/// by an unrelated process is never signalled. Errors: the SIGTERM could not be sent.
-#[cfg(unix)]
+pub use process::{pid_alive, process_start};
+
+/// Stops the service `status` describes and waits up to `grace` for it to exit gracefully,
+/// then kills it. [`ServiceStatus::is_alive`] checks the recorded start time too, so a pid
+/// reused by an unrelated process is never signalled or ended.
+///
+/// - Unix: SIGTERM, then SIGKILL. Errors: the SIGTERM could not be sent.
+/// - Windows (no signals): `POST /ingot/shutdown` with the status file's shutdown token
+///   ([`request_shutdown`]), then `TerminateProcess`, on a handle whose creation time is
+///   checked again (the pid cannot be reused while the handle is open). Without a token
+///   (a service started by an older ingot) it is ended at once. Errors: ending it failed.
 pub fn stop(status: &ServiceStatus, grace: std::time::Duration) -> std::io::Result<Stopped> {
-    let pid = match i32::try_from(status.pid) {
-        Ok(p) if p > 0 && status.is_alive() => p,
-        _ => return Ok(Stopped::Gracefully),
-    };
-    // SAFETY: plain signals to one pid, checked above to be the service.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        return Err(std::io::Error::last_os_error());
+    if !status.is_alive() {
+        return Ok(Stopped::Gracefully);
     }
+    let asked = process::ask_to_stop(status)?;
     let deadline = std::time::Instant::now() + grace;
-    while status.is_alive() {
+    while asked && status.is_alive() {
         if std::time::Instant::now() > deadline {
-            // SAFETY: as above.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            return Ok(Stopped::Killed);
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Ok(Stopped::Gracefully)
-}
-
-/// Stopping a detached service is implemented with Unix signals only so far.
-#[cfg(not(unix))]
-pub fn stop(status: &ServiceStatus, _grace: std::time::Duration) -> std::io::Result<Stopped> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!(
-            "stopping the service (pid {}) is not supported on this platform yet; end the process yourself",
-            status.pid
-        ),
-    ))
-}
-
-/// Whether process `pid` exists (and is not a zombie).
-#[cfg(unix)]
-pub fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        // 0 and negative values address process groups, not a process.
-        return false;
+    if !status.is_alive() {
+        return Ok(Stopped::Gracefully);
     }
-    // Signal 0 checks existence; EPERM still means the process exists.
-    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
-    let r = unsafe { libc::kill(pid, 0) };
-    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    exists && !is_zombie(pid)
+    process::kill(status)?;
+    Ok(Stopped::Killed)
 }
 
-/// Without a process API for this platform yet, a recorded pid counts as alive; callers
-/// then find out from the service's `/health` whether it answers.
-#[cfg(not(unix))]
-pub fn pid_alive(pid: u32) -> bool {
-    pid > 0
-}
-
-/// A service that exited but was not reaped still answers signal 0. Its parent, `ingot
-/// service start`, is long gone, and in containers PID 1 often does not reap orphans, so
-/// without this check a dead service would count as running.
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: i32) -> bool {
-    // /proc/PID/stat is "PID (COMM) STATE ..."; COMM may hold spaces or parentheses.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')').and_then(|(_, rest)| {
-                rest.split_whitespace()
-                    .next()
-                    .map(|st| st == "Z" || st == "X")
-            })
-        })
-        .unwrap_or(false)
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn is_zombie(_pid: i32) -> bool {
-    false
-}
-
-/// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot); `None` where unknown.
-#[cfg(target_os = "linux")]
-pub fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After "PID (COMM) " come fields 3.. ; starttime is field 22, the 20th after COMM.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Start times are only read on Linux.
-#[cfg(not(target_os = "linux"))]
-pub fn process_start(_pid: u32) -> Option<u64> {
-    None
+/// Asks the server at `url` (`http://127.0.0.1:PORT`) to shut down gracefully:
+/// `POST /ingot/shutdown` with `Authorization: Bearer <token>` (a plain HTTP/1.1 request on a
+/// loopback socket: no runtime needed). Ok once the server accepted (202).
+pub fn request_shutdown(url: &str, token: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid(format!("not an http:// URL: {url}")))?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let timeout = std::time::Duration::from_secs(5);
+    let addr = authority
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| invalid(format!("no address for {authority}")))?;
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
+    write!(
+        conn,
+        "POST /ingot/shutdown HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        match conn.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let line = String::from_utf8_lossy(&head[..n]);
+    match line.split_whitespace().nth(1) {
+        Some("202") | Some("200") => Ok(()),
+        other => Err(std::io::Error::other(format!(
+            "the service refused the shutdown request (HTTP {})",
+            other.unwrap_or("?")
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +454,45 @@ mod tests {
         assert!(remove_status_of(&path, &me).unwrap());
         assert!(!path.exists());
         assert!(!remove_status_of(&path, &me).unwrap());
+    }
+
+    /// Issue 19: the shutdown request `service stop` sends where there are no signals.
+    #[test]
+    fn the_shutdown_request_carries_the_token_and_needs_a_202() {
+        use std::io::{Read, Write};
+        let serve_once = |answer: &'static str| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let server = std::thread::spawn(move || {
+                let (mut c, _) = listener.accept().unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.ends_with(b"\r\n\r\n") {
+                    let n = c.read(&mut buf).unwrap();
+                    assert!(n > 0);
+                    req.extend_from_slice(&buf[..n]);
+                }
+                c.write_all(answer.as_bytes()).unwrap();
+                String::from_utf8(req).unwrap()
+            });
+            (url, server)
+        };
+        let (url, server) = serve_once("HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n");
+        request_shutdown(&url, "s3cret").unwrap();
+        let req = server.join().unwrap();
+        assert!(
+            req.starts_with("POST /ingot/shutdown HTTP/1.1\r\n"),
+            "{req}"
+        );
+        assert!(
+            req.contains("\r\nAuthorization: Bearer s3cret\r\n"),
+            "{req}"
+        );
+        let (url, server) = serve_once("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+        let e = request_shutdown(&url, "wrong").unwrap_err();
+        assert!(e.to_string().contains("401"), "{e}");
+        server.join().unwrap();
+        assert!(request_shutdown("https://127.0.0.1:1", "t").is_err());
     }
 
     /// Issue 12: a second start waits for the first to finish.
