@@ -9,9 +9,12 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
 
 use crate::types::EngineError;
 
@@ -222,6 +225,26 @@ pub(crate) fn release_thread_pool() {
 ))]
 extern "C" {
     fn omp_pause_resource_all(kind: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+/// Loads a (validated) GGUF file into llama.cpp. A failure quotes llama.cpp's own logged
+/// reason: "llama.cpp cannot load WHAT: ...".
+pub(crate) fn load_model(
+    path: &Path,
+    params: &LlamaModelParams,
+    what: &str,
+) -> Result<LlamaModel, EngineError> {
+    let backend = backend()?;
+    clear_last_error();
+    // llama.cpp opens the file itself: long Windows paths need their \\?\ form.
+    let native = ingot_core::files::native_path(path);
+    LlamaModel::load_from_file(backend, &native, params).map_err(|e| EngineError::InvalidModel {
+        path: path.to_path_buf(),
+        reason: match take_last_error() {
+            Some(msg) => format!("llama.cpp cannot load {what}: {msg}"),
+            None => format!("llama.cpp cannot load {what} ({e})"),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub(crate) fn load_draft(
 ) -> Result<Arc<LlamaModel>, EngineError> {
     crate::gguf::validate(path)?;
     let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
-    let draft = crate::llama::load_model(path, &params, "the draft model")?;
+    let draft = crate::backend::load_model(path, &params, "the draft model")?;
     if draft.is_recurrent() || draft.is_hybrid() {
         return Err(EngineError::Load {
             path: path.to_path_buf(),

@@ -13,7 +13,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::backend::{self, backend};
+use crate::backend;
 use crate::scheduler::{self, Command, Job, SchedConfig};
 use crate::template::ChatTemplate;
 use crate::tokens::{check_prompt_bytes, max_token_bytes, special_texts, tokenize, LlamaTokenizer};
@@ -157,7 +157,7 @@ impl LlamaLoadedModel {
         let estimate = crate::memory::estimate_from_header(&summary.header, opts);
         crate::memory::check_fits(path, &estimate, opts.max_memory)?;
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
-        let model = Arc::new(load_model(path, &mparams, "it")?);
+        let model = Arc::new(backend::load_model(path, &mparams, "it")?);
 
         let (n_ctx, n_ctx_seq) = context_geometry(opts, model.n_ctx_train())?;
         if opts.n_parallel > opts.batch_size as usize {
@@ -383,26 +383,6 @@ impl LlamaLoadedModel {
     fn path(&self) -> &PathBuf {
         &self.info.path
     }
-}
-
-/// Loads a (validated) GGUF file into llama.cpp. A failure quotes llama.cpp's own logged
-/// reason: "llama.cpp cannot load WHAT: ...".
-pub(crate) fn load_model(
-    path: &Path,
-    params: &LlamaModelParams,
-    what: &str,
-) -> Result<LlamaModel, EngineError> {
-    let backend = backend()?;
-    backend::clear_last_error();
-    // llama.cpp opens the file itself: long Windows paths need their \\?\ form.
-    let native = ingot_core::files::native_path(path);
-    LlamaModel::load_from_file(backend, &native, params).map_err(|e| EngineError::InvalidModel {
-        path: path.to_path_buf(),
-        reason: match backend::take_last_error() {
-            Some(msg) => format!("llama.cpp cannot load {what}: {msg}"),
-            None => format!("llama.cpp cannot load {what} ({e})"),
-        },
-    })
 }
 
 impl LoadedModel for LlamaLoadedModel {

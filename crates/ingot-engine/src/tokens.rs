@@ -107,7 +107,7 @@ impl LlamaTokenizer {
     pub fn load(path: &Path) -> Result<Self, EngineError> {
         crate::gguf::validate(path)?;
         let params = LlamaModelParams::default().with_vocab_only(true);
-        let model = crate::llama::load_model(path, &params, "its vocabulary")?;
+        let model = crate::backend::load_model(path, &params, "its vocabulary")?;
         Ok(Self { model })
     }
 }
