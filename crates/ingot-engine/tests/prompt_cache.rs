@@ -101,3 +101,24 @@ fn idle_slots_each_keep_a_different_prompt() {
     assert_eq!(a.timings.cached_tokens, a.usage.prompt_tokens - 1);
     assert_eq!(b.timings.cached_tokens, b.usage.prompt_tokens - 1);
 }
+
+#[test]
+fn a_cache_with_room_for_one_state_never_restores_the_wrong_one() {
+    // Room for one saved prompt (about 1.8 MiB each here): taking the slot back for "standup"
+    // saves "budget review" first, which evicts "standup"'s own entry. Found by the real-engine
+    // fuzz: the restore picked its entry before the save moved it, and restored another prompt's
+    // cells (or indexed past the end and stopped the model's thread).
+    let m = one_slot(5 << 19);
+    for _ in 0..2 {
+        for topic in ["standup", "budget review"] {
+            let c = collect(m.generate(helpful(&notes(topic), 4)).unwrap());
+            // Only the shared start (system prompt, preamble) is reused: the entry that held
+            // this prompt was evicted, so nothing else may claim to be its cells.
+            assert!(
+                c.timings.cached_tokens < c.usage.prompt_tokens / 2,
+                "{topic}: {:?}",
+                c.timings
+            );
+        }
+    }
+}

@@ -16,5 +16,13 @@ pub fn bound_malloc_arenas() {
         if unsafe { libc::mallopt(libc::M_ARENA_MAX, 4) } != 1 {
             tracing::debug!("mallopt(M_ARENA_MAX) was refused; malloc keeps its default arenas");
         }
+        // A fixed mmap threshold: the prompt cache's saved states (one to a few MiB each)
+        // then always come from mmap and go back to the OS when evicted. With glibc's
+        // dynamic threshold, the first freed state raises the threshold to its size, later
+        // states come from the heap, and RSS keeps their high-water mark after eviction.
+        // SAFETY: as above.
+        if unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) } != 1 {
+            tracing::debug!("mallopt(M_MMAP_THRESHOLD) was refused");
+        }
     }
 }

@@ -160,12 +160,13 @@ impl Scheduler<'_> {
         } else {
             0
         };
-        let shared = self.sharing_source(i, &job.tokens, own);
-        let restore = self.restore_source(&job.tokens, shared.map_or(own, |(_, n)| n.max(own)));
         if own < self.slots[i].cache.len() {
             // The slot is about to lose cells this prompt does not share: keep them in RAM.
+            // First: saving may evict entries, which would move the one a restore picked.
             self.save_slot(i);
         }
+        let shared = self.sharing_source(i, &job.tokens, own);
+        let restore = self.restore_source(&job.tokens, shared.map_or(own, |(_, n)| n.max(own)));
         let seq = self.slots[i].seq;
         let mut reuse = own;
         if let Some((k, n)) = restore {
