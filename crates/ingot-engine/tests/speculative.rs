@@ -137,33 +137,9 @@ fn concurrently(
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-fn collect_with_ids(mut s: EventStream) -> (Collected, Vec<i32>) {
-    let mut c = Collected {
-        text: String::new(),
-        pieces: Vec::new(),
-        ids: Vec::new(),
-        finish: None,
-        usage: Usage::default(),
-        timings: Timings::default(),
-        error: None,
-    };
-    let mut ids = Vec::new();
-    while let Some(ev) = s.blocking_next() {
-        match ev {
-            Event::Token { text, logprobs, .. } => {
-                c.text.push_str(&text);
-                ids.extend(logprobs.iter().map(|e| e.id));
-            }
-            Event::Done { timings, .. } => {
-                c.timings = timings;
-                break;
-            }
-            Event::Error(e) => {
-                c.error = Some(e);
-                break;
-            }
-        }
-    }
+fn collect_with_ids(s: EventStream) -> (Collected, Vec<i32>) {
+    let c = collect(s);
+    let ids = c.logprob_ids.clone();
     (c, ids)
 }
 

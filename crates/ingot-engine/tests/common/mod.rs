@@ -43,6 +43,9 @@ pub struct Collected {
     pub usage: Usage,
     pub timings: Timings,
     pub error: Option<EngineError>,
+    /// One id per generated token, from the logprob entries (when the request asked for
+    /// them): a Token event that releases several tokens' text carries only the last `id`.
+    pub logprob_ids: Vec<i32>,
 }
 
 pub fn collect(mut stream: EventStream) -> Collected {
@@ -54,13 +57,17 @@ pub fn collect(mut stream: EventStream) -> Collected {
         usage: Usage::default(),
         timings: Timings::default(),
         error: None,
+        logprob_ids: Vec::new(),
     };
     while let Some(ev) = stream.blocking_next() {
         match ev {
-            Event::Token { text, id, .. } => {
+            Event::Token {
+                text, id, logprobs, ..
+            } => {
                 c.text.push_str(&text);
                 c.pieces.push(text);
                 c.ids.push(id);
+                c.logprob_ids.extend(logprobs.iter().map(|e| e.id));
             }
             Event::Done {
                 finish_reason,
