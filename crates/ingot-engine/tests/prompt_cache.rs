@@ -55,13 +55,13 @@ fn a_prompt_that_lost_its_slot_is_restored_from_ram_with_the_same_answer() {
     assert_eq!(a2.text, fresh.text);
 }
 
-#[test]
-fn without_ram_a_prompt_that_lost_its_slot_is_computed_again() {
-    let m = one_slot(0);
+/// One slot: "standup", then `other` takes the slot, then "standup" again, which must be
+/// computed again past the start the two share (system prompt, preamble, "Meeting notes, ").
+fn assert_recomputed_after_eviction(prompt_cache_bytes: u64, other: &str) {
+    let m = one_slot(prompt_cache_bytes);
     let _ = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
-    let _ = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
+    let _ = collect(m.generate(helpful(&notes(other), 4)).unwrap());
     let a2 = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
-    // Only the part the two prompts share (system prompt, preamble, "Meeting notes, ").
     assert!(
         a2.timings.cached_tokens < a2.usage.prompt_tokens / 2,
         "{:?}",
@@ -70,17 +70,14 @@ fn without_ram_a_prompt_that_lost_its_slot_is_computed_again() {
 }
 
 #[test]
+fn without_ram_a_prompt_that_lost_its_slot_is_computed_again() {
+    assert_recomputed_after_eviction(0, "budget review");
+}
+
+#[test]
 fn a_cache_too_small_for_one_prompt_keeps_nothing() {
     // 1 KiB holds no prompt state of this model (about 23 KiB per token).
-    let m = one_slot(1024);
-    let _ = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
-    let _ = collect(m.generate(helpful(&notes("retro"), 4)).unwrap());
-    let a2 = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
-    assert!(
-        a2.timings.cached_tokens < a2.usage.prompt_tokens / 2,
-        "{:?}",
-        a2.timings
-    );
+    assert_recomputed_after_eviction(1024, "retro");
 }
 
 #[test]
