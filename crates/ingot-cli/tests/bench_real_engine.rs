@@ -11,6 +11,16 @@ use serde_json::Value;
 mod common;
 use common::*;
 
+/// Flags every run here shares: 8 output tokens, no warm-up or calibration, JSON out.
+const SMALL_RUN: [&str; 6] = [
+    "--max-tokens",
+    "8",
+    "--warmup",
+    "0",
+    "--no-calibrate",
+    "--json",
+];
+
 fn bench_json(cmd: &mut assert_cmd::Command) -> Value {
     let out = cmd.timeout(Duration::from_secs(900)).output().unwrap();
     assert!(
@@ -38,14 +48,7 @@ fn interleaved_ab_and_sweep_against_a_real_ingot_serve() {
             .args(["--endpoint", &format!("a={}", serve.base)])
             .args(["--endpoint", &format!("b={}", serve.base)])
             .args(["--rounds", "3", "--pause", "100ms", "--requests", "2"])
-            .args([
-                "--max-tokens",
-                "8",
-                "--warmup",
-                "0",
-                "--no-calibrate",
-                "--json",
-            ])
+            .args(SMALL_RUN)
             .arg("--out")
             .arg(&ab),
     );
@@ -112,14 +115,7 @@ fn interleaved_ab_and_sweep_against_a_real_ingot_serve() {
                 "smollm2-135m",
             ])
             .args(["--sweep", "1", "--concurrency", "4", "--requests", "8"])
-            .args([
-                "--max-tokens",
-                "8",
-                "--warmup",
-                "0",
-                "--no-calibrate",
-                "--json",
-            ])
+            .args(SMALL_RUN)
             .arg("--out")
             .arg(&sweep),
     );
