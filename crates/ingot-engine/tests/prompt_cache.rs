@@ -119,3 +119,36 @@ fn a_cache_with_room_for_one_state_never_restores_the_wrong_one() {
         }
     }
 }
+
+#[test]
+fn short_prompts_sharing_their_chat_template_each_keep_their_own_cells() {
+    // Two short chat prompts whose shared chat template is about half of each. Taking the slot
+    // that shares the most by llama-server's similarity rule alone made them trade one slot,
+    // and the restore threshold (16 tokens) then left the dozen tokens past the template to be
+    // computed again on every request: 45 ms of first token instead of 10 in
+    // `scripts/compare-servers.py --full` at c=1 (PERFORMANCE.md round 4).
+    let m = load(&LoadOptions {
+        prefix_cache: true,
+        prompt_cache_bytes: 8 << 20,
+        n_parallel: 2,
+        context_length: Some(4096),
+        ..opts()
+    });
+    let questions = [
+        "What is the capital of France?",
+        "List 3 privacy benefits of local inference.",
+    ];
+    for round in 0..3 {
+        for q in questions {
+            let c = collect(m.generate(chat(q, 4)).unwrap());
+            if round > 0 {
+                assert_eq!(
+                    c.timings.cached_tokens,
+                    c.usage.prompt_tokens - 1,
+                    "round {round}, {q:?}: {:?}",
+                    c.timings
+                );
+            }
+        }
+    }
+}
