@@ -40,6 +40,9 @@ impl Scheduler<'_> {
     /// Why the saved states count: two short chat prompts share their chat template, often
     /// half of their tokens. Taking the slot of the other prompt by similarity alone evicts
     /// it, and the two then keep trading one slot, each restoring itself from RAM each time.
+    ///
+    /// Among the other free slots, those next to running ones come first ([`next_free_slot`]):
+    /// a step costs one pass over the weights per run of consecutive running slots.
     /// Without prefix caching, the first free slot.
     fn pick_slot(&self, tokens: &[LlamaToken]) -> Option<usize> {
         let free = self
@@ -58,7 +61,8 @@ impl Scheduler<'_> {
         if shared * 2 >= tokens.len() && shared >= saved {
             return Some(best);
         }
-        free.min_by_key(|&(i, s)| (s.used, i)).map(|(i, _)| i)
+        let busy: Vec<bool> = self.slots.iter().map(|s| s.req.is_some()).collect();
+        next_free_slot(&busy, |i| self.slots[i].used)
     }
 
     /// Whether saved states can serve this model: recurrent and hybrid models cannot be cut
@@ -250,9 +254,44 @@ impl Scheduler<'_> {
     }
 }
 
+/// The free slot a prompt without a better home takes: the one that adds the fewest runs of
+/// consecutive busy slots, then the least recently used (`used`: its last admission), then
+/// the lowest.
+///
+/// Why runs: each sequence has its own KV stream, and llama.cpp then splits a batch into
+/// micro-batches of *consecutive* sequence ids (`split_equal`), each a full pass over the
+/// weights. Slots 0, 1 and 3 decoding cost two passes, where 0, 1 and 2 cost one; on a CPU a
+/// pass of one row costs about half a pass of three (PERFORMANCE.md, round 4). A slot next to
+/// a busy one joins its run,
+/// one between two busy ones joins two runs into one. With nothing running, every free slot
+/// is as good and the least recently used one keeps idle slots' prompts apart.
+fn next_free_slot(busy: &[bool], used: impl Fn(usize) -> u64) -> Option<usize> {
+    let is_busy = |j: Option<usize>| j.and_then(|j| busy.get(j).copied()).unwrap_or(false);
+    (0..busy.len()).filter(|&i| !busy[i]).min_by_key(|&i| {
+        let neighbours = is_busy(i.checked_sub(1)) as i32 + is_busy(Some(i + 1)) as i32;
+        (1 - neighbours, used(i), i)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_free_slot_next_to_running_ones_comes_first() {
+        let used = |u: &'static [u64]| move |i: usize| u[i];
+        // Nothing runs: the least recently used slot.
+        assert_eq!(next_free_slot(&[false; 4], used(&[3, 1, 2, 5])), Some(1));
+        // Slot 1 runs: 0 and 2 join its run; of those the least recently used.
+        let busy = [false, true, false, false];
+        assert_eq!(next_free_slot(&busy, used(&[3, 9, 2, 0])), Some(2));
+        assert_eq!(next_free_slot(&busy, used(&[1, 9, 2, 0])), Some(0));
+        // Slots 0 and 2 run: 1 joins both runs into one, even if 3 is older.
+        let busy = [true, false, true, false];
+        assert_eq!(next_free_slot(&busy, used(&[0, 7, 0, 1])), Some(1));
+        // Everything runs: none.
+        assert_eq!(next_free_slot(&[true; 3], used(&[0, 0, 0])), None);
+    }
 
     #[test]
     fn prefix_length() {
