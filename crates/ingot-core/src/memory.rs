@@ -26,9 +26,22 @@ const CTX_PAD: u64 = 256;
 const MAX_UBATCH: u64 = 512;
 
 /// Estimates the memory loading `path` with `opts` takes, from its GGUF header alone.
+/// A draft model (`opts.draft`, when speculation is on) counts too: it is a second model
+/// whose context has the same geometry as the model's (its sequence `i` mirrors slot `i`).
 pub fn estimate_memory(path: &Path, opts: &LoadOptions) -> Result<MemoryEstimate, EngineError> {
     let summary = crate::gguf::validate(path)?;
-    Ok(estimate_from_header(&summary.header, opts))
+    let mut estimate = estimate_from_header(&summary.header, opts);
+    if let Some(draft) = opts
+        .draft
+        .as_deref()
+        .filter(|_| opts.speculative != crate::Speculative::Off)
+    {
+        let d = estimate_from_header(&crate::gguf::validate(draft)?.header, opts);
+        estimate.weights = estimate.weights.saturating_add(d.weights);
+        estimate.kv_cache = estimate.kv_cache.saturating_add(d.kv_cache);
+        estimate.compute = estimate.compute.saturating_add(d.compute);
+    }
+    Ok(estimate)
 }
 
 /// [`estimate_memory`] for a header already read.

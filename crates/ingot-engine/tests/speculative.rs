@@ -453,3 +453,32 @@ fn a_draft_model_with_another_vocabulary_is_refused_naming_the_difference() {
     };
     assert!(LlamaEngine::new().load(&model_path(), &off).is_ok());
 }
+
+#[test]
+fn a_draft_model_counts_in_the_memory_estimate() {
+    // The draft model is a second model with a context of the same geometry, so the memory
+    // check before a load (`--max-memory`) must count it; with speculation off it is not
+    // loaded and must not be counted.
+    let plain = with(Speculative::Ngram, 2);
+    let alone = estimate_memory(&model_path(), &plain).unwrap();
+    let drafted = estimate_memory(
+        &model_path(),
+        &LoadOptions {
+            draft: Some(model_path()),
+            ..plain.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(drafted.weights, 2 * alone.weights);
+    assert_eq!(drafted.kv_cache, 2 * alone.kv_cache);
+    assert_eq!(drafted.total(), 2 * alone.total());
+    let off = estimate_memory(
+        &model_path(),
+        &LoadOptions {
+            draft: Some(model_path()),
+            ..with(Speculative::Off, 2)
+        },
+    )
+    .unwrap();
+    assert_eq!(off.total(), alone.total());
+}
