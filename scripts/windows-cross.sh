@@ -251,6 +251,27 @@ answer=$(curl -sf --max-time 300 --json "$chat" "http://127.0.0.1:$port/v1/chat/
 echo "$answer"
 python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["choices"][0]["message"]["content"]; assert c.strip(), r; print("content:", repr(c))' \
   <<<"$answer" || fail "chat answer"
+
+# The machine facts a benchmark records on Windows (ingot-bench's measure/resources/
+# windows.rs), from a two-request bench against this server: the CPU's name (registry), the
+# OS and its version (RtlGetVersion; wine's prefix may claim an old Windows), and no load
+# average (Windows keeps none: "-" in reports, never 0).
+step "ingot.exe bench (the machine facts in its manifest)"
+rm -rf "$WINEPREFIX/drive_c/ingot-wine-bench"
+wine "$exe" bench --endpoint "http://127.0.0.1:$port" --model smollm2-135m --requests 2 \
+  --concurrency 1 --max-tokens 8 --warmup 0 --no-calibrate --json --out 'C:\ingot-wine-bench' \
+  >/tmp/ingot-wine-bench.json 2>/tmp/ingot-wine-bench.err \
+  || { tail -20 /tmp/ingot-wine-bench.err; fail "bench"; }
+python3 -c '
+import json, re, sys
+m = json.load(sys.stdin)["manifest"]["machine"]
+print(json.dumps(m))
+assert m["cpu_model"], "no CPU model"
+assert m["os"].startswith("Windows"), m["os"]
+assert re.fullmatch(r"\d+\.\d+\.\d+(\.\d+)?", m["kernel"] or ""), m["kernel"]
+assert m["load_avg_1m"] is None, m["load_avg_1m"]
+' </tmp/ingot-wine-bench.json || fail "the bench manifest's machine facts"
+rm -rf "$WINEPREFIX/drive_c/ingot-wine-bench"
 kill "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" 2>/dev/null || true
 # The console server has no token; let wine end what is left of it.
