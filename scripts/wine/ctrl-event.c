@@ -14,7 +14,8 @@
  * included, which handles it itself (a handler returning TRUE; not SetConsoleCtrlHandler(NULL,
  * TRUE), whose "ignore Ctrl+C" flag the child would inherit). Sending CTRL_BREAK_EVENT to
  * the child's own group instead (CREATE_NEW_PROCESS_GROUP, group = its pid) fails under
- * wine 8 with ERROR_INVALID_HANDLE, so that variant is not used.
+ * wine 8 with ERROR_INVALID_HANDLE, and so does CTRL_BREAK_EVENT to group 0: there `break`
+ * is for a real Windows, and windows-cross.sh sends `c`.
  *
  * Build: x86_64-w64-mingw32-gcc -O2 -s -o ctrl-event.exe ctrl-event.c */
 #include <windows.h>
