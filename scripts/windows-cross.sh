@@ -7,7 +7,10 @@
 #   ingot.exe model run smollm2-135m --prompt Hi --max-tokens 8 (the model file placed in that
 #   home's cache); ingot.exe serve answering one chat request (curl from Linux);
 #   ingot.exe service start / status / stop (a detached process, stopped through its
-#   shutdown route).
+#   shutdown route); a home whose path is longer than 260 characters (model list, model run);
+#   Ctrl+C in the middle of `model run`'s answer (scripts/wine/ctrl-event.c).
+# The build is checked for its application manifest (long paths, UTF-8; crates/ingot-cli/
+# ingot.exe.manifest) and for importing nothing but Windows' own DLLs.
 #
 # Usage: scripts/windows-cross.sh [--build-only] [--release]
 # Needs: rustup target x86_64-pc-windows-gnu, mingw-w64 (its -posix compilers: llama.cpp
@@ -83,6 +86,19 @@ for d in $dlls; do
       echo "error: $exe needs $d (not linked statically)" >&2; exit 1 ;;
   esac
 done
+
+# The application manifest (crates/ingot-cli/build.rs): resource type 24 (RT_MANIFEST), id 1,
+# with the long-path setting in it.
+x86_64-w64-mingw32-objdump -p "$exe" | grep -A2 'Entry: ID: 0x000018' | grep -q 'Entry: ID: 0x000001' \
+  || { echo "error: $exe has no application manifest (RT_MANIFEST resource 1)" >&2; exit 1; }
+rsrc=$(mktemp)
+x86_64-w64-mingw32-objcopy -O binary --only-section=.rsrc "$exe" "$rsrc"
+for setting in '<ws2:longPathAware>true</ws2:longPathAware>' '<ws3:activeCodePage>UTF-8</ws3:activeCodePage>' \
+    '<supportedOS Id="{8e0f7a12-bfb3-4fe8-b9a5-48fd50a15a9a}"/>'; do
+  grep -qF "$setting" "$rsrc" || { rm -f "$rsrc"; echo "error: the manifest lacks $setting" >&2; exit 1; }
+done
+rm -f "$rsrc"
+echo "windows-cross: manifest embedded (longPathAware, activeCodePage UTF-8, Windows 10/11)"
 
 [ "$build_only" = 1 ] && exit 0
 if ! command -v wine >/dev/null 2>&1; then
@@ -165,6 +181,57 @@ grep -q 'AVX2 = 1' /tmp/ingot-wine-run.err \
   && echo "windows-cross: llama.cpp uses AVX2" \
   || echo "windows-cross: warning: llama.cpp was built without AVX2: $(grep -m1 -o 'CPU : .*' /tmp/ingot-wine-run.err)"
 
+# A home deeper than Windows' 260-character MAX_PATH, given as INGOT_HOME, with the model in
+# its cache. Wine does not enforce MAX_PATH (it maps paths to Unix ones, up to 4096 bytes), so
+# this proves that ingot's own handling of such paths works (the store, the catalog, and the
+# \\?\ form handed to llama.cpp's fopen), not that Windows lifts the limit: that is the
+# manifest's longPathAware (checked above) with LongPathsEnabled set, on a real Windows.
+# (winepath itself cuts paths at 260 characters: the Unix side is built alongside.)
+long_win="$local_app_data\\ingot-long-path"
+long_unix="$(dirname "$home_unix")/ingot-long-path"
+for i in 1 2 3 4 5; do
+  part="level-$i-$(printf 'x%.0s' $(seq 1 50))"
+  long_win="$long_win\\$part"
+  long_unix="$long_unix/$part"
+done
+step "a home of ${#long_win} characters (INGOT_HOME=$long_win)"
+[ "${#long_win}" -gt 260 ] || fail "the long home is only ${#long_win} characters"
+mkdir -p "$long_unix/models-v1/blobs" "$long_unix/models-v1/manifests"
+cp "$store/blobs/sha256-$sha" "$long_unix/models-v1/blobs/"
+cp "$store/manifests/smollm2-135m.json" "$long_unix/models-v1/manifests/"
+dir=$(INGOT_HOME="$long_win" wine "$exe" cache dir | tr -d '\r' | tail -1)
+case "$dir" in
+  "$long_win"*) echo "$dir" ;;
+  *) fail "cache dir is $dir, expected $long_win" ;;
+esac
+list=$(INGOT_HOME="$long_win" wine "$exe" model list | tr -d '\r') || fail "model list (long home)"
+# The model counts as cached: ingot found and checked the copy under the long path.
+grep 'smollm2-135m ' <<<"$list" | grep -q ' yes ' || { echo "$list"; fail "model list (long home) does not see the model"; }
+echo "windows-cross: model list sees smollm2-135m cached in the long home"
+out=$(INGOT_HOME="$long_win" wine "$exe" model run smollm2-135m --prompt "Hi" --max-tokens 8 --seed 1 \
+  2>/tmp/ingot-wine-long.err | tr -d '\r') || { tail -20 /tmp/ingot-wine-long.err; fail "model run (long home)"; }
+echo "$out"
+[ -n "$(echo "$out" | tr -d '[:space:]')" ] || fail "model run (long home) printed nothing"
+rm -rf "$(dirname "$home_unix")/ingot-long-path"
+
+# Ctrl+C in the middle of an answer must stop the answer, not the program: scripts/wine/
+# ctrl-event.c starts `model run` on a console of its own and, once 40 bytes of the answer have
+# come, sends CTRL_C_EVENT with GenerateConsoleCtrlEvent (wine turns it into a call of the
+# handler that the ctrlc crate installed, on a new thread, as Windows does). The program
+# must say "(stopped)" and exit 0 well before the 400 tokens asked for.
+step "Ctrl+C during ingot.exe model run (GenerateConsoleCtrlEvent)"
+ctrl_event="$target_dir/$target/ctrl-event.exe"
+"$cc" -O2 -s -o "$ctrl_event" scripts/wine/ctrl-event.c
+ctrl_start=$(date +%s)
+wine "$ctrl_event" c 40 "\"$(winepath -w "$exe" | tr -d '\r')\" model run smollm2-135m --prompt \"Write a very long story about a dragon and a knight.\" --max-tokens 400 --seed 1" "" "" \
+  >/tmp/ingot-wine-ctrlc.out 2>/tmp/ingot-wine-ctrlc.err \
+  || { cat /tmp/ingot-wine-ctrlc.err; fail "model run did not exit 0 after Ctrl+C"; }
+tr -d '\r' </tmp/ingot-wine-ctrlc.out | head -c 300; echo
+grep -v '^ctrl-event: started' /tmp/ingot-wine-ctrlc.err | tr -d '\r' | grep -v '^$' || true
+grep -q 'sent CTRL_C_EVENT' /tmp/ingot-wine-ctrlc.err || fail "Ctrl+C was not sent"
+grep -q '^(stopped)' /tmp/ingot-wine-ctrlc.err || fail "the answer was not stopped by Ctrl+C"
+echo "windows-cross: Ctrl+C stopped the answer; the program exited 0 ($(( $(date +%s) - ctrl_start )) s)"
+
 chat='{"model":"smollm2-135m","messages":[{"role":"user","content":"Say hi"}],"max_tokens":8}'
 wait_health() {
   for _ in $(seq 1 300); do
@@ -184,6 +251,27 @@ answer=$(curl -sf --max-time 300 --json "$chat" "http://127.0.0.1:$port/v1/chat/
 echo "$answer"
 python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["choices"][0]["message"]["content"]; assert c.strip(), r; print("content:", repr(c))' \
   <<<"$answer" || fail "chat answer"
+
+# The machine facts a benchmark records on Windows (ingot-bench's measure/resources/
+# windows.rs), from a two-request bench against this server: the CPU's name (registry), the
+# OS and its version (RtlGetVersion; wine's prefix may claim an old Windows), and no load
+# average (Windows keeps none: "-" in reports, never 0).
+step "ingot.exe bench (the machine facts in its manifest)"
+rm -rf "$WINEPREFIX/drive_c/ingot-wine-bench"
+wine "$exe" bench --endpoint "http://127.0.0.1:$port" --model smollm2-135m --requests 2 \
+  --concurrency 1 --max-tokens 8 --warmup 0 --no-calibrate --json --out 'C:\ingot-wine-bench' \
+  >/tmp/ingot-wine-bench.json 2>/tmp/ingot-wine-bench.err \
+  || { tail -20 /tmp/ingot-wine-bench.err; fail "bench"; }
+python3 -c '
+import json, re, sys
+m = json.load(sys.stdin)["manifest"]["machine"]
+print(json.dumps(m))
+assert m["cpu_model"], "no CPU model"
+assert m["os"].startswith("Windows"), m["os"]
+assert re.fullmatch(r"\d+\.\d+\.\d+(\.\d+)?", m["kernel"] or ""), m["kernel"]
+assert m["load_avg_1m"] is None, m["load_avg_1m"]
+' </tmp/ingot-wine-bench.json || fail "the bench manifest's machine facts"
+rm -rf "$WINEPREFIX/drive_c/ingot-wine-bench"
 kill "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" 2>/dev/null || true
 # The console server has no token; let wine end what is left of it.

@@ -164,11 +164,16 @@ pub(crate) fn run(ctx: &Context, args: RunArgs) -> Result<()> {
             Prompt::Chat(messages)
         };
         let mut first = true;
-        let (_, timings, _) = stream_answer(
+        let (_, timings, reason) = stream_answer(
             model.as_ref(),
             GenerateRequest { prompt, sampling },
             &mut first,
         )?;
+        // As in the chat: says that the answer ends early because of Ctrl+C (on stderr, so
+        // the answer on stdout stays clean for scripts).
+        if reason == FinishReason::Cancelled {
+            eprintln!("(stopped)");
+        }
         if args.verbose {
             print_timings(&timings, first);
         }

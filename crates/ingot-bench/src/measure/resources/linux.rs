@@ -118,6 +118,19 @@ pub fn kernel() -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// The distribution's name (`PRETTY_NAME` in /etc/os-release). Read here, on Linux only: a
+/// Windows build reading "/etc/os-release" would open `\etc\os-release` on the current
+/// drive, which under wine is the Linux host's.
+pub fn os_name() -> Option<String> {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("PRETTY_NAME="))
+                .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
+        })
+}
+
 /// The first NVIDIA GPU's model, from its driver.
 pub fn gpu() -> Option<String> {
     std::fs::read_dir("/proc/driver/nvidia/gpus")

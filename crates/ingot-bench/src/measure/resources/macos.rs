@@ -112,6 +112,11 @@ pub fn kernel() -> Option<String> {
     sysctl_string("kern.osrelease")
 }
 
+/// Not read yet: reports say "macos" (the target's name) and the Darwin release.
+pub fn os_name() -> Option<String> {
+    None
+}
+
 /// Apple GPUs are part of the chip (`cpu_model` names it).
 pub fn gpu() -> Option<String> {
     None

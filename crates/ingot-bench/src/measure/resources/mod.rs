@@ -152,14 +152,7 @@ pub struct MachineInfo {
 
 /// Collects machine facts (cheap: a few small files on Linux).
 pub fn machine_info() -> MachineInfo {
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("PRETTY_NAME="))
-                .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::OS.to_string());
+    let os = platform::os_name().unwrap_or_else(|| std::env::consts::OS.to_string());
     let (cpu_model, ram_bytes) = (platform::cpu_model(), platform::ram_bytes());
     let (kernel, gpu) = (platform::kernel(), platform::gpu());
     let logical_cores = std::thread::available_parallelism()

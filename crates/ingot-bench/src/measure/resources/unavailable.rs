@@ -37,6 +37,11 @@ pub fn kernel() -> Option<String> {
     None
 }
 
+/// No name beyond the target's (`std::env::consts::OS`, which machine_info falls back to).
+pub fn os_name() -> Option<String> {
+    None
+}
+
 pub fn gpu() -> Option<String> {
     None
 }
@@ -53,8 +58,8 @@ mod tests {
         assert!(!drop_page_cache(Path::new(".")));
         assert_eq!(load_average(), None);
         assert_eq!(
-            (cpu_model(), ram_bytes(), kernel(), gpu()),
-            (None, None, None, None)
+            (cpu_model(), ram_bytes(), kernel(), gpu(), os_name()),
+            (None, None, None, None, None)
         );
     }
 }

@@ -2,18 +2,28 @@
 //!
 //! - RSS is the working set (`PROCESS_MEMORY_COUNTERS.WorkingSetSize`); there is no PSS.
 //! - CPU time is kernel + user time from `GetProcessTimes`.
-//! - No load average, no page cache to drop per file, no kernel release string here: those
-//!   figures are unavailable (`None` / `false`).
+//! - The CPU's name is the registry's `ProcessorNameString` (what Task Manager shows); the
+//!   kernel is the version `RtlGetVersion` gives (`10.0.<build>.<update>`: unlike
+//!   `GetVersionEx` it is not capped by the manifest's compatibility entries), and the OS name
+//!   is Windows 10 or 11 by that build, with the registry's `DisplayVersion` (`23H2`).
+//! - No load average and no page cache to drop per file: those figures are unavailable
+//!   (`None` / `false`).
 
 use std::path::Path;
 
 use super::ProcessMemory;
 
-use windows_sys::Win32::Foundation::{CloseHandle, FILETIME, HANDLE};
+use windows_sys::Wdk::System::SystemServices::RtlGetVersion;
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, FILETIME, HANDLE};
 use windows_sys::Win32::System::ProcessStatus::{
     K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS, PROCESS_MEMORY_COUNTERS_EX,
 };
-use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
+use windows_sys::Win32::System::Registry::{
+    RegGetValueW, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
+};
+use windows_sys::Win32::System::SystemInformation::{
+    GlobalMemoryStatusEx, MEMORYSTATUSEX, OSVERSIONINFOW,
+};
 use windows_sys::Win32::System::Threading::{
     GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_READ,
 };
@@ -88,9 +98,109 @@ pub fn drop_page_cache(_path: &Path) -> bool {
     false
 }
 
-/// The CPU's model name is in the registry, which is not read here.
+/// A NUL-terminated UTF-16 string for the wide Win32 functions.
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(std::iter::once(0)).collect()
+}
+
+/// A string value under HKEY_LOCAL_MACHINE; `None` when absent, empty or unreadable.
+fn registry_string(key: &str, value: &str) -> Option<String> {
+    let (key, value) = (wide(key), wide(value));
+    // Processor names and version strings are short: one fixed buffer, no size query.
+    let mut buf = [0u16; 256];
+    let mut bytes = std::mem::size_of_val(&buf) as u32;
+    // SAFETY: NUL-terminated names, and a buffer whose size in bytes is passed; RRF_RT_REG_SZ
+    // makes the function NUL-terminate what it writes or fail (ERROR_MORE_DATA).
+    let rc = unsafe {
+        RegGetValueW(
+            HKEY_LOCAL_MACHINE,
+            key.as_ptr(),
+            value.as_ptr(),
+            RRF_RT_REG_SZ,
+            std::ptr::null_mut(),
+            buf.as_mut_ptr().cast(),
+            &mut bytes,
+        )
+    };
+    if rc != ERROR_SUCCESS {
+        return None;
+    }
+    let n = (bytes as usize / 2).min(buf.len());
+    let s = String::from_utf16_lossy(&buf[..n]);
+    let s = s.trim_end_matches('\0').trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A DWORD value under HKEY_LOCAL_MACHINE.
+fn registry_dword(key: &str, value: &str) -> Option<u32> {
+    let (key, value) = (wide(key), wide(value));
+    let mut v = 0u32;
+    let mut bytes = std::mem::size_of::<u32>() as u32;
+    // SAFETY: NUL-terminated names and a 4-byte out-parameter of that size.
+    let rc = unsafe {
+        RegGetValueW(
+            HKEY_LOCAL_MACHINE,
+            key.as_ptr(),
+            value.as_ptr(),
+            RRF_RT_REG_DWORD,
+            std::ptr::null_mut(),
+            (&mut v as *mut u32).cast(),
+            &mut bytes,
+        )
+    };
+    (rc == ERROR_SUCCESS).then_some(v)
+}
+
+const CURRENT_VERSION: &str = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion";
+
+/// The CPU's marketing name, as the firmware's CPUID brand string that Windows keeps in the
+/// registry (processor 0: every core of a desktop CPU has the same).
 pub fn cpu_model() -> Option<String> {
-    None
+    registry_string(
+        r"HARDWARE\DESCRIPTION\System\CentralProcessor\0",
+        "ProcessorNameString",
+    )
+}
+
+/// (major, minor, build) from `RtlGetVersion`, which, unlike `GetVersionExW`, reports the
+/// real version whatever the manifest declares.
+fn version() -> Option<(u32, u32, u32)> {
+    let mut v = OSVERSIONINFOW {
+        dwOSVersionInfoSize: std::mem::size_of::<OSVERSIONINFOW>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: an OSVERSIONINFOW with its size set; RtlGetVersion only fills it.
+    let status = unsafe { RtlGetVersion(&mut v) };
+    (status >= 0).then_some((v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber))
+}
+
+/// The Windows version, `10.0.22631.4460`: major.minor.build, and the update revision (UBR)
+/// when the registry has it.
+pub fn kernel() -> Option<String> {
+    let (major, minor, build) = version()?;
+    Some(match registry_dword(CURRENT_VERSION, "UBR") {
+        Some(ubr) => format!("{major}.{minor}.{build}.{ubr}"),
+        None => format!("{major}.{minor}.{build}"),
+    })
+}
+
+/// "Windows 11 23H2": Windows 11 still reports version 10.0 (and the registry's ProductName
+/// still says "Windows 10"), so the name comes from the build number (22000 and later is 11).
+/// Older versions appear under wine, whose prefixes may claim to be Windows 7 (6.1).
+pub fn os_name() -> Option<String> {
+    let (major, minor, build) = version()?;
+    let name = match (major, minor, build) {
+        (10, _, b) if b >= 22000 => "Windows 11".to_string(),
+        (10, _, _) => "Windows 10".to_string(),
+        (6, 3, _) => "Windows 8.1".to_string(),
+        (6, 2, _) => "Windows 8".to_string(),
+        (6, 1, _) => "Windows 7".to_string(),
+        (m, n, _) => format!("Windows {m}.{n}"),
+    };
+    Some(match registry_string(CURRENT_VERSION, "DisplayVersion") {
+        Some(d) => format!("{name} {d}"),
+        None => name,
+    })
 }
 
 /// Installed memory in bytes.
@@ -101,10 +211,6 @@ pub fn ram_bytes() -> Option<u64> {
     };
     // SAFETY: a MEMORYSTATUSEX with its length set.
     (unsafe { GlobalMemoryStatusEx(&mut m) } != 0).then_some(m.ullTotalPhys)
-}
-
-pub fn kernel() -> Option<String> {
-    None
 }
 
 pub fn gpu() -> Option<String> {
