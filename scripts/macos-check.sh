@@ -56,7 +56,8 @@ wrappers="$(cd "$target_dir/$target/zig-wrappers" && pwd)"
 # that cmake-rs runs) and cmake. `zig cc` takes the target as `-target aarch64-macos` and reads
 # `--target=arm64-apple-macosx` (which cc passes, as to clang) as a Zig target it rejects: the
 # triple is dropped. `-isysroot` and `-arch` (CMake's Darwin platform adds them) are dropped
-# too: there is no SDK, zig's own headers stand for it. Everything else passes through.
+# too: there is no SDK, zig's own headers stand for it. Everything else passes through. The
+# deployment target goes into zig's target (zig's default is its newest macOS).
 for lang in cc c++; do
   cat > "$wrappers/zig-$lang" <<EOF
 #!/usr/bin/env bash
@@ -70,7 +71,7 @@ for a in "\$@"; do
     *) args+=("\$a") ;;
   esac
 done
-exec "$zig" $lang -target $zig_target "\${args[@]}"
+exec "$zig" $lang -target $zig_target.$min_version "\${args[@]}"
 EOF
 done
 # The archiver and ranlib: zig's (llvm-ar). CMake's Darwin rules call ranlib with Apple's
@@ -93,7 +94,8 @@ export CMAKE_INSTALL_NAME_TOOL=/bin/true
 # ggml's Apple defaults that need the SDK's frameworks: Metal (Objective-C, Foundation and
 # Metal headers) and Accelerate (BLAS and vDSP). llama-cpp-sys-2 passes GGML_* on to cmake.
 # OpenMP stays as the crate sets it (ON with the `openmp` feature): ggml finds no OpenMP for
-# Apple, warns and uses its own thread pool, exactly as Apple's clang does on a Mac.
+# Apple, warns and uses its own thread pool, as with Apple's clang on a Mac (which has no
+# OpenMP unless Homebrew's libomp is installed).
 export GGML_METAL=OFF GGML_ACCELERATE=OFF GGML_BLAS=OFF
 # bindgen (the host's libclang) parses llama.h for the target: the macOS libc headers come
 # from zig, and -nostdlibinc keeps the host's /usr/include (glibc) out.
