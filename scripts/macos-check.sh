@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Issue 19: `cargo check --workspace --target aarch64-apple-darwin` from Linux, every crate
-# included: ingot-engine and ingot-cli too, whose llama-cpp-sys-2 build script generates
-# llama.cpp's bindings (bindgen) and builds llama.cpp (cmake) even under `cargo check`. Both
-# need a C/C++ compiler and the headers of macOS, which Apple ships only with its SDK. Zig
-# (from pip: the `ziglang` package) carries macOS's libc headers and LLVM's libc++, and
-# compiles for macOS: it is the C and C++ compiler here.
+# Issue 19: `cargo check --workspace --all-targets --target aarch64-apple-darwin` from Linux:
+# every crate and its tests, ingot-engine and ingot-cli included, whose llama-cpp-sys-2 build
+# script generates llama.cpp's bindings (bindgen) and builds llama.cpp (cmake) even under
+# `cargo check`. Both need a C/C++ compiler and the headers of macOS, which Apple ships only
+# with its SDK. Zig (from pip: the `ziglang` package) carries macOS's libc headers and LLVM's
+# libc++, and compiles for macOS: it is the C and C++ compiler here.
 #
-# What this compiles for macOS: all the Rust code of the workspace (rustc's full check, the
-# `cfg(target_os = "macos")` paths included), llama.cpp's bindings, and llama.cpp's C/C++ with
-# its CPU backend (ggml-cpu's ARM NEON kernels, llama, common). What it does not: the Metal
-# backend (Objective-C against Foundation and Metal, which need the SDK's frameworks: built
-# with GGML_METAL=OFF), Accelerate (GGML_ACCELERATE=OFF), linking (no Apple linker nor SDK
-# libraries: `cargo check` does not link) and, of course, running.
+# What this compiles for macOS: all the Rust code of the workspace, tests included (rustc's
+# full check, the `cfg(target_os = "macos")` paths too), llama.cpp's bindings, and llama.cpp's
+# C/C++ with its CPU backend (ggml-cpu's ARM NEON kernels, llama, common). What it does not:
+# the Metal backend (Objective-C against Foundation and Metal, which need the SDK's
+# frameworks: built with GGML_METAL=OFF), Accelerate (GGML_ACCELERATE=OFF), linking (no Apple
+# linker nor SDK libraries: `cargo check` does not link) and, of course, running.
 #
 # Usage: scripts/macos-check.sh [--target aarch64-apple-darwin|x86_64-apple-darwin]
 # Needs: rustup target aarch64-apple-darwin (x86_64-apple-darwin for that one), cmake,
@@ -109,5 +109,6 @@ for b in "$target_dir/$target"/*/build/llama-cpp-sys-2-*/out/build; do
 done
 
 start=$(date +%s)
-cargo check --workspace --target "$target"
-echo "macos-check: cargo check --workspace --target $target: ok in $(( $(date +%s) - start )) s (zig $("$zig" version); Metal and Accelerate not compiled; nothing linked)"
+# --all-targets: the tests' macOS paths too (their dev-dependencies build for macOS as well).
+cargo check --workspace --all-targets --target "$target"
+echo "macos-check: cargo check --workspace --all-targets --target $target: ok in $(( $(date +%s) - start )) s (zig $("$zig" version); Metal and Accelerate not compiled; nothing linked)"
