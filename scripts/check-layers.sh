@@ -12,8 +12,8 @@
 #    This covers the platform code of issue 19 (the Windows and macOS readings of ingot-bench,
 #    the service's process handling in the SDK, ingot-core's file helpers). The crates that
 #    build llama.cpp (ingot-engine, ingot-cli) are built for Windows by
-#    scripts/windows-cross.sh (a full llama.cpp build, too slow for this check) and cannot be
-#    checked for macOS here: llama.cpp's build needs Apple's SDK.
+#    scripts/windows-cross.sh and checked for macOS by scripts/macos-check.sh (each a full
+#    llama.cpp build, too slow for this check; CI runs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

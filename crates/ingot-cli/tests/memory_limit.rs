@@ -97,7 +97,8 @@ fn max_memory_must_be_a_size() {
     assert!(err.contains("invalid memory size `lots`"), "{err}");
 }
 
-/// Resident memory of process `pid`, in bytes.
+/// Resident memory of process `pid`, in bytes (from /proc: the tests below run on Linux).
+#[cfg(target_os = "linux")]
 fn rss_of(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: u64 = status
@@ -111,6 +112,7 @@ fn rss_of(pid: u32) -> u64 {
 
 /// Serves `alias` (default slots and context), sends one request whose prompt fills a whole
 /// batch, and compares the resident memory the load added with the engine's estimate.
+#[cfg(target_os = "linux")]
 fn estimate_matches_rss(alias: &str) {
     let home = tempfile::tempdir().unwrap();
     ingot(home.path())

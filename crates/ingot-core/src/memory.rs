@@ -103,8 +103,9 @@ pub fn estimate_from_header(h: &ingot_gguf::GgufHeader, opts: &LoadOptions) -> M
 
 /// Memory the OS can hand out now: on Linux `MemAvailable`, capped by a cgroup v2 limit (a
 /// container) when one is set; on Windows the available physical memory
-/// (`GlobalMemoryStatusEx`). `None` where this is unknown (macOS and others), and the check
-/// is skipped.
+/// (`GlobalMemoryStatusEx`); on macOS the free pages plus those the kernel can take back
+/// without swapping (file-backed and purgeable ones, `sysctl vm.page_*_count`). `None` where
+/// this is unknown (other platforms, or a reading that fails), and the check is skipped.
 pub fn available_memory() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
@@ -129,9 +130,44 @@ pub fn available_memory() -> Option<u64> {
         // SAFETY: a MEMORYSTATUSEX with its length set, filled by the call.
         (unsafe { GlobalMemoryStatusEx(&mut m) } != 0).then_some(m.ullAvailPhys)
     }
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(target_os = "macos")]
+    {
+        // Like Linux's MemAvailable: free pages (the speculative ones included) and the pages
+        // that can be dropped rather than compressed or swapped: file-backed (the file cache,
+        // re-read from disk when needed) and purgeable ones.
+        // SAFETY: sysconf only reads a constant.
+        let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        let free = sysctl_count(c"vm.page_free_count")?;
+        let file_backed = sysctl_count(c"vm.page_pageable_external_count").unwrap_or(0);
+        let purgeable = sysctl_count(c"vm.page_purgeable_count").unwrap_or(0);
+        (page > 0).then(|| (free + file_backed + purgeable) * page)
+    }
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     {
         None
+    }
+}
+
+/// An unsigned number read with `sysctlbyname` (the kernel's `vm.page_*_count` are 32-bit;
+/// a 64-bit one is read too).
+#[cfg(target_os = "macos")]
+fn sysctl_count(name: &std::ffi::CStr) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    let mut len: libc::size_t = buf.len();
+    // SAFETY: the kernel writes at most `len` bytes into `buf` and sets `len` to what it wrote.
+    let r = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match (r, len) {
+        (0, 4) => Some(u64::from(u32::from_ne_bytes(buf[..4].try_into().ok()?))),
+        (0, 8) => Some(u64::from_ne_bytes(buf)),
+        _ => None,
     }
 }
 
@@ -239,10 +275,10 @@ mod tests {
         assert_eq!(human_bytes(20 << 30), "20.0 GiB");
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", windows, target_os = "macos"))]
     #[test]
-    fn available_memory_is_known_on_linux() {
-        let a = available_memory().expect("MemAvailable");
+    fn available_memory_is_known_on_linux_windows_and_macos() {
+        let a = available_memory().expect("available memory");
         assert!(a > 1 << 20, "{a}");
     }
 
