@@ -4,7 +4,7 @@
 #![cfg(unix)]
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,7 +13,7 @@ use common::*;
 #[test]
 fn ctrl_c_stops_a_one_shot_answer_and_the_program_exits_cleanly() {
     let home = home_with_smollm2();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ingot"))
+    let mut child = ingot_process(home.path())
         .args([
             "model",
             "run",
@@ -27,9 +27,6 @@ fn ctrl_c_stops_a_one_shot_answer_and_the_program_exits_cleanly() {
             "--threads",
             "1",
         ])
-        .env("INGOT_HOME", home.path())
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_CATALOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

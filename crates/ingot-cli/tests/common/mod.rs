@@ -60,10 +60,16 @@ pub fn home_with_smollm2() -> tempfile::TempDir {
 /// `ingot ARGS serve --port 0 ...` with the same clean environment as [`ingot`]; callers add
 /// their flags, then hand it to [`Serve::spawn`].
 pub fn serve_command(home: &Path, global: &[&str]) -> std::process::Command {
+    let mut cmd = ingot_process(home);
+    cmd.args(global).args(["serve", "--port", "0"]);
+    cmd
+}
+
+/// The `ingot` binary as a plain [`std::process::Command`] (for tests that spawn it and talk
+/// to it while it runs), in `home`, with the same clean environment as [`ingot`].
+pub fn ingot_process(home: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ingot"));
-    cmd.args(global)
-        .args(["serve", "--port", "0"])
-        .env("INGOT_HOME", home)
+    cmd.env("INGOT_HOME", home)
         .env("RUST_BACKTRACE", "1")
         .env_remove("INGOT_CATALOG")
         .env_remove("INGOT_TRUST_CATALOG")
