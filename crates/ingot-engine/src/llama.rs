@@ -109,6 +109,11 @@ impl std::fmt::Debug for LlamaLoadedModel {
     }
 }
 
+/// Milliseconds since `t0`.
+fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1e3
+}
+
 /// Resolved context geometry.
 fn context_geometry(opts: &LoadOptions, n_ctx_train: u32) -> Result<(u32, u32), EngineError> {
     let n_par = u32::try_from(opts.n_parallel)
@@ -157,7 +162,9 @@ impl LlamaLoadedModel {
         let estimate = crate::memory::estimate_from_header(&summary.header, opts);
         crate::memory::check_fits(path, &estimate, opts.max_memory)?;
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        let header_ms = ms_since(t0);
         let model = Arc::new(backend::load_model(path, &mparams, "it")?);
+        let weights_ms = ms_since(t0) - header_ms;
 
         let (n_ctx, n_ctx_seq) = context_geometry(opts, model.n_ctx_train())?;
         if opts.n_parallel > opts.batch_size as usize {
@@ -238,6 +245,7 @@ impl LlamaLoadedModel {
                 ));
             }
         };
+        let context_ms = ms_since(t0) - header_ms - weights_ms;
         // llama.cpp pads each sequence's share to a multiple of 256 and sizes the context as
         // n_parallel equal shares; that share is what a request may use.
         debug_assert!(actual_ctx / opts.n_parallel as u32 >= n_ctx_seq);
@@ -256,13 +264,13 @@ impl LlamaLoadedModel {
             n_parallel: opts.n_parallel,
             threads,
             has_chat_template: matches!(template, TemplateState::Ready(_)),
-            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            load_ms: ms_since(t0),
             size_bytes: model.size(),
             system_info: backend::system_info(),
         };
         tracing::info!(
             model = %name, n_ctx = actual_ctx, n_ctx_per_seq = n_ctx_seq, n_parallel = opts.n_parallel,
-            threads, n_batch, load_ms = info.load_ms,
+            threads, n_batch, load_ms = info.load_ms, header_ms, weights_ms, context_ms,
             memory_estimate_mib = estimate.total() >> 20, "model loaded"
         );
         let max_token_bytes = max_token_bytes(&model);
@@ -313,7 +321,7 @@ impl LlamaLoadedModel {
             n_parallel: 1,
             threads,
             has_chat_template: false,
-            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            load_ms: ms_since(t0),
             size_bytes: model.size(),
             system_info: backend::system_info(),
         };

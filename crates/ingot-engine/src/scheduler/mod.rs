@@ -177,7 +177,7 @@ pub(crate) fn run(
             .with_n_threads_batch(threads)
     };
     crate::backend::clear_last_error();
-    let ctx = match model.new_context(backend, params()) {
+    let mut ctx = match model.new_context(backend, params()) {
         Ok(c) => c,
         Err(e) => {
             let why = crate::backend::take_last_error().unwrap_or_else(|| e.to_string());
@@ -199,6 +199,7 @@ pub(crate) fn run(
             }
         },
     };
+    warm_up(&mut ctx);
     let n_ctx = ctx.n_ctx();
     if ready.send(Ok(n_ctx)).is_err() {
         return;
@@ -236,6 +237,25 @@ pub(crate) fn run(
         cfg,
     };
     sched.run(rx);
+}
+
+/// Decodes one token and forgets it, as llama.cpp's own tools do after loading (issue 18:
+/// the first request after a load should not be slower than the next ones). The first
+/// decode otherwise pays, inside that request's time to first token, for mapping the weight
+/// pages into this process, the first touch of the compute buffer and starting the thread
+/// pool. A failure here is harmless: the first request then pays those costs itself.
+fn warm_up(ctx: &mut LlamaContext<'_>) {
+    let t = Instant::now();
+    let mut batch = LlamaBatch::new(1, 1);
+    // Token 0 exists in every vocabulary; its output is never read.
+    let ok = batch.add(LlamaToken(0), 0, &[0], true).is_ok() && ctx.decode(&mut batch).is_ok();
+    // Leaves the cache as a new context has it: nothing in any sequence.
+    ctx.clear_kv_cache();
+    tracing::debug!(
+        ok,
+        warm_up_ms = t.elapsed().as_secs_f64() * 1e3,
+        "warm-up decode"
+    );
 }
 
 struct Scheduler<'m> {
