@@ -40,12 +40,15 @@ impl<'m> Drafter<'m> {
     ) -> Result<Self, EngineError> {
         let backend = crate::backend::backend()?;
         crate::backend::clear_last_error();
-        let ctx = model.new_context(backend, params).map_err(|e| {
+        let mut ctx = model.new_context(backend, params).map_err(|e| {
             EngineError::Backend(format!(
                 "cannot create the draft model's context: {}",
                 crate::backend::take_last_error().unwrap_or_else(|| e.to_string())
             ))
         })?;
+        // The draft model's first decode would otherwise pay its first touches inside the
+        // first speculative request, as the target model's would.
+        super::warm_up(&mut ctx);
         Ok(Self {
             ctx,
             batch: LlamaBatch::new(n_batch, 1),
