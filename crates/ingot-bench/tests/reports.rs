@@ -101,6 +101,8 @@ fn synthetic() -> (Results, Vec<RequestRecord>) {
                 page_cache_dropped: true,
                 warm_load_ms: Some(ttft * 5.0),
                 warm_first_ttft_ms: Some(ttft * 1.5),
+                cold_load_phases: None,
+                warm_load_phases: None,
             }),
             resources: Some(ResourceMetrics {
                 baseline_rss_bytes: Some(8 << 20),
@@ -399,6 +401,46 @@ fn quality_report_snapshot_and_schema() {
     let t = ingot_bench::report::terminal_table(&results);
     assert!(t.contains("recommended: fast-model"), "{t}");
     assert!(t.contains("quality slow-model: 5.00/5"), "{t}");
+}
+
+/// Issue 18: an engine that times a load's parts gets them into results.json (valid against the
+/// schema) and the CSV; a results.json written before them still reads.
+#[test]
+fn load_phases_reach_the_results_and_the_csv() {
+    let (mut results, _) = synthetic();
+    let load = results.models[0].load.as_mut().unwrap();
+    load.warm_load_phases = Some(ingot_core::LoadPhases {
+        header_ms: 1.5,
+        weights_ms: 60.25,
+        context_ms: 70.0,
+    });
+    let alias = results.models[0].alias.clone();
+    let value = serde_json::to_value(&results).unwrap();
+    validate(&value);
+    let back: Results = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(back.models[0].load, results.models[0].load);
+    let csv = ingot_bench::report::csv(&results);
+    for line in [
+        format!("{alias},,warm_load_header_ms,value,1.5,"),
+        format!("{alias},,warm_load_weights_ms,value,60.25,"),
+        format!("{alias},,warm_load_context_ms,value,70,"),
+    ] {
+        assert!(csv.contains(&line), "{line} missing from\n{csv}");
+    }
+    assert!(
+        !csv.contains("cold_load_weights_ms"),
+        "no cold phases were recorded"
+    );
+    // Older files have no phases at all.
+    let mut old = value;
+    let old_load = old["models"][0]["load"].as_object_mut().unwrap();
+    old_load.remove("warm_load_phases");
+    assert!(
+        !old_load.contains_key("cold_load_phases"),
+        "None is not written"
+    );
+    let back: Results = serde_json::from_value(old).unwrap();
+    assert_eq!(back.models[0].load.as_ref().unwrap().warm_load_phases, None);
 }
 
 #[test]

@@ -285,6 +285,21 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     );
     assert!(models[0]["load"]["cold_load_ms"].as_f64().unwrap() > 0.0);
+    // Issue 18: the load's parts, as the engine timed them, fit inside the load the bench
+    // timed around it, and llama.cpp's two parts both take time.
+    let load = &models[0]["load"];
+    let phases = &load["warm_load_phases"];
+    let part = |k: &str| {
+        phases[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} in {phases}"))
+    };
+    assert!(
+        part("weights_ms") > 0.0 && part("context_ms") > 0.0,
+        "{phases}"
+    );
+    let sum = part("header_ms") + part("weights_ms") + part("context_ms");
+    assert!(sum <= load["warm_load_ms"].as_f64().unwrap(), "{load}");
     assert!(models[0]["resources"]["peak_rss_bytes"].as_u64().unwrap() > 50 << 20);
     assert!(v["manifest"]["engine"]["system_info"]
         .as_str()

@@ -173,6 +173,7 @@ impl MockModel {
             threads: opts.threads.unwrap_or(1),
             has_chat_template: config.has_chat_template || opts.chat_template.is_some(),
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            load_phases: None,
             size_bytes: 0,
             system_info: "mock".into(),
         };

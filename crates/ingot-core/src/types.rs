@@ -321,10 +321,26 @@ pub struct ModelInfo {
     pub threads: usize,
     pub has_chat_template: bool,
     pub load_ms: f64,
+    /// Where `load_ms` went, for engines that time the phases (llama.cpp does); `None`
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_phases: Option<LoadPhases>,
     /// Bytes of model weights.
     pub size_bytes: u64,
     /// llama.cpp's system info line (SIMD features), for manifests and `--verbose`.
     pub system_info: String,
+}
+
+/// The parts of a model load, in milliseconds (issue 18: which part a faster load has to win).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoadPhases {
+    /// Reading and checking the file's header and the memory estimate (ingot's own work).
+    pub header_ms: f64,
+    /// Loading the weights: metadata, vocabulary, tensor mapping.
+    pub weights_ms: f64,
+    /// Creating the context: KV cache, compute buffers, warm-up. Zero for an engine (or a
+    /// model, such as an embedding model) that creates it on first use.
+    pub context_ms: f64,
 }
 
 /// The memory a model load is expected to take, in bytes.

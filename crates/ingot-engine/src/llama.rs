@@ -203,7 +203,15 @@ impl LlamaLoadedModel {
         let pooling = summary.header.hparam("pooling_type");
         let embed_cfg = crate::embedder::EmbedConfig::new(&model, pooling, threads);
         if pooling.is_some() {
-            return Self::load_embedding_only(path, model, embed_cfg, name, t0, shared, threads);
+            let mut m =
+                Self::load_embedding_only(path, model, embed_cfg, name, t0, shared, threads)?;
+            // No context is created at load: the embeddings worker makes its own.
+            m.info.load_phases = Some(LoadPhases {
+                header_ms,
+                weights_ms,
+                context_ms: 0.0,
+            });
+            return Ok(m);
         }
         let draft = match &opts.draft {
             Some(p) if opts.speculative != crate::Speculative::Off => {
@@ -265,6 +273,11 @@ impl LlamaLoadedModel {
             threads,
             has_chat_template: matches!(template, TemplateState::Ready(_)),
             load_ms: ms_since(t0),
+            load_phases: Some(LoadPhases {
+                header_ms,
+                weights_ms,
+                context_ms,
+            }),
             size_bytes: model.size(),
             system_info: backend::system_info(),
         };
@@ -322,6 +335,7 @@ impl LlamaLoadedModel {
             threads,
             has_chat_template: false,
             load_ms: ms_since(t0),
+            load_phases: None,
             size_bytes: model.size(),
             system_info: backend::system_info(),
         };

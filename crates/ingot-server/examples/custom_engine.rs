@@ -73,6 +73,7 @@ impl Engine for RulesEngine {
                 threads: 1,
                 has_chat_template: true,
                 load_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                load_phases: None,
                 size_bytes: text.len() as u64,
                 system_info: String::new(),
             },

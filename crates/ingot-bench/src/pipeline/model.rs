@@ -276,12 +276,15 @@ impl ModelBench<'_> {
             anyhow::bail!("first request after load failed: {e}");
         }
         if cfg.load_test {
+            let phases = m.info().load_phases;
             if cold {
                 load.cold_load_ms = Some(load_ms);
                 load.cold_first_ttft_ms = r.ttft_ms();
+                load.cold_load_phases = phases;
             } else {
                 load.warm_load_ms = Some(load_ms);
                 load.warm_first_ttft_ms = r.ttft_ms();
+                load.warm_load_phases = phases;
             }
         }
         records.push(r);

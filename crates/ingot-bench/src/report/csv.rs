@@ -150,6 +150,23 @@ pub fn csv(results: &Results) -> String {
                     row(&m.alias, "", k, "value", format!("{v}"));
                 }
             }
+            for (when, phases) in [("cold", &l.cold_load_phases), ("warm", &l.warm_load_phases)] {
+                if let Some(p) = phases {
+                    for (part, v) in [
+                        ("header", p.header_ms),
+                        ("weights", p.weights_ms),
+                        ("context", p.context_ms),
+                    ] {
+                        row(
+                            &m.alias,
+                            "",
+                            &format!("{when}_load_{part}_ms"),
+                            "value",
+                            format!("{v}"),
+                        );
+                    }
+                }
+            }
         }
         if let Some(r) = &m.resources {
             for (k, v) in [

@@ -199,6 +199,12 @@ pub struct LoadMetrics {
     pub page_cache_dropped: bool,
     pub warm_load_ms: Option<f64>,
     pub warm_first_ttft_ms: Option<f64>,
+    /// Where each load's time went, where the engine reports it (absent in results written
+    /// before issue 18's round 5, and for servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_load_phases: Option<ingot_core::LoadPhases>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_load_phases: Option<ingot_core::LoadPhases>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -92,6 +92,7 @@ impl Engine for TestEngine {
                 threads: 1,
                 has_chat_template: true,
                 load_ms: self.script.load_delay.as_secs_f64() * 1000.0,
+                load_phases: None,
                 size_bytes: 123_456,
                 system_info: String::new(),
             },
