@@ -29,8 +29,16 @@ const MAX_UBATCH: u64 = 512;
 /// A draft model (`opts.draft`, when speculation is on) counts too: it is a second model
 /// whose context has the same geometry as the model's (its sequence `i` mirrors slot `i`).
 pub fn estimate_memory(path: &Path, opts: &LoadOptions) -> Result<MemoryEstimate, EngineError> {
-    let summary = crate::gguf::validate(path)?;
-    let mut estimate = estimate_from_header(&summary.header, opts);
+    estimate_with_draft(&crate::gguf::validate(path)?.header, opts)
+}
+
+/// [`estimate_memory`] for the model's header already read; the draft model's, if any, is
+/// read here. What the engine checks before it loads.
+pub fn estimate_with_draft(
+    h: &ingot_gguf::GgufHeader,
+    opts: &LoadOptions,
+) -> Result<MemoryEstimate, EngineError> {
+    let mut estimate = estimate_from_header(h, opts);
     if let Some(draft) = opts
         .draft
         .as_deref()
@@ -44,7 +52,7 @@ pub fn estimate_memory(path: &Path, opts: &LoadOptions) -> Result<MemoryEstimate
     Ok(estimate)
 }
 
-/// [`estimate_memory`] for a header already read.
+/// One model's estimate from its header, without a draft model.
 pub fn estimate_from_header(h: &ingot_gguf::GgufHeader, opts: &LoadOptions) -> MemoryEstimate {
     let n_par = opts.n_parallel.clamp(1, 256) as u64;
     let n_ctx_train = h

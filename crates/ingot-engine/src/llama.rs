@@ -159,7 +159,7 @@ impl LlamaLoadedModel {
         }
         let summary = gguf::validate(path)?;
         // Refuse what would not fit before llama.cpp maps the weights (issue 12).
-        let estimate = crate::memory::estimate_from_header(&summary.header, opts);
+        let estimate = crate::memory::estimate_with_draft(&summary.header, opts)?;
         crate::memory::check_fits(path, &estimate, opts.max_memory)?;
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
         let header_ms = ms_since(t0);

@@ -482,3 +482,31 @@ fn a_draft_model_counts_in_the_memory_estimate() {
     .unwrap();
     assert_eq!(off.total(), alone.total());
 }
+
+#[test]
+fn the_load_refuses_what_does_not_fit_once_the_draft_model_is_counted() {
+    // The engine's own check before it maps the weights (`--max-memory`) counts the draft
+    // model, as the estimate the server plans with does: a limit between one model's needs
+    // and two models' refuses the drafted load and admits the plain one.
+    let plain = with(Speculative::Ngram, 2);
+    let alone = estimate_memory(&model_path(), &plain).unwrap().total();
+    let limit = alone + alone / 2;
+    let drafted = LoadOptions {
+        draft: Some(model_path()),
+        max_memory: Some(limit),
+        ..plain.clone()
+    };
+    let err = LlamaEngine::new()
+        .load(&model_path(), &drafted)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InsufficientMemory { .. }),
+        "{err}"
+    );
+    let fits = LoadOptions {
+        max_memory: Some(limit),
+        ..plain
+    };
+    assert!(LlamaEngine::new().load(&model_path(), &fits).is_ok());
+}
