@@ -7,22 +7,36 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// The `ingot` binary in its own INGOT_HOME, with every setting the environment could leak
-/// into a test (catalogs, log filter, bind address, keys) removed.
+/// Settings the environment could leak into a test (catalogs, log filter, bind address,
+/// keys, bench defaults): removed from every `ingot` a test starts.
+const LEAKY_ENV: &[&str] = &[
+    "INGOT_CATALOG",
+    "INGOT_TRUST_CATALOG",
+    "INGOT_LOG",
+    "INGOT_HOST",
+    "INGOT_PORT",
+    "INGOT_API_KEY",
+    "INGOT_CORS_ORIGIN",
+    "INGOT_JUDGE_API_KEY",
+    "FOUNDRY_LOCAL_ENDPOINT",
+    "BENCH_MODELS",
+    "BENCH_STREAM",
+];
+
+/// The `ingot` binary in its own INGOT_HOME, with [`LEAKY_ENV`] removed.
 pub fn ingot(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ingot").unwrap();
-    cmd.env("INGOT_HOME", home)
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_TRUST_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .env_remove("INGOT_JUDGE_API_KEY")
-        .env_remove("FOUNDRY_LOCAL_ENDPOINT")
-        .env_remove("BENCH_MODELS")
-        .env_remove("BENCH_STREAM")
-        .timeout(Duration::from_secs(900));
+    let mut cmd = Command::from_std(clean_process(home));
+    cmd.timeout(Duration::from_secs(900));
+    cmd
+}
+
+/// The binary in `home` with [`LEAKY_ENV`] removed.
+fn clean_process(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ingot"));
+    cmd.env("INGOT_HOME", home);
+    for var in LEAKY_ENV {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
@@ -66,19 +80,11 @@ pub fn serve_command(home: &Path, global: &[&str]) -> std::process::Command {
 }
 
 /// The `ingot` binary as a plain [`std::process::Command`] (for tests that spawn it and talk
-/// to it while it runs), in `home`, with the same clean environment as [`ingot`].
+/// to it while it runs), in `home`, with the same clean environment as [`ingot`], and a
+/// backtrace if it panics while a test talks to it.
 pub fn ingot_process(home: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ingot"));
-    cmd.env("INGOT_HOME", home)
-        .env("RUST_BACKTRACE", "1")
-        .env_remove("INGOT_CATALOG")
-        .env_remove("INGOT_TRUST_CATALOG")
-        .env_remove("INGOT_LOG")
-        .env_remove("INGOT_HOST")
-        .env_remove("INGOT_PORT")
-        .env_remove("INGOT_API_KEY")
-        .env_remove("INGOT_CORS_ORIGIN")
-        .env_remove("INGOT_JUDGE_API_KEY");
+    let mut cmd = clean_process(home);
+    cmd.env("RUST_BACKTRACE", "1");
     cmd
 }
 
