@@ -122,13 +122,10 @@ pub fn kernel() -> Option<String> {
 /// Windows build reading "/etc/os-release" would open `\etc\os-release` on the current
 /// drive, which under wine is the Linux host's.
 pub fn os_name() -> Option<String> {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("PRETTY_NAME="))
-                .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
-        })
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
 }
 
 /// The first NVIDIA GPU's model, from its driver.

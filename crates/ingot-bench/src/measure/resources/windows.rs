@@ -103,26 +103,50 @@ fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(std::iter::once(0)).collect()
 }
 
-/// A string value under HKEY_LOCAL_MACHINE; `None` when absent, empty or unreadable.
-fn registry_string(key: &str, value: &str) -> Option<String> {
+/// Reads value `value` of `key` under HKEY_LOCAL_MACHINE, of the type `flags` allows, into
+/// `data` (`bytes`: its size in, what was written out). Whether it succeeded.
+///
+/// # Safety
+/// `data` must be valid for writes of `*bytes` bytes.
+unsafe fn registry_value(
+    key: &str,
+    value: &str,
+    flags: u32,
+    data: *mut std::ffi::c_void,
+    bytes: &mut u32,
+) -> bool {
     let (key, value) = (wide(key), wide(value));
-    // Processor names and version strings are short: one fixed buffer, no size query.
-    let mut buf = [0u16; 256];
-    let mut bytes = std::mem::size_of_val(&buf) as u32;
-    // SAFETY: NUL-terminated names, and a buffer whose size in bytes is passed; RRF_RT_REG_SZ
-    // makes the function NUL-terminate what it writes or fail (ERROR_MORE_DATA).
+    // SAFETY: NUL-terminated names; the caller vouches for `data` and `bytes`.
     let rc = unsafe {
         RegGetValueW(
             HKEY_LOCAL_MACHINE,
             key.as_ptr(),
             value.as_ptr(),
-            RRF_RT_REG_SZ,
+            flags,
             std::ptr::null_mut(),
+            data,
+            bytes,
+        )
+    };
+    rc == ERROR_SUCCESS
+}
+
+/// A string value under HKEY_LOCAL_MACHINE; `None` when absent, empty or unreadable.
+fn registry_string(key: &str, value: &str) -> Option<String> {
+    // Processor names and version strings are short: one fixed buffer, no size query.
+    let mut buf = [0u16; 256];
+    let mut bytes = std::mem::size_of_val(&buf) as u32;
+    // SAFETY: a buffer of `bytes` bytes; RRF_RT_REG_SZ makes the function NUL-terminate what
+    // it writes or fail (ERROR_MORE_DATA).
+    if !unsafe {
+        registry_value(
+            key,
+            value,
+            RRF_RT_REG_SZ,
             buf.as_mut_ptr().cast(),
             &mut bytes,
         )
-    };
-    if rc != ERROR_SUCCESS {
+    } {
         return None;
     }
     let n = (bytes as usize / 2).min(buf.len());
@@ -133,22 +157,19 @@ fn registry_string(key: &str, value: &str) -> Option<String> {
 
 /// A DWORD value under HKEY_LOCAL_MACHINE.
 fn registry_dword(key: &str, value: &str) -> Option<u32> {
-    let (key, value) = (wide(key), wide(value));
     let mut v = 0u32;
     let mut bytes = std::mem::size_of::<u32>() as u32;
-    // SAFETY: NUL-terminated names and a 4-byte out-parameter of that size.
-    let rc = unsafe {
-        RegGetValueW(
-            HKEY_LOCAL_MACHINE,
-            key.as_ptr(),
-            value.as_ptr(),
+    // SAFETY: a 4-byte out-parameter of that size.
+    unsafe {
+        registry_value(
+            key,
+            value,
             RRF_RT_REG_DWORD,
-            std::ptr::null_mut(),
             (&mut v as *mut u32).cast(),
             &mut bytes,
         )
-    };
-    (rc == ERROR_SUCCESS).then_some(v)
+    }
+    .then_some(v)
 }
 
 const CURRENT_VERSION: &str = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion";
