@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pure=(ingot-core ingot-gguf ingot-convert ingot-catalog ingot-cache ingot-fetch ingot-api ingot-server ingot-bench ingot-testkit)
+pure=(ingot-core ingot-gguf ingot-kernels ingot-convert ingot-catalog ingot-cache ingot-fetch ingot-api ingot-server ingot-bench ingot-testkit)
 
 for c in ingot-core ingot-api ingot-server ingot-bench ingot; do
   if cargo tree -p "$c" --target all 2>/dev/null | grep -q 'llama-cpp-sys-2'; then

@@ -45,6 +45,9 @@ pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
 /// as JSON, through this variable (not argv, which any local user can read, and not one flag
 /// per option, which a new option could miss).
 pub const INGOT_SERVE_OPTIONS: &str = "INGOT_SERVE_OPTIONS";
+/// CPU kernels (`ingot`, the default: ingot's own where it has a faster one than ggml, with
+/// identical results; `ggml`: ggml's own everywhere, to compare the two).
+pub const INGOT_KERNELS: &str = "INGOT_KERNELS";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
 pub const INGOT_LOG: &str = "INGOT_LOG";
 

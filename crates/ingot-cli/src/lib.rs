@@ -107,7 +107,7 @@ fn run_as_foundry(args: Vec<OsString>) -> ExitCode {
         }
     };
     init_tracing(0);
-    match foundry::run_foundry(cli) {
+    match apply_kernel_choice().and_then(|()| foundry::run_foundry(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -140,8 +140,24 @@ fn init_tracing(verbosity: u8) {
         .try_init();
 }
 
+/// `INGOT_KERNELS`: whether ingot's own CPU kernels replace ggml's (before any model loads).
+fn apply_kernel_choice() -> Result<()> {
+    match std::env::var(ingot_catalog::env::INGOT_KERNELS).as_deref() {
+        Err(_) | Ok("ingot") => Ok(()),
+        Ok("ggml") => {
+            ingot_engine::kernels::set_enabled(false);
+            Ok(())
+        }
+        Ok(other) => anyhow::bail!(
+            "{}={other:?} is not a kernel choice: use `ingot` (the default) or `ggml`",
+            ingot_catalog::env::INGOT_KERNELS
+        ),
+    }
+}
+
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
+    apply_kernel_choice()?;
     if !cli.catalogs.is_empty() {
         // Through the environment, so the server's provider and `service start`'s child
         // process see the same catalogs as this command.

@@ -322,3 +322,23 @@ fn issue2_empty_env_vars_count_as_unset() {
         .code(1)
         .stderr(predicate::str::contains("did you mean 'smollm2-135m'"));
 }
+
+#[test]
+fn an_unknown_kernel_choice_is_refused_naming_the_variable_and_the_choices() {
+    // INGOT_KERNELS (issue 18, round 6): a typo must not silently keep or drop ingot's kernels.
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .env("INGOT_KERNELS", "fast")
+        .args(["model", "list"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("INGOT_KERNELS=\"fast\" is not a kernel choice"))
+        .stderr(predicate::str::contains("`ingot` (the default) or `ggml`"));
+    for ok in ["ingot", "ggml"] {
+        ingot(home.path())
+            .env("INGOT_KERNELS", ok)
+            .args(["model", "list"])
+            .assert()
+            .success();
+    }
+}

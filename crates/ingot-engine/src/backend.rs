@@ -91,7 +91,11 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
                 unsafe { llama_cpp_sys_2::ggml_backend_load_all() };
                 llama_cpp_2::llama_backend::load_backends();
             }
-            LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))
+            let backend =
+                LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))?;
+            // Before any model exists, so that no thread reads ggml's kernel table meanwhile.
+            crate::kernels::install();
+            Ok(backend)
         })
         .as_ref()
         .map_err(|e| EngineError::Backend(e.clone()))

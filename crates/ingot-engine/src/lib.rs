@@ -42,6 +42,7 @@ mod backend;
 pub mod bench;
 mod draft;
 mod embedder;
+pub mod kernels;
 mod llama;
 pub mod logits;
 pub mod quantize;

@@ -229,6 +229,10 @@ impl LlamaLoadedModel {
             prefix_cache: opts.prefix_cache,
             prompt_cache_bytes: usize::try_from(opts.prompt_cache_bytes).unwrap_or(usize::MAX),
             speculative: opts.speculative == crate::Speculative::Ngram,
+            pairs_rows: summary
+                .header
+                .dominant_type
+                .is_some_and(crate::kernels::pairs_rows),
         };
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);

@@ -21,6 +21,7 @@ const LEAKY_ENV: &[&str] = &[
     "FOUNDRY_LOCAL_ENDPOINT",
     "BENCH_MODELS",
     "BENCH_STREAM",
+    "INGOT_KERNELS",
 ];
 
 /// The `ingot` binary in its own INGOT_HOME, with [`LEAKY_ENV`] removed.

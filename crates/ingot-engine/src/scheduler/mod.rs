@@ -68,6 +68,9 @@ pub(crate) struct SchedConfig {
     /// guesses when `run` gets one. Off for models whose KV state cannot be rewound
     /// (recurrent, hybrid), where rejected drafts could not be undone.
     pub speculative: bool,
+    /// The model's main weight type has a two-row CPU kernel ([`crate::kernels::pairs_rows`]):
+    /// drafts are then sized so that a step's batch has an even number of rows.
+    pub pairs_rows: bool,
 }
 
 /// A prepared request: tokenized, checked against the context, sampler built.

@@ -163,6 +163,47 @@ pub(super) fn find_draft<T: Copy + PartialEq>(
     }
 }
 
+/// Draft lengths for a model whose weights have a two-row CPU kernel
+/// ([`crate::kernels::pairs_rows`]): ggml multiplies two rows by two columns per call only
+/// when the batch has an even number of rows, and otherwise falls back to one by one for the
+/// whole product, so an odd batch costs about what the next even one does. A step's rows are
+/// `n_gen * (1 + draft)`; with an odd number of generating sequences an even draft makes
+/// them odd.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowParity {
+    /// The rule applies: a two-row kernel, an odd number of sequences, prompt-lookup drafts
+    /// (a draft model pays for every token it guesses, so it is not asked for more).
+    pub on: bool,
+}
+
+impl RowParity {
+    pub fn new(pairs_rows: bool, n_gen: usize, draft_model: bool) -> Self {
+        Self {
+            on: pairs_rows && n_gen % 2 == 1 && !draft_model,
+        }
+    }
+
+    /// The draft length to ask for instead of `want`: one more when `want` is even, a guess
+    /// the batch pays almost nothing for.
+    pub fn ask(self, want: usize) -> usize {
+        if self.on && want > 0 && want % 2 == 0 {
+            want + 1
+        } else {
+            want
+        }
+    }
+
+    /// The common draft length of several sequences instead of `shortest`: one less when it
+    /// is even (lookup found fewer tokens than asked for), which saves a row per sequence.
+    pub fn common(self, shortest: usize) -> usize {
+        if self.on && shortest > 0 && shortest % 2 == 0 {
+            shortest - 1
+        } else {
+            shortest
+        }
+    }
+}
+
 /// The work of one sequence at each position of its verification (see [`verify`]).
 pub(super) trait Verifier<T> {
     /// Samples the token that follows draft position `j` (0: the token after the pending
@@ -341,6 +382,40 @@ mod tests {
         let z: f64 = residual.iter().sum();
         let norm: Vec<f64> = residual.iter().map(|r| r / z).collect();
         rng.pick(&norm)
+    }
+
+    #[test]
+    fn with_a_two_row_kernel_drafts_make_the_batch_even() {
+        // Issue 18 (round 6): one sequence, drafts of 1 + k rows; k odd keeps ggml's
+        // two-row kernel in use.
+        let one = RowParity::new(true, 1, false);
+        assert_eq!(one.ask(4), 5);
+        assert_eq!(one.ask(3), 3);
+        assert_eq!(one.ask(0), 0, "a sequence that is not drafting stays so");
+        for n_gen in [1, 3, 5, 7] {
+            let p = RowParity::new(true, n_gen, false);
+            for want in 1..=DRAFT_MAX {
+                assert_eq!(
+                    n_gen * (1 + p.ask(want)) % 2,
+                    0,
+                    "n_gen {n_gen}, want {want}"
+                );
+            }
+        }
+        let three = RowParity::new(true, 3, false);
+        assert_eq!(three.common(2), 1);
+        assert_eq!(three.common(3), 3);
+        assert_eq!(three.common(0), 0);
+        // An even number of sequences is even whatever the drafts; a draft model, or a
+        // kernel of one row, leaves the lengths alone.
+        for p in [
+            RowParity::new(true, 2, false),
+            RowParity::new(true, 1, true),
+            RowParity::new(false, 1, false),
+        ] {
+            assert_eq!(p.ask(4), 4);
+            assert_eq!(p.common(4), 4);
+        }
     }
 
     #[test]

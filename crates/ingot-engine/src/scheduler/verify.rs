@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::speculative::{find_draft, verify, Verifier, SPEC_STEP_TOKENS};
+use super::speculative::{find_draft, verify, RowParity, Verifier, SPEC_STEP_TOKENS};
 use super::Scheduler;
 use crate::types::*;
 
@@ -29,6 +29,7 @@ impl Scheduler<'_> {
         }
         let n_ctx_seq = self.n_ctx_seq as usize;
         let common = budget / n_gen;
+        let parity = RowParity::new(self.cfg.pairs_rows, n_gen, self.drafter.is_some());
         let mut max = std::mem::take(&mut self.draft_max);
         max.clear();
         for slot in &mut self.slots {
@@ -39,8 +40,8 @@ impl Scheduler<'_> {
                     // it, and so do the cells left after the pending token's.
                     let left = r.job.max_tokens.saturating_sub(r.n_generated) as usize;
                     let cells = n_ctx_seq.saturating_sub(slot.cache.len() + 1);
-                    r.spec
-                        .want()
+                    parity
+                        .ask(r.spec.want())
                         .min(left.saturating_sub(1))
                         .min(cells)
                         .min(common)
@@ -69,7 +70,7 @@ impl Scheduler<'_> {
                     .filter_map(|s| s.req.as_ref())
                     .filter(|r| r.next.is_some())
             };
-            let shortest = generating().map(|r| r.draft.len()).min().unwrap_or(0);
+            let shortest = parity.common(generating().map(|r| r.draft.len()).min().unwrap_or(0));
             for r in self.slots.iter_mut().filter_map(|s| s.req.as_mut()) {
                 r.draft.truncate(shortest);
             }
