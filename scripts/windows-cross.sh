@@ -180,6 +180,13 @@ echo "$out"
 grep -q 'AVX2 = 1' /tmp/ingot-wine-run.err \
   && echo "windows-cross: llama.cpp uses AVX2" \
   || echo "windows-cross: warning: llama.cpp was built without AVX2: $(grep -m1 -o 'CPU : .*' /tmp/ingot-wine-run.err)"
+# ingot's Q4_1 kernel (README "Building for your CPU") on Windows: the AVX2 ggml built
+# above, the self-check against ggml's kernel, and VirtualProtect around the table write.
+if grep -q 'AVX2 = 1' /tmp/ingot-wine-run.err; then
+  grep -q "ingot's 2x2 AVX2 kernel installed" /tmp/ingot-wine-run.err \
+    && echo "windows-cross: ingot's Q4_1 kernel installed" \
+    || { grep -i 'kernel' /tmp/ingot-wine-run.err; fail "ingot's Q4_1 kernel was not installed"; }
+fi
 
 # A home deeper than Windows' 260-character MAX_PATH, given as INGOT_HOME, with the model in
 # its cache. Wine does not enforce MAX_PATH (it maps paths to Unix ones, up to 4096 bytes), so

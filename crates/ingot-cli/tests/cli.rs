@@ -332,7 +332,9 @@ fn an_unknown_kernel_choice_is_refused_naming_the_variable_and_the_choices() {
         .args(["model", "list"])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("INGOT_KERNELS=\"fast\" is not a kernel choice"))
+        .stderr(predicate::str::contains(
+            "INGOT_KERNELS=\"fast\" is not a kernel choice",
+        ))
         .stderr(predicate::str::contains("`ingot` (the default) or `ggml`"));
     for ok in ["ingot", "ggml"] {
         ingot(home.path())

@@ -51,10 +51,14 @@ pub fn install() -> &'static KernelStatus {
         if !ENABLED.load(Ordering::SeqCst) {
             return KernelStatus::Skipped("turned off".into());
         }
-        let status = install_q4_1();
+        let (status, notable) = install_q4_1();
         match &status {
             KernelStatus::Installed => {
-                tracing::debug!("Q4_1 x Q8_1: ingot's 2x2 AVX2 kernel installed")
+                tracing::info!("Q4_1 x Q8_1: ingot's 2x2 AVX2 kernel installed")
+            }
+            // Where the kernel should have run: worth a warning, it costs speed.
+            KernelStatus::Skipped(why) if notable => {
+                tracing::warn!("Q4_1 x Q8_1: ggml's own kernel kept ({why})")
             }
             KernelStatus::Skipped(why) => {
                 tracing::debug!("Q4_1 x Q8_1: ggml's own kernel kept ({why})")
@@ -86,8 +90,11 @@ pub fn status() -> Option<&'static KernelStatus> {
     any(target_os = "linux", target_os = "windows"),
     not(feature = "dynamic-backends")
 )))]
-fn install_q4_1() -> KernelStatus {
-    KernelStatus::Skipped("no ingot kernel for this platform".into())
+fn install_q4_1() -> (KernelStatus, bool) {
+    (
+        KernelStatus::Skipped("no ingot kernel for this platform".into()),
+        false,
+    )
 }
 
 #[cfg(all(
@@ -95,11 +102,15 @@ fn install_q4_1() -> KernelStatus {
     any(target_os = "linux", target_os = "windows"),
     not(feature = "dynamic-backends")
 ))]
-fn install_q4_1() -> KernelStatus {
+/// The outcome, and whether a skip is notable (the platform should have run the kernel).
+fn install_q4_1() -> (KernelStatus, bool) {
     use llama_cpp_sys_2 as sys;
 
     if !q4_1_x86::supported() {
-        return KernelStatus::Skipped("the CPU lacks AVX2, FMA or F16C".into());
+        return (
+            KernelStatus::Skipped("the CPU lacks AVX2, FMA or F16C".into()),
+            false,
+        );
     }
     // SAFETY: plain queries of how ggml was compiled.
     let built = unsafe {
@@ -108,27 +119,38 @@ fn install_q4_1() -> KernelStatus {
             && sys::ggml_cpu_has_f16c() != 0
     };
     if !built {
-        return KernelStatus::Skipped("ggml was built without AVX2, FMA or F16C".into());
+        return (
+            KernelStatus::Skipped("ggml was built without AVX2, FMA or F16C".into()),
+            false,
+        );
     }
     // SAFETY: returns a pointer into ggml's static table, valid for the whole process.
     let entry = unsafe { sys::ggml_get_type_traits_cpu(sys::GGML_TYPE_Q4_1) }
         as *mut sys::ggml_type_traits_cpu;
     if entry.is_null() {
-        return KernelStatus::Skipped("ggml has no CPU traits for Q4_1".into());
+        return (
+            KernelStatus::Skipped("ggml has no CPU traits for Q4_1".into()),
+            true,
+        );
     }
     // SAFETY: the entry is a valid, initialised `ggml_type_traits_cpu` (read only here).
     let current = unsafe { entry.read() };
     let Some(ggml_dot) = current.vec_dot else {
-        return KernelStatus::Skipped("ggml has no Q4_1 dot kernel".into());
+        return (
+            KernelStatus::Skipped("ggml has no Q4_1 dot kernel".into()),
+            true,
+        );
     };
     if current.vec_dot_type != sys::GGML_TYPE_Q8_1 || current.nrows != 1 {
-        return KernelStatus::Skipped(format!(
+        let why = format!(
             "ggml's Q4_1 entry is not the one expected (vec_dot_type {}, nrows {})",
             current.vec_dot_type, current.nrows
-        ));
+        );
+        return (KernelStatus::Skipped(why), true);
     }
     if let Err(bits) = self_check(ggml_dot) {
-        return KernelStatus::Skipped(format!("its results differ from ggml's ({bits})"));
+        let why = format!("its results differ from ggml's ({bits})");
+        return (KernelStatus::Skipped(why), true);
     }
     // `install` runs once per process, so this is the first and only value.
     let _ = GGML_Q4_1.set(ggml_dot);
@@ -141,8 +163,11 @@ fn install_q4_1() -> KernelStatus {
     // writable for the write and restores the protection it had. Nothing computes yet (the
     // backend is being initialised), so no thread reads the entry while it changes.
     match unsafe { write_protected(entry, patched) } {
-        Ok(()) => KernelStatus::Installed,
-        Err(e) => KernelStatus::Skipped(format!("cannot write ggml's table: {e}")),
+        Ok(()) => (KernelStatus::Installed, false),
+        Err(e) => (
+            KernelStatus::Skipped(format!("cannot write ggml's table: {e}")),
+            true,
+        ),
     }
 }
 
