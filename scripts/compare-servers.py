@@ -9,7 +9,8 @@ Default (unchanged since round 1 of PERFORMANCE.md), per server and round:
 With --full (issue 18), per server and round:
   * TTFT p50 and p90, and aggregate output tok/s, at each of --concurrency (1,4,8,16): every
     worker sends --per-worker requests of --max-tokens tokens (the first one's TTFT counts as
-    well), so TTFT is measured under the load of the other workers;
+    well), so TTFT is measured under the load of the other workers; a level sends at least
+    --min-requests (8) in all, so c=1 sends 8, one per prompt;
   * single-stream decode tok/s on the `summarize` prompts (ingot-bench's built-in set, from
     crates/ingot-engine/tests/fixtures/summarize.json): (completion tokens - 1) / (last token
     time - first token time), summed over the set, greedy; the outputs are hashed so that
@@ -229,7 +230,10 @@ def measure_default(url, model, args):
 def measure_full(url, model, args, cases):
     out = {}
     for c in args.concurrency:
-        tok_s, ttfts = load_run(url, model, c, args.per_worker, args.max_tokens)
+        # Every level sends at least --min-requests, so that the p50/p90 at c=1 rest on more
+        # than two requests (round 7 of PERFORMANCE.md: with two they swung 15-47 ms).
+        per_worker = max(args.per_worker, -(-args.min_requests // c))
+        tok_s, ttfts = load_run(url, model, c, per_worker, args.max_tokens)
         out[f"c{c}"] = {"tok_s": tok_s, "ttft_p50_ms": percentile(ttfts, 0.5),
                         "ttft_p90_ms": percentile(ttfts, 0.9), "requests": len(ttfts)}
         time.sleep(args.gap)
@@ -264,6 +268,8 @@ def main():
     ap.add_argument("--concurrency", default="1,4,8,16",
                     type=lambda s: [int(x) for x in s.split(",") if x])
     ap.add_argument("--per-worker", type=int, default=2)
+    ap.add_argument("--min-requests", type=int, default=8,
+                    help="--full: at least this many requests per concurrency level")
     ap.add_argument("--summary-tokens", type=int, default=128)
     ap.add_argument("--summarize-prompts", default=SUMMARIZE)
     ap.add_argument("--json", help="write the summary here too")

@@ -46,10 +46,14 @@ const DRAFT_START: usize = 4;
 /// At most this many tokens of generating sequences (pending tokens plus drafts) per step:
 /// on a CPU every extra row of a batch costs nearly as much as a real token once a few
 /// sequences decode together, so with many sequences generating the drafts get short (all
-/// of the same length, see `Scheduler::plan_drafts`), and with more than
-/// `SPEC_STEP_TOKENS / 2` sequences nobody drafts: the batch is already full of decode tokens
-/// that are certain to be used.
+/// of the same length, see `Scheduler::plan_drafts`), and with more than [`SPEC_MAX_SEQS`]
+/// sequences nobody drafts.
 pub(super) const SPEC_STEP_TOKENS: usize = 16;
+/// With more sequences than this generating, nobody drafts: the batch is already full of
+/// decode tokens that are certain to be used. At eight, a draft token each would double the
+/// rows of a step for tokens that general prompts accept less often than the ~70 % a row
+/// must earn there (PERFORMANCE.md, rounds 5 and 6).
+pub(super) const SPEC_MAX_SEQS: usize = 7;
 /// The longest pause of a sequence whose drafts keep missing, in steps.
 const MAX_COOLDOWN: u32 = 32;
 

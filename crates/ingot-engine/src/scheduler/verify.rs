@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::speculative::{find_draft, verify, RowParity, Verifier, SPEC_STEP_TOKENS};
+use super::speculative::{
+    find_draft, verify, RowParity, Verifier, SPEC_MAX_SEQS, SPEC_STEP_TOKENS,
+};
 use super::Scheduler;
 use crate::types::*;
 
@@ -24,7 +26,7 @@ impl Scheduler<'_> {
     /// draft can save.
     pub(super) fn plan_drafts(&mut self, n_gen: usize, room: usize) {
         let budget = room.min(SPEC_STEP_TOKENS.saturating_sub(n_gen));
-        if budget == 0 {
+        if budget == 0 || n_gen > SPEC_MAX_SEQS {
             return;
         }
         let n_ctx_seq = self.n_ctx_seq as usize;
