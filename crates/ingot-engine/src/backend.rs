@@ -111,10 +111,8 @@ pub fn system_info() -> String {
     if ptr.is_null() {
         return String::new();
     }
-    unsafe { CStr::from_ptr(ptr) }
-        .to_string_lossy()
-        .trim()
-        .to_string()
+    let llama = unsafe { CStr::from_ptr(ptr) }.to_string_lossy();
+    format!("{} {}", llama.trim(), crate::kernels::describe())
 }
 
 /// The llama.cpp build ingot runs on, for benchmark manifests: the ggml version and commit

@@ -45,6 +45,12 @@ fn the_kernel_is_installed_where_the_cpu_and_ggml_allow_it() {
     if q4_1_x86::supported() && ggml_avx2() && cfg!(any(target_os = "linux", target_os = "windows"))
     {
         assert_eq!(*status, KernelStatus::Installed);
+        // `model run --verbose` and benchmark manifests say which kernel ran.
+        let info = ingot_engine::system_info();
+        assert!(
+            info.ends_with("Q4_1 x Q8_1 kernel: ingot 2x2 AVX2"),
+            "{info}"
+        );
         // SAFETY: a pointer into ggml's static table.
         let entry = unsafe { *sys::ggml_get_type_traits_cpu(sys::GGML_TYPE_Q4_1) };
         assert_eq!(

@@ -85,6 +85,16 @@ pub fn status() -> Option<&'static KernelStatus> {
     STATUS.get()
 }
 
+/// The kernel choice in words, for llama.cpp's system info line (`model run --verbose`,
+/// benchmark manifests): which Q4_1 kernel ran the numbers is part of what was measured.
+pub fn describe() -> String {
+    match status() {
+        Some(KernelStatus::Installed) => "Q4_1 x Q8_1 kernel: ingot 2x2 AVX2".into(),
+        Some(KernelStatus::Skipped(why)) => format!("Q4_1 x Q8_1 kernel: ggml's ({why})"),
+        None => "Q4_1 x Q8_1 kernel: not chosen yet".into(),
+    }
+}
+
 #[cfg(not(all(
     target_arch = "x86_64",
     any(target_os = "linux", target_os = "windows"),
