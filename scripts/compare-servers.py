@@ -102,6 +102,19 @@ def ttft_p50(url, model, n):
     return statistics.median(vals) * 1000
 
 
+# --unique-prompts: a tag ends every load request's prompt, so that no server answers it from
+# its prompt cache (the chat template's prefix can still be reused, as for a real new message).
+UNIQUE = {"on": False, "n": 0}
+
+
+def prompt_for(i):
+    p = PROMPTS[i % len(PROMPTS)]
+    if UNIQUE["on"]:
+        UNIQUE["n"] += 1
+        p += f" (ref {os.getpid() % 1000}-{UNIQUE['n']})"
+    return p
+
+
 def load_run(url, model, conc, per_worker, max_tokens):
     """conc workers, per_worker requests each: (aggregate tok/s, [TTFT ms of every request])."""
     tokens, ttfts, errors = [0] * conc, [], []
@@ -110,7 +123,9 @@ def load_run(url, model, conc, per_worker, max_tokens):
     def worker(i):
         try:
             for k in range(per_worker):
-                r = stream(url, model, PROMPTS[(i + k) % len(PROMPTS)], max_tokens)
+                with lock:
+                    prompt = prompt_for(i + k)
+                r = stream(url, model, prompt, max_tokens)
                 tokens[i] += r[1]
                 if r[0] is not None:
                     with lock:
@@ -267,6 +282,9 @@ def main():
     ap.add_argument("--full", action="store_true", help="the issue-18 comparison (see above)")
     ap.add_argument("--concurrency", default="1,4,8,16",
                     type=lambda s: [int(x) for x in s.split(",") if x])
+    ap.add_argument("--unique-prompts", action="store_true",
+                    help="--full: end every load request's prompt with a unique tag (no "
+                         "prompt-cache hits: TTFT includes the new message's prompt)")
     ap.add_argument("--per-worker", type=int, default=2)
     ap.add_argument("--min-requests", type=int, default=8,
                     help="--full: at least this many requests per concurrency level")
@@ -288,6 +306,7 @@ def main():
     ap.add_argument("--ingot-args", default="", help="more `ingot serve` flags")
     ap.add_argument("--log-dir", default=".")
     args = ap.parse_args()
+    UNIQUE["on"] = args.unique_prompts
     if not args.ctx_size:
         args.ctx_size = 4096 * args.parallel
 
@@ -343,6 +362,7 @@ def run(args, servers):
     medians = {n: {k: statistics.median(flat(m)[k] for m in rs) for k in flat(rs[0])}
                for n, rs in rounds.items()}
     summary = {"model": args.model, "rounds": args.rounds, "full": args.full,
+               "unique_prompts": args.unique_prompts,
                "servers": {n: u for n, u in servers}, "per_round": rounds, "median": medians,
                # The first server over each other one (ingot / llama-server when ingot is
                # first): as a ratio of medians, and as the median of the per-round ratios
