@@ -2,7 +2,7 @@
 //! through a whole ggml matrix product, and installed where the CPU and ggml allow it.
 #![cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
 
-use ingot_engine::kernels::{q4_1_x86, self_check, status, KernelStatus};
+use ingot_engine::kernels::{ggml_built_for_avx2, q4_1_x86, self_check, status, KernelStatus};
 use llama_cpp_sys_2 as sys;
 
 // ggml's own one-row kernel, linked from the same static library, so that the comparison
@@ -20,18 +20,9 @@ extern "C" {
     );
 }
 
-fn ggml_avx2() -> bool {
-    // SAFETY: plain queries of how ggml was compiled.
-    unsafe {
-        sys::ggml_cpu_has_avx2() != 0
-            && sys::ggml_cpu_has_fma() != 0
-            && sys::ggml_cpu_has_f16c() != 0
-    }
-}
-
 #[test]
 fn the_two_by_two_kernel_gives_ggmls_bits_for_every_pair() {
-    if !q4_1_x86::supported() || !ggml_avx2() {
+    if !q4_1_x86::supported() || !ggml_built_for_avx2() {
         eprintln!("skipped: this CPU or this ggml has no AVX2/FMA/F16C");
         return;
     }
@@ -42,7 +33,9 @@ fn the_two_by_two_kernel_gives_ggmls_bits_for_every_pair() {
 fn the_kernel_is_installed_where_the_cpu_and_ggml_allow_it() {
     let _ = ingot_engine::system_info(); // starts the backend, which installs the kernels
     let status = status().expect("the backend installs the kernels when it starts");
-    if q4_1_x86::supported() && ggml_avx2() && cfg!(any(target_os = "linux", target_os = "windows"))
+    if q4_1_x86::supported()
+        && ggml_built_for_avx2()
+        && cfg!(any(target_os = "linux", target_os = "windows"))
     {
         assert_eq!(*status, KernelStatus::Installed);
         // `model run --verbose` and benchmark manifests say which kernel ran.

@@ -122,13 +122,7 @@ fn install_q4_1() -> (KernelStatus, bool) {
             false,
         );
     }
-    // SAFETY: plain queries of how ggml was compiled.
-    let built = unsafe {
-        sys::ggml_cpu_has_avx2() != 0
-            && sys::ggml_cpu_has_fma() != 0
-            && sys::ggml_cpu_has_f16c() != 0
-    };
-    if !built {
+    if !ggml_built_for_avx2() {
         return (
             KernelStatus::Skipped("ggml was built without AVX2, FMA or F16C".into()),
             false,
@@ -178,6 +172,19 @@ fn install_q4_1() -> (KernelStatus, bool) {
             KernelStatus::Skipped(format!("cannot write ggml's table: {e}")),
             true,
         ),
+    }
+}
+
+/// Whether ggml was compiled with AVX2, FMA and F16C, so that its one-row Q4_1 kernel is the
+/// AVX2 one [`q4_1_x86::dot_2x2`] reproduces.
+#[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
+pub fn ggml_built_for_avx2() -> bool {
+    use llama_cpp_sys_2 as sys;
+    // SAFETY: plain queries of how ggml was compiled.
+    unsafe {
+        sys::ggml_cpu_has_avx2() != 0
+            && sys::ggml_cpu_has_fma() != 0
+            && sys::ggml_cpu_has_f16c() != 0
     }
 }
 
