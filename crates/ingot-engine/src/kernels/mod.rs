@@ -213,11 +213,23 @@ unsafe extern "C" fn q4_1_vec_dot(
     }
 }
 
+/// The first dot product where ingot's kernel and ggml's disagree (see [`self_check`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("n {n}, pair {pair}: {ours} against ggml's {ggml}")]
+pub struct KernelMismatch {
+    /// Values per row.
+    pub n: usize,
+    /// Which of the four row-column pairs (row-major over the two columns).
+    pub pair: usize,
+    pub ours: f32,
+    pub ggml: f32,
+}
+
 /// Compares ingot's Q4_1 kernel with `ggml` (ggml's own one-row kernel) on random blocks
 /// (fixed seed, scales across the f16 range ggml's quantizers produce, lengths of real
 /// models' rows); `Err` names the first difference. [`install`] runs it first.
 #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
-pub fn self_check(ggml: q4_1_x86::VecDot) -> Result<(), String> {
+pub fn self_check(ggml: q4_1_x86::VecDot) -> Result<(), KernelMismatch> {
     use q4_1_x86::{Q4_1_BLOCK, Q8_1_BLOCK, QK};
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -262,10 +274,12 @@ pub fn self_check(ggml: q4_1_x86::VecDot) -> Result<(), String> {
             }
             for k in 0..4 {
                 if ours[k].to_bits() != theirs[k].to_bits() {
-                    return Err(format!(
-                        "n {n}, pair {k}: {} against ggml's {}",
-                        ours[k], theirs[k]
-                    ));
+                    return Err(KernelMismatch {
+                        n,
+                        pair: k,
+                        ours: ours[k],
+                        ggml: theirs[k],
+                    });
                 }
             }
         }
