@@ -9,7 +9,9 @@ table and the JSON cannot disagree.
 Usage: results-table.py SUMMARY.json [--over llama-server] [--of ingot]
 """
 import argparse
+import importlib.util
 import json
+import os
 import statistics
 
 ROWS = [  # (key, label, lower is better)
@@ -28,15 +30,16 @@ BAR = {"c8_tok_s": "≥ 1.15", "c8_ttft_p90_ms": "≤ 0.7", "c1_ttft_p50_ms": "�
        "summarize_decode_tok_s": "≥ 1.3"}
 
 
-def flat(m):
-    if "summarize" not in m:
-        return dict(m)
-    f = {"summarize_decode_tok_s": m["summarize"]["tok_s"]}
-    for k, v in m.items():
-        if k != "summarize":
-            for kk in ("tok_s", "ttft_p50_ms", "ttft_p90_ms"):
-                f[f"{k}_{kk}"] = v[kk]
-    return f
+def _compare_servers():
+    """compare-servers.py, which owns how a round's measures flatten into named values."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compare-servers.py")
+    spec = importlib.util.spec_from_file_location("compare_servers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+flat = _compare_servers().flat
 
 
 def main():
