@@ -52,17 +52,12 @@ pub fn install() -> &'static KernelStatus {
             return KernelStatus::Skipped("turned off".into());
         }
         let (status, notable) = install_q4_1();
-        match &status {
-            KernelStatus::Installed => {
-                tracing::info!("Q4_1 x Q8_1: ingot's 2x2 AVX2 kernel installed")
-            }
+        let text = describe_status(&status);
+        match status {
+            KernelStatus::Installed => tracing::info!("{text}"),
             // Where the kernel should have run: worth a warning, it costs speed.
-            KernelStatus::Skipped(why) if notable => {
-                tracing::warn!("Q4_1 x Q8_1: ggml's own kernel kept ({why})")
-            }
-            KernelStatus::Skipped(why) => {
-                tracing::debug!("Q4_1 x Q8_1: ggml's own kernel kept ({why})")
-            }
+            KernelStatus::Skipped(_) if notable => tracing::warn!("{text}"),
+            KernelStatus::Skipped(_) => tracing::debug!("{text}"),
         }
         status
     })
@@ -88,10 +83,16 @@ pub fn status() -> Option<&'static KernelStatus> {
 /// The kernel choice in words, for llama.cpp's system info line (`model run --verbose`,
 /// benchmark manifests): which Q4_1 kernel ran the numbers is part of what was measured.
 pub fn describe() -> String {
-    match status() {
-        Some(KernelStatus::Installed) => "Q4_1 x Q8_1 kernel: ingot 2x2 AVX2".into(),
-        Some(KernelStatus::Skipped(why)) => format!("Q4_1 x Q8_1 kernel: ggml's ({why})"),
-        None => "Q4_1 x Q8_1 kernel: not chosen yet".into(),
+    status().map_or_else(
+        || "Q4_1 x Q8_1 kernel: not chosen yet".into(),
+        describe_status,
+    )
+}
+
+fn describe_status(status: &KernelStatus) -> String {
+    match status {
+        KernelStatus::Installed => "Q4_1 x Q8_1 kernel: ingot 2x2 AVX2".into(),
+        KernelStatus::Skipped(why) => format!("Q4_1 x Q8_1 kernel: ggml's ({why})"),
     }
 }
 
