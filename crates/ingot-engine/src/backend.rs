@@ -104,15 +104,24 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
 /// llama.cpp's system info line (SIMD features the CPU backend was built with and uses), for
 /// benchmark manifests and `--verbose` output.
 pub fn system_info() -> String {
-    // Registering backends first makes the line list every device (dynamic backends).
-    let _ = backend();
-    // SAFETY: returns a pointer to a static, NUL-terminated buffer.
-    let ptr = unsafe { llama_cpp_sys_2::llama_print_system_info() };
-    if ptr.is_null() {
-        return String::new();
-    }
-    let llama = unsafe { CStr::from_ptr(ptr) }.to_string_lossy();
-    format!("{} {}", llama.trim(), crate::kernels::describe())
+    // Built once: llama.cpp rebuilds the line in one static std::string on every call, so two
+    // threads calling it at once (two models loading) corrupt the heap; and it cannot change
+    // once the backend has started.
+    static INFO: OnceLock<String> = OnceLock::new();
+    INFO.get_or_init(|| {
+        // Registering backends first makes the line list every device (dynamic backends),
+        // and installs the kernels that the line names.
+        let _ = backend();
+        // SAFETY: returns a pointer to a static, NUL-terminated buffer; only this closure
+        // calls it, once.
+        let ptr = unsafe { llama_cpp_sys_2::llama_print_system_info() };
+        if ptr.is_null() {
+            return String::new();
+        }
+        let llama = unsafe { CStr::from_ptr(ptr) }.to_string_lossy();
+        format!("{} {}", llama.trim(), crate::kernels::describe())
+    })
+    .clone()
 }
 
 /// The llama.cpp build ingot runs on, for benchmark manifests: the ggml version and commit
