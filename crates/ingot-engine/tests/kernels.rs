@@ -22,6 +22,9 @@ extern "C" {
 
 #[test]
 fn the_two_by_two_kernel_gives_ggmls_bits_for_every_pair() {
+    // ggml's kernel reads its f16 tables, which the CPU backend fills when it starts: without
+    // this, run alone, ggml's side gives 0.0 and, beside the other tests, races their start.
+    let _ = ingot_engine::system_info();
     if !q4_1_x86::supported() || !ggml_built_for_avx2() {
         eprintln!("skipped: this CPU or this ggml has no AVX2/FMA/F16C");
         return;
