@@ -183,7 +183,7 @@ grep -q 'AVX2 = 1' /tmp/ingot-wine-run.err \
 # ingot's Q4_1 kernel (README "Building for your CPU") on Windows: the AVX2 ggml built
 # above, the self-check against ggml's kernel, and VirtualProtect around the table write.
 if grep -q 'AVX2 = 1' /tmp/ingot-wine-run.err; then
-  grep -q "Q4_1 x Q8_1 kernel: ingot 2x2 AVX2" /tmp/ingot-wine-run.err \
+  grep -q "Q4_1 x Q8_1 kernel: ingot 2x2 " /tmp/ingot-wine-run.err \
     && echo "windows-cross: ingot's Q4_1 kernel installed" \
     || { grep -i 'kernel' /tmp/ingot-wine-run.err; fail "ingot's Q4_1 kernel was not installed"; }
 fi

@@ -142,17 +142,18 @@ fn init_tracing(verbosity: u8) {
 
 /// `INGOT_KERNELS`: whether ingot's own CPU kernels replace ggml's (before any model loads).
 fn apply_kernel_choice() -> Result<()> {
-    match std::env::var(ingot_catalog::env::INGOT_KERNELS).as_deref() {
-        Err(_) | Ok("ingot") => Ok(()),
-        Ok("ggml") => {
-            ingot_engine::kernels::set_enabled(false);
-            Ok(())
-        }
+    use ingot_engine::kernels::{set_choice, KernelChoice};
+    let choice = match std::env::var(ingot_catalog::env::INGOT_KERNELS).as_deref() {
+        Err(_) | Ok("ingot") => KernelChoice::Best,
+        Ok("ingot-avx2") => KernelChoice::Avx2,
+        Ok("ggml") => KernelChoice::Ggml,
         Ok(other) => anyhow::bail!(
-            "{}={other:?} is not a kernel choice: use `ingot` (the default) or `ggml`",
+            "{}={other:?} is not a kernel choice: use `ingot` (the default), `ingot-avx2` or `ggml`",
             ingot_catalog::env::INGOT_KERNELS
         ),
-    }
+    };
+    set_choice(choice);
+    Ok(())
 }
 
 /// Runs a parsed command.

@@ -2,7 +2,9 @@
 //! through a whole ggml matrix product, and installed where the CPU and ggml allow it.
 #![cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
 
-use ingot_engine::kernels::{ggml_built_for_avx2, q4_1_x86, self_check, status, KernelStatus};
+use ingot_engine::kernels::{
+    ggml_built_for_avx2, q4_1_x86, self_check, status, Kernel, KernelStatus,
+};
 use llama_cpp_sys_2 as sys;
 
 // ggml's own one-row kernel, linked from the same static library, so that the comparison
@@ -29,7 +31,19 @@ fn the_two_by_two_kernel_gives_ggmls_bits_for_every_pair() {
         eprintln!("skipped: this CPU or this ggml has no AVX2/FMA/F16C");
         return;
     }
-    self_check(ggml_vec_dot_q4_1_q8_1).unwrap();
+    // SAFETY: the CPU has AVX2, FMA and F16C (checked above).
+    unsafe { self_check(q4_1_x86::dot_2x2, ggml_vec_dot_q4_1_q8_1) }.unwrap();
+}
+
+#[test]
+fn the_vnni_kernel_gives_ggmls_bits_for_every_pair() {
+    let _ = ingot_engine::system_info(); // fills ggml's f16 tables, as above
+    if !q4_1_x86::supported_vnni() || !ggml_built_for_avx2() {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI, or this ggml no AVX2/FMA/F16C");
+        return;
+    }
+    // SAFETY: the CPU has AVX-512 VNNI and VL besides AVX2 (checked above).
+    unsafe { self_check(q4_1_x86::dot_2x2_vnni, ggml_vec_dot_q4_1_q8_1) }.unwrap();
 }
 
 #[test]
@@ -40,11 +54,17 @@ fn the_kernel_is_installed_where_the_cpu_and_ggml_allow_it() {
         && ggml_built_for_avx2()
         && cfg!(any(target_os = "linux", target_os = "windows"))
     {
-        assert_eq!(*status, KernelStatus::Installed);
+        // The fastest kernel the CPU runs (INGOT_KERNELS is the CLI's, not read here).
+        let (kernel, name) = if q4_1_x86::supported_vnni() {
+            (Kernel::Avx512Vnni, "AVX-512 VNNI")
+        } else {
+            (Kernel::Avx2, "AVX2")
+        };
+        assert_eq!(*status, KernelStatus::Installed(kernel));
         // `model run --verbose` and benchmark manifests say which kernel ran.
         let info = ingot_engine::system_info();
         assert!(
-            info.ends_with("Q4_1 x Q8_1 kernel: ingot 2x2 AVX2"),
+            info.ends_with(&format!("Q4_1 x Q8_1 kernel: ingot 2x2 {name}")),
             "{info}"
         );
         // SAFETY: a pointer into ggml's static table.

@@ -152,3 +152,81 @@ fn short_prompts_sharing_their_chat_template_each_keep_their_own_cells() {
         }
     }
 }
+
+#[test]
+fn an_odd_prompt_tail_is_evened_by_computing_a_cached_token_again_with_the_same_state() {
+    // ggml runs ingot's two-row kernel only on batches with an even number of rows, so a
+    // prompt whose new part is odd computes its last cached token again (scheduler/even.rs).
+    //
+    // The reference is not a model that computes the prompt in one batch: llama.cpp's logits
+    // depend on how a prompt is split into batches (its CPU flash attention tiles batches of
+    // 64 rows and more, and sums differently), which is why llama-server warns that prompt
+    // caching changes results. It is a second slot whose cells end one token earlier to begin
+    // with (its first prompt lacks the final full stop): it computes the same tail, from the
+    // same position, in one batch, without evening anything, and must give the same
+    // logprobs, bit for bit. The prompts stay under 64 tokens so that no batch is tiled.
+    let pairs = matches!(
+        ingot_engine::kernels::status(),
+        Some(ingot_engine::kernels::KernelStatus::Installed(_))
+    ) || {
+        let _ = shared_model(); // loading starts the backend, which installs the kernels
+        matches!(
+            ingot_engine::kernels::status(),
+            Some(ingot_engine::kernels::KernelStatus::Installed(_))
+        )
+    };
+    if !pairs {
+        eprintln!("skipped: ingot's two-row kernel is not installed on this machine");
+        return;
+    }
+    let evened = one_slot(0);
+    let reference = one_slot(0);
+    let base = "Notes: Marcus said the payments migration is two days behind. Summarize them.";
+    let shorter = base
+        .strip_suffix('.')
+        .expect("the notes end with a full stop");
+    let endings = [
+        "Answer.",
+        "Answer briefly.",
+        "Answer briefly, please.",
+        "Answer briefly, please, in English.",
+        "Answer briefly, please, in plain English.",
+    ];
+    let ask = |q: &str| {
+        let mut r = helpful(q, 3);
+        r.sampling.logprobs = Some(5);
+        r
+    };
+    let mut compared = 0;
+    for ending in endings {
+        let _ = collect(evened.generate(helpful(base, 1)).unwrap());
+        let _ = collect(reference.generate(helpful(shorter, 1)).unwrap());
+        let q = format!("{base} {ending}");
+        let e = collect(evened.generate(ask(&q)).unwrap());
+        assert!(e.usage.prompt_tokens < 64, "{:?}", e.usage);
+        let r = collect(reference.generate(ask(&q)).unwrap());
+        let e_rows = e.usage.prompt_tokens - e.timings.cached_tokens;
+        let r_rows = r.usage.prompt_tokens - r.timings.cached_tokens;
+        for (who, rows) in [("evened", e_rows), ("reference", r_rows)] {
+            assert!(
+                rows == 1 || rows % 2 == 0,
+                "{ending:?}: {rows} new prompt rows in the {who} slot"
+            );
+        }
+        if e.timings.cached_tokens == r.timings.cached_tokens {
+            // Both computed the same tail from the same cells: the evened slot by giving one
+            // cached token back, the reference because its cells ended there.
+            compared += 1;
+            assert_eq!(e.ids, r.ids, "{ending:?}");
+            for (a, b) in e.logprobs.iter().zip(&r.logprobs) {
+                for (x, y) in a.top.iter().zip(&b.top) {
+                    assert_eq!((x.id, x.logprob.to_bits()), (y.id, y.logprob.to_bits()));
+                }
+            }
+        }
+    }
+    assert!(
+        compared > 0,
+        "no ending made the evened slot give a token back"
+    );
+}

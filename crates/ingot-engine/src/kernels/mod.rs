@@ -10,7 +10,8 @@
 //! draft tokens being verified, prompts.
 //!
 //! [`install`] puts [`q4_1_x86::dot_2x2`] into that table on x86-64 CPUs with AVX2, FMA and
-//! F16C. The table is ggml's and read-only after relocation, so the entry is written with the
+//! F16C ([`q4_1_x86::dot_2x2_vnni`] where the CPU also has AVX-512 VNNI: a portable ggml build
+//! does not use it, and llama.cpp built for the machine does). The table is ggml's and read-only after relocation, so the entry is written with the
 //! page made writable for the moment, and only when every check passes:
 //! - ggml's entry is what this crate was written against (`vec_dot_type` Q8_1, one row);
 //! - ggml was built with AVX2, FMA and F16C (its one-row kernel is then the AVX2 one);
@@ -23,38 +24,81 @@
 #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
 pub use ingot_kernels::q4_1_x86;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// What [`install`] did, for logs and `ingot --verbose`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelStatus {
     /// ingot's kernel runs for the type.
-    Installed,
+    Installed(Kernel),
     /// ggml's own kernel runs; the reason says why.
     Skipped(String),
 }
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
+/// Which of ingot's Q4_1 kernels runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// [`q4_1_x86::dot_2x2`]: AVX2, FMA, F16C.
+    Avx2,
+    /// [`q4_1_x86::dot_2x2_vnni`]: the same with AVX-512 VNNI.
+    Avx512Vnni,
+}
+
+impl Kernel {
+    fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx2 => "AVX2",
+            Kernel::Avx512Vnni => "AVX-512 VNNI",
+        }
+    }
+}
+
+/// Which kernels [`install`] may use (`INGOT_KERNELS` in the CLI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// The fastest of ingot's kernels the CPU runs (the default).
+    Best,
+    /// ingot's AVX2 kernel even where the CPU has VNNI, to compare the two.
+    Avx2,
+    /// ggml's own kernels everywhere, to compare against them.
+    Ggml,
+}
+
+static CHOICE: AtomicU8 = AtomicU8::new(0);
 static STATUS: OnceLock<KernelStatus> = OnceLock::new();
 
-/// Turns ingot's kernels off (`INGOT_KERNELS=ggml` in the CLI), for comparing against ggml's
-/// own. Takes effect only before the first model loads; afterwards the choice is made.
-pub fn set_enabled(enabled: bool) {
-    ENABLED.store(enabled, Ordering::SeqCst);
+/// Sets which kernels [`install`] may use. Takes effect only before the first model loads;
+/// afterwards the choice is made.
+pub fn set_choice(choice: KernelChoice) {
+    let v = match choice {
+        KernelChoice::Best => 0,
+        KernelChoice::Avx2 => 1,
+        KernelChoice::Ggml => 2,
+    };
+    CHOICE.store(v, Ordering::SeqCst);
+}
+
+fn choice() -> KernelChoice {
+    match CHOICE.load(Ordering::SeqCst) {
+        1 => KernelChoice::Avx2,
+        2 => KernelChoice::Ggml,
+        _ => KernelChoice::Best,
+    }
 }
 
 /// Installs the kernels once (called when the llama.cpp backend is initialised, before any
 /// model can compute) and says what happened.
 pub fn install() -> &'static KernelStatus {
     STATUS.get_or_init(|| {
-        if !ENABLED.load(Ordering::SeqCst) {
+        let choice = choice();
+        if choice == KernelChoice::Ggml {
             return KernelStatus::Skipped("turned off".into());
         }
-        let (status, notable) = install_q4_1();
+        let (status, notable) = install_q4_1(choice);
         let text = describe_status(&status);
         match status {
-            KernelStatus::Installed => tracing::info!("{text}"),
+            KernelStatus::Installed(_) => tracing::info!("{text}"),
             // Where the kernel should have run: worth a warning, it costs speed.
             KernelStatus::Skipped(_) if notable => tracing::warn!("{text}"),
             KernelStatus::Skipped(_) => tracing::debug!("{text}"),
@@ -91,7 +135,9 @@ pub fn describe() -> String {
 
 fn describe_status(status: &KernelStatus) -> String {
     match status {
-        KernelStatus::Installed => "Q4_1 x Q8_1 kernel: ingot 2x2 AVX2".into(),
+        KernelStatus::Installed(kernel) => {
+            format!("Q4_1 x Q8_1 kernel: ingot 2x2 {}", kernel.name())
+        }
         KernelStatus::Skipped(why) => format!("Q4_1 x Q8_1 kernel: ggml's ({why})"),
     }
 }
@@ -101,7 +147,7 @@ fn describe_status(status: &KernelStatus) -> String {
     any(target_os = "linux", target_os = "windows"),
     not(feature = "dynamic-backends")
 )))]
-fn install_q4_1() -> (KernelStatus, bool) {
+fn install_q4_1(_choice: KernelChoice) -> (KernelStatus, bool) {
     (
         KernelStatus::Skipped("no ingot kernel for this platform".into()),
         false,
@@ -114,7 +160,7 @@ fn install_q4_1() -> (KernelStatus, bool) {
     not(feature = "dynamic-backends")
 ))]
 /// The outcome, and whether a skip is notable (the platform should have run the kernel).
-fn install_q4_1() -> (KernelStatus, bool) {
+fn install_q4_1(choice: KernelChoice) -> (KernelStatus, bool) {
     use llama_cpp_sys_2 as sys;
 
     if !q4_1_x86::supported() {
@@ -153,14 +199,24 @@ fn install_q4_1() -> (KernelStatus, bool) {
         );
         return (KernelStatus::Skipped(why), true);
     }
-    if let Err(bits) = self_check(ggml_dot) {
+    let kernel = if choice == KernelChoice::Best && q4_1_x86::supported_vnni() {
+        Kernel::Avx512Vnni
+    } else {
+        Kernel::Avx2
+    };
+    let (ours, entry_fn): (Dot2x2, q4_1_x86::VecDot) = match kernel {
+        Kernel::Avx2 => (q4_1_x86::dot_2x2, q4_1_vec_dot),
+        Kernel::Avx512Vnni => (q4_1_x86::dot_2x2_vnni, q4_1_vec_dot_vnni),
+    };
+    // SAFETY: `kernel` is one this CPU supports (checked above), and so is ggml's AVX2 one.
+    if let Err(bits) = unsafe { self_check(ours, ggml_dot) } {
         let why = format!("its results differ from ggml's ({bits})");
         return (KernelStatus::Skipped(why), true);
     }
     // `install` runs once per process, so this is the first and only value.
     let _ = GGML_Q4_1.set(ggml_dot);
     let patched = sys::ggml_type_traits_cpu {
-        vec_dot: Some(q4_1_vec_dot),
+        vec_dot: Some(entry_fn),
         nrows: 2,
         ..current
     };
@@ -168,7 +224,7 @@ fn install_q4_1() -> (KernelStatus, bool) {
     // writable for the write and restores the protection it had. Nothing computes yet (the
     // backend is being initialised), so no thread reads the entry while it changes.
     match unsafe { write_protected(entry, patched) } {
-        Ok(()) => (KernelStatus::Installed, false),
+        Ok(()) => (KernelStatus::Installed(kernel), false),
         Err(e) => (
             KernelStatus::Skipped(format!("cannot write ggml's table: {e}")),
             true,
@@ -194,25 +250,37 @@ pub fn ggml_built_for_avx2() -> bool {
 #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
 static GGML_Q4_1: OnceLock<q4_1_x86::VecDot> = OnceLock::new();
 
-/// The table's new Q4_1 entry: two rows and two columns with ingot's kernel, one with ggml's.
+/// One of ingot's two-by-two kernels ([`q4_1_x86::dot_2x2`] and its VNNI form).
 #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
-unsafe extern "C" fn q4_1_vec_dot(
-    n: i32,
-    s: *mut f32,
-    bs: usize,
-    vx: *const std::ffi::c_void,
-    bx: usize,
-    vy: *const std::ffi::c_void,
-    by: usize,
-    nrc: i32,
-) {
-    if nrc == 2 {
-        // SAFETY: installed only where `supported()`; ggml passes valid rows and outputs.
-        q4_1_x86::dot_2x2(n as usize, s, bs, vx as *const u8, bx, vy as *const u8, by);
-    } else if let Some(ggml) = GGML_Q4_1.get() {
-        ggml(n, s, bs, vx, bx, vy, by, nrc);
-    }
+pub type Dot2x2 = unsafe fn(usize, *mut f32, usize, *const u8, usize, *const u8, usize);
+
+/// The table's new Q4_1 entry: two rows and two columns with ingot's kernel, one with ggml's.
+/// One entry per kernel, so that the choice costs no indirection per call.
+macro_rules! q4_1_entry {
+    ($name:ident, $kernel:path) => {
+        #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
+        unsafe extern "C" fn $name(
+            n: i32,
+            s: *mut f32,
+            bs: usize,
+            vx: *const std::ffi::c_void,
+            bx: usize,
+            vy: *const std::ffi::c_void,
+            by: usize,
+            nrc: i32,
+        ) {
+            if nrc == 2 {
+                // SAFETY: installed only where the CPU supports the kernel; ggml passes valid
+                // rows and outputs.
+                $kernel(n as usize, s, bs, vx as *const u8, bx, vy as *const u8, by);
+            } else if let Some(ggml) = GGML_Q4_1.get() {
+                ggml(n, s, bs, vx, bx, vy, by, nrc);
+            }
+        }
+    };
 }
+q4_1_entry!(q4_1_vec_dot, q4_1_x86::dot_2x2);
+q4_1_entry!(q4_1_vec_dot_vnni, q4_1_x86::dot_2x2_vnni);
 
 /// The first dot product where ingot's kernel and ggml's disagree (see [`self_check`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -226,12 +294,16 @@ pub struct KernelMismatch {
     pub ggml: f32,
 }
 
-/// Compares ingot's Q4_1 kernel with `ggml` (ggml's own one-row kernel) on random blocks
-/// (fixed seed, scales across the f16 range ggml's quantizers produce, lengths of real
-/// models' rows); `Err` names the first difference. [`install`] runs it first.
+/// Compares one of ingot's Q4_1 kernels, `ours`, with `ggml` (ggml's own one-row kernel) on
+/// random blocks (fixed seed, scales across the f16 range ggml's quantizers produce, lengths
+/// of real models' rows); `Err` names the first difference. [`install`] runs it first.
+///
+/// # Safety
+/// The CPU must support both kernels.
 #[cfg(all(target_arch = "x86_64", not(feature = "dynamic-backends")))]
-pub fn self_check(ggml: q4_1_x86::VecDot) -> Result<(), KernelMismatch> {
+pub unsafe fn self_check(ours: Dot2x2, ggml: q4_1_x86::VecDot) -> Result<(), KernelMismatch> {
     use q4_1_x86::{Q4_1_BLOCK, Q8_1_BLOCK, QK};
+    let ours_fn = ours;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -259,7 +331,7 @@ pub fn self_check(ggml: q4_1_x86::VecDot) -> Result<(), KernelMismatch> {
             let mut theirs = [0f32; 4];
             // SAFETY: two rows and two columns of `nb` blocks each, four outputs.
             unsafe {
-                q4_1_x86::dot_2x2(n, ours.as_mut_ptr(), 2, x.as_ptr(), bx, y.as_ptr(), by);
+                ours_fn(n, ours.as_mut_ptr(), 2, x.as_ptr(), bx, y.as_ptr(), by);
                 for (k, (r, c)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
                     ggml(
                         n as i32,

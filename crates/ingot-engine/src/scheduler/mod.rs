@@ -28,6 +28,7 @@
 
 mod admit;
 mod drafter;
+mod even;
 mod output;
 mod prompt_cache;
 mod speculative;
@@ -453,7 +454,8 @@ impl Scheduler<'_> {
             }
             r.draft.truncate(added);
         }
-        // 2. Prompt chunks, oldest admission first.
+        // 2. Prompt chunks, oldest admission first, evened out for the two-row kernel.
+        self.even_prompt_rows(&mut budget);
         for k in 0..self.prefill.len() {
             if budget == 0 {
                 break;

@@ -46,6 +46,8 @@ pub struct Collected {
     /// One id per generated token, from the logprob entries (when the request asked for
     /// them): a Token event that releases several tokens' text carries only the last `id`.
     pub logprob_ids: Vec<i32>,
+    /// The logprob entries themselves, in order.
+    pub logprobs: Vec<TokenLogprob>,
 }
 
 pub fn collect(mut stream: EventStream) -> Collected {
@@ -58,6 +60,7 @@ pub fn collect(mut stream: EventStream) -> Collected {
         timings: Timings::default(),
         error: None,
         logprob_ids: Vec::new(),
+        logprobs: Vec::new(),
     };
     while let Some(ev) = stream.blocking_next() {
         match ev {
@@ -68,6 +71,7 @@ pub fn collect(mut stream: EventStream) -> Collected {
                 c.pieces.push(text);
                 c.ids.push(id);
                 c.logprob_ids.extend(logprobs.iter().map(|e| e.id));
+                c.logprobs.extend(logprobs);
             }
             Event::Done {
                 finish_reason,
