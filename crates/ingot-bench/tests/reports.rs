@@ -413,6 +413,7 @@ fn load_phases_reach_the_results_and_the_csv() {
         header_ms: 1.5,
         weights_ms: 60.25,
         context_ms: 70.0,
+        weights_reused: false,
     });
     let alias = results.models[0].alias.clone();
     let value = serde_json::to_value(&results).unwrap();

@@ -46,8 +46,11 @@ pub const INGOT_JUDGE_API_KEY: &str = "INGOT_JUDGE_API_KEY";
 /// per option, which a new option could miss).
 pub const INGOT_SERVE_OPTIONS: &str = "INGOT_SERVE_OPTIONS";
 /// CPU kernels (`ingot`, the default: ingot's own where it has a faster one than ggml, with
-/// identical results; `ggml`: ggml's own everywhere, to compare the two).
+/// identical results; `ingot-avx2`: ingot's AVX2 kernel even where the CPU has VNNI; `ggml`:
+/// ggml's own everywhere, to compare).
 pub const INGOT_KERNELS: &str = "INGOT_KERNELS";
+/// Seconds an unloaded model's weights stay loaded for a quick reload (default 30; 0: none).
+pub const INGOT_KEEP_WEIGHTS: &str = "INGOT_KEEP_WEIGHTS";
 /// Log filter for ingot's tracing output (`info`, `ingot=debug`, ...).
 pub const INGOT_LOG: &str = "INGOT_LOG";
 

@@ -156,9 +156,24 @@ fn apply_kernel_choice() -> Result<()> {
     Ok(())
 }
 
+/// `INGOT_KEEP_WEIGHTS`: how long an unloaded model's weights stay for a quick reload.
+fn apply_keep_weights() -> Result<()> {
+    let var = ingot_catalog::env::INGOT_KEEP_WEIGHTS;
+    let Ok(v) = std::env::var(var) else {
+        return Ok(());
+    };
+    let secs: u64 = v
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{var}={v:?} is not a number of seconds (0 keeps nothing)"))?;
+    ingot_engine::weights_cache::set_keep_for(std::time::Duration::from_secs(secs));
+    Ok(())
+}
+
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     apply_kernel_choice()?;
+    apply_keep_weights()?;
     if !cli.catalogs.is_empty() {
         // Through the environment, so the server's provider and `service start`'s child
         // process see the same catalogs as this command.

@@ -300,6 +300,13 @@ fn bench_smollm2_in_process_and_through_ingot_serve() {
     );
     let sum = part("header_ms") + part("weights_ms") + part("context_ms");
     assert!(sum <= load["warm_load_ms"].as_f64().unwrap(), "{load}");
+    // The warm load takes the weights the cold model left (src/weights_cache.rs) and says
+    // so; the cold one read the file.
+    assert_eq!(phases["weights_reused"], true, "{phases}");
+    assert!(
+        load["cold_load_phases"].get("weights_reused").is_none(),
+        "{load}"
+    );
     assert!(models[0]["resources"]["peak_rss_bytes"].as_u64().unwrap() > 50 << 20);
     assert!(v["manifest"]["engine"]["system_info"]
         .as_str()

@@ -324,6 +324,24 @@ fn issue2_empty_env_vars_count_as_unset() {
 }
 
 #[test]
+fn a_keep_weights_value_that_is_not_seconds_is_refused_naming_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    ingot(home.path())
+        .env("INGOT_KEEP_WEIGHTS", "5m")
+        .args(["model", "list"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "INGOT_KEEP_WEIGHTS=\"5m\" is not a number of seconds",
+        ));
+    ingot(home.path())
+        .env("INGOT_KEEP_WEIGHTS", "0")
+        .args(["model", "list"])
+        .assert()
+        .success();
+}
+
+#[test]
 fn an_unknown_kernel_choice_is_refused_naming_the_variable_and_the_choices() {
     // INGOT_KERNELS (issue 18, round 6): a typo must not silently keep or drop ingot's kernels.
     let home = tempfile::tempdir().unwrap();
@@ -335,8 +353,10 @@ fn an_unknown_kernel_choice_is_refused_naming_the_variable_and_the_choices() {
         .stderr(predicate::str::contains(
             "INGOT_KERNELS=\"fast\" is not a kernel choice",
         ))
-        .stderr(predicate::str::contains("`ingot` (the default) or `ggml`"));
-    for ok in ["ingot", "ggml"] {
+        .stderr(predicate::str::contains(
+            "`ingot` (the default), `ingot-avx2` or `ggml`",
+        ));
+    for ok in ["ingot", "ingot-avx2", "ggml"] {
         ingot(home.path())
             .env("INGOT_KERNELS", ok)
             .args(["model", "list"])

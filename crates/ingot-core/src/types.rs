@@ -341,6 +341,10 @@ pub struct LoadPhases {
     /// Creating the context: KV cache, compute buffers, warm-up. Zero for an engine (or a
     /// model, such as an embedding model) that creates it on first use.
     pub context_ms: f64,
+    /// The weights were already loaded (another model of the same file, or kept after an
+    /// unload), so `weights_ms` is only the lookup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub weights_reused: bool,
 }
 
 /// The memory a model load is expected to take, in bytes.
@@ -460,6 +464,10 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &str;
     /// Loads a model. Slow (seconds); call it off the async runtime.
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn LoadedModel>, EngineError>;
+    /// Frees what the engine keeps of models already unloaded (weights kept for a quick
+    /// reload), so that the next load starts from the file: a benchmark's cold load. The
+    /// default: an engine that keeps nothing.
+    fn forget_unloaded(&self) {}
     /// What loading `path` with `opts` would take in memory, when the engine can tell
     /// (cheap: reads the file's header). The server uses it to unload idle models before a
     /// load that would not fit otherwise. The default: unknown.

@@ -95,6 +95,7 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
                 LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))?;
             // Before any model exists, so that no thread reads ggml's kernel table meanwhile.
             crate::kernels::install();
+            crate::fresh_pages::install();
             Ok(backend)
         })
         .as_ref()

@@ -42,6 +42,7 @@ mod backend;
 pub mod bench;
 mod draft;
 mod embedder;
+pub mod fresh_pages;
 pub mod kernels;
 mod llama;
 pub mod logits;
@@ -50,6 +51,7 @@ mod sampler;
 mod scheduler;
 mod schema_grammar;
 mod tokens;
+pub mod weights_cache;
 
 pub use backend::{llama_cpp_version, system_info};
 pub use bench::{bench_engine, BenchEngineParams, BenchEngineResult, MeanSd};

@@ -48,6 +48,10 @@ impl Engine for LlamaEngine {
         crate::memory::estimate_memory(path, opts).ok()
     }
 
+    fn forget_unloaded(&self) {
+        crate::weights_cache::forget();
+    }
+
     fn load_tokenizer(&self, path: &Path) -> Result<Box<dyn Tokenizer>, EngineError> {
         Ok(Box::new(LlamaTokenizer::load(path)?))
     }
@@ -82,6 +86,8 @@ enum TemplateState {
 pub struct LlamaLoadedModel {
     info: ModelInfo,
     model: Arc<LlamaModel>,
+    /// Which file's weights `model` is ([`crate::weights_cache`]), when known.
+    weights_key: Option<crate::weights_cache::WeightsKey>,
     template: TemplateState,
     name: String,
     max_queue: usize,
@@ -163,7 +169,11 @@ impl LlamaLoadedModel {
         crate::memory::check_fits(path, &estimate, opts.max_memory)?;
         let mparams = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
         let header_ms = ms_since(t0);
-        let model = Arc::new(backend::load_model(path, &mparams, "it")?);
+        let weights_key = crate::weights_cache::WeightsKey::of(path, opts.gpu_layers);
+        let (model, weights_reused) =
+            crate::weights_cache::get_or_load(weights_key.as_ref(), || {
+                backend::load_model(path, &mparams, "it")
+            })?;
         let weights_ms = ms_since(t0) - header_ms;
 
         let (n_ctx, n_ctx_seq) = context_geometry(opts, model.n_ctx_train())?;
@@ -210,7 +220,9 @@ impl LlamaLoadedModel {
                 header_ms,
                 weights_ms,
                 context_ms: 0.0,
+                weights_reused,
             });
+            m.weights_key = weights_key;
             return Ok(m);
         }
         let draft = match &opts.draft {
@@ -281,13 +293,14 @@ impl LlamaLoadedModel {
                 header_ms,
                 weights_ms,
                 context_ms,
+                weights_reused,
             }),
             size_bytes: model.size(),
             system_info: backend::system_info(),
         };
         tracing::info!(
             model = %name, n_ctx = actual_ctx, n_ctx_per_seq = n_ctx_seq, n_parallel = opts.n_parallel,
-            threads, n_batch, load_ms = info.load_ms, header_ms, weights_ms, context_ms,
+            threads, n_batch, load_ms = info.load_ms, header_ms, weights_ms, weights_reused, context_ms,
             memory_estimate_mib = estimate.total() >> 20, "model loaded"
         );
         let max_token_bytes = max_token_bytes(&model);
@@ -295,6 +308,7 @@ impl LlamaLoadedModel {
         Ok(Self {
             info,
             model,
+            weights_key,
             template,
             name,
             max_queue: opts.max_queue,
@@ -348,6 +362,7 @@ impl LlamaLoadedModel {
         let (cmd_tx, _) = mpsc::channel();
         Ok(Self {
             info,
+            weights_key: None,
             template: TemplateState::Missing,
             name,
             max_queue: 0,
@@ -548,6 +563,10 @@ impl Drop for LlamaLoadedModel {
                 tracing::error!(model = %self.path().display(), "the scheduler thread panicked");
             }
         }
+        // The scheduler thread's reference is gone; this model holds its own and its
+        // embedder's.
+        let own_refs = 1 + usize::from(self.embedder.is_some());
+        crate::weights_cache::release(self.weights_key.as_ref(), &self.model, own_refs);
     }
 }
 

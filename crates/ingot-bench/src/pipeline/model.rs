@@ -209,10 +209,13 @@ impl ModelBench<'_> {
             &[false]
         };
         for &cold in passes {
+            drop(model.take());
             if cold {
+                // Nothing an earlier load left may make this one warm: kept weights first,
+                // since the pages they map cannot leave the page cache.
+                self.ctx.engine.forget_unloaded();
                 load.page_cache_dropped = drop_page_cache(&resolved.path);
             }
-            drop(model.take());
             model = Some(self.load_pass(cold, &resolved, mr.mode, &mut load, records, manifest)?);
         }
         if cfg.load_test {

@@ -253,8 +253,10 @@ fn warm_up(ctx: &mut LlamaContext<'_>) {
     let mut batch = LlamaBatch::new(1, 1);
     // Token 0 exists in every vocabulary; its output is never read.
     let ok = batch.add(LlamaToken(0), 0, &[0], true).is_ok() && ctx.decode(&mut batch).is_ok();
-    // Leaves the cache as a new context has it: nothing in any sequence.
-    ctx.clear_kv_cache();
+    // Leaves the cache as a new context has it: nothing in any sequence. Only the cells'
+    // bookkeeping: zeroing the data too would touch every page of the KV buffer, which a new
+    // context leaves untouched (fresh_pages), and the one cell written holds finite values.
+    let _ = ctx.kv_cache_seq_rm(0, None, None);
     tracing::debug!(
         ok,
         warm_up_ms = t.elapsed().as_secs_f64() * 1e3,

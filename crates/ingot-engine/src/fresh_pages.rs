@@ -1,0 +1,359 @@
+//! Large host buffers from fresh pages, so that clearing a new buffer costs nothing.
+//!
+//! llama.cpp zeroes every KV cache it creates (`llama_kv_cache`'s constructor clears the
+//! buffer "to avoid NaNs in the padding"). ggml's CPU buffers come from `posix_memalign`, which
+//! hands a buffer this large over as fresh pages from the kernel, already zero, and the
+//! `memset` then touches every one of them: for SmolLM2's 90 MiB KV cache of 4,096 cells
+//! ~23,000 page faults, 62 ms of a 140 ms load (PERFORMANCE.md round 5), and eight times as
+//! much at `--parallel 8`. The clear of a buffer nobody has written is a no-op: this module
+//! allocates large CPU buffers with `mmap` (zero-filled by the kernel, as `calloc` relies on)
+//! and skips a buffer's first clear to zero when nothing reached the buffer through ggml
+//! before it. Pages then fault in as the cells fill, and an idle model's KV cache does not
+//! occupy memory it never used.
+//!
+//! Every later clear, and any clear to another value, does the `memset` as ggml does. In
+//! llama.cpp b11434 every clear that can be a buffer's first operation directly follows the
+//! buffer's allocation (the KV cache, the output buffer, control vectors), so no compute can
+//! have written the buffer before it, unseen by this module.
+//!
+//! [`install`] swaps ggml's CPU buffer type's `alloc_buffer` for [`alloc_buffer`] when the
+//! backend starts, after checking that the structures it reads are laid out as mirrored here.
+//! Linux only; elsewhere ggml's allocator runs unchanged.
+
+/// What [`install`] did, for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreshPagesStatus {
+    Installed,
+    Skipped(String),
+}
+
+/// Installs the allocator once (when the llama.cpp backend starts, before any buffer exists).
+pub fn install() -> &'static FreshPagesStatus {
+    static STATUS: std::sync::OnceLock<FreshPagesStatus> = std::sync::OnceLock::new();
+    STATUS.get_or_init(|| {
+        let status = imp::install();
+        match &status {
+            FreshPagesStatus::Installed => {
+                tracing::debug!("large CPU buffers come from fresh pages (no clear at load)")
+            }
+            FreshPagesStatus::Skipped(why) => {
+                tracing::debug!("large CPU buffers come from ggml's allocator: {why}")
+            }
+        }
+        status
+    })
+}
+
+/// Whether [`install`] put the allocator in place.
+pub fn installed() -> bool {
+    matches!(install(), FreshPagesStatus::Installed)
+}
+
+#[cfg(not(all(target_os = "linux", not(feature = "dynamic-backends"))))]
+mod imp {
+    pub(super) fn install() -> super::FreshPagesStatus {
+        super::FreshPagesStatus::Skipped("not on this platform".into())
+    }
+}
+
+#[cfg(all(target_os = "linux", not(feature = "dynamic-backends")))]
+mod imp {
+    use super::FreshPagesStatus;
+    use llama_cpp_sys_2 as sys;
+    use std::collections::HashSet;
+    use std::ffi::{c_char, c_void, CStr};
+    use std::sync::{Mutex, OnceLock};
+
+    /// Buffers at least this large come from fresh pages: below it `posix_memalign` may reuse
+    /// heap memory (not zero), and a clear costs little anyway.
+    pub(crate) const MIN_BYTES: usize = 16 << 20;
+
+    type Buft = *mut BufferType;
+    type Buf = *mut Buffer;
+
+    // Mirrors of ggml-backend-impl.h (GGML_BACKEND_API_VERSION 3, llama-cpp-sys-2 0.1.160),
+    // which the bindings leave opaque. `install` checks what it can of the layout first.
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct BufferTypeIface {
+        get_name: Option<unsafe extern "C" fn(Buft) -> *const c_char>,
+        alloc_buffer: Option<unsafe extern "C" fn(Buft, usize) -> Buf>,
+        alloc_buffer_n: Option<unsafe extern "C" fn(Buft, *mut *mut c_void, i32) -> Buf>,
+        get_alignment: Option<unsafe extern "C" fn(Buft) -> usize>,
+        get_max_size: Option<unsafe extern "C" fn(Buft) -> usize>,
+        get_alloc_size: Option<unsafe extern "C" fn(Buft, *const c_void) -> usize>,
+        get_alloc_size_n: Option<unsafe extern "C" fn(Buft, *mut *mut c_void, i32) -> usize>,
+        is_host: Option<unsafe extern "C" fn(Buft) -> bool>,
+    }
+
+    #[repr(C)]
+    struct BufferType {
+        iface: BufferTypeIface,
+        device: *mut c_void,
+        context: *mut c_void,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct BufferIface {
+        free_buffer: Option<unsafe extern "C" fn(Buf)>,
+        get_base: Option<unsafe extern "C" fn(Buf) -> *mut c_void>,
+        init_tensor: Option<unsafe extern "C" fn(Buf, *mut c_void) -> i32>,
+        memset_tensor: Option<unsafe extern "C" fn(Buf, *mut c_void, u8, usize, usize)>,
+        set_tensor: Option<unsafe extern "C" fn(Buf, *mut c_void, *const c_void, usize, usize)>,
+        get_tensor: Option<unsafe extern "C" fn(Buf, *const c_void, *mut c_void, usize, usize)>,
+        set_tensor_2d: *const c_void,
+        get_tensor_2d: *const c_void,
+        cpy_tensor: Option<unsafe extern "C" fn(Buf, *const c_void, *mut c_void) -> bool>,
+        clear: Option<unsafe extern "C" fn(Buf, u8)>,
+        reset: Option<unsafe extern "C" fn(Buf)>,
+    }
+
+    #[repr(C)]
+    struct Buffer {
+        iface: BufferIface,
+        buft: Buft,
+        context: *mut c_void,
+        size: usize,
+        usage: i32,
+    }
+
+    extern "C" {
+        fn ggml_backend_buffer_init(
+            buft: Buft,
+            iface: BufferIface,
+            context: *mut c_void,
+            size: usize,
+        ) -> Buf;
+    }
+
+    /// ggml's own: the CPU buffer type's allocator and its buffers' operations.
+    struct Ggml {
+        alloc: unsafe extern "C" fn(Buft, usize) -> Buf,
+        iface: BufferIface,
+    }
+    // SAFETY: plain function pointers into ggml, valid for the whole process.
+    unsafe impl Send for Ggml {}
+    unsafe impl Sync for Ggml {}
+
+    static GGML: OnceLock<Ggml> = OnceLock::new();
+    /// Base addresses of buffers from fresh pages that nothing has reached through ggml yet.
+    static FRESH: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+    fn fresh() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
+        FRESH.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets that `buf` is fresh; says whether it was.
+    fn touch(buf: Buf) -> bool {
+        // SAFETY: ggml passes a live buffer of this module's making.
+        let base = unsafe { (*buf).context } as usize;
+        fresh().as_mut().is_some_and(|set| set.remove(&base))
+    }
+
+    fn page_len(size: usize) -> usize {
+        // SAFETY: a plain query.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        size.div_ceil(page) * page
+    }
+
+    pub(super) fn install() -> FreshPagesStatus {
+        // SAFETY: returns ggml's static CPU buffer type, valid for the whole process.
+        let buft = unsafe { sys::ggml_backend_cpu_buffer_type() } as Buft;
+        if buft.is_null() {
+            return FreshPagesStatus::Skipped("ggml has no CPU buffer type".into());
+        }
+        // SAFETY: the layout is checked field by field against what ggml reports before
+        // anything is written; reads of a static, initialised struct.
+        unsafe {
+            let iface = (*buft).iface;
+            let (Some(get_name), Some(alloc), Some(is_host)) =
+                (iface.get_name, iface.alloc_buffer, iface.is_host)
+            else {
+                return FreshPagesStatus::Skipped(
+                    "ggml's CPU buffer type is not as expected".into(),
+                );
+            };
+            let name = CStr::from_ptr(get_name(buft)).to_string_lossy();
+            if name != "CPU" || !is_host(buft) || iface.alloc_buffer_n.is_some() {
+                return FreshPagesStatus::Skipped(format!(
+                    "ggml's CPU buffer type is not as expected (name {name:?})"
+                ));
+            }
+            // One small buffer of ggml's own gives its buffers' operations, and shows that
+            // the buffer layout matches: its type, size and base are where they should be.
+            let probe = alloc(buft, 256);
+            if probe.is_null() {
+                return FreshPagesStatus::Skipped("ggml cannot allocate a CPU buffer".into());
+            }
+            let ok = (*probe).buft == buft
+                && (*probe).size == 256
+                && (*probe)
+                    .iface
+                    .get_base
+                    .is_some_and(|f| f(probe) == (*probe).context)
+                && (*probe).iface.clear.is_some()
+                && (*probe).iface.free_buffer.is_some();
+            let ggml_iface = (*probe).iface;
+            sys::ggml_backend_buffer_free(probe as sys::ggml_backend_buffer_t);
+            if !ok {
+                return FreshPagesStatus::Skipped("ggml's CPU buffers are not as expected".into());
+            }
+            let _ = GGML.set(Ggml {
+                alloc,
+                iface: ggml_iface,
+            });
+            // A plain static struct in ggml's data (writable), read by ggml only when it
+            // allocates; nothing allocates while the backend starts.
+            (*buft).iface.alloc_buffer = Some(alloc_buffer);
+        }
+        FreshPagesStatus::Installed
+    }
+
+    /// The CPU buffer type's allocator: fresh pages for large buffers, ggml's for the rest.
+    unsafe extern "C" fn alloc_buffer(buft: Buft, size: usize) -> Buf {
+        let Some(ggml) = GGML.get() else {
+            return std::ptr::null_mut();
+        };
+        if size < MIN_BYTES {
+            return (ggml.alloc)(buft, size);
+        }
+        let len = page_len(size);
+        let ptr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if ptr == libc::MAP_FAILED {
+            // ggml's allocator reports its own failure the way callers expect.
+            return (ggml.alloc)(buft, size);
+        }
+        let iface = BufferIface {
+            free_buffer: Some(free_buffer),
+            memset_tensor: Some(memset_tensor),
+            set_tensor: Some(set_tensor),
+            cpy_tensor: Some(cpy_tensor),
+            clear: Some(clear),
+            ..ggml.iface
+        };
+        fresh()
+            .get_or_insert_with(HashSet::new)
+            .insert(ptr as usize);
+        let buf = ggml_backend_buffer_init(buft, iface, ptr, size);
+        if buf.is_null() {
+            fresh().as_mut().map(|s| s.remove(&(ptr as usize)));
+            libc::munmap(ptr, len);
+        }
+        buf
+    }
+
+    unsafe extern "C" fn free_buffer(buf: Buf) {
+        touch(buf);
+        libc::munmap((*buf).context, page_len((*buf).size));
+    }
+
+    unsafe extern "C" fn clear(buf: Buf, value: u8) {
+        if touch(buf) && value == 0 {
+            return; // fresh pages read as zero
+        }
+        std::ptr::write_bytes((*buf).context as *mut u8, value, (*buf).size);
+    }
+
+    unsafe extern "C" fn memset_tensor(
+        buf: Buf,
+        tensor: *mut c_void,
+        value: u8,
+        offset: usize,
+        size: usize,
+    ) {
+        touch(buf);
+        let f = GGML.get().and_then(|g| g.iface.memset_tensor);
+        if let Some(f) = f {
+            f(buf, tensor, value, offset, size);
+        }
+    }
+
+    unsafe extern "C" fn set_tensor(
+        buf: Buf,
+        tensor: *mut c_void,
+        data: *const c_void,
+        offset: usize,
+        size: usize,
+    ) {
+        touch(buf);
+        let f = GGML.get().and_then(|g| g.iface.set_tensor);
+        if let Some(f) = f {
+            f(buf, tensor, data, offset, size);
+        }
+    }
+
+    unsafe extern "C" fn cpy_tensor(buf: Buf, src: *const c_void, dst: *mut c_void) -> bool {
+        touch(buf);
+        let f = GGML.get().and_then(|g| g.iface.cpy_tensor);
+        f.is_some_and(|f| f(buf, src, dst))
+    }
+}
+
+#[cfg(all(test, target_os = "linux", not(feature = "dynamic-backends")))]
+use imp::MIN_BYTES;
+
+#[cfg(all(test, target_os = "linux", not(feature = "dynamic-backends")))]
+mod tests {
+    use super::MIN_BYTES;
+    use llama_cpp_sys_2 as sys;
+
+    /// Through ggml's own calls, as llama.cpp makes them: a new large buffer reads as zero
+    /// after its first clear (skipped), and every later clear writes, to zero or to another
+    /// value. A small buffer stays ggml's.
+    #[test]
+    fn a_large_buffer_reads_zero_and_later_clears_still_write() {
+        crate::backend::backend().expect("the backend starts");
+        assert!(super::installed(), "{:?}", super::install());
+        // SAFETY: ggml's public buffer API on buffers made and freed here.
+        unsafe {
+            let buft = sys::ggml_backend_cpu_buffer_type();
+            let size = MIN_BYTES + 12_345;
+            let buf = sys::ggml_backend_buft_alloc_buffer(buft, size);
+            assert!(!buf.is_null());
+            assert_eq!(sys::ggml_backend_buffer_get_size(buf), size);
+            let base = sys::ggml_backend_buffer_get_base(buf) as *mut u8;
+            let bytes = std::slice::from_raw_parts_mut(base, size);
+            sys::ggml_backend_buffer_clear(buf, 0);
+            assert!(
+                bytes.iter().all(|&b| b == 0),
+                "a fresh buffer reads as zero"
+            );
+            // What a decode does: writes straight into the memory, unseen by the buffer.
+            bytes.iter_mut().step_by(4093).for_each(|b| *b = 0xAB);
+            bytes[size - 1] = 0xCD;
+            sys::ggml_backend_buffer_clear(buf, 0);
+            assert!(bytes.iter().all(|&b| b == 0), "the second clear zeroes");
+            sys::ggml_backend_buffer_clear(buf, 7);
+            assert!(bytes.iter().all(|&b| b == 7));
+            sys::ggml_backend_buffer_free(buf);
+
+            // A first clear to another value writes too.
+            let buf = sys::ggml_backend_buft_alloc_buffer(buft, size);
+            sys::ggml_backend_buffer_clear(buf, 0xFF);
+            let bytes = std::slice::from_raw_parts(
+                sys::ggml_backend_buffer_get_base(buf) as *const u8,
+                size,
+            );
+            assert!(bytes.iter().all(|&b| b == 0xFF));
+            sys::ggml_backend_buffer_free(buf);
+
+            // Small buffers: ggml's heap allocation, cleared by ggml's memset.
+            let small = sys::ggml_backend_buft_alloc_buffer(buft, 1 << 16);
+            let p = sys::ggml_backend_buffer_get_base(small) as *mut u8;
+            std::ptr::write_bytes(p, 0x5A, 1 << 16);
+            sys::ggml_backend_buffer_clear(small, 0);
+            assert!(std::slice::from_raw_parts(p, 1 << 16)
+                .iter()
+                .all(|&b| b == 0));
+            sys::ggml_backend_buffer_free(small);
+        }
+    }
+}
