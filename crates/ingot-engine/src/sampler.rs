@@ -149,8 +149,47 @@ impl Sampler {
             // The greedy chain keeps no state, so skipping its accept changes nothing.
             return Ok(LlamaToken(argmax(ctx.get_logits_ith(idx)) as i32));
         }
-        let Some(grammar) = self.grammar.as_mut() else {
+        if self.grammar.is_none() {
             return Ok(self.chain.sample(ctx, idx));
+        }
+        self.sample_with_grammar(|| ctx.token_data_array_ith(idx))
+    }
+
+    /// [`Self::sample`] from a row of logits kept elsewhere (a repeated prompt's, see the
+    /// scheduler's `saved_logits`): the same samplers, the same state changes.
+    pub fn sample_logits(&mut self, logits: &[f32]) -> Result<LlamaToken, EngineError> {
+        if self.greedy {
+            return Ok(LlamaToken(argmax(logits) as i32));
+        }
+        let candidates = || {
+            LlamaTokenDataArray::from_iter(
+                (0_i32..)
+                    .zip(logits)
+                    .map(|(id, &logit)| LlamaTokenData::new(LlamaToken(id), logit, 0.0)),
+                false,
+            )
+        };
+        if self.grammar.is_none() {
+            // What `llama_sampler_sample` does with a context's row: apply, then accept.
+            let mut c = candidates();
+            c.apply_sampler(&mut self.chain);
+            let token = selected_token(&c).ok_or_else(|| {
+                EngineError::Backend("the sampler chain selected no token".into())
+            })?;
+            self.chain.accept(token);
+            return Ok(token);
+        }
+        self.sample_with_grammar(candidates)
+    }
+
+    /// The grammar-constrained part of [`Self::sample`], over `candidates()` (a fresh array
+    /// of the row's logits per call).
+    fn sample_with_grammar(
+        &mut self,
+        candidates: impl Fn() -> LlamaTokenDataArray,
+    ) -> Result<LlamaToken, EngineError> {
+        let Some(grammar) = self.grammar.as_mut() else {
+            return Err(EngineError::Backend("no grammar to sample with".into()));
         };
         let dead_end = || {
             EngineError::InvalidRequest("the grammar allows no continuation of the output".into())
@@ -160,9 +199,9 @@ impl Sampler {
         // walk of its parse stacks per candidate, so over a 49k-token vocabulary it was most
         // of each step; a token the grammar allows is the answer either way (greedy: the
         // argmax is allowed, so it is also the allowed argmax).
-        let mut candidates = ctx.token_data_array_ith(idx);
-        candidates.apply_sampler(&mut self.chain);
-        if let Some(token) = selected_token(&candidates) {
+        let mut first = candidates();
+        first.apply_sampler(&mut self.chain);
+        if let Some(token) = selected_token(&first) {
             let mut single =
                 LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
             single.apply_sampler(grammar);
@@ -173,10 +212,10 @@ impl Sampler {
             }
         }
         // The grammar refused it: constrain all candidates first, then sample among them.
-        let mut candidates = ctx.token_data_array_ith(idx);
-        candidates.apply_sampler(grammar);
-        candidates.apply_sampler(&mut self.chain);
-        let token = selected_token(&candidates).ok_or_else(dead_end)?;
+        let mut all = candidates();
+        all.apply_sampler(grammar);
+        all.apply_sampler(&mut self.chain);
+        let token = selected_token(&all).ok_or_else(dead_end)?;
         grammar.try_accept(token).map_err(|_| dead_end())?;
         self.chain.accept(token);
         Ok(token)

@@ -95,8 +95,9 @@ fn idle_slots_each_keep_a_different_prompt() {
     let _ = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
     let a = collect(m.generate(helpful(&notes("standup"), 4)).unwrap());
     let b = collect(m.generate(helpful(&notes("budget review"), 4)).unwrap());
-    assert_eq!(a.timings.cached_tokens, a.usage.prompt_tokens - 1);
-    assert_eq!(b.timings.cached_tokens, b.usage.prompt_tokens - 1);
+    // Every token: each slot also kept the logits its prompt ended with.
+    assert_eq!(a.timings.cached_tokens, a.usage.prompt_tokens);
+    assert_eq!(b.timings.cached_tokens, b.usage.prompt_tokens);
 }
 
 #[test]
@@ -142,9 +143,10 @@ fn short_prompts_sharing_their_chat_template_each_keep_their_own_cells() {
         for q in questions {
             let c = collect(m.generate(chat(q, 4)).unwrap());
             if round > 0 {
-                assert_eq!(
-                    c.timings.cached_tokens,
-                    c.usage.prompt_tokens - 1,
+                // All but the last token when the prompt comes back from RAM, all of it when
+                // its slot also kept the logits it ended with (scheduler/saved_logits.rs).
+                assert!(
+                    c.timings.cached_tokens >= c.usage.prompt_tokens - 1,
                     "round {round}, {q:?}: {:?}",
                     c.timings
                 );
@@ -228,5 +230,66 @@ fn an_odd_prompt_tail_is_evened_by_computing_a_cached_token_again_with_the_same_
     assert!(
         compared > 0,
         "no ending made the evened slot give a token back"
+    );
+}
+
+#[test]
+fn a_repeated_prompt_takes_its_first_token_from_the_kept_logits() {
+    // scheduler/saved_logits.rs: no decode for a prompt the slot ended with, and the same
+    // first-token distribution the first request had, for every sampler.
+    let m = one_slot(0);
+    // A question per case: the prompt is what the kept logits belong to, not the sampler.
+    let with = |q: &str, temperature: f32, grammar: Option<&str>| {
+        let mut r = helpful(q, 6);
+        r.sampling.temperature = temperature;
+        r.sampling.seed = 7;
+        r.sampling.logprobs = Some(5);
+        r.sampling.grammar = grammar.map(String::from);
+        r
+    };
+    let cases = [
+        ("greedy", with("What is the capital of France?", 0.0, None)),
+        ("seeded", with("Name a large river in Europe.", 0.9, None)),
+        (
+            "grammar",
+            with(
+                "What is the capital of Italy?",
+                0.0,
+                Some(r#"root ::= "The capital is " ("Rome" | "Paris" | "Milan")"#),
+            ),
+        ),
+    ];
+    for (name, req) in cases {
+        let first = collect(m.generate(req.clone()).unwrap());
+        let again = collect(m.generate(req).unwrap());
+        assert!(
+            first.timings.cached_tokens < first.usage.prompt_tokens,
+            "{name}"
+        );
+        assert_eq!(
+            again.timings.cached_tokens, again.usage.prompt_tokens,
+            "{name}: every prompt token from the slot: {:?}",
+            again.timings
+        );
+        assert_eq!(again.text, first.text, "{name}");
+        let (a, b) = (&first.logprobs[0], &again.logprobs[0]);
+        assert_eq!(a.id, b.id, "{name}");
+        for (x, y) in a.top.iter().zip(&b.top) {
+            assert_eq!(
+                (x.id, x.logprob.to_bits()),
+                (y.id, y.logprob.to_bits()),
+                "{name}"
+            );
+        }
+    }
+    // One token more or less is another prompt: its last token is computed.
+    let other = collect(
+        m.generate(helpful("What is the capital of France", 6))
+            .unwrap(),
+    );
+    assert!(
+        other.timings.cached_tokens < other.usage.prompt_tokens,
+        "{:?}",
+        other.timings
     );
 }

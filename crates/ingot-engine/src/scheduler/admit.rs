@@ -167,7 +167,12 @@ impl Scheduler<'_> {
     }
 
     fn start(&mut self, i: usize, job: Box<Job>) {
-        let own = if self.cfg.prefix_cache {
+        let n_prompt = job.tokens.len();
+        // A repeated prompt whose last logits the slot kept needs no decode at all.
+        let from_saved = self.has_saved_logits_for(i, &job.tokens);
+        let own = if from_saved {
+            job.tokens.len()
+        } else if self.cfg.prefix_cache {
             // Keep at least one prompt token to decode: its logits give the first token.
             common_prefix(&self.slots[i].cache, &job.tokens).min(job.tokens.len() - 1)
         } else {
@@ -251,6 +256,9 @@ impl Scheduler<'_> {
             stop,
             pending_lp: Vec::new(),
         }));
+        if from_saved && reuse == n_prompt {
+            self.first_token_from_saved(i);
+        }
     }
 }
 

@@ -31,6 +31,7 @@ mod drafter;
 mod even;
 mod output;
 mod prompt_cache;
+mod saved_logits;
 mod speculative;
 mod verify;
 
@@ -148,6 +149,8 @@ struct Slot {
     /// Admission number of its last request: among equally good free slots the least
     /// recently used is taken, so idle slots keep as many different prompts as they can.
     used: u64,
+    /// The logits its last prompt ended with ([`saved_logits`]).
+    saved: Option<saved_logits::SavedLogits>,
 }
 
 /// Thread entry point: creates the context, reports readiness, runs the loop.
@@ -215,6 +218,7 @@ pub(crate) fn run(
             cache: Vec::new(),
             req: None,
             used: 0,
+            saved: None,
         })
         .collect();
     let batch_cap = cfg.n_batch as usize;
@@ -523,8 +527,10 @@ impl Scheduler<'_> {
             let Some(idx) = r.logits_idx.take() else {
                 continue;
             };
-            if r.prompt_done.is_none() {
+            let prompt_ended = r.prompt_done.is_none();
+            if prompt_ended {
                 r.prompt_done = Some(now);
+                self.save_prompt_logits(i, idx);
             }
             // One token, or with a draft as many as were accepted plus one.
             self.sample_verified(i, idx, now);

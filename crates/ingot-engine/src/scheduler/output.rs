@@ -12,13 +12,23 @@ use crate::types::*;
 impl Scheduler<'_> {
     /// The logprob entry of `tok`, sampled from batch row `idx` (see [`crate::logprobs`]).
     pub(super) fn logprob_entry(&self, idx: i32, tok: LlamaToken, k: u32) -> TokenLogprob {
+        self.logprob_entry_from(self.ctx.get_logits_ith(idx), tok, k)
+    }
+
+    /// [`Self::logprob_entry`] from a row of logits kept elsewhere.
+    pub(super) fn logprob_entry_from(
+        &self,
+        logits: &[f32],
+        tok: LlamaToken,
+        k: u32,
+    ) -> TokenLogprob {
         let vocab = self.model.vocab();
         let mut piece = |id: i32| {
             let mut buf = Vec::new();
             vocab.token_to_piece_into(LlamaToken(id), &mut buf, false, None);
             buf
         };
-        crate::logprobs::entry(self.ctx.get_logits_ith(idx), tok.0, k as usize, &mut piece)
+        crate::logprobs::entry(logits, tok.0, k as usize, &mut piece)
     }
 
     pub(super) fn on_token(&mut self, i: usize, tok: LlamaToken, now: Instant) {
