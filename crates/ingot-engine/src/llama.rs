@@ -301,7 +301,8 @@ impl LlamaLoadedModel {
         tracing::info!(
             model = %name, n_ctx = actual_ctx, n_ctx_per_seq = n_ctx_seq, n_parallel = opts.n_parallel,
             threads, n_batch, load_ms = info.load_ms, header_ms, weights_ms, weights_reused, context_ms,
-            memory_estimate_mib = estimate.total() >> 20, "model loaded"
+            memory_estimate_mib = estimate.total() >> 20, kv_estimate_mib = estimate.kv_cache >> 20,
+            "model loaded"
         );
         let max_token_bytes = max_token_bytes(&model);
         let embedder = embed_cfg.map(|c| crate::embedder::Embedder::new(Arc::clone(&model), c));
