@@ -1,7 +1,7 @@
 //! Large CPU buffers from fresh pages (src/fresh_pages.rs, issue 18: a warm load under 50
 //! ms): what llama.cpp relies on when it clears a buffer still holds.
 #![cfg(all(target_os = "linux", not(feature = "dynamic-backends")))]
-use ingot_engine::fresh_pages::{install, installed, MIN_BYTES};
+use ingot_engine::fresh_pages::{install, installed, MAPPING_NAME, MIN_BYTES};
 use llama_cpp_sys_2 as sys;
 
 /// Through ggml's own calls, as llama.cpp makes them: a new large buffer reads as zero
@@ -19,6 +19,22 @@ fn a_large_buffer_reads_zero_and_later_clears_still_write() {
         assert!(!buf.is_null());
         assert_eq!(sys::ggml_backend_buffer_get_size(buf), size);
         let base = sys::ggml_backend_buffer_get_base(buf) as *mut u8;
+        // Named in /proc/self/maps, so that leak checks can leave it out (the e2e suites'
+        // RSS): the mapping that holds `base` carries the name.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                let range = l.split_whitespace().next().unwrap_or("");
+                let (lo, hi) = range.split_once('-').unwrap_or(("0", "0"));
+                let (lo, hi) = (
+                    usize::from_str_radix(lo, 16).unwrap_or(0),
+                    usize::from_str_radix(hi, 16).unwrap_or(0),
+                );
+                (lo..hi).contains(&(base as usize))
+            })
+            .expect("a mapping holds the buffer");
+        assert!(line.contains(&format!("/memfd:{MAPPING_NAME}")), "{line}");
         let bytes = std::slice::from_raw_parts_mut(base, size);
         sys::ggml_backend_buffer_clear(buf, 0);
         assert!(
