@@ -12,6 +12,7 @@ use llama_cpp_2::context::session::LlamaStateSeqFlags;
 use llama_cpp_2::token::LlamaToken;
 
 use super::prompt_cache::{common_prefix, MIN_CACHED_TOKENS};
+use super::saved_logits::RamState;
 use super::{Job, Running, Scheduler};
 use crate::stop::StopMatcher;
 use crate::utf8::Utf8Decoder;
@@ -87,14 +88,23 @@ impl Scheduler<'_> {
             .state_seq_get(slot.seq, LlamaStateSeqFlags::empty())
         {
             Ok(state) => {
-                let bytes = state.byte_len() + slot.cache.len() * std::mem::size_of::<LlamaToken>();
+                // The slot's last prompt's logits, while its cells still hold that prompt.
+                let logits = slot
+                    .saved
+                    .as_ref()
+                    .filter(|s| s.within(&slot.cache))
+                    .cloned();
+                let bytes = state.byte_len()
+                    + slot.cache.len() * std::mem::size_of::<LlamaToken>()
+                    + logits.as_ref().map_or(0, |l| l.bytes());
                 tracing::debug!(
                     seq = slot.seq,
                     tokens = slot.cache.len(),
                     bytes,
                     "prompt state saved to RAM"
                 );
-                self.prompt_cache.insert(slot.cache.clone(), state, bytes);
+                self.prompt_cache
+                    .insert(slot.cache.clone(), RamState { state, logits }, bytes);
             }
             Err(e) => tracing::debug!(error = %e, "prompt state not saved"),
         }
@@ -107,8 +117,14 @@ impl Scheduler<'_> {
             return None;
         }
         let (k, n) = self.prompt_cache.best(tokens)?;
-        // Keep at least one prompt token to decode: its logits give the first token.
-        let n = n.min(tokens.len().saturating_sub(1));
+        // Keep at least one prompt token to decode, its logits give the first token; unless
+        // the entry kept the logits that follow exactly this prompt.
+        let saved = self.prompt_cache.peek(k).logits.as_ref();
+        let n = if saved.is_some_and(|l| l.follow(tokens)) {
+            n
+        } else {
+            n.min(tokens.len().saturating_sub(1))
+        };
         (n >= best + MIN_RESTORED_PREFIX).then_some((k, n))
     }
 
@@ -118,8 +134,8 @@ impl Scheduler<'_> {
         let seq = self.slots[i].seq;
         let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
         self.slots[i].cache.clear();
-        let state = self.prompt_cache.get(k);
-        let restored = self.ctx.state_seq_set(state, seq).is_ok()
+        let entry = self.prompt_cache.get(k);
+        let restored = self.ctx.state_seq_set(&entry.state, seq).is_ok()
             && self.ctx.kv_cache_seq_rm(seq, Some(n as u32), None).is_ok();
         if !restored {
             let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
@@ -127,6 +143,11 @@ impl Scheduler<'_> {
         }
         let tokens = &self.prompt_cache.tokens(k)[..n];
         self.slots[i].cache.extend_from_slice(tokens);
+        // The logits come back with the cells when they follow exactly what was restored.
+        let logits = self.prompt_cache.peek(k).logits.as_ref();
+        if let Some(l) = logits.filter(|l| l.follow(&self.slots[i].cache)) {
+            self.slots[i].saved = Some(l.clone());
+        }
         tracing::debug!(seq, tokens = n, "prompt prefix restored from RAM");
         true
     }
@@ -256,7 +277,8 @@ impl Scheduler<'_> {
             stop,
             pending_lp: Vec::new(),
         }));
-        if from_saved && reuse == n_prompt {
+        // The slot's own kept logits, or those a restore from RAM brought back.
+        if reuse == n_prompt && (from_saved || self.restored_logits(i, n_prompt)) {
             self.first_token_from_saved(i);
         }
     }

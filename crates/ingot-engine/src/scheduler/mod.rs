@@ -288,7 +288,7 @@ struct Scheduler<'m> {
     admissions: u64,
     /// Whether a decode ran since the thread last went idle (see `release_thread_pool`).
     computed: bool,
-    prompt_cache: prompt_cache::PromptCache<llama_cpp_2::context::session::SeqState>,
+    prompt_cache: prompt_cache::PromptCache<saved_logits::RamState>,
 }
 
 /// How long a model's thread stays idle before it releases its OpenMP thread pool.

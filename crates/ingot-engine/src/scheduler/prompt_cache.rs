@@ -70,6 +70,11 @@ impl<S> PromptCache<S> {
         &e.state
     }
 
+    /// Entry `k`'s state, without marking it used.
+    pub fn peek(&self, k: usize) -> &S {
+        &self.entries[k].state
+    }
+
     /// Whether saving `tokens` would add anything: not when an entry already holds them or
     /// more (the same prefix and beyond).
     pub fn covers(&self, tokens: &[LlamaToken]) -> bool {

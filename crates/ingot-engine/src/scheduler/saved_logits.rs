@@ -11,7 +11,8 @@
 //! cells gave, with no decode.
 //!
 //! They are kept only with the prefix cache on, one vocabulary of floats per slot (192 KiB
-//! for SmolLM2's 49,152 tokens).
+//! for SmolLM2's 49,152 tokens), and go with the slot's cells into the host-memory prompt
+//! cache, so that a prompt restored from RAM needs no decode either.
 
 use std::time::Instant;
 
@@ -20,11 +21,36 @@ use llama_cpp_2::token::LlamaToken;
 use super::Scheduler;
 use crate::types::*;
 
-/// The logits a slot's prompt of `n_prompt` tokens ended with.
-#[derive(Default)]
+/// The logits a prompt ended with.
+#[derive(Default, Clone)]
 pub(super) struct SavedLogits {
-    n_prompt: usize,
+    /// The prompt, whose tokens the logits follow.
+    prompt: Vec<LlamaToken>,
     logits: Vec<f32>,
+}
+
+impl SavedLogits {
+    /// Whether they are the logits that follow exactly `tokens`.
+    pub(super) fn follow(&self, tokens: &[LlamaToken]) -> bool {
+        self.prompt == tokens
+    }
+
+    /// Whether `cells` start with the prompt they follow (they still hold it).
+    pub(super) fn within(&self, cells: &[LlamaToken]) -> bool {
+        cells.starts_with(&self.prompt)
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        self.logits.len() * std::mem::size_of::<f32>()
+            + self.prompt.len() * std::mem::size_of::<LlamaToken>()
+    }
+}
+
+/// What the host-memory prompt cache keeps of a slot: its cells, and the logits its last
+/// prompt ended with while the cells still hold that prompt.
+pub(super) struct RamState {
+    pub state: llama_cpp_2::context::session::SeqState,
+    pub logits: Option<SavedLogits>,
 }
 
 impl Scheduler<'_> {
@@ -33,12 +59,14 @@ impl Scheduler<'_> {
         if !self.cfg.prefix_cache {
             return;
         }
-        let Some(n_prompt) = self.slots[i].req.as_ref().map(|r| r.job.tokens.len()) else {
+        let slot = &mut self.slots[i];
+        let Some(r) = slot.req.as_ref() else {
             return;
         };
         let row = self.ctx.get_logits_ith(idx);
-        let saved = self.slots[i].saved.get_or_insert_with(Default::default);
-        saved.n_prompt = n_prompt;
+        let saved = slot.saved.get_or_insert_with(Default::default);
+        saved.prompt.clear();
+        saved.prompt.extend_from_slice(&r.job.tokens);
         saved.logits.clear();
         saved.logits.extend_from_slice(row);
     }
@@ -48,12 +76,18 @@ impl Scheduler<'_> {
     pub(super) fn has_saved_logits_for(&self, i: usize, tokens: &[LlamaToken]) -> bool {
         let slot = &self.slots[i];
         self.cfg.prefix_cache
-            && slot
-                .saved
-                .as_ref()
-                .is_some_and(|s| s.n_prompt == tokens.len())
+            && slot.saved.as_ref().is_some_and(|s| s.follow(tokens))
             && slot.cache.len() >= tokens.len()
             && slot.cache[..tokens.len()] == *tokens
+    }
+
+    /// Whether slot `i`, its first `n` cells just restored from RAM, got back logits that
+    /// follow exactly those cells.
+    pub(super) fn restored_logits(&self, i: usize, n: usize) -> bool {
+        let slot = &self.slots[i];
+        self.cfg.prefix_cache
+            && slot.cache.len() == n
+            && slot.saved.as_ref().is_some_and(|s| s.follow(&slot.cache))
     }
 
     /// Samples slot `i`'s first token from its saved logits (see [`Self::has_saved_logits_for`]),
